@@ -1,0 +1,271 @@
+"""The layer table against torchvision's meta, torchinfo, thop, real forwards and seed 002."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import pytest
+import thop
+import torch
+import torchinfo
+from torch import nn
+from torchvision.models import get_model_weights
+
+from explorer.anatomy import LAYER_COLUMNS, layer_table, to_csv
+from explorer.build import build_model
+from explorer.spec import PRESETS, TORCHVISION_PRESETS, ResNetSpec, cifar_resnet, resnet_for_depth
+from tests.conftest import FIXTURES, GOLDEN
+
+
+def _bn_affine_and_bias(spec: ResNetSpec, size: int = 224) -> int:
+    """What torchinfo adds to conv+linear MACs: one mult-add per BN affine param and per fc bias."""
+    rows = layer_table(spec, size).rows
+    return sum(r.params for r in rows if r.type == "BatchNorm2d") + spec.num_classes
+
+
+@pytest.mark.parametrize("name", TORCHVISION_PRESETS)
+def test_totals_equal_the_torchvision_weights_meta(name: str) -> None:
+    meta = get_model_weights(name).DEFAULT.meta
+    totals = layer_table(PRESETS[name], 224).totals
+    assert totals.params == meta["num_params"]
+    # The meta's _ops is GMACs with three decimals, cut for some models (resnet101: 7.8015 ->
+    # 7.801) and rounded for others (resnet34: 3.6638 -> 3.664): equal within 0.001 G.
+    assert abs(totals.macs / 1e9 - meta["_ops"]) < 0.001
+
+
+@pytest.mark.parametrize(("name", "params", "gmacs"), [
+    ("resnet18", 11_689_512, 1.814), ("resnet34", 21_797_672, 3.664), ("resnet50", 25_557_032, 4.089),
+    ("resnet101", 44_549_160, 7.801), ("resnet152", 60_192_808, 11.514),
+    ("resnext50_32x4d", 25_028_904, 4.230), ("resnext101_32x8d", 88_791_336, 16.414),
+    ("wide_resnet50_2", 68_883_240, 11.398), ("wide_resnet101_2", 126_886_696, 22.753),
+])
+def test_totals_reproduce_reference_md(name: str, params: int, gmacs: float) -> None:
+    totals = layer_table(PRESETS[name], 224).totals
+    assert totals.params == params
+    assert abs(totals.macs / 1e9 - gmacs) < 0.001
+
+
+def test_reference_md_mult_adds_are_torchinfo_convention() -> None:
+    # REFERENCE.md quotes 7,801,511,784 (resnet101) and 4,230,549,096 (resnext50_32x4d):
+    # torchinfo's count, i.e. conv+linear MACs plus BN affine params plus the fc bias.
+    for name, quoted in (("resnet101", 7_801_511_784), ("resnext50_32x4d", 4_230_549_096)):
+        spec = PRESETS[name]
+        assert layer_table(spec, 224).totals.macs + _bn_affine_and_bias(spec) == quoted
+
+
+def _thop_conv_linear_macs(model: nn.Module, x: torch.Tensor) -> int:
+    _, _, info = thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+    modules = dict(model.named_modules())
+
+    def walk(tree: dict, prefix: str = "") -> int:
+        total = 0
+        for key, (ops, _params, children) in tree.items():
+            name = prefix + key
+            if isinstance(modules[name], (nn.Conv2d, nn.Linear)):
+                total += int(ops)
+            total += walk(children, name + ".")
+        return total
+
+    return walk(info)
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    (PRESETS["resnet18"], 224), (PRESETS["resnet50"], 224), (PRESETS["resnet50_caffe"], 160),
+    (PRESETS["resnet50d"], 128), (PRESETS["resnext50_32x4d"], 96), (cifar_resnet(20), 32),
+    (ResNetSpec(dilate=(False, True, True), num_classes=21), 96),
+])
+def test_params_and_macs_equal_torchinfo_and_thop(spec: ResNetSpec, size: int) -> None:
+    totals = layer_table(spec, size).totals
+    model = build_model(spec, seed=0)
+    x = torch.zeros(1, spec.in_channels, size, size)
+    info = torchinfo.summary(model, input_data=x, verbose=0)
+    assert info.total_params == totals.params
+    assert info.total_mult_adds == totals.macs + _bn_affine_and_bias(spec, size)
+    assert _thop_conv_linear_macs(build_model(spec, seed=0), x) == totals.macs
+
+
+def _hooked_forward(spec: ResNetSpec, size: int) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """(name, in shape, out shape) of every leaf call in a real CPU forward."""
+    model = build_model(spec, seed=0)
+    seen: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    names = {m: n for n, m in model.named_modules()}
+    for module in model.modules():
+        if not list(module.children()) and not isinstance(module, nn.Identity):
+            module.register_forward_hook(
+                lambda m, args, out: seen.append((names[m], tuple(args[0].shape[1:]), tuple(out.shape[1:])))
+            )
+    with torch.no_grad():
+        model(torch.randn(1, spec.in_channels, size, size))
+    return seen
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    (PRESETS["resnet18"], 64), (PRESETS["resnet50"], 64), (PRESETS["resnet50_caffe"], 64),
+    (PRESETS["resnet50d"], 96), (ResNetSpec(dilate=(False, True, True)), 64),
+    (PRESETS["resnext50_32x4d"], 64), (cifar_resnet(20), 32), (cifar_resnet(20).with_changes(shortcut="C"), 40),
+    (ResNetSpec(stages=(1, 1, 1), block="basic", in_channels=1, num_classes=3), 45),
+])
+def test_every_row_shape_equals_a_real_forward(spec: ResNetSpec, size: int) -> None:
+    rows = layer_table(spec, size).rows
+    assert [(r.name, r.in_shape, r.out_shape) for r in rows] == _hooked_forward(spec, size)
+
+
+def test_reused_relu_appears_once_per_call_with_params_counted_once() -> None:
+    rows = layer_table(PRESETS["resnet18"], 224).rows
+    relu_calls = [r for r in rows if r.name == "layer1.0.relu"]
+    assert [r.call for r in relu_calls] == [0, 1]
+    bottleneck_relu = [r for r in layer_table(PRESETS["resnet50"], 224).rows if r.name == "layer3.2.relu"]
+    assert [r.call for r in bottleneck_relu] == [0, 1, 2]
+    model = build_model(PRESETS["resnet18"], "meta")
+    assert sum(r.params for r in rows) == sum(p.numel() for p in model.parameters())
+    assert len({(r.name, r.call) for r in rows}) == len(rows)
+
+
+def _seed_rows(path: str) -> list[dict[str, str]]:
+    with open(FIXTURES / path, encoding="utf-8") as f:
+        return [row for row in csv.reader(f, delimiter="\t") if row][1:]
+
+
+def _chw(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split("*"))
+
+
+@pytest.mark.parametrize(("preset", "fixture"), [("resnet34", "seed002_resnet34.tsv"), ("resnet50", "seed002_resnet50.tsv")])
+def test_seed_002_per_conv_tables_come_out_row_for_row(preset: str, fixture: str) -> None:
+    """Seed 002's rows: "conv3.1[.k]" is stage conv3_x = layer2, first block, k-th conv;
+    ".x" stands for every later block. Its "down sample" column marks convs that shrink the
+    feature map (ResNet-50's conv2.1 rows say None although layer1.0 has a projection)."""
+    rows = [r for r in layer_table(PRESETS[preset], 224).rows if r.type == "Conv2d" and not r.downsample and r.stage != "stem"]
+    checked = 0
+    for label, in_chw, out_chw, stride, padding, down, kernel in _seed_rows(fixture):
+        stage_no, block_id, *conv_no = label.removeprefix("conv").split(".")
+        stage = f"layer{int(stage_no) - 1}"
+        in_stage = [r for r in rows if r.stage == stage]
+        if conv_no:  # bottleneck: one row per conv of the block
+            wanted = [r for r in in_stage if r.name.endswith(f"conv{conv_no[0]}")]
+        else:  # basic block: "convN.1" is the first conv of the first block; ".x" every other conv
+            wanted = [r for r in in_stage if (r.block, r.name.endswith("conv1")) == (0, True)]
+            if block_id == "x":
+                wanted = [r for r in in_stage if r not in wanted]
+        wanted = [r for r in wanted if (r.block == 0) == (block_id == "1")] if conv_no else wanted
+        assert wanted, label
+        for row in wanted:
+            out_c, in_c, kh, kw = _chw(kernel)
+            assert row.in_shape == _chw(in_chw), label
+            assert row.out_shape == _chw(out_chw), label
+            assert row.stride == (int(stride),) * 2, label
+            assert row.padding == (int(padding),) * 2, label
+            assert row.reduces_resolution == (down.upper() == "TRUE"), label
+            assert (row.out_shape[0], row.in_shape[0] // row.groups, *row.kernel) == (out_c, in_c, kh, kw), label
+            checked += 1
+    assert checked == len(rows)  # every main-path conv of every stage was matched
+
+
+def test_caffe_style_lands_on_the_papers_flops_column() -> None:
+    # He et al. 2016 Table 1 (multiply-adds): 50-layer 3.8, 101-layer 7.6, 152-layer 11.3 G.
+    for depth, paper in ((50, 3.8), (101, 7.6), (152, 11.3)):
+        caffe = layer_table(resnet_for_depth(depth, stride_style="caffe"), 224).totals.macs / 1e9
+        pytorch = layer_table(resnet_for_depth(depth), 224).totals.macs / 1e9
+        assert abs(caffe - paper) / paper < 0.02, depth
+        assert pytorch > caffe  # the stride on the 3x3 costs more
+    for depth, paper in ((18, 1.8), (34, 3.6)):
+        assert abs(layer_table(resnet_for_depth(depth), 224).totals.macs / 1e9 - paper) / paper < 0.02
+
+
+@pytest.mark.parametrize(("depth", "paper_millions"), [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)])
+def test_cifar_parameter_counts_match_the_paper(depth: int, paper_millions: float) -> None:
+    params = layer_table(cifar_resnet(depth), 32).totals.params
+    assert abs(params / 1e6 - paper_millions) / paper_millions < 0.03
+    projection = layer_table(cifar_resnet(depth, shortcut="B"), 32).totals.params
+    assert projection > params  # "a projection shortcut adds a little"
+
+
+def _gradient_receptive_field(spec: ResNetSpec, size: int, stage: str) -> int:
+    """Rows of input pixels that reach the centre pixel of ``stage``'s output (all weights positive)."""
+    model = build_model(spec, seed=0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.abs_()
+    captured = {}
+    getattr(model, stage).register_forward_hook(lambda m, a, out: captured.setdefault("out", out))
+    x = torch.rand(1, spec.in_channels, size, size, requires_grad=True)
+    model(x)
+    out = captured["out"]
+    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
+    rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)) > 0)
+    return int(rows.max() - rows.min() + 1)
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    (cifar_resnet(20, shortcut="B"), 128),
+    (ResNetSpec(stages=(1, 1, 1), stem="cifar", stem_width=16, stage_planes=(8, 16, 32), dilate=(True, True)), 96),
+    (ResNetSpec(stages=(1, 1, 1), stem="cifar", stem_width=16, stage_planes=(8, 16, 32), stride_style="caffe"), 96),
+])
+def test_receptive_field_equals_the_gradient_footprint(spec: ResNetSpec, size: int) -> None:
+    table = layer_table(spec, size)
+    for stage in table.stages:
+        if stage.name.startswith("layer"):
+            assert _gradient_receptive_field(spec, size, stage.name) == stage.rf_size, stage.name
+
+
+def test_known_receptive_fields_of_torchvision_models() -> None:
+    assert layer_table(PRESETS["resnet18"], 224).totals.rf_size == 435
+    assert layer_table(PRESETS["resnet50"], 224).totals.rf_size == 427
+
+
+def test_blocks_and_stages_roll_up_the_rows() -> None:
+    table = layer_table(PRESETS["resnet50"], 224)
+    assert [s.name for s in table.stages] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert [s.blocks for s in table.stages] == [0, 3, 4, 6, 3, 0]
+    assert [s.out_shape for s in table.stages] == [
+        (64, 56, 56), (256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7), (1000,),
+    ]
+    assert sum(s.params for s in table.stages) == table.totals.params
+    assert sum(b.macs for b in table.blocks) == table.totals.macs
+    first = {b.name: b for b in table.blocks}
+    assert first["layer1.0"].shortcut == "projection" and first["layer1.1"].shortcut == "identity"
+    assert first["layer2.0"].convs == "1x1,128 → 3x3,128 → 1x1,512" and first["layer2.0"].stride == 2
+    resnext = {b.name: b for b in layer_table(PRESETS["resnext50_32x4d"], 224).blocks}
+    assert resnext["layer1.0"].convs == "1x1,128 → 3x3,128,g32 → 1x1,256"
+    d_blocks = {b.name: b for b in layer_table(PRESETS["resnet50d"], 224).blocks}
+    assert d_blocks["layer2.0"].shortcut == "avg-pool projection"
+    cifar = {b.name: b for b in layer_table(cifar_resnet(20), 32).blocks}
+    assert cifar["layer2.0"].shortcut == "zero-pad" and cifar["layer3.0"].out_shape == (64, 8, 8)
+
+
+def test_projection_shortcuts_are_where_the_reference_says() -> None:
+    def projected(name: str) -> list[str]:
+        return [b.name for b in layer_table(PRESETS[name], 224).blocks if b.shortcut == "projection"]
+
+    assert projected("resnet34") == ["layer2.0", "layer3.0", "layer4.0"]
+    assert projected("resnet101") == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
+
+
+def test_shapes_scale_with_input_and_the_structure_does_not() -> None:
+    small, large = layer_table(PRESETS["resnet50"], 224), layer_table(PRESETS["resnet50"], 1024)
+    assert [r.name for r in small.rows] == [r.name for r in large.rows]
+    assert small.totals.params == large.totals.params
+    assert large.stages[-2].out_shape == (2048, 32, 32)
+    non_square = layer_table(PRESETS["resnet18"], (224, 320))
+    assert non_square.stages[-2].out_shape == (512, 7, 10)
+
+
+def test_activation_bytes_are_fp32_outputs() -> None:
+    row = layer_table(PRESETS["resnet18"], 224).rows[0]
+    assert row.name == "conv1" and row.activation_bytes == 64 * 112 * 112 * 4
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_golden_layer_tables(name: str) -> None:
+    """Whole-table snapshots; regenerate with UPDATE_GOLDEN=1 after an intended change."""
+    text = to_csv(layer_table(PRESETS[name], 224).rows, LAYER_COLUMNS)
+    path = GOLDEN / f"{name}_224.csv"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_too_small_input_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="at least 32 pixels"):
+        layer_table(PRESETS["resnet50"], 8)

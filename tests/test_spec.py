@@ -1,0 +1,143 @@
+"""ResNetSpec: presets, depth <-> stages, names, and the errors a student can cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.spec import (
+    PRESETS, TORCHVISION_PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, check_input_size,
+    cifar_resnet, get_preset, resnet_for_depth, stages_for_depth,
+)
+
+
+@pytest.mark.parametrize(("depth", "block", "stages"), [
+    (10, Block.BASIC, (1, 1, 1, 1)),
+    (18, Block.BASIC, (2, 2, 2, 2)),
+    (34, Block.BASIC, (3, 4, 6, 3)),
+    (26, Block.BOTTLENECK, (2, 2, 2, 2)),
+    (50, Block.BOTTLENECK, (3, 4, 6, 3)),
+    (101, Block.BOTTLENECK, (3, 4, 23, 3)),
+    (152, Block.BOTTLENECK, (3, 8, 36, 3)),
+    (200, Block.BOTTLENECK, (3, 24, 36, 3)),
+])
+def test_published_depths_get_published_stage_counts(depth: int, block: Block, stages: tuple[int, ...]) -> None:
+    assert stages_for_depth(depth, block) == stages
+    assert ResNetSpec(stages=stages, block=block).depth == depth
+
+
+@pytest.mark.parametrize(("depth", "block"), [(62, Block.BOTTLENECK), (40, Block.BASIC), (98, Block.BASIC), (302, Block.BOTTLENECK)])
+def test_unpublished_depths_follow_the_paper_proportions(depth: int, block: Block) -> None:
+    stages = stages_for_depth(depth, block)
+    assert ResNetSpec(stages=stages, block=block).depth == depth
+    # 3:4:6:3 ordering: the third stage is the largest, the first and last the smallest.
+    assert stages[2] == max(stages)
+    assert min(stages) >= 1
+
+
+@pytest.mark.parametrize(("depth", "n"), [(20, 3), (32, 5), (44, 7), (56, 9), (110, 18), (1202, 200)])
+def test_cifar_depths_are_6n_plus_2(depth: int, n: int) -> None:
+    spec = cifar_resnet(depth)
+    assert spec.stages == (n, n, n)
+    assert spec.stage_planes == (16, 32, 64)
+    assert spec.depth == depth
+    assert spec.output_stride == 4
+    assert spec.shortcut is Shortcut.A  # the paper's CIFAR choice
+
+
+@pytest.mark.parametrize(("depth", "block", "message"), [
+    (51, Block.BOTTLENECK, "nearest are 50 and 53"),
+    (19, Block.BASIC, "nearest are 18 and 20"),
+    (6, Block.BASIC, "smallest is 10"),
+])
+def test_impossible_depths_name_the_nearest_possible_ones(depth: int, block: Block, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        stages_for_depth(depth, block)
+
+
+def test_cifar_depth_that_does_not_split_equally_is_refused() -> None:
+    with pytest.raises(ValueError, match="6n\\+2; the nearest are 20 and 26"):
+        cifar_resnet(22)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"stages": ()}, "at least one stage"),
+    ({"stages": (2, 0, 2, 2)}, "at least one block"),
+    ({"stages": (2, 2, 2, 2), "block": "basic", "groups": 32}, "BasicBlock has no grouped"),
+    ({"stages": (2, 2, 2, 2), "block": "basic", "width_per_group": 128}, "BasicBlock has no grouped"),
+    ({"stages": (2, 2, 2, 2), "block": "basic", "dilate": (False, True, True)}, "does not support dilation"),
+    ({"stage_planes": (64, 128)}, "one width per stage"),
+    ({"stage_planes": (64, -1, 256, 512)}, "at least one channel"),
+    ({"num_classes": 0}, "num_classes must be a positive"),
+    ({"in_channels": -3}, "in_channels must be a positive"),
+    ({"groups": 0}, "groups must be a positive"),
+    ({"stem": "vgg"}, "stem='vgg' is not one of"),
+    ({"stride_style": "tensorflow"}, "stride_style='tensorflow' is not one of"),
+    ({"dilate": (True,)}, "one flag for each stage after the first"),
+    ({"stages": (10_000,)}, "far beyond any trained ResNet"),
+    ({"width_per_group": 1, "stage_planes": (16, 32, 64, 128)}, "narrower than one channel"),
+    ({"shortcut": "A", "stage_planes": (64, 32, 256, 512), "block": "basic"}, "cannot shrink 64 channels to 32"),
+])
+def test_impossible_specs_raise_a_readable_value_error(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ResNetSpec(**fields)
+
+
+def test_presets_are_named_after_themselves_and_round_trip_through_dicts() -> None:
+    for name, spec in PRESETS.items():
+        assert spec.name == name
+        assert ResNetSpec.from_dict(spec.to_dict()) == spec
+        assert get_preset(name) is spec
+
+
+def test_torchvision_presets_are_the_ten_torchvision_resnets() -> None:
+    assert TORCHVISION_PRESETS == (
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+        "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
+    )
+
+
+def test_custom_spec_names_say_what_differs() -> None:
+    spec = ResNetSpec(stride_style="caffe", stem="deep", avg_down=True, dilate=(False, True, True), num_classes=2)
+    assert spec.name == "resnet50 deep-stem avg-down caffe os8 2cls"
+    assert resnet_for_depth(26).name == "resnet26"  # basic blocks below 50 layers, as in the paper
+    assert resnet_for_depth(26, "bottleneck").name == "resnet26 bottleneck"
+    assert ResNetSpec(stages=(1, 2, 3), block="basic").name == "resnet14 [1,2,3]"
+    assert ResNetSpec(stages=(1, 2, 3), block="basic", stage_planes=(8, 16, 32)).name == "resnet14 [1,2,3] planes8-16-32"
+
+
+def test_strings_from_the_ui_become_enums_and_defaults_follow_the_stage_count() -> None:
+    spec = ResNetSpec(stages=[1, 1, 1], block="basic", stem="cifar", shortcut="C")
+    assert spec.block is Block.BASIC and spec.stem is Stem.CIFAR and spec.shortcut is Shortcut.C
+    assert spec.stage_planes == (64, 128, 256)
+    assert spec.dilate == (False, False)
+    assert spec.stride_style is StrideStyle.PYTORCH
+    assert hash(spec) == hash(ResNetSpec(stages=(1, 1, 1), block=Block.BASIC, stem=Stem.CIFAR, shortcut=Shortcut.C))
+
+
+def test_unknown_dict_fields_are_named() -> None:
+    with pytest.raises(ValueError, match="depthh"):
+        ResNetSpec.from_dict({"depthh": 50})
+
+
+def test_unknown_preset_lists_the_presets() -> None:
+    with pytest.raises(ValueError, match="resnet18, resnet34"):
+        get_preset("resnet19")
+
+
+@pytest.mark.parametrize(("spec", "stride"), [
+    (PRESETS["resnet50"], 32),
+    (ResNetSpec(dilate=(False, True, True)), 8),
+    (ResNetSpec(dilate=(False, False, True)), 16),
+    (PRESETS["cifar_resnet20"], 4),
+])
+def test_output_stride_counts_only_real_strides(spec: ResNetSpec, stride: int) -> None:
+    assert spec.output_stride == stride
+    assert check_input_size(spec, stride) == (stride, stride)
+    with pytest.raises(ValueError, match=f"each side must be at least {stride} pixels"):
+        check_input_size(spec, (stride - 1, 224))
+
+
+@pytest.mark.parametrize("size", [0, -5, (224,), (1.5, 224), "224", True])
+def test_malformed_input_sizes_are_refused(size: object) -> None:
+    with pytest.raises(ValueError):
+        check_input_size(PRESETS["resnet18"], size)  # type: ignore[arg-type]
