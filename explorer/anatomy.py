@@ -191,8 +191,10 @@ STAGE_COLUMNS = (
 
 def format_value(value: object) -> object:
     """A cell for people and CSV: shapes as ``64x56x56``, pairs as ``3x3``, None as empty."""
-    if value is None:
+    if value is None or value is False:
         return ""
+    if value is True:
+        return "yes"
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
     return value

@@ -1,0 +1,214 @@
+"""Command line: ``python -m explorer table resnet50 [--csv F] [--json] ...`` and ``presets``.
+
+Errors a user can cause print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, NoReturn
+
+from explorer.anatomy import (
+    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, Column, LayerTable, human_bytes, human_count, layer_table,
+    records, to_csv,
+)
+from explorer.spec import PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, stages_for_depth
+
+LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
+
+
+class UsageError(Exception):
+    """A bad command line; reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 3,4,6,3, got {text!r}") from None
+
+
+def _bool_list(text: str) -> tuple[bool, ...]:
+    values = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+    try:
+        return tuple(values[v.strip().lower()] for v in text.split(","))
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated true/false flags like F,T,T, got {text!r}") from None
+
+
+def _input_size(text: str) -> int | tuple[int, int]:
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 224 or 224x320, got {text!r}") from None
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        return (parts[0], parts[1])
+    raise argparse.ArgumentTypeError(f"expected a size like 224 or 224x320, got {text!r}")
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("preset", nargs="?", default="resnet50", help="starting point (see `presets`)")
+    parser.add_argument("--depth", type=int, help="turn a depth into stage counts (paper proportions)")
+    parser.add_argument("--stages", type=_int_list, help="blocks per stage, e.g. 3,24,36,3")
+    parser.add_argument("--block", choices=[b.value for b in Block])
+    parser.add_argument("--planes", type=_int_list, help="planes per stage, e.g. 64,128,256,512")
+    parser.add_argument("--groups", type=int)
+    parser.add_argument("--width-per-group", type=int)
+    parser.add_argument("--stem", choices=[s.value for s in Stem])
+    parser.add_argument("--stem-width", type=int)
+    parser.add_argument("--avg-down", action="store_true", default=None, help="V1d average-pool shortcut")
+    parser.add_argument("--style", choices=[s.value for s in StrideStyle], help="stride on the 3x3 (pytorch) or 1x1 (caffe)")
+    parser.add_argument("--shortcut", choices=[s.value for s in Shortcut])
+    parser.add_argument("--dilate", type=_bool_list, help="per stage after the first, e.g. F,T,T")
+    parser.add_argument("--zero-init-residual", action="store_true", default=None)
+    parser.add_argument("--num-classes", type=int)
+    parser.add_argument("--in-channels", type=int)
+
+
+def spec_from_args(args: argparse.Namespace) -> ResNetSpec:
+    """The preset with every given option applied on top (validated by `ResNetSpec`)."""
+    base = get_preset(args.preset)
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "stages": args.stages, "block": args.block, "stage_planes": args.planes, "groups": args.groups,
+            "width_per_group": args.width_per_group, "stem": args.stem, "stem_width": args.stem_width,
+            "avg_down": args.avg_down, "stride_style": args.style, "shortcut": args.shortcut,
+            "dilate": args.dilate, "zero_init_residual": args.zero_init_residual,
+            "num_classes": args.num_classes, "in_channels": args.in_channels,
+        }.items()
+        if value is not None
+    }
+    if args.depth is not None:
+        if args.stages is not None:
+            raise ValueError("Give either --depth or --stages, not both.")
+        block = Block(changes.get("block", base.block))
+        cifar = Stem(changes.get("stem", base.stem)) is Stem.CIFAR
+        changes["stages"] = stages_for_depth(args.depth, block, len(base.stages), equal=cifar)
+    if "stages" in changes and len(changes["stages"]) != len(base.stages):
+        # A different number of stages: derive planes and dilation unless they were given.
+        changes.setdefault("stage_planes", ())
+        changes.setdefault("dilate", ())
+    return base.with_changes(**changes)
+
+
+def _text_table(rows: list[dict[str, object]]) -> str:
+    """Fixed-width text: numbers right-aligned with thousands separators."""
+    if not rows:
+        return ""
+    headers = list(rows[0])
+    cells = [[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()] for row in rows]
+    numeric = [all(isinstance(row[h], int) for row in rows) for h in headers]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def _totals_line(table: LayerTable) -> str:
+    t = table.totals
+    return (
+        f"{table.spec.name} at {t.input_size[0]}x{t.input_size[1]}: depth {t.depth}, params {t.params:,}, "
+        f"MACs (conv+linear) {t.macs:,} ({human_count(t.macs)}; FLOPs = 2 x MACs = {human_count(t.flops)}), "
+        f"activations {human_bytes(t.activation_bytes)} per image (fp32), receptive field {t.rf_size} px, "
+        f"output stride {t.output_stride}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def table_json(table: LayerTable, level: str) -> dict[str, Any]:
+    """``{"spec", "totals", "rows"}`` with plain integers and lists, for scripts."""
+    rows = {"layers": table.rows, "blocks": table.blocks, "stages": table.stages}[level]
+    totals = {key: _plain(value) for key, value in asdict(table.totals).items()}
+    totals["flops"] = table.totals.flops
+    return {
+        "spec": {"name": table.spec.name, "depth": table.spec.depth, **table.spec.to_dict()},
+        "totals": totals,
+        "level": level,
+        "rows": [{k: _plain(v) for k, v in asdict(row).items()} for row in rows],
+    }
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    table = layer_table(spec, args.input)
+    columns = LEVELS[args.level]
+    rows = {"layers": table.rows, "blocks": table.blocks, "stages": table.stages}[args.level]
+    if args.csv:
+        text = to_csv(rows, columns)
+        if args.csv == "-":
+            sys.stdout.write(text)
+            return 0
+        with open(args.csv, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(table_json(table, args.level), indent=1))
+    elif not args.csv:
+        print(_text_table(records(rows, columns)))
+        print()
+        print(_totals_line(table))
+    return 0
+
+
+def _cmd_presets(_: argparse.Namespace) -> int:
+    rows = []
+    for name, spec in PRESETS.items():
+        totals = layer_table(spec, 32 if spec.is_cifar else 224).totals
+        rows.append({
+            "Preset": name, "Depth": spec.depth, "Block": spec.block.value,
+            "Stages": ",".join(map(str, spec.stages)), "Params": totals.params,
+            "GMACs": f"{totals.macs / 1e9:.3f}", "Input": f"{totals.input_size[0]}",
+        })
+    print(_text_table(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m explorer", description="ResNet Explorer on the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    table = commands.add_parser("table", help="print the layer table of a ResNet")
+    _add_spec_arguments(table)
+    table.add_argument("--input", type=_input_size, default=None, help="input side or HxW (default 224, CIFAR 32)")
+    table.add_argument("--level", choices=list(LEVELS), default="layers", help="leaf layers, blocks or stages")
+    table.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
+    table.add_argument("--json", action="store_true", help="print {spec, totals, rows} as JSON")
+    table.set_defaults(run=_cmd_table)
+    presets = commands.add_parser("presets", help="list the presets")
+    presets.set_defaults(run=_cmd_presets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "input", "unset") is None:
+            args.input = 32 if spec_from_args(args).is_cifar else 224
+        return args.run(args)
+    except (UsageError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. --csv into a folder that does not exist
+        print(f"error: {error.strerror or error}: {error.filename}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["Column", "build_parser", "main", "spec_from_args", "table_json"]

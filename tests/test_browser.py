@@ -1,0 +1,61 @@
+"""A real headless Chromium against `streamlit run explorer/app.py` (Debian's chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import running_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError("REQUIRE_BROWSER is set but no chromium is installed (apt-get install chromium)")
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+
+# Flags for a sandboxed, offline machine: no background connections, no GPU, root allowed.
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path):
+    with running_app(sys.executable, cwd=artifacts_dir.parent, log_path=artifacts_dir / "browser-server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str, artifacts_dir: Path, shot: str):
+    """Load ``url``, wait for the script to finish, fail on any Streamlit exception box."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
+    page.wait_for_timeout(500)  # let charts finish drawing before the screenshot
+    page.screenshot(path=str(artifacts_dir / f"{shot}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    return page
+
+
+def test_home_page_loads_in_chromium(browser, app_url: str, artifacts_dir: Path) -> None:
+    page = open_page(browser, app_url, artifacts_dir, "home")
+    assert page.get_by_text("ResNet Explorer").first.is_visible()
+    assert page.get_by_text("25,557,032").first.is_visible()
+    page.close()
