@@ -115,7 +115,7 @@ def _stage(spec: ResNetSpec, stage: int) -> nn.Sequential:
 class SpecResNet(ResNet):
     """A torchvision ``ResNet`` assembled from a spec, with any number of stages."""
 
-    def __init__(self, spec: ResNetSpec) -> None:
+    def __init__(self, spec: ResNetSpec, init_weights: bool = True) -> None:
         nn.Module.__init__(self)  # ResNet.__init__ hard-codes the stem and four stages
         self.spec = spec
         self.conv1 = _stem_conv(spec)
@@ -127,7 +127,8 @@ class SpecResNet(ResNet):
             self.add_module(name, _stage(spec, i))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(spec.stage_out_channels(len(spec.stages) - 1), spec.num_classes)
-        _init_weights(self, spec.zero_init_residual)
+        if init_weights:
+            _init_weights(self, spec.zero_init_residual)
 
     def _forward_impl(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, stem_width, H/4, W/4)
@@ -167,7 +168,7 @@ def build_model(spec: ResNetSpec, device: str | torch.device = "cpu", seed: int 
     device = torch.device(device)
     if device.type == "meta":
         with torch.device("meta"):
-            return SpecResNet(spec).eval()
+            return SpecResNet(spec, init_weights=False).eval()  # meta tensors hold no values
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
