@@ -190,9 +190,12 @@ STAGE_COLUMNS = (
 
 
 def format_value(value: object) -> object:
-    """A cell for people and CSV: shapes as ``64x56x56``, pairs as ``3x3``, None as empty."""
+    """A cell for people and CSV: shapes as ``64x56x56``, pairs as ``3x3``, flags as "yes"/empty.
+
+    None stays None (an empty cell in a dataframe; the CSV writer prints it as nothing).
+    """
     if value is None or value is False:
-        return ""
+        return None
     if value is True:
         return "yes"
     if isinstance(value, tuple):

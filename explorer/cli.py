@@ -96,10 +96,6 @@ def spec_from_args(args: argparse.Namespace) -> ResNetSpec:
         block = Block(changes.get("block", base.block))
         cifar = Stem(changes.get("stem", base.stem)) is Stem.CIFAR
         changes["stages"] = stages_for_depth(args.depth, block, len(base.stages), equal=cifar)
-    if "stages" in changes and len(changes["stages"]) != len(base.stages):
-        # A different number of stages: derive planes and dilation unless they were given.
-        changes.setdefault("stage_planes", ())
-        changes.setdefault("dilate", ())
     return base.with_changes(**changes)
 
 

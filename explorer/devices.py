@@ -42,3 +42,38 @@ def describe_device(device: str | None = None) -> DeviceInfo:
     if device == "mps":
         return DeviceInfo("mps", "Apple GPU (MPS)", None, None)
     return DeviceInfo("cpu", f"CPU ({torch.get_num_threads()} threads)", None, None)
+
+
+class DoesNotFit(ValueError):
+    """A model or forward pass that would not fit in the device's free memory."""
+
+
+def free_bytes(device: str) -> int | None:
+    """Free memory on ``device``: CUDA from the driver, CPU from /proc/meminfo; else None."""
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(torch.device(device).index or 0)[0]
+    if device == "cpu":
+        try:
+            with open("/proc/meminfo", encoding="ascii") as meminfo:
+                for line in meminfo:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
+def check_fits(param_bytes: int, activation_bytes: int, device: str, what: str, headroom: float = 0.8) -> None:
+    """Refuse politely when parameters + activations exceed ``headroom`` of the free memory.
+
+    ``activation_bytes`` should be the sum of all layer outputs for the whole batch: an upper
+    bound for inference, which frees most of them early.
+    """
+    free = free_bytes(device)
+    needed = param_bytes + activation_bytes
+    if free is not None and needed > headroom * free:
+        raise DoesNotFit(
+            f"{what} needs about {needed / 2**30:.1f} GiB ({param_bytes / 2**30:.1f} GiB of weights, "
+            f"{activation_bytes / 2**30:.1f} GiB of activations), but only {free / 2**30:.1f} GiB is free "
+            f"on {device}. Use a smaller input size, batch or model."
+        )

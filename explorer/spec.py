@@ -302,7 +302,13 @@ class ResNetSpec:
         return cls(**data)
 
     def with_changes(self, **changes: Any) -> ResNetSpec:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        A new number of stages re-derives ``stage_planes`` and ``dilate`` unless given.
+        """
+        if "stages" in changes and len(changes["stages"]) != len(self.stages):
+            changes.setdefault("stage_planes", ())
+            changes.setdefault("dilate", ())
         return replace(self, **changes)
 
 
@@ -483,8 +489,70 @@ __all__ = [
     "StrideStyle",
     "TORCHVISION_PRESETS",
     "check_input_size",
+    "spec_from_token",
+    "spec_to_token",
     "cifar_resnet",
     "get_preset",
     "resnet_for_depth",
     "stages_for_depth",
 ]
+
+
+# ---- URL tokens ---------------------------------------------------------------------
+
+_TOKEN_BASES = {  # the preset a custom spec is written relative to
+    (Stem.CIFAR, Block.BASIC): "cifar_resnet20",
+    (Stem.CIFAR, Block.BOTTLENECK): "cifar_resnet20",
+    (Stem.IMAGENET, Block.BASIC): "resnet18",
+    (Stem.DEEP, Block.BASIC): "resnet18",
+}
+
+
+def _token_value(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        return ",".join(_token_value(v) for v in value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def spec_to_token(spec: ResNetSpec) -> str:
+    """A short, readable string for URLs: ``resnet50`` or ``resnet50;stride_style=caffe;stem=deep``."""
+    if spec.preset is not None:
+        return spec.preset
+    base_name = _TOKEN_BASES.get((spec.stem, spec.block), "resnet50")
+    base = PRESETS[base_name]
+    changes = [
+        f"{f.name}={_token_value(getattr(spec, f.name))}"
+        for f in fields(spec)
+        if getattr(spec, f.name) != getattr(base, f.name)
+    ]
+    return ";".join([base_name, *changes])
+
+
+def spec_from_token(token: str) -> ResNetSpec:
+    """Inverse of `spec_to_token`; raises ValueError naming what it could not read."""
+    base_name, *assignments = token.strip().split(";")
+    base = get_preset(base_name)
+    types = {f.name: f.type for f in fields(ResNetSpec)}
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or key not in types:
+            raise ValueError(f"Cannot read {assignment!r} in the model link: expected field=value with a ResNetSpec field.")
+        try:
+            if key in ("stages", "stage_planes"):
+                changes[key] = tuple(int(v) for v in text.split(",") if v)
+            elif key == "dilate":
+                changes[key] = tuple(v == "1" for v in text.split(",") if v)
+            elif key in ("avg_down", "zero_init_residual"):
+                changes[key] = text == "1"
+            elif key in ("groups", "width_per_group", "stem_width", "num_classes", "in_channels"):
+                changes[key] = int(text)
+            else:
+                changes[key] = text
+        except ValueError:
+            raise ValueError(f"Cannot read {assignment!r} in the model link: {text!r} is not a number.") from None
+    return base.with_changes(**changes)

@@ -6,20 +6,8 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 from tests.conftest import REPO_ROOT
 from tests.live_server import APP, running_app
-
-
-def test_home_renders_and_follows_the_model_picker() -> None:
-    at = AppTest.from_file(str(APP)).run(timeout=60)
-    assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Parameters"] == "25,557,032"
-    at.selectbox(key="home_preset").select("resnet18").run(timeout=60)
-    assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Parameters"] == "11,689,512"
 
 
 def test_plain_checkout_really_lacks_the_installed_package(plain_checkout_python: str, tmp_path: Path) -> None:

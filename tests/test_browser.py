@@ -45,7 +45,7 @@ def browser():
 
 def open_page(browser, url: str, artifacts_dir: Path, shot: str):
     """Load ``url``, wait for the script to finish, fail on any Streamlit exception box."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
     page.wait_for_timeout(500)  # let charts finish drawing before the screenshot
@@ -56,6 +56,25 @@ def open_page(browser, url: str, artifacts_dir: Path, shot: str):
 
 def test_home_page_loads_in_chromium(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, app_url, artifacts_dir, "home")
-    assert page.get_by_text("ResNet Explorer").first.is_visible()
-    assert page.get_by_text("25,557,032").first.is_visible()
+    assert page.get_by_text("What each page teaches").is_visible()
+    assert page.get_by_text("Compute device:").is_visible()
+    page.close()
+
+
+def test_architecture_page_shows_table_and_diagram(browser, app_url: str, artifacts_dir: Path) -> None:
+    page = open_page(browser, f"{app_url}/architecture?model=resnet50_caffe", artifacts_dir, "architecture")
+    assert page.get_by_text("3.86 G").first.is_visible()  # caffe-style ResNet-50 MACs
+    assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
+    page.get_by_role("tab", name="Diagram").click()
+    page.wait_for_timeout(1000)
+    assert page.locator(".js-plotly-plot").first.is_visible()
+    page.screenshot(path=str(artifacts_dir / "architecture-diagram.png"))
+    page.close()
+
+
+def test_compare_page_shows_both_models(browser, app_url: str, artifacts_dir: Path) -> None:
+    page = open_page(browser, f"{app_url}/compare", artifacts_dir, "compare")
+    assert page.get_by_text("Where the difference goes").is_visible()
+    assert page.get_by_text("2.19× the parameters").is_visible()
+    assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()

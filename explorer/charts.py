@@ -1,0 +1,171 @@
+"""Every plotly figure of the app, as functions of plain data (no Streamlit here)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.anatomy import BlockRow, LayerRow, LayerTable
+from explorer.compare import StagePair
+from explorer.profiling import CostReport
+
+STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
+SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections dashed
+    "identity": ("solid", "#2c3e50", "identity shortcut"),
+    "projection": ("dash", "#d35400", "projection shortcut (1x1 conv + BN)"),
+    "avg-pool projection": ("dashdot", "#8e44ad", "avg-pool + 1x1 projection (V1d)"),
+    "zero-pad": ("dot", "#16a085", "zero-padded identity (option A)"),
+}
+# Stages longer than this show their first blocks, a "⋮ n more" box and the last block.
+MAX_BLOCKS_SHOWN = 7
+HEAD_BLOCKS_SHOWN = 4
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
+    lines = [
+        f"<b>{block.name}</b>: {_shape(block.in_shape)} → {_shape(block.out_shape)}",
+        f"stride {block.stride} · {block.shortcut or 'no'} shortcut · {block.params:,} params · {block.macs:,} MACs",
+    ]
+    lines += [f"{r.name} ({r.type}) → {_shape(r.out_shape)}" for r in rows[:14]]
+    if len(rows) > 14:
+        lines.append(f"… {len(rows) - 14} more layers")
+    return "<br>".join(lines)
+
+
+def _visible_blocks(blocks: Sequence[BlockRow]) -> list[BlockRow | int]:
+    """The blocks to draw; an int stands for that many elided identical blocks."""
+    if len(blocks) <= MAX_BLOCKS_SHOWN:
+        return list(blocks)
+    hidden = len(blocks) - HEAD_BLOCKS_SHOWN - 1
+    return [*blocks[:HEAD_BLOCKS_SHOWN], hidden, blocks[-1]]
+
+
+def architecture_diagram(table: LayerTable) -> go.Figure:
+    """Stem → stages → head as columns of blocks; each block lists its convs.
+
+    Identity shortcuts are drawn solid and projection shortcuts dashed, as in the paper's
+    Fig. 3. Each block carries its name in ``customdata`` so a click can select it.
+    """
+    figure = go.Figure()
+    rows_by_block: dict[str, list[LayerRow]] = {}
+    for row in table.rows:
+        rows_by_block.setdefault(row.stage if row.block is None else f"{row.stage}.{row.block}", []).append(row)
+    columns = [(s.name, [b for b in table.blocks if b.stage == s.name]) for s in table.stages]
+    width, height, gap = 0.78, 0.84, 0.25
+    centres_x, centres_y, hovers, names = [], [], [], []
+    shown_styles: set[str] = set()
+    depth = max(len(_visible_blocks(blocks)) for _, blocks in columns)
+    for x, ((stage_name, blocks), colour) in enumerate(zip(columns, STAGE_COLOURS * 4)):
+        stage = next(s for s in table.stages if s.name == stage_name)
+        title = f"<b>{stage_name}</b><br>{stage.blocks} block{'s' * (stage.blocks != 1)}" if stage.blocks else f"<b>{stage_name}</b>"
+        figure.add_annotation(x=x, y=0.75, text=f"{title}<br>→ {_shape(stage.out_shape)}", showarrow=False,
+                              font={"size": 11}, yanchor="bottom")
+        for y_index, block in enumerate(_visible_blocks(blocks)):
+            y = -y_index * (height + gap)
+            x0, x1, y0, y1 = x - width / 2, x + width / 2, y - height / 2, y + height / 2
+            if isinstance(block, int):
+                figure.add_annotation(x=x, y=y, text=f"⋮<br>{block} more<br>identical blocks", showarrow=False,
+                                      font={"size": 10, "color": "#555"})
+                continue
+            figure.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, fillcolor=colour,
+                             line={"color": "#34495e", "width": 1})
+            label = "<br>".join(block.convs.split(" → ")) if block.convs else ""
+            if block.block is None and stage_name == "head":
+                label = f"avg pool<br>fc {table.spec.num_classes}"
+            elif block.block is None:
+                label = label + ("<br>max pool" if any(r.type == "MaxPool2d" for r in rows_by_block[block.name]) else "")
+            figure.add_annotation(x=x, y=y, text=f"<b>{block.name}</b><br>{label}", showarrow=False,
+                                  font={"size": 11, "color": "#1f2d3d"})
+            if block.shortcut:
+                dash, line_colour, legend = SHORTCUT_STYLES[block.shortcut]
+                side = x1 + 0.06
+                figure.add_trace(go.Scatter(
+                    x=[x1, side, side, x1], y=[y1 - 0.05, y1 - 0.05, y0 + 0.05, y0 + 0.05], mode="lines",
+                    line={"dash": dash, "color": line_colour, "width": 2}, hoverinfo="skip",
+                    name=legend, legendgroup=block.shortcut, showlegend=block.shortcut not in shown_styles,
+                ))
+                shown_styles.add(block.shortcut)
+            centres_x.append(x)
+            centres_y.append(y)
+            hovers.append(_hover(block, rows_by_block[block.name]))
+            names.append(block.name)
+    figure.add_trace(go.Scatter(
+        x=centres_x, y=centres_y, mode="markers", marker={"size": 40, "opacity": 0, "symbol": "square"},
+        hovertext=hovers, hoverinfo="text", customdata=names, showlegend=False, name="blocks",
+    ))
+    figure.update_xaxes(visible=False, range=[-0.6, len(columns) - 0.35])
+    figure.update_yaxes(visible=False, range=[-(depth - 0.4) * (height + gap), 1.6])
+    figure.update_layout(
+        height=int(200 + depth * 95), margin={"l": 10, "r": 10, "t": 40, "b": 40}, plot_bgcolor="white",
+        font={"color": "#1f2d3d"}, legend={"orientation": "h", "y": 0, "x": 0, "yanchor": "top"},
+        hoverlabel={"align": "left"},
+        title={"text": f"{table.spec.name}: stem → stages → head (hover or click a block)", "font": {"size": 14}},
+    )
+    return figure
+
+
+def shape_flow_chart(table: LayerTable) -> go.Figure:
+    """Channels and feature-map height after the stem, every block, and the pool."""
+    points = [b for b in table.blocks if len(b.out_shape) == 3]
+    x = [b.name for b in points]
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(go.Scatter(x=x, y=[b.out_shape[0] for b in points], name="channels", mode="lines+markers",
+                                line={"shape": "hv", "color": "#2980b9", "width": 3}), secondary_y=False)
+    figure.add_trace(go.Scatter(x=x, y=[b.out_shape[1] for b in points], name="height (px)", mode="lines+markers",
+                                line={"shape": "hv", "color": "#e67e22", "width": 3, "dash": "dot"}), secondary_y=True)
+    figure.update_yaxes(title_text="channels", type="log", dtick=math.log10(2), secondary_y=False)
+    figure.update_yaxes(title_text="feature-map height (px)", type="log", dtick=math.log10(2), secondary_y=True)
+    figure.update_xaxes(title_text="block output (execution order)", tickangle=-45)
+    figure.update_layout(height=420, margin={"l": 10, "r": 10, "t": 70, "b": 10}, hovermode="x unified",
+                         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                         plot_bgcolor="white", font={"color": "#1f2d3d"},
+                         title={"text": "Shape flow: the channels double each time the map halves", "font": {"size": 14}})
+    return figure
+
+
+def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figure:
+    """Per-stage params, MACs and activation memory of two models, grouped bars."""
+    figure = make_subplots(rows=1, cols=3, subplot_titles=(
+        "Parameters (M)", "MACs, conv+linear (G)", "Activation memory (MiB, fp32, 1 image)"))
+    stages = [p.name for p in pairs]
+    metrics = (
+        (lambda p: (p.a_params / 1e6, p.b_params / 1e6)),
+        (lambda p: (p.a_macs / 1e9, p.b_macs / 1e9)),
+        (lambda p: (p.a_activation_bytes / 2**20, p.b_activation_bytes / 2**20)),
+    )
+    for col, metric in enumerate(metrics, start=1):
+        values = [metric(p) for p in pairs]
+        for index, (name, colour) in enumerate(((name_a, "#3498db"), (name_b, "#e67e22"))):
+            figure.add_trace(go.Bar(x=stages, y=[v[index] for v in values], name=name, marker_color=colour,
+                                    showlegend=col == 1, legendgroup=name), row=1, col=col)
+    figure.update_layout(barmode="group", height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.15})
+    return figure
+
+
+def latency_chart(report: CostReport, top: int = 20) -> go.Figure:
+    """The slowest leaf-layer calls of a measured forward pass."""
+    slowest = sorted(report.layers, key=lambda layer: layer.milliseconds, reverse=True)[:top][::-1]
+    labels = [layer.name + (f" (call {layer.call + 1})" if layer.call else "") for layer in slowest]
+    figure = go.Figure(go.Bar(x=[layer.milliseconds for layer in slowest], y=labels, orientation="h",
+                              marker_color="#c0392b"))
+    figure.update_layout(height=max(300, 22 * len(slowest) + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         xaxis_title="milliseconds (median)",
+                         title={"text": f"Slowest {len(slowest)} layers on {report.device}, batch {report.batch}",
+                                "font": {"size": 14}})
+    return figure
+
+
+def heat_css(value: float, maximum: float) -> str:
+    """A white → red background for a table cell, by ``value / maximum``."""
+    if not maximum or value != value:  # NaN
+        return ""
+    strength = max(0.0, min(1.0, value / maximum))
+    return f"background-color: rgba(231, 76, 60, {0.08 + 0.72 * strength:.2f})"

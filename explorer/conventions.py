@@ -1,0 +1,156 @@
+"""Four ways to count a ResNet's work, side by side and reconciled per layer type.
+
+* explorer — conv + linear multiply-accumulates (MACs), the convention of torchvision's
+  ``_ops`` and the paper's Table 1;
+* torchinfo ``total_mult_adds`` — the same, plus one per BN affine parameter and per
+  linear bias;
+* thop ``profile`` — the same conv/linear MACs, plus per-element work of BN and pooling;
+* ``torch.utils.flop_counter.FlopCounterMode`` — FLOPs (2 per MAC) of conv and matmul ops.
+
+Each tool runs on its own freshly built ``meta`` model: hooks and mode switches of those
+tools never touch a model another session uses, and nothing is computed, only counted.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import thop
+import torch
+import torchinfo
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from explorer.anatomy import LayerTable
+from explorer.build import build_model
+
+# Each tool's column label and what it counts.
+TOOLS = {
+    "explorer": ("Explorer MACs", "conv + linear multiply-accumulates; no bias, BN, ReLU, pooling or residual add"),
+    "torchinfo": ("torchinfo mult-adds", "conv + linear MACs, + 1 per BN affine parameter and per linear bias"),
+    "thop": ("thop MACs", "conv + linear MACs, + per-element BN and pooling work"),
+    "flop_counter": ("FlopCounterMode FLOPs", "2 × conv and matmul MACs (FLOPs, not MACs); nothing else"),
+}
+RESIDUAL_ADD = "residual add"
+_FLOP_OPS = {"aten.convolution": "Conv2d", "aten.addmm": "Linear", "aten.mm": "Linear"}
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One layer type counted by every tool, with why they differ."""
+
+    layer_type: str
+    explorer: int
+    torchinfo: int
+    thop: int
+    flop_counter: int
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Per-type rows and per-tool totals for one spec at one input size (one image)."""
+
+    rows: tuple[CountRow, ...]
+
+    def total(self, tool: str) -> int:
+        return sum(getattr(row, tool) for row in self.rows)
+
+
+def _leaf_types(model: nn.Module) -> dict[str, str]:
+    return {name: type(m).__name__ for name, m in model.named_modules() if not any(True for _ in m.children())}
+
+
+def _torchinfo_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
+    info = torchinfo.summary(build_model(table.spec, "meta"), input_data=x, verbose=0, device="meta")
+    counts: Counter = Counter()
+    for layer in info.summary_list:
+        if layer.is_leaf_layer:
+            counts[layer.class_name] += int(layer.macs)
+    return counts
+
+
+def _thop_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
+    model = build_model(table.spec, "meta")
+    types = _leaf_types(model)
+    _, _, tree = thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+    counts: Counter = Counter()
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, (ops, _params, children) in node.items():
+            name = prefix + key
+            if name in types:
+                counts[types[name]] += int(ops)
+            walk(children, name + ".")
+
+    walk(tree, "")
+    return counts
+
+
+def _flop_counter_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
+    model = build_model(table.spec, "meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    counts: Counter = Counter()
+    for op, flops in counter.get_flop_counts()["Global"].items():
+        counts[_FLOP_OPS.get(str(op), str(op))] += int(flops)
+    return counts
+
+
+def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds: int) -> str:
+    per_output = thop_ops / outputs if outputs else 0
+    return {
+        "Conv2d": "Everyone counts k x k x C_in/groups multiply-accumulates per output value; "
+                  "FlopCounterMode reports them as FLOPs (x2). ResNet convs have no bias.",
+        "Linear": "in x out multiply-accumulates. torchinfo adds one per bias; "
+                  "FlopCounterMode reports addmm as 2 x in x out FLOPs and skips the bias.",
+        "BatchNorm2d": f"Not a multiply-accumulate layer (foldable into the conv at inference): explorer and "
+                       f"FlopCounterMode count 0. torchinfo counts its {bn_params:,} affine parameters once "
+                       f"(not per pixel); thop counts {per_output:g} ops per output element.",
+        "ReLU": "A comparison, not arithmetic: 0 everywhere.",
+        "MaxPool2d": "Comparisons: 0 everywhere.",
+        "AvgPool2d": f"The avg-down shortcut's pooling: thop counts {per_output:g} ops per output element, "
+                     f"the others 0.",
+        "AdaptiveAvgPool2d": f"Global average pool: thop counts {per_output:g} ops per output value "
+                             f"(the window's adds and one divide), the others 0.",
+        "ZeroPadShortcut": "Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere.",
+        RESIDUAL_ADD: f"{adds:,} additions (every element of every block's output, out += identity). No "
+                      f"tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
+                      f"(FlopCounterMode).",
+    }.get(layer_type, "")
+
+
+def count_conventions(table: LayerTable) -> Conventions:
+    """Count ``table``'s spec with every tool and line the counts up per layer type."""
+    x = torch.empty(1, table.spec.in_channels, *table.input_size, device="meta")  # (1, C, H, W)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # thop warns about modules it does not count
+        by_tool = {
+            "torchinfo": _torchinfo_by_type(table, x),
+            "thop": _thop_by_type(table, x),
+            "flop_counter": _flop_counter_by_type(table, x),
+        }
+    ours: Counter = Counter()
+    outputs: Counter = Counter()
+    bn_params = 0
+    for row in table.rows:
+        ours[row.type] += row.macs
+        outputs[row.type] += math.prod(row.out_shape)
+        bn_params += row.params if row.type == "BatchNorm2d" else 0
+    adds = sum(math.prod(b.out_shape) for b in table.blocks if b.block is not None)
+    rows = [
+        CountRow(
+            layer_type=layer_type,
+            explorer=ours[layer_type],
+            torchinfo=by_tool["torchinfo"][layer_type],
+            thop=by_tool["thop"][layer_type],
+            flop_counter=by_tool["flop_counter"][layer_type],
+            explanation=_explain(layer_type, by_tool["thop"][layer_type], outputs[layer_type], bn_params, adds),
+        )
+        for layer_type in dict.fromkeys(row.type for row in table.rows)
+    ]
+    rows.append(CountRow(RESIDUAL_ADD, 0, 0, 0, 0, _explain(RESIDUAL_ADD, 0, 0, 0, adds)))
+    return Conventions(rows=tuple(rows))

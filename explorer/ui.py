@@ -1,0 +1,193 @@
+"""Shared Streamlit pieces: the model picker, device line, and user-facing errors.
+
+The picker keeps the chosen spec as a URL token (``?model=resnet50;stride_style=caffe``)
+and in session state, so it survives page switches and a teacher can share a link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.anatomy import LayerTable, human_bytes, human_count, layer_table
+from explorer.devices import describe_device
+from explorer.spec import (
+    PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, spec_to_token,
+    stages_for_depth,
+)
+
+CUSTOM = "custom…"
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+MAX_INPUT_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What a picker returns: a valid spec and the input size to study it at."""
+
+    spec: ResNetSpec
+    input_size: int
+
+
+def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ValueError(f"{what} must be whole numbers separated by commas, like 3,4,6,3 (got {text!r}).") from None
+    if not values:
+        raise ValueError(f"{what} needs at least one number.")
+    return values
+
+
+def _default(key: str, value: object) -> None:
+    """Seed a widget's state once, so widgets need no ``value=`` (and never fight session state)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
+    """Widgets for every spec field, seeded from ``base``; raises ValueError on a bad combination."""
+    k = f"{prefix}_"
+    _default(k + "block", base.block.value)
+    _default(k + "stem", base.stem.value)
+    _default(k + "by", "stage counts")
+    _default(k + "depth", base.depth)
+    _default(k + "stages", ",".join(map(str, base.stages)))
+    _default(k + "planes", ",".join(map(str, base.stage_planes)))
+    _default(k + "groups", base.groups)
+    _default(k + "wpg", base.width_per_group)
+    _default(k + "stem_width", base.stem_width)
+    _default(k + "avg_down", base.avg_down)
+    _default(k + "style", base.stride_style.value)
+    _default(k + "shortcut", base.shortcut.value)
+    _default(k + "dilate", [f"layer{i + 2}" for i, d in enumerate(base.dilate) if d])
+    _default(k + "zero_init", base.zero_init_residual)
+    _default(k + "classes", base.num_classes)
+    _default(k + "in_channels", base.in_channels)
+
+    block = Block(box.selectbox("Block", [b.value for b in Block], key=k + "block",
+                                help="basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+)."))
+    stem = Stem(box.selectbox("Stem", [s.value for s in Stem], key=k + "stem",
+                              help="imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool."))
+    by = box.radio("Size by", ["depth", "stage counts"], key=k + "by", horizontal=True)
+    if by == "depth":
+        depth = box.number_input("Depth", min_value=4, max_value=6002, step=1, key=k + "depth",
+                                 help="Weighted layers: stem + convs in blocks + fc. Stage counts follow the paper.")
+        cifar = stem is Stem.CIFAR
+        stages = stages_for_depth(int(depth), block, 3 if cifar else 4, equal=cifar)
+        box.caption(f"→ stages {', '.join(map(str, stages))}")
+    else:
+        stages = _parse_ints(box.text_input("Blocks per stage", key=k + "stages"), "Blocks per stage")
+    planes_text = box.text_input("Planes per stage", key=k + "planes",
+                                 help="The inner width of each stage's blocks; leave empty to double from 64.")
+    planes = _parse_ints(planes_text, "Planes per stage") if planes_text.strip() else ()
+    if planes and len(planes) != len(stages):
+        planes = ()  # a new stage count: fall back to the paper's doubling
+        box.caption("Planes reset to doubling from 64 to match the number of stages.")
+    groups, width = base.groups, base.width_per_group
+    if block is Block.BOTTLENECK:
+        left, right = box.columns(2)
+        groups = left.number_input("Groups", min_value=1, max_value=256, step=1, key=k + "groups",
+                                   help="ResNeXt cardinality (32 for resnext50_32x4d).")
+        width = right.number_input("Width/group", min_value=1, max_value=1024, step=1, key=k + "wpg",
+                                   help="64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2.")
+    else:
+        groups, width = 1, 64
+    stem_width = box.number_input("Stem width", min_value=1, max_value=1024, step=1, key=k + "stem_width")
+    style = box.radio("Stride on", [s.value for s in StrideStyle], key=k + "style", horizontal=True,
+                      format_func=lambda v: {"pytorch": "3x3 (pytorch, v1.5)", "caffe": "1x1 (caffe, v1)"}[v])
+    shortcut = box.radio("Shortcut option", [s.value for s in Shortcut], key=k + "shortcut", horizontal=True,
+                         help="A: zero-pad identity. B: projection where the shape changes. C: projection everywhere.")
+    avg_down = box.checkbox("Avg-pool downsampling shortcut (ResNet-D)", key=k + "avg_down")
+    stage_names = [f"layer{i + 2}" for i in range(len(stages) - 1)]
+    st.session_state[k + "dilate"] = [s for s in st.session_state[k + "dilate"] if s in stage_names]
+    dilated = box.multiselect("Dilate instead of stride", stage_names, key=k + "dilate",
+                              help="Keeps the resolution and widens the 3x3 convs instead (segmentation backbones).")
+    zero_init = box.checkbox("zero_init_residual", key=k + "zero_init")
+    left, right = box.columns(2)
+    classes = left.number_input("Classes", min_value=1, max_value=100_000, step=1, key=k + "classes")
+    in_channels = right.number_input("Input channels", min_value=1, max_value=64, step=1, key=k + "in_channels")
+    return ResNetSpec(
+        stages=stages, block=block, stage_planes=planes, groups=int(groups), width_per_group=int(width),
+        stem=stem, stem_width=int(stem_width), avg_down=avg_down, stride_style=style, shortcut=shortcut,
+        dilate=tuple(name in dilated for name in stage_names), zero_init_residual=zero_init,
+        num_classes=int(classes), in_channels=int(in_channels),
+    )
+
+
+def model_picker(prefix: str, default: str, box=None, label: str = "Model", with_input_size: bool = True) -> ModelChoice | None:
+    """Preset or custom spec, kept in the URL under ``prefix``; None (after an st.error) if invalid."""
+    box = box if box is not None else st.sidebar
+    token_key, size_key = f"{prefix}_token", f"{prefix}_input"
+    if token_key not in st.session_state:
+        st.session_state[token_key] = st.query_params.get(prefix, default)
+    try:
+        base = spec_from_token(st.session_state[token_key])
+    except ValueError as error:
+        box.warning(f"Ignoring the model in the link: {error}")
+        base = get_preset(default)
+    _default(f"{prefix}_preset", base.preset or CUSTOM)
+    choice = box.selectbox(label, [*PRESETS, CUSTOM], key=f"{prefix}_preset",
+                           help="A preset, or custom… to change any field (starting from the last model).")
+    try:
+        spec = _custom_spec(prefix, base, box.expander("Custom architecture", expanded=True)) if choice == CUSTOM else PRESETS[choice]
+    except ValueError as error:
+        box.error(f"This combination cannot be built: {error}")
+        return None
+    st.session_state[token_key] = spec_to_token(spec)
+    st.query_params[prefix] = st.session_state[token_key]
+    size = 32 if spec.is_cifar else 224
+    if with_input_size:
+        if size_key not in st.session_state:
+            st.session_state[size_key] = int(st.query_params.get(size_key, size)) if str(st.query_params.get(size_key, size)).isdigit() else size
+        size = int(box.number_input("Input size (px)", min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
+                                    help="Side of the square input image. ImageNet models use 224, CIFAR ones 32."))
+        st.query_params[size_key] = str(size)
+    return ModelChoice(spec, size)
+
+
+def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
+    """The layer table, or None after a clear st.error (e.g. an input smaller than the stride)."""
+    try:
+        return layer_table(choice.spec, choice.input_size)
+    except ValueError as error:
+        (box or st).error(str(error))
+        return None
+
+
+def glance(table: LayerTable, box=None) -> None:
+    """One line with the numbers a teacher wants first."""
+    t = table.totals
+    (box or st.sidebar).caption(
+        f"**{table.spec.name}** · depth {t.depth} · {human_count(t.params)} params · "
+        f"{human_count(t.macs)} MACs · {human_bytes(t.activation_bytes)} activations at {t.input_size[0]} px"
+    )
+
+
+def device_caption(box=None) -> None:
+    (box or st.sidebar).caption(f"Compute device: {describe_device().label}")
+
+
+def pages() -> dict[str, st.Page]:
+    """The app's pages by name; `st.navigation` and `st.page_link` take these objects."""
+    return {
+        "home": st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
+        "architecture": st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon=":material/account_tree:", url_path="architecture"),
+        "compare": st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    }
+
+
+def number_columns(frame) -> dict[str, object]:
+    """Column config that shows integer columns with thousands separators."""
+    return {
+        name: st.column_config.NumberColumn(format="localized")
+        for name, dtype in frame.dtypes.items()
+        if dtype.kind in "iuf"
+    }
+
+
+def sidebar_model() -> ModelChoice | None:
+    """The model chosen in the shared sidebar picker (set by app.py before the page runs)."""
+    return st.session_state.get("sidebar_choice")

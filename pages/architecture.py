@@ -1,0 +1,144 @@
+"""Architecture: the layer table, diagram, shape flow, Table 1, counting conventions, measured cost."""
+
+import pandas as pd
+import streamlit as st
+
+from explorer import charts, ui
+from explorer.anatomy import (
+    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, human_bytes, human_count, layer_table, records, to_csv,
+)
+from explorer.conventions import TOOLS, count_conventions
+from explorer.devices import DoesNotFit, describe_device
+from explorer.paper import paper_table1
+from explorer.profiling import measure_layer_costs
+from explorer.spec import spec_to_token
+
+LEVELS = {"leaf layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
+PROJECTION_CSS = "background-color: #fde3c8"
+STRIDE_CSS = "background-color: #d6e9f8"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def conventions_for(spec, input_size):
+    """Cached per (spec, input size): each call builds three private meta models."""
+    return count_conventions(layer_table(spec, input_size))
+
+
+def highlight(frame: pd.DataFrame, rows):
+    """Projection/shortcut rows orange, resolution-halving rows blue."""
+    def style(row: pd.Series) -> list[str]:
+        source = rows[row.name]
+        if getattr(source, "downsample", False) or getattr(source, "shortcut", "") not in ("", "identity"):
+            css = PROJECTION_CSS
+        elif getattr(source, "reduces_resolution", False) or getattr(source, "stride", 1) == 2:
+            css = STRIDE_CSS
+        else:
+            css = ""
+        return [css] * len(row)
+    return frame.style.apply(style, axis=1)
+
+
+st.title("Architecture")
+choice = ui.sidebar_model()
+if choice is None:
+    st.info("Fix the model in the sidebar to see its architecture.")
+    st.stop()
+table = ui.table_or_error(choice)
+if table is None:
+    st.stop()
+spec, totals = table.spec, table.totals
+
+batch = st.columns(4)[0].number_input("Batch size", min_value=1, max_value=4096, value=1, step=1, key="arch_batch",
+                                     help="For the activation memory and the measured cost.")
+first, second = st.columns(3), st.columns(3)
+first[0].metric("Depth", totals.depth, help="Weighted layers on the longest path: stem conv + block convs + fc.")
+first[1].metric("Parameters", human_count(totals.params), help=f"{totals.params:,} parameters.")
+first[2].metric("MACs (conv+linear)", human_count(totals.macs), help=f"{totals.macs:,} multiply-accumulates per image.")
+second[0].metric("FLOPs = 2 × MACs", human_count(totals.flops), help=f"{totals.flops:,} per image.")
+second[1].metric(f"Activation memory, batch {batch}", human_bytes(totals.activation_bytes * batch),
+                 help="Sum of every layer's float32 output for the batch: what training keeps for backward.")
+second[2].metric("Receptive field", f"{totals.rf_size} px", help=f"Of the last stage; output stride {totals.output_stride}.")
+
+tabs = st.tabs(["Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost"])
+
+with tabs[0]:
+    left, right = st.columns([1, 3])
+    level = left.radio("Granularity", list(LEVELS), key="arch_level", horizontal=True)
+    stage_names = [s.name for s in table.stages]
+    chosen = right.multiselect("Stages", stage_names, default=stage_names, key="arch_stage_filter")
+    source = {"leaf layers": table.rows, "blocks": table.blocks, "stages": table.stages}[level]
+    rows = [r for r in source if getattr(r, "stage", getattr(r, "name", "")) in chosen]
+    columns = LEVELS[level]
+    frame = pd.DataFrame(records(rows, columns), columns=[c.label for c in columns])
+    st.dataframe(highlight(frame, rows), hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
+                 column_config=ui.number_columns(frame))
+    st.caption("🟧 shortcut branch (projection / zero-pad) · 🟦 halves the resolution (stride 2) · "
+               "MACs count conv and linear multiply-accumulates only; FLOPs = 2 × MACs.")
+    st.download_button("Download this table as CSV", to_csv(rows, columns), key="arch_csv",
+                       file_name=f"{spec.name.replace(' ', '_')}_{level.replace(' ', '_')}_{choice.input_size}px.csv",
+                       mime="text/csv")
+
+with tabs[1]:
+    event = st.plotly_chart(charts.architecture_diagram(table), key="arch_diagram", on_select="rerun",
+                            selection_mode="points", width="stretch")
+    picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]
+    if picked:
+        block_rows = [r for r in table.rows if (r.stage if r.block is None else f"{r.stage}.{r.block}") == picked[0]]
+        st.markdown(f"**{picked[0]}** — its layers:")
+        st.dataframe(pd.DataFrame(records(block_rows, LAYER_COLUMNS)), hide_index=True, width="stretch")
+    else:
+        st.caption("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
+                   "(option A). Click a block to list its layers.")
+
+with tabs[2]:
+    st.plotly_chart(charts.shape_flow_chart(table), key="arch_flow", width="stretch")
+
+with tabs[3]:
+    st.markdown("He et al. 2016, Table 1, **recomputed by the explorer** for 224×224 inputs. The paper put the "
+                "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
+                "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the paper.")
+    paper_rows, headers = paper_table1()
+    st.dataframe(pd.DataFrame([{"layer": r.layer, "output size": r.output_size, **dict(zip(headers, r.cells))}
+                               for r in paper_rows]), hide_index=True, width="stretch")
+
+with tabs[4]:
+    st.markdown("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
+                "paper report. Each tool runs on its own private meta-device model.")
+    st.markdown("\n".join(f"- **{label}**: {counts}" for label, counts in TOOLS.values()))
+    with st.spinner("Counting with torchinfo, thop and FlopCounterMode…"):
+        conventions = conventions_for(spec, choice.input_size)
+    counts = pd.DataFrame(
+        [{"Layer type": r.layer_type, **{label: getattr(r, tool) for tool, (label, _) in TOOLS.items()}}
+         for r in conventions.rows]
+        + [{"Layer type": "total", **{label: conventions.total(tool) for tool, (label, _) in TOOLS.items()}}]
+    )
+    st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
+    st.markdown("**Why they differ**\n\n" + "\n".join(f"- **{r.layer_type}**: {r.explanation}" for r in conventions.rows))
+
+with tabs[5]:
+    device = describe_device()
+    st.markdown(f"One real forward pass of a batch of {batch} random image(s) at {choice.input_size}×{choice.input_size} "
+                f"on **{device.label}**: latency of every layer (median of 3 runs"
+                f"{', CUDA events' if device.device == 'cuda' else ''}) and its peak memory "
+                f"{'(CUDA allocator)' if device.device == 'cuda' else '(measured on CUDA only)'}.")
+    key = (spec_to_token(spec), choice.input_size, batch, device.device)
+    if st.button("Measure one forward pass", key="arch_measure"):
+        try:
+            with st.spinner(f"Building {spec.name} on {device.device} and timing every layer…"):
+                st.session_state["arch_cost"] = (key, measure_layer_costs(spec, choice.input_size, device.device, batch))
+        except DoesNotFit as error:
+            st.error(str(error))
+    stored = st.session_state.get("arch_cost")
+    if stored and stored[0] == key:
+        report = stored[1]
+        st.metric("Whole forward (no hooks)", f"{report.forward_milliseconds:.1f} ms")
+        cost = pd.DataFrame([{
+            "#": i, "Name": c.name + (f" (call {c.call + 1})" if c.call else ""), "Type": r.type,
+            "Out (C×H×W)": "x".join(map(str, r.out_shape)), "MACs (conv+linear)": r.macs,
+            "Latency (ms)": round(c.milliseconds, 3),
+            **({"Peak memory (bytes)": c.peak_bytes} if report.peak_bytes is not None else {}),
+        } for i, (c, r) in enumerate(zip(report.layers, table.rows))])
+        slowest = cost["Latency (ms)"].max()
+        st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"]),
+                     hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))
+        st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")
