@@ -179,6 +179,18 @@ def pages() -> dict[str, st.Page]:
     }
 
 
+def display_frame(rows: list[dict[str, object]], columns: list[str]):
+    """A DataFrame for st.dataframe: a column with gaps becomes text with blanks, not "None"."""
+    import pandas as pd
+
+    gappy = {name for name in columns if any(row[name] is None for row in rows)}
+    return pd.DataFrame(
+        [{name: ("" if row[name] is None else str(row[name])) if name in gappy else row[name] for name in columns}
+         for row in rows],
+        columns=columns,
+    )
+
+
 def number_columns(frame) -> dict[str, object]:
     """Column config that shows integer columns with thousands separators."""
     return {

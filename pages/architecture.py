@@ -69,11 +69,11 @@ with tabs[0]:
     source = {"leaf layers": table.rows, "blocks": table.blocks, "stages": table.stages}[level]
     rows = [r for r in source if getattr(r, "stage", getattr(r, "name", "")) in chosen]
     columns = LEVELS[level]
-    frame = pd.DataFrame(records(rows, columns), columns=[c.label for c in columns])
+    frame = ui.display_frame(records(rows, columns), [c.label for c in columns])
     st.dataframe(highlight(frame, rows), hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
                  column_config=ui.number_columns(frame))
-    st.caption("🟧 shortcut branch (projection / zero-pad) · 🟦 halves the resolution (stride 2) · "
-               "MACs count conv and linear multiply-accumulates only; FLOPs = 2 × MACs.")
+    st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[halves the "
+               "resolution (stride 2)] · MACs count conv and linear multiply-accumulates only; FLOPs = 2 × MACs.")
     st.download_button("Download this table as CSV", to_csv(rows, columns), key="arch_csv",
                        file_name=f"{spec.name.replace(' ', '_')}_{level.replace(' ', '_')}_{choice.input_size}px.csv",
                        mime="text/csv")
@@ -85,7 +85,8 @@ with tabs[1]:
     if picked:
         block_rows = [r for r in table.rows if (r.stage if r.block is None else f"{r.stage}.{r.block}") == picked[0]]
         st.markdown(f"**{picked[0]}** — its layers:")
-        st.dataframe(pd.DataFrame(records(block_rows, LAYER_COLUMNS)), hide_index=True, width="stretch")
+        st.dataframe(ui.display_frame(records(block_rows, LAYER_COLUMNS), [c.label for c in LAYER_COLUMNS]),
+                     hide_index=True, width="stretch")
     else:
         st.caption("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
                    "(option A). Click a block to list its layers.")

@@ -1,0 +1,136 @@
+"""The pure pieces behind the pages: URL tokens, comparison, conventions, Table 1, costs, charts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from explorer.anatomy import layer_table
+from explorer.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
+from explorer.compare import aligned_stages, explain_difference, totals_diff
+from explorer.conventions import RESIDUAL_ADD, count_conventions
+from explorer.devices import DoesNotFit, check_fits, describe_device, pick_device
+from explorer.paper import PAPER_GFLOPS, paper_table1
+from explorer.profiling import measure_layer_costs
+from explorer.spec import PRESETS, ResNetSpec, cifar_resnet, resnet_for_depth, spec_from_token, spec_to_token
+
+
+@pytest.mark.parametrize("spec", [
+    PRESETS["resnet50"], PRESETS["cifar_resnet110"], ResNetSpec(stride_style="caffe", stem="deep", avg_down=True),
+    resnet_for_depth(26), cifar_resnet(56, shortcut="C"), ResNetSpec(stages=(1, 1, 1), block="basic"),
+    ResNetSpec(dilate=(False, True, True), num_classes=2, zero_init_residual=True, in_channels=1),
+    ResNetSpec(groups=8, width_per_group=16, stage_planes=(32, 64, 128, 256), stem_width=32),
+])
+def test_url_tokens_round_trip(spec: ResNetSpec) -> None:
+    token = spec_to_token(spec)
+    assert spec_from_token(token) == spec
+    assert " " not in token
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ("resnet51", "Unknown preset"), ("resnet50;depth=3", "ResNetSpec field"), ("resnet50;groups=x", "not a number"),
+    ("resnet50;stages=1,0", "at least one block"), ("resnet50;stem", "field=value"),
+])
+def test_bad_url_tokens_say_what_is_wrong(token: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        spec_from_token(token)
+
+
+def test_comparison_numbers_come_from_the_tables() -> None:
+    a, b = layer_table(PRESETS["resnet18"], 224), layer_table(PRESETS["resnet50"], 224)
+    diffs = {d.metric: d for d in totals_diff(a, b)}
+    assert diffs["Parameters"].difference == 25_557_032 - 11_689_512
+    assert diffs["MACs (conv+linear)"].ratio == pytest.approx(4_089_184_256 / 1_814_073_344)
+    pairs = aligned_stages(a, b)
+    assert [p.name for p in pairs] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert sum(p.b_macs - p.a_macs for p in pairs) == b.totals.macs - a.totals.macs
+    text = " ".join(explain_difference(a, b))
+    assert "2.25× the MACs" in text and "**layer3**" in text and "46%" in text
+    assert "513,000 vs 2,049,000 parameters" in text
+
+
+def test_comparison_aligns_models_with_different_stage_counts() -> None:
+    a, b = layer_table(PRESETS["cifar_resnet20"], 32), layer_table(PRESETS["resnet18"], 32)
+    pairs = {p.name: p for p in aligned_stages(a, b)}
+    assert list(pairs) == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert pairs["layer4"].a_blocks is None and pairs["layer4"].a_macs == 0 and pairs["layer4"].b_blocks == 2
+    assert explain_difference(a, a)[0].startswith("**cifar_resnet20** has 20")
+
+
+@pytest.mark.parametrize(("spec", "size"), [(PRESETS["resnet50"], 224), (PRESETS["resnet50d"], 160), (cifar_resnet(20), 32)])
+def test_conventions_reconcile_exactly(spec: ResNetSpec, size: int) -> None:
+    table = layer_table(spec, size)
+    conventions = count_conventions(table)
+    rows = {r.layer_type: r for r in conventions.rows}
+    assert conventions.total("explorer") == table.totals.macs
+    bn = sum(r.params for r in table.rows if r.type == "BatchNorm2d")
+    assert conventions.total("torchinfo") == table.totals.macs + bn + spec.num_classes
+    assert conventions.total("flop_counter") == 2 * table.totals.macs
+    assert rows["Conv2d"].thop == rows["Conv2d"].explorer and rows["Linear"].thop == rows["Linear"].explorer
+    assert rows["BatchNorm2d"].thop > 0 and rows["ReLU"].thop == 0
+    adds = sum(math.prod(b.out_shape) for b in table.blocks if b.block is not None)
+    assert f"{adds:,} additions" in rows[RESIDUAL_ADD].explanation
+    assert all(r.explanation for r in conventions.rows)
+
+
+def test_paper_table_recomputes_table_1() -> None:
+    rows, headers = paper_table1()
+    assert headers == ("18-layer", "34-layer", "50-layer", "101-layer", "152-layer")
+    by_layer = {r.layer: r for r in rows}
+    assert by_layer["conv1"].output_size == "112×112"
+    assert by_layer["conv4_x (layer3)"].cells[3] == "[1x1,256, 3x3,256, 1x1,1024] × 23"
+    caffe = [float(v) for v in by_layer["GMACs, stride on 1x1 (caffe, v1)"].cells]
+    for value, depth in zip(caffe, PAPER_GFLOPS):
+        assert abs(value - PAPER_GFLOPS[depth]) / PAPER_GFLOPS[depth] < 0.02
+
+
+def test_measured_cost_has_one_entry_per_table_row() -> None:
+    report = measure_layer_costs(PRESETS["resnet18"], 64, "cpu", batch=2, repeats=2)
+    rows = layer_table(PRESETS["resnet18"], 64).rows
+    assert [(c.name, c.call) for c in report.layers] == [(r.name, r.call) for r in rows]
+    assert all(c.milliseconds >= 0 for c in report.layers) and report.forward_milliseconds > 0
+    assert report.peak_bytes is None and all(c.peak_bytes is None for c in report.layers)
+
+
+@pytest.mark.gpu
+def test_measured_cost_on_cuda_uses_events_and_reports_peak_memory() -> None:
+    report = measure_layer_costs(PRESETS["resnet50"], 224, "cuda", batch=8)
+    assert report.peak_bytes and report.peak_bytes > 8 * 3 * 224 * 224 * 4
+    conv1 = next(c for c in report.layers if c.name == "conv1")
+    assert conv1.peak_bytes >= 8 * 64 * 112 * 112 * 4  # its float32 output at least
+
+
+def test_memory_guard_refuses_politely() -> None:
+    with pytest.raises(DoesNotFit, match="GiB .* free on cpu"):
+        check_fits(param_bytes=2**60, activation_bytes=0, device="cpu", what="This test")
+    check_fits(param_bytes=1024, activation_bytes=1024, device="cpu", what="A tiny model")
+
+
+def test_device_description() -> None:
+    info = describe_device()
+    assert info.device == pick_device()
+    assert info.label
+
+
+def test_charts_are_built_from_the_tables() -> None:
+    table = layer_table(PRESETS["resnet152"], 224)
+    diagram = architecture_diagram(table)
+    blocks = next(t for t in diagram.data if t.name == "blocks")
+    # layer3 has 36 blocks: 4 + last are drawn, 31 elided in one "⋮" box.
+    assert sum(name.startswith("layer3.") for name in blocks.customdata) == 5
+    assert any("31 more" in a.text for a in diagram.layout.annotations)
+    flow = shape_flow_chart(table)
+    assert list(flow.data[0].y)[-1] == 2048 and list(flow.data[1].y)[-1] == 7
+    pairs = aligned_stages(layer_table(PRESETS["resnet18"], 224), table)
+    assert len(stage_bars(pairs, "a", "b").data) == 6
+    report = measure_layer_costs(PRESETS["cifar_resnet20"], 32, "cpu", repeats=1)
+    assert len(latency_chart(report, top=5).data[0].x) == 5
+    assert heat_css(5, 10).startswith("background-color") and heat_css(1, 0) == ""
+
+
+def test_option_a_diagram_uses_the_dotted_style() -> None:
+    diagram = architecture_diagram(layer_table(cifar_resnet(20), 32))
+    styles = {t.legendgroup: t.line.dash for t in diagram.data if t.legendgroup}
+    assert styles == {"identity": "solid", "zero-pad": "dot"}
+
