@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from explorer.anatomy import BlockRow, LayerRow, LayerTable
@@ -169,3 +173,133 @@ def heat_css(value: float, maximum: float) -> str:
         return ""
     strength = max(0.0, min(1.0, value / maximum))
     return f"background-color: rgba(231, 76, 60, {0.08 + 0.72 * strength:.2f})"
+
+
+# ---- feature maps ---------------------------------------------------------------------
+
+SCALES = {
+    "per channel": "each channel stretched to its own min–max",
+    "per layer": "one range for all channels of this layer",
+    "global": "one range for every captured layer",
+}
+
+
+def _grid(maps: np.ndarray, columns: int) -> tuple[np.ndarray, int]:
+    """Tile (N, H, W) maps into one image with 1-pixel NaN gaps; returns (image, columns)."""
+    count, height, width = maps.shape
+    rows = math.ceil(count / columns)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan, dtype=np.float32)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        mosaic[r * (height + 1): r * (height + 1) + height, c * (width + 1): c * (width + 1) + width] = maps[index]
+    return mosaic, columns
+
+
+def scaled_maps(maps: np.ndarray, scale: str, value_range: tuple[float, float]) -> tuple[np.ndarray, float, float]:
+    """Maps and the (zmin, zmax) to draw them with, for a colour-scale mode.
+
+    ``value_range`` is the layer's range for "per layer" and all layers' for "global";
+    "per channel" stretches each map to [0, 1].
+    """
+    if scale == "per channel":
+        low = maps.min(axis=(1, 2), keepdims=True)
+        high = maps.max(axis=(1, 2), keepdims=True)
+        return (maps - low) / np.where(high > low, high - low, 1.0), 0.0, 1.0
+    low, high = value_range
+    return maps, low, high if high > low else low + 1.0
+
+
+def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: str, value_range: tuple[float, float], title: str) -> go.Figure:
+    """A mosaic of the chosen channels (maps: (C, H, W) float32), colour scale stated in the title."""
+    chosen = maps[list(channels)]
+    values, zmin, zmax = scaled_maps(chosen, scale, value_range)
+    columns = min(8, max(1, len(channels)))
+    mosaic, _ = _grid(values, columns)
+    height, width = chosen.shape[1:]
+    figure = go.Figure(go.Heatmap(z=mosaic[::-1], zmin=zmin, zmax=zmax, colorscale="Viridis", hoverongaps=False,
+                                  colorbar={"title": "0–1" if scale == "per channel" else "value"},
+                                  hovertemplate="value %{z:.3f}<extra></extra>"))
+    for index, channel in enumerate(channels):
+        r, c = divmod(index, columns)
+        figure.add_annotation(x=c * (width + 1), y=mosaic.shape[0] - r * (height + 1) - 1, text=f"c{channel}",
+                              showarrow=False, xanchor="left", yanchor="top", font={"size": 9, "color": "white"},
+                              bgcolor="rgba(0,0,0,0.45)")
+    rows = math.ceil(len(channels) / columns)
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, scaleanchor="x")
+    figure.update_layout(height=int(110 + rows * min(170, 900 / columns)), margin={"l": 0, "r": 0, "t": 50, "b": 0},
+                         title={"text": f"{title}<br><sup>colour scale: {scale} — {SCALES[scale]}</sup>", "font": {"size": 14}})
+    return figure
+
+
+def channel_zoom(single: np.ndarray, title: str) -> go.Figure:
+    """One channel (H, W) with its real value range on the colour bar."""
+    figure = go.Figure(go.Heatmap(z=single[::-1], colorscale="Viridis", colorbar={"title": "value"},
+                                  hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra></extra>"))
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, scaleanchor="x")
+    figure.update_layout(height=380, margin={"l": 0, "r": 0, "t": 50, "b": 0},
+                         title={"text": f"{title}<br><sup>range {single.min():.3f} … {single.max():.3f}</sup>",
+                                "font": {"size": 13}})
+    return figure
+
+
+def depth_statistics(keys: Sequence[str], labels: Sequence[str], stats: dict[str, Sequence[float]], selected: str) -> go.Figure:
+    """Mean, std, fraction of zeros and spatial size per captured layer, the selected one marked."""
+    figure = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=(
+        "mean", "standard deviation", "fraction of zeros (ReLU sparsity)", "spatial size (px)"))
+    x = list(range(len(keys)))
+    for (name, values), (row, col) in zip(stats.items(), ((1, 1), (1, 2), (2, 1), (2, 2))):
+        figure.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=name, hovertext=list(labels),
+                                    hoverinfo="text+y", marker={"size": 4}, showlegend=False), row=row, col=col)
+    if selected in keys:
+        position = keys.index(selected)
+        for row, col in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            figure.add_vline(x=position, line={"color": "#e74c3c", "width": 2, "dash": "dot"}, row=row, col=col)
+    figure.update_xaxes(title_text="captured layer (execution order)", row=2)
+    figure.update_layout(height=520, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         title={"text": "Statistics across depth (red: the selected layer)", "font": {"size": 14}})
+    return figure
+
+
+def filter_tiles(weight: np.ndarray, upscale: int = 6) -> np.ndarray:
+    """First-layer filters (N, 3, k, k) as RGB tiles, each stretched to [0, 1]: (rows·k', cols·k', 3) uint8."""
+    count, _, k, _ = weight.shape
+    low = weight.min(axis=(1, 2, 3), keepdims=True)
+    high = weight.max(axis=(1, 2, 3), keepdims=True)
+    tiles = (weight - low) / np.where(high > low, high - low, 1.0)  # (N, 3, k, k) in [0, 1]
+    tiles = np.repeat(np.repeat(tiles, upscale, axis=2), upscale, axis=3).transpose(0, 2, 3, 1)  # (N, k', k', 3)
+    columns = min(16, count)
+    rows = math.ceil(count / columns)
+    side = k * upscale
+    sheet = np.ones((rows * (side + 2), columns * (side + 2), 3), dtype=np.float32)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        sheet[r * (side + 2) + 1: r * (side + 2) + 1 + side, c * (side + 2) + 1: c * (side + 2) + 1 + side] = tiles[index]
+    return (sheet * 255).round().astype(np.uint8)
+
+
+def _colour_table(name: str) -> np.ndarray:
+    """A plotly colour scale sampled at 256 steps: (256, 3) uint8."""
+    colours = sample_colorscale(name, list(np.linspace(0, 1, 256)))
+    return np.array([[int(float(v)) for v in c[c.index("(") + 1:-1].split(",")] for c in colours], dtype=np.uint8)
+
+
+def viridis_png(maps: np.ndarray, scale: str, value_range: tuple[float, float], columns: int = 8) -> bytes:
+    """The channel mosaic as a PNG (viridis), for download."""
+    values, zmin, zmax = scaled_maps(maps, scale, value_range)
+    mosaic, _ = _grid(values, min(columns, len(maps)))
+    normalized = np.clip((mosaic - zmin) / (zmax - zmin), 0, 1)
+    rgb = _colour_table("Viridis")[np.nan_to_num(normalized * 255, nan=0).astype(np.uint8)]
+    rgb[np.isnan(mosaic)] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def overlay(image: Image.Image, heat: np.ndarray, alpha: float = 0.55) -> Image.Image:
+    """A map (H, W) stretched to the picture's size and laid over it in jet colours."""
+    low, high = float(heat.min()), float(heat.max())
+    normalized = (heat - low) / (high - low) if high > low else np.zeros_like(heat)
+    coloured = Image.fromarray(_colour_table("Jet")[(normalized * 255).astype(np.uint8)], "RGB")
+    return Image.blend(image.convert("RGB"), coloured.resize(image.size, Image.BILINEAR), alpha)

@@ -12,7 +12,12 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.anatomy import LayerTable, human_bytes, human_count, layer_table
-from explorer.devices import describe_device
+from explorer.devices import DoesNotFit, check_fits, describe_device
+from explorer.images import UPLOAD_EXTENSIONS, DecodedImage, ImageError, decode_image, sample_images
+from explorer.weights import (
+    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, read_checkpoint,
+    weights_file,
+)
 from explorer.spec import (
     PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, spec_to_token,
     stages_for_depth,
@@ -176,6 +181,8 @@ def pages() -> dict[str, st.Page]:
         "home": st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
         "architecture": st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon=":material/account_tree:", url_path="architecture"),
         "compare": st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+        "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title="Feature maps", icon=":material/grid_view:",
+                                url_path="feature-maps"),
     }
 
 
@@ -203,3 +210,114 @@ def number_columns(frame) -> dict[str, object]:
 def sidebar_model() -> ModelChoice | None:
     """The model chosen in the shared sidebar picker (set by app.py before the page runs)."""
     return st.session_state.get("sidebar_choice")
+
+
+# ---- images and weights (Feature maps, Predict) --------------------------------------
+
+
+@dataclass(frozen=True)
+class PickedImage:
+    """A decoded picture and where it came from (a sample name or the upload's name)."""
+
+    name: str
+    decoded: DecodedImage
+
+
+def image_picker(prefix: str, box=None) -> PickedImage | None:
+    """A shipped sample or an upload, decoded safely; None after a clear st.error."""
+    box = box if box is not None else st
+    samples = sample_images()
+    source = box.radio("Image", ["sample", "upload"], key=f"{prefix}_image_source", horizontal=True)
+    if source == "sample":
+        name = box.selectbox("Sample photo", list(samples), key=f"{prefix}_sample",
+                             help="Public-domain / CC0 photos, see assets/samples/LICENSES.md.")
+        return PickedImage(name, decode_image(samples[name].read_bytes()))
+    upload = box.file_uploader("Upload an image", type=list(UPLOAD_EXTENSIONS), key=f"{prefix}_upload",
+                               help="JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name.")
+    if upload is None:
+        box.info("Choose an image file, or switch back to a sample.")
+        return None
+    try:
+        return PickedImage(upload.name, decode_image(upload.getvalue()))
+    except ImageError as error:
+        box.error(f"{upload.name}: {error}")
+        return None
+
+
+def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource, Checkpoint | None]:
+    """Random (seeded), torchvision ImageNet weights, or an uploaded checkpoint."""
+    box = box if box is not None else st
+    options = available_weights(spec)
+    kinds = ["random", *(["imagenet"] if options else []), "checkpoint"]
+    labels = {"random": "random init (seeded)", "imagenet": "ImageNet (torchvision)", "checkpoint": "my checkpoint"}
+    if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
+        st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
+    kind = box.radio("Weights", kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=labels.get)
+    if kind == "imagenet":
+        name = box.selectbox("ImageNet weights", list(options), index=len(options) - 1, key=f"{prefix}_weights_name",
+                             format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
+        return ModelSource("imagenet", weights=name), None
+    if kind == "checkpoint":
+        upload = box.file_uploader("Checkpoint (.pth / .pt)", type=["pth", "pt", "bin", "ckpt"], key=f"{prefix}_checkpoint",
+                                   help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
+        if upload is not None:
+            try:
+                checkpoint = read_checkpoint(upload.getvalue())
+                return ModelSource("checkpoint", checkpoint_digest=checkpoint.digest), checkpoint
+            except CheckpointError as error:
+                box.error(f"{upload.name}: {error}")
+        box.warning("No usable checkpoint yet: showing random weights.")
+    seed = box.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
+    return ModelSource("random", seed=int(seed)), None
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _shared_model(spec: ResNetSpec, source: ModelSource, device: str, _checkpoint: Checkpoint | None, _progress=None):
+    """One model per (spec, weights, device) for every session; never modified after this."""
+    return load_model(spec, source, device, _checkpoint, _progress)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A shared model and the weights it really has (offline ImageNet falls back to random)."""
+
+    model: object
+    source: ModelSource
+
+
+def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None) -> LoadedModel | None:
+    """The shared model, or None after an st.error (misfit checkpoint, not enough memory).
+
+    Pretrained weights that cannot be had fall back to random weights, clearly labelled.
+    """
+    device = describe_device().device
+    table = layer_table(spec, 32 if spec.is_cifar else 224)
+    failed: dict[str, str] = st.session_state.setdefault("unavailable_weights", {})
+    file = None
+    try:
+        check_fits(table.totals.param_bytes, table.totals.activation_bytes, device, f"Building {spec.name}")
+        file = weights_file(available_weights(spec)[source.weights]) if source.kind == "imagenet" else None
+        if file is not None and file.name in failed:  # offline: do not retry on every rerun
+            raise WeightsUnavailable(failed[file.name])
+        if file is not None and not file.exists():
+            bar = st.progress(0.0, text=f"Downloading {source.weights} weights for {spec.name}…")
+
+            def progress(done: int, total: int | None) -> None:
+                bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloading… {done / 2**20:.0f} MB")
+
+            try:
+                return LoadedModel(_shared_model(spec, source, device, checkpoint, progress), source)
+            finally:
+                bar.empty()
+        with st.spinner(f"Building {spec.name} ({source.label}) on {device}…"):
+            return LoadedModel(_shared_model(spec, source, device, checkpoint), source)
+    except WeightsUnavailable as error:
+        if file is not None:
+            failed[file.name] = str(error)
+        st.error(str(error))
+        st.warning("Continuing with **random weights (seed 0)**: what follows is an untrained network.")
+        fallback = ModelSource("random")
+        return LoadedModel(_shared_model(spec, fallback, device, None), fallback)
+    except (CheckpointError, DoesNotFit) as error:
+        st.error(str(error))
+        return None

@@ -1,0 +1,301 @@
+"""Where a model's weights come from: a seed, torchvision's ImageNet weights, or a checkpoint.
+
+Pretrained weights go through torchvision's weights enums (the meta names the classes and
+``transforms()`` is the preprocessing) and are cached where torchvision caches them
+(``$TORCH_HOME/hub/checkpoints``). Checkpoints are read with
+``torch.load(..., weights_only=True)`` only: a pickle that tries to run code is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import re
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import get_model_weights
+
+from explorer.build import build_model
+from explorer.spec import TORCHVISION_PRESETS, Block, ResNetSpec, Shortcut, Stem
+
+CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model")
+CLASS_NAME_KEYS = ("classes", "class_names", "categories")
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torch.hub's convention: name-<sha256 prefix>.pth
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights that cannot be had (offline, blocked); the message says what to do."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Which weights a model gets; part of every model cache key."""
+
+    kind: str = "random"  # "random", "imagenet" or "checkpoint"
+    seed: int = 0  # for "random"
+    weights: str | None = None  # e.g. "IMAGENET1K_V2" for "imagenet"
+    checkpoint_digest: str | None = None  # sha256 of the uploaded bytes for "checkpoint"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "imagenet":
+            return f"ImageNet weights {self.weights} (torchvision)"
+        if self.kind == "checkpoint":
+            return f"uploaded checkpoint {self.checkpoint_digest[:12] if self.checkpoint_digest else ''}"
+        return f"random weights (seed {self.seed}) — untrained, so its outputs mean nothing yet"
+
+
+# ---- pretrained ImageNet weights -----------------------------------------------------
+
+
+def torchvision_name(spec: ResNetSpec) -> str | None:
+    """The torchvision model whose ImageNet weights fit ``spec`` (zero_init is irrelevant there)."""
+    name = spec.with_changes(zero_init_residual=False).preset
+    return name if name in TORCHVISION_PRESETS else None
+
+
+def available_weights(spec: ResNetSpec) -> dict[str, object]:
+    """Weights enum members for ``spec`` by name ({} for specs torchvision has no weights for)."""
+    name = torchvision_name(spec)
+    if name is None:
+        return {}
+    return {w.name: w for w in get_model_weights(name)}
+
+
+def weights_file(weights) -> Path:
+    """Where torchvision keeps (or expects) this weights file."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+
+
+def download_weights(weights, progress: Callable[[int, int | None], None] | None = None, timeout: float = 30.0) -> Path:
+    """Make sure the weights file is in torchvision's cache, reporting (bytes done, total).
+
+    Raises `WeightsUnavailable` naming the file and the folder to put it in when offline.
+    """
+    target = weights_file(weights)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    expected = _HASH_IN_NAME.search(target.name)
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(weights.url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length", 0)) or None
+            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
+                done = 0
+                while chunk := response.read(1 << 20):
+                    partial.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+        if expected and not digest.hexdigest().startswith(expected.group(1)):
+            os.unlink(partial.name)
+            raise WeightsUnavailable(f"The download of {target.name} was corrupted (hash mismatch); try again.")
+        os.replace(partial.name, target)
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        raise WeightsUnavailable(
+            f"Could not download the pretrained weights ({reason}). Without internet, download "
+            f"{weights.url} on another machine and place it as {target.name} in {target.parent}/ "
+            f"(torchvision's cache, set by TORCH_HOME); the app finds it there."
+        ) from None
+    return target
+
+
+def load_pretrained(spec: ResNetSpec, weights_name: str, device: str = "cpu",
+                    progress: Callable[[int, int | None], None] | None = None) -> nn.Module:
+    """``spec`` with torchvision's ImageNet weights, in eval mode on ``device``."""
+    options = available_weights(spec)
+    if weights_name not in options:
+        raise WeightsUnavailable(
+            f"{spec.name} has no torchvision ImageNet weights named {weights_name!r}"
+            + (f"; available: {', '.join(options)}." if options else " (only the ten torchvision ResNets do).")
+        )
+    path = download_weights(options[weights_name], progress)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(spec, "cpu", seed=0)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+# ---- user checkpoints ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A state dict read safely from an uploaded or local checkpoint."""
+
+    state_dict: Mapping[str, torch.Tensor]
+    num_classes: int | None  # rows of fc.weight
+    class_names: tuple[str, ...] | None
+    digest: str  # sha256 of the file's bytes
+
+    def names(self) -> tuple[str, ...]:
+        """Class names from the checkpoint, else "class 0" ... "class N-1"."""
+        if self.class_names:
+            return self.class_names
+        return tuple(f"class {i}" for i in range(self.num_classes or 0))
+
+
+def read_checkpoint(data: bytes) -> Checkpoint:
+    """Read checkpoint bytes with ``weights_only=True``; never falls back to full unpickling.
+
+    Accepts a bare state dict or a dict holding one under ``model_state_dict`` /
+    ``state_dict`` / ``model`` (DataParallel's ``module.`` prefix removed), with optional
+    class names under ``classes`` / ``class_names`` / ``categories``.
+    """
+    if not data:
+        raise CheckpointError("The checkpoint file is empty.")
+    try:
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        unsupported = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if unsupported:
+            raise CheckpointError(
+                f"This checkpoint contains a Python object ({unsupported.group(1)}) that could run code when "
+                "loaded, so it was refused. Save only tensors and plain data: "
+                "torch.save({'model_state_dict': model.state_dict(), 'classes': [...]}, path)."
+            ) from None
+        raise CheckpointError("This is not a PyTorch checkpoint that can be read (its contents are not a "
+                              "valid torch.save file).") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
+        raise CheckpointError(f"This is not a PyTorch checkpoint that can be read ({str(error)[:200]}).") from None
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(f"The checkpoint holds a {type(loaded).__name__}, not a state dict.")
+    state = next((loaded[k] for k in CHECKPOINT_KEYS if isinstance(loaded.get(k), Mapping)), loaded)
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointError("The checkpoint contains no tensors: it is not a model's state dict.")
+    names = next((loaded[k] for k in CLASS_NAME_KEYS if k in loaded), None)
+    if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
+        names = None
+    fc = tensors.get("fc.weight")
+    return Checkpoint(
+        state_dict=tensors,
+        num_classes=int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None,
+        class_names=tuple(names) if names else None,
+        digest=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
+    """The ResNet a state dict looks like (stride placement cannot be seen in weights: pytorch)."""
+    try:
+        stages = []
+        while any(k.startswith(f"layer{len(stages) + 1}.") for k in state):
+            prefix = f"layer{len(stages) + 1}."
+            stages.append(1 + max(int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)))
+        if not stages:
+            return None
+        block = Block.BOTTLENECK if "layer1.0.conv3.weight" in state else Block.BASIC
+        expansion = block.expansion
+        stage_out = [state[f"layer{i + 1}.0.bn{3 if block is Block.BOTTLENECK else 2}.weight"].shape[0] for i in range(len(stages))]
+        planes = tuple(c // expansion for c in stage_out)
+        conv2 = state["layer1.0.conv2.weight"]  # (width, width/groups, 3, 3)
+        groups, width_per_group = 1, 64
+        if block is Block.BOTTLENECK:
+            width = conv2.shape[0]
+            groups = width // conv2.shape[1]
+            width_per_group = width // groups * 64 // planes[0]
+        if "conv1.0.weight" in state:
+            stem, stem_width = Stem.DEEP, state["conv1.6.weight"].shape[0]
+        elif state["conv1.weight"].shape[-1] == 3:
+            stem, stem_width = Stem.CIFAR, state["conv1.weight"].shape[0]
+        else:
+            stem, stem_width = Stem.IMAGENET, state["conv1.weight"].shape[0]
+        in_channels = state["conv1.0.weight" if stem is Stem.DEEP else "conv1.weight"].shape[1]
+        projected = [f"layer{i + 1}.{b}" for i, n in enumerate(stages) for b in range(n)
+                     if any(k.startswith(f"layer{i + 1}.{b}.downsample.") for k in state)]
+        avg_down = any(f"{p}.downsample.1.weight" in state and state[f"{p}.downsample.1.weight"].dim() == 4 for p in projected)
+        shortcut = Shortcut.C if len(projected) == sum(stages) else Shortcut.B if projected else Shortcut.A
+        spec = ResNetSpec(
+            stages=tuple(stages), block=block, stage_planes=planes, groups=groups, width_per_group=width_per_group,
+            stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut,
+            num_classes=state["fc.weight"].shape[0], in_channels=in_channels,
+        )
+    except (KeyError, IndexError, ValueError, ZeroDivisionError):
+        return None
+    return spec
+
+
+def describe_spec(spec: ResNetSpec) -> str:
+    """Words for a guessed spec: "a ResNet-50 with 2 classes"."""
+    base = spec.with_changes(num_classes=10 if spec.is_cifar else 1000)
+    name = base.preset or base.name
+    return f"a {name} with {spec.num_classes} classes"
+
+
+def _differences(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str], list[str]]:
+    """Missing keys, unexpected keys and shape differences of ``state`` against ``spec``."""
+    expected = {k: tuple(v.shape) for k, v in build_model(spec, "meta").state_dict().items()}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {expected[k]}"
+              for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    return missing, unexpected, shapes
+
+
+def fits(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> bool:
+    """True when ``state`` loads into ``spec`` exactly."""
+    return not any(_differences(spec, state))
+
+
+def state_mismatch(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> str | None:
+    """Why ``state`` does not load into ``spec``, with the spec it looks like; None if it fits."""
+    missing, unexpected, shapes = _differences(spec, state)
+    if not (missing or unexpected or shapes):
+        return None
+
+    def listing(items: list[str]) -> str:
+        return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {listing(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {listing(unexpected)}")
+    if shapes:
+        parts.append(f"{len(shapes)} shape difference(s): {listing(shapes)}")
+    message = f"The checkpoint does not fit {spec.name}: " + "; ".join(parts) + "."
+    guess = guess_spec(state)
+    if guess is not None and fits(guess, state):
+        message += f" It looks like {describe_spec(guess)}."
+    return message
+
+
+def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str = "cpu") -> nn.Module:
+    """``spec`` with the checkpoint's weights; raises `CheckpointError` saying what does not fit."""
+    problem = state_mismatch(spec, checkpoint.state_dict)
+    if problem:
+        raise CheckpointError(problem)
+    model = build_model(spec, "cpu", seed=0)
+    model.load_state_dict(checkpoint.state_dict)
+    return model.to(device).eval()
+
+
+def load_model(spec: ResNetSpec, source: ModelSource, device: str = "cpu", checkpoint: Checkpoint | None = None,
+               progress: Callable[[int, int | None], None] | None = None) -> nn.Module:
+    """The model ``source`` describes, in eval mode on ``device``."""
+    if source.kind == "imagenet":
+        return load_pretrained(spec, source.weights or "", device, progress)
+    if source.kind == "checkpoint":
+        if checkpoint is None:
+            raise CheckpointError("No checkpoint was given.")
+        return load_checkpoint_model(spec, checkpoint, device)
+    return build_model(spec, device, seed=source.seed)
+

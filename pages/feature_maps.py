@@ -1,0 +1,178 @@
+"""Feature maps: what every layer does to a picture, and per-layer activations to browse."""
+
+import hashlib
+import io
+import re
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import charts, ui
+from explorer.activations import CaptureTooLarge, DEFAULT_BUDGET_BYTES, capture_activations, capture_bytes, capture_points
+from explorer.images import AUGMENT_POLICIES, Preprocessing, augmentation_samples, denormalize, preprocess
+from explorer.spec import spec_to_token
+from explorer.weights import available_weights
+
+st.title("Feature maps")
+choice = ui.sidebar_model()
+if choice is None:
+    st.info("Fix the model in the sidebar to see its feature maps.")
+    st.stop()
+spec = choice.spec
+if spec.in_channels != 3:
+    st.info(f"{spec.name} takes {spec.in_channels}-channel inputs; feature maps of photos need a 3-channel (RGB) model.")
+    st.stop()
+
+left, right = st.columns(2)
+picked = ui.image_picker("fm", left)
+source, checkpoint = ui.weights_picker("fm", spec, right)
+if picked is None:
+    st.stop()
+
+# ---- preprocessing ------------------------------------------------------------------
+options = available_weights(spec)
+if source.kind == "imagenet":
+    settings = Preprocessing.from_weights(options[source.weights])
+else:  # the picker's input size, with ImageNet's 256/224 resize margin
+    settings = Preprocessing(resize=round(choice.input_size * 256 / 224), crop=choice.input_size)
+steps = preprocess(picked.decoded.image, settings)
+info = picked.decoded
+st.subheader("What the model sees")
+st.caption(f"{picked.name}: {info.format}, {info.size[0]}×{info.size[1]} px, mode {info.mode}"
+           + (f", {info.frames} frames (first used)" if info.frames > 1 else "")
+           + (", rotated by its EXIF orientation" if info.rotated else ""))
+columns = st.columns(4)
+columns[0].image(steps.original, caption=f"original {steps.original.size[0]}×{steps.original.size[1]}", width="stretch")
+columns[1].image(steps.resized, caption=f"resize short side → {settings.resize}: {steps.resized.size[0]}×{steps.resized.size[1]}",
+                 width="stretch")
+columns[2].image(steps.cropped, caption=f"center crop {settings.crop}×{settings.crop}", width="stretch")
+columns[3].image(denormalize(steps.tensor, settings), width="stretch",
+                 caption="normalized tensor (shown de-normalized): per channel mean "
+                         + ", ".join(f"{m:+.2f}" for m in steps.channel_mean) + "; std "
+                         + ", ".join(f"{s:.2f}" for s in steps.channel_std))
+
+with st.expander("Training augmentation preview (RandomResizedCrop + flip, as torchvision's ClassificationPresetTrain)"):
+    a, b = st.columns([3, 1])
+    policy = a.selectbox("Policy", AUGMENT_POLICIES, key="fm_policy")
+    if b.button("Re-roll", key="fm_reroll"):
+        st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
+    roll = st.session_state.get("fm_roll", 0)
+    views = augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=settings.crop)
+    for column, view in zip(st.columns(4) * 2, views):
+        column.image(view, width="stretch")
+    st.caption(f"Random views, roll {roll}: what one training image looks like across epochs.")
+
+# ---- capture --------------------------------------------------------------------------
+loaded = ui.cached_model(spec, source, checkpoint)
+if loaded is None:
+    st.stop()
+model, source = loaded.model, loaded.source
+st.caption(f"Weights: **{source.label}**")
+detail = st.toggle("Also every conv / BN / ReLU inside the blocks", key="fm_detail")
+table = ui.table_or_error(ui.ModelChoice(spec, settings.crop))
+if table is None:
+    st.stop()
+points = capture_points(spec, settings.crop, detail)
+needed = capture_bytes(points)
+st.caption(f"Capturing {len(points)} maps of one image: {needed / 2**20:,.1f} MiB as float16 "
+           f"(budget {DEFAULT_BUDGET_BYTES / 2**20:,.0f} MiB).")
+image_digest = hashlib.sha1(steps.tensor.numpy().tobytes()).hexdigest()
+capture_key = (spec_to_token(spec), source, image_digest, detail, settings.crop)
+stored = st.session_state.get("fm_capture")
+if stored is None or stored[0] != capture_key:
+    try:
+        with st.spinner("One forward pass, capturing every chosen layer…"):
+            activations = capture_activations(model, spec, steps.tensor, points)
+    except CaptureTooLarge as error:
+        st.error(str(error))
+        st.stop()
+    st.session_state["fm_capture"] = stored = (capture_key, activations)
+activations = stored[1]
+by_key = {a.point.key: a for a in activations}
+keys = [a.point.key for a in activations]
+
+# ---- layer picker -------------------------------------------------------------------
+if st.session_state.get("fm_layer") not in by_key:
+    st.session_state["fm_layer"] = keys[0]
+
+
+def step(offset: int) -> None:
+    index = keys.index(st.session_state["fm_layer"]) + offset
+    st.session_state["fm_layer"] = keys[max(0, min(len(keys) - 1, index))]
+
+
+st.subheader("Browse the layers")
+prev, pick, nxt = st.columns([1, 8, 1])
+prev.button("◀ prev", key="fm_prev", on_click=step, args=(-1,), width="stretch")
+pick.selectbox("Layer (execution order)", keys, key="fm_layer", format_func=lambda k: by_key[k].point.label,
+               label_visibility="collapsed")
+nxt.button("next ▶", key="fm_next", on_click=step, args=(1,), width="stretch")
+selected = by_key[st.session_state["fm_layer"]]
+maps = selected.tensor.float().numpy()  # (C, H, W)
+
+c1, c2, c3 = st.columns([2, 2, 3])
+scale = c1.radio("Colour scale", list(charts.SCALES), key="fm_scale", help="CNN Explainer's choice: per channel, layer or globally.")
+which = c2.radio("Channels", ["top-k by mean", "all, paged"], key="fm_which")
+order = list(np.argsort(-maps.mean(axis=(1, 2))))
+if which == "top-k by mean":
+    k = c3.slider("k", 1, min(64, len(order)), min(16, len(order)), key="fm_topk")
+    channels = [int(c) for c in order[:k]]
+else:
+    pages = (len(order) + 63) // 64
+    page = c3.number_input(f"Page (of {pages}, 64 channels each)", 1, pages, 1, key="fm_page")
+    channels = list(range((page - 1) * 64, min(page * 64, len(order))))
+layer_range = (selected.minimum, selected.maximum)
+global_range = (min(a.minimum for a in activations), max(a.maximum for a in activations))
+value_range = global_range if scale == "global" else layer_range
+st.plotly_chart(charts.channel_grid(maps, channels, scale, value_range, selected.point.label), key="fm_grid", width="stretch")
+m = st.columns(5)
+m[0].metric("Mean", f"{selected.mean:.3f}")
+m[1].metric("Std", f"{selected.std:.3f}")
+m[2].metric("Zeros", f"{selected.zero_fraction:.0%}", help="Exact zeros: the sparsity a ReLU leaves.")
+m[3].metric("Range", f"{selected.minimum:.2f} … {selected.maximum:.2f}")
+m[4].metric("Map size", f"{maps.shape[1]}×{maps.shape[2]}", help=f"{maps.shape[0]} channels")
+
+safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{spec.name}_{selected.point.key}")
+d1, d2 = st.columns(2)
+d1.download_button("Download these maps (PNG)", charts.viridis_png(maps[channels], scale, value_range),
+                   file_name=f"{safe_name}.png", mime="image/png", key="fm_png")
+buffer = io.BytesIO()
+torch.save(selected.tensor.clone(), buffer)
+d2.download_button("Download the layer's tensor (.pt)", buffer.getvalue(), file_name=f"{safe_name}.pt",
+                   mime="application/octet-stream", key="fm_pt")
+
+st.subheader("One channel")
+channel = st.selectbox("Channel", list(range(maps.shape[0])), index=channels[0], key="fm_channel")
+z1, z2 = st.columns(2)
+z1.plotly_chart(charts.channel_zoom(maps[channel], f"{selected.point.key}, channel {channel}"), key="fm_zoom", width="stretch")
+z2.image(charts.overlay(steps.cropped, maps[channel]), caption=f"channel {channel} over the input", width="stretch")
+
+if selected.point.block is not None:
+    block = f"{selected.point.stage}.{selected.point.block}"
+    parts = [by_key.get(f"{block}:shortcut"), by_key.get(f"{block}:branch"), by_key.get(block)]
+    if all(parts):
+        st.subheader(f"What makes {block} a residual block")
+        st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
+        low = min(float(p.tensor[channel].min()) for p in parts)
+        high = max(float(p.tensor[channel].max()) for p in parts)
+        for column, part, title in zip(st.columns(3), parts, ("shortcut x", "residual branch F(x)", "relu(x + F(x))")):
+            figure = charts.channel_grid(part.tensor.float().numpy(), [channel], "per layer", (low, high),
+                                         f"{title}: {part.point.role}")
+            column.plotly_chart(figure, key=f"fm_triple_{title}", width="stretch")
+
+st.subheader("Across depth")
+main_path = [a for a in activations if a.point.role in ("stem", "block output", "layer")]
+marked = selected.point.key if selected in main_path else f"{selected.point.stage}.{selected.point.block}"
+st.plotly_chart(charts.depth_statistics(
+    [a.point.key for a in main_path], [a.point.label for a in main_path],
+    {"mean": [a.mean for a in main_path], "std": [a.std for a in main_path],
+     "zeros": [a.zero_fraction for a in main_path], "size": [a.tensor.shape[1] for a in main_path]},
+    marked), key="fm_depth", width="stretch")
+st.caption("Along the main path: the stem, every block's output" + (" and every layer inside the blocks." if detail else "."))
+
+first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+st.subheader(f"The first conv's {first_conv.out_channels} filters")
+st.image(charts.filter_tiles(first_conv.weight.detach().float().cpu().numpy()),
+         caption=f"{first_conv.kernel_size[0]}×{first_conv.kernel_size[1]} RGB filters, each stretched to its own range"
+                 + (" (random init: noise until trained)" if source.kind == "random" else ""))

@@ -1,0 +1,144 @@
+"""activations.py: exact values, shapes from the layer table, thread safety, memory budget."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.activations import CaptureTooLarge, capture_activations, capture_bytes, capture_points
+from explorer.anatomy import layer_table
+from explorer.build import build_model
+from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+
+
+def image(seed: int, size: int = 64) -> torch.Tensor:
+    return torch.randn(3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def direct_outputs(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every leaf call's output of a plain forward, keyed as the capture keys them."""
+    outputs: dict[str, torch.Tensor] = {}
+    calls: dict[str, int] = {}
+    names = {m: n for n, m in model.named_modules()}
+    handles = []
+    for module in model.modules():
+        if not list(module.children()) and not isinstance(module, nn.Identity):
+            def hook(m, args, out):
+                name = names[m]
+                call = calls.get(name, 0)
+                calls[name] = call + 1
+                outputs[name if call == 0 else f"{name}_{call}"] = out[0].clone()
+            handles.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        model(x.unsqueeze(0))
+    for handle in handles:
+        handle.remove()
+    return outputs
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    (PRESETS["resnet18"], 64), (PRESETS["resnet50"], 64), (PRESETS["resnet50d"], 64), (cifar_resnet(20), 32),
+    (ResNetSpec(stages=(1, 1, 1), dilate=(False, True)), 64),
+])
+def test_captured_maps_equal_a_direct_forward(spec: ResNetSpec, size: int) -> None:
+    model = build_model(spec, seed=0)
+    x = image(1, size)
+    points = capture_points(spec, size, detail=True)
+    captured = {a.point.key: a for a in capture_activations(model, spec, x, points)}
+    reference = direct_outputs(build_model(spec, seed=0), x)
+    table = {(r.name if r.call == 0 else f"{r.name}_{r.call}"): r for r in layer_table(spec, size).rows}
+    for key, activation in captured.items():
+        assert tuple(activation.tensor.shape) == activation.point.shape
+        if key in reference:
+            assert activation.point.shape == table[key].out_shape
+            torch.testing.assert_close(activation.tensor.float(), reference[key], atol=2e-2, rtol=2e-3)
+    # The residual identity holds for every block: output = relu(shortcut + F(x)).
+    blocks = [p.key for p in points if p.role == "block output"]
+    for block in blocks:
+        recombined = torch.relu(captured[f"{block}:shortcut"].tensor.float() + captured[f"{block}:branch"].tensor.float())
+        torch.testing.assert_close(recombined, captured[block].tensor.float(), atol=2e-2, rtol=2e-3)
+    # BasicBlock's relu is called twice: two entries that differ.
+    if spec.block.value == "basic":
+        assert not torch.equal(captured["layer1.0.relu"].tensor, captured["layer1.0.relu_1"].tensor)
+
+
+def test_branch_is_taken_before_the_in_place_add() -> None:
+    spec = PRESETS["resnet50"]
+    model = build_model(spec, seed=0)
+    x = image(2)
+    captured = {a.point.key: a for a in capture_activations(model, spec, x, capture_points(spec, 64))}
+    with torch.no_grad():
+        stem = model.maxpool(model.relu(model.bn1(model.conv1(x.unsqueeze(0)))))
+        block = model.layer1[0]
+        branch = block.bn3(block.conv3(block.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(stem))))))))
+    torch.testing.assert_close(captured["layer1.0:branch"].tensor.float(), branch[0], atol=2e-2, rtol=2e-3)
+    torch.testing.assert_close(captured["stem"].tensor.float(), stem[0], atol=1e-2, rtol=2e-3)
+
+
+def test_the_shared_model_is_never_touched() -> None:
+    spec = PRESETS["resnet18"]
+    model = build_model(spec, seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    capture_activations(model, spec, image(3), capture_points(spec, 64, detail=True))
+    assert not model.training
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_concurrent_sessions_each_get_their_own_result() -> None:
+    spec = PRESETS["resnet18"]
+    model = build_model(spec, seed=0)
+    every = capture_points(spec, 64, detail=True)
+    jobs = [(seed, every[seed::3]) for seed in range(10)]
+    expected = {seed: capture_activations(model, spec, image(seed), points) for seed, points in jobs}
+    results: dict[int, tuple] = {}
+    barrier = threading.Barrier(len(jobs))
+
+    def run(seed: int, points) -> None:
+        barrier.wait()
+        for _ in range(3):
+            results[seed] = capture_activations(model, spec, image(seed), points)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed, _ in jobs:
+        got, want = results[seed], expected[seed]
+        assert [a.point.key for a in got] == [a.point.key for a in want]
+        assert all(torch.equal(a.tensor, b.tensor) for a, b in zip(got, want))
+
+
+def test_memory_budget_refuses_politely() -> None:
+    spec = PRESETS["resnet152"]
+    points = capture_points(spec, 1024, detail=True)
+    assert capture_bytes(points) > 2**30
+    with pytest.raises(CaptureTooLarge, match="above the budget of 1,024 MiB"):
+        capture_activations(build_model(spec, "meta"), spec, torch.zeros(3, 1024, 1024), points, budget_bytes=2**30)
+
+
+def test_maps_are_float16_or_bfloat16_beyond_its_range() -> None:
+    spec = cifar_resnet(20)
+    model = build_model(spec, seed=0)
+    captured = capture_activations(model, spec, image(4, 32), capture_points(spec, 32))
+    assert {a.tensor.dtype for a in captured} == {torch.float16}
+    with torch.no_grad():
+        model.conv1.weight.mul_(1e6)
+        model.bn1.running_var.fill_(1.0)
+    loud = capture_activations(model, spec, image(4, 32), capture_points(spec, 32))
+    stem = loud[0]
+    assert stem.tensor.dtype == torch.bfloat16 and torch.isfinite(stem.tensor).all() and stem.maximum > 65504
+
+
+def test_statistics() -> None:
+    spec = PRESETS["resnet18"]
+    captured = capture_activations(build_model(spec, seed=0), spec, image(5), capture_points(spec, 64))
+    output = next(a for a in captured if a.point.role == "block output")
+    values = output.tensor.float()
+    assert output.zero_fraction == pytest.approx(float((values == 0).float().mean()))
+    assert output.minimum == 0.0 and output.maximum == pytest.approx(float(values.max()))
+    assert output.mean == pytest.approx(float(values.mean())) and output.std > 0

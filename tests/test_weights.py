@@ -1,0 +1,151 @@
+"""weights.py: torchvision weights offline and cached, safe checkpoints, misfit messages."""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer import weights as weights_module
+from explorer.build import build_model
+from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.weights import (
+    CheckpointError, ModelSource, WeightsUnavailable, available_weights, guess_spec, load_checkpoint_model, load_model,
+    load_pretrained, read_checkpoint, state_mismatch, torchvision_name, weights_file,
+)
+
+
+class CreatesAFile:
+    """A pickle payload that would create a file when unpickled with weights_only=False."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def saved(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def hub_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    return tmp_path
+
+
+def test_available_weights_follow_torchvisions_enums() -> None:
+    assert set(available_weights(PRESETS["resnet50"])) == {"IMAGENET1K_V1", "IMAGENET1K_V2"}
+    assert set(available_weights(PRESETS["resnet18"])) == {"IMAGENET1K_V1"}
+    assert torchvision_name(PRESETS["resnet50"].with_changes(zero_init_residual=True)) == "resnet50"
+    assert available_weights(PRESETS["resnet50_caffe"]) == {}
+    assert available_weights(PRESETS["resnet50"].with_changes(num_classes=10)) == {}
+
+
+def test_offline_names_the_file_and_the_folder(hub_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+    with pytest.raises(WeightsUnavailable) as error:
+        load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V1")
+    message = str(error.value)
+    assert "resnet18-f37072fd.pth" in message and str(hub_dir / "checkpoints") in message and "no network" in message
+
+
+def test_weights_in_the_cache_load_without_network(hub_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(weights_module.urllib.request, "urlopen", lambda *a, **k: pytest.fail("network used"))
+    reference = build_model(PRESETS["resnet18"], seed=5)
+    target = weights_file(available_weights(PRESETS["resnet18"])["IMAGENET1K_V1"])
+    assert target == hub_dir / "checkpoints" / "resnet18-f37072fd.pth"
+    target.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), target)
+    model = load_model(PRESETS["resnet18"], ModelSource("imagenet", weights="IMAGENET1K_V1"))
+    assert torch.equal(model.fc.weight, reference.fc.weight) and not model.training
+
+
+def test_a_corrupted_download_is_refused(hub_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Response(io.BytesIO):
+        headers = {"Content-Length": "3000000"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    progress: list[tuple[int, int | None]] = []
+    monkeypatch.setattr(weights_module.urllib.request, "urlopen", lambda *a, **k: Response(b"x" * 3_000_000))
+    with pytest.raises(WeightsUnavailable, match="hash mismatch"):
+        load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V1", progress=lambda done, total: progress.append((done, total)))
+    assert progress[-1] == (3_000_000, 3_000_000) and len(progress) == 3
+    assert not list((hub_dir / "checkpoints").iterdir())  # no partial file left behind
+
+
+def test_unknown_weights_name_is_explained() -> None:
+    with pytest.raises(WeightsUnavailable, match="available: IMAGENET1K_V1"):
+        load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V9")
+    with pytest.raises(WeightsUnavailable, match="only the ten torchvision ResNets"):
+        load_pretrained(PRESETS["cifar_resnet20"], "IMAGENET1K_V1")
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda sd: sd,
+    lambda sd: {"model_state_dict": sd, "classes": ["cat", "dog"], "epoch": 3},
+    lambda sd: {"state_dict": {f"module.{k}": v for k, v in sd.items()}, "class_names": ("cat", "dog")},
+])
+def test_checkpoint_formats_are_read(wrap) -> None:
+    spec = PRESETS["resnet18"].with_changes(num_classes=2)
+    model = build_model(spec, seed=1)
+    checkpoint = read_checkpoint(saved(wrap(model.state_dict())))
+    assert checkpoint.num_classes == 2
+    assert checkpoint.names() in (("cat", "dog"), ("class 0", "class 1"))
+    loaded = load_checkpoint_model(spec, checkpoint)
+    assert torch.equal(loaded.layer4[1].conv2.weight, model.layer4[1].conv2.weight)
+
+
+def test_a_pickle_that_runs_code_is_refused_and_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned.txt"
+    data = saved({"model_state_dict": build_model(PRESETS["cifar_resnet20"]).state_dict(), "extra": CreatesAFile(marker)})
+    with pytest.raises(CheckpointError, match="could run code"):
+        read_checkpoint(data)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "empty"), (b"not a checkpoint at all", "not a PyTorch checkpoint"),
+    (saved([1, 2, 3]), "holds a list"), (saved({"epoch": 3}), "no tensors"),
+])
+def test_unusable_files_are_explained(data: bytes, message: str) -> None:
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(data)
+
+
+def test_a_misfit_names_keys_and_shapes_and_suggests_the_spec() -> None:
+    state = build_model(PRESETS["resnet50"].with_changes(num_classes=2), "meta").state_dict()
+    message = state_mismatch(PRESETS["resnet50"], state)
+    assert "fc.weight: checkpoint (2, 2048) vs model (1000, 2048)" in message
+    assert message.endswith("It looks like a resnet50 with 2 classes.")
+    other = state_mismatch(PRESETS["resnet18"], state)
+    assert "unexpected key(s): layer1.0.conv3.weight" in other
+    with pytest.raises(CheckpointError, match="does not fit resnet18"):
+        load_checkpoint_model(PRESETS["resnet18"], read_checkpoint(saved(build_model(PRESETS["cifar_resnet20"]).state_dict())))
+
+
+@pytest.mark.parametrize("spec", [
+    PRESETS["resnet34"], PRESETS["resnet152"].with_changes(num_classes=7), PRESETS["resnext101_32x8d"],
+    PRESETS["wide_resnet50_2"], PRESETS["resnet50d"], PRESETS["resnet50c"], cifar_resnet(56), cifar_resnet(20, shortcut="C"),
+    ResNetSpec(stages=(1, 1, 1), block="basic", in_channels=1, num_classes=3),
+])
+def test_the_spec_is_guessed_from_a_state_dict(spec: ResNetSpec) -> None:
+    assert guess_spec(build_model(spec, "meta").state_dict()) == spec
+
+
+def test_nonsense_state_dicts_have_no_guess() -> None:
+    assert guess_spec({"weight": torch.zeros(3)}) is None
