@@ -31,6 +31,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_table.py
 	$(BIN)/python benchmarks/bench_pages.py
+	$(BIN)/python benchmarks/bench_capture.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

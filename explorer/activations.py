@@ -34,7 +34,12 @@ from explorer.spec import ResNetSpec
 
 FP16_BYTES = 2
 FP16_MAX = 65504.0
-DEFAULT_BUDGET_BYTES = int(os.environ.get("EXPLORER_CAPTURE_BUDGET_MB", "1024")) * 2**20
+DEFAULT_BUDGET_MB = 1024
+
+
+def capture_budget() -> int:
+    """Bytes a capture may use: ``EXPLORER_CAPTURE_BUDGET_MB`` (default 1024 MiB), read per call."""
+    return int(os.environ.get("EXPLORER_CAPTURE_BUDGET_MB", DEFAULT_BUDGET_MB)) * 2**20
 
 
 class CaptureTooLarge(ValueError):
@@ -169,12 +174,14 @@ def _leased_view(model: nn.Module, spec: ResNetSpec) -> Iterator[nn.Module]:
 
 
 def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, points: Sequence[CapturePoint],
-                        budget_bytes: int = DEFAULT_BUDGET_BYTES) -> tuple[Activation, ...]:
+                        budget_bytes: int | None = None) -> tuple[Activation, ...]:
     """One forward pass of ``image`` (3, H, W), normalized, capturing ``points`` in order.
 
     ``model`` may be shared with other sessions: it is never hooked or changed. Raises
-    `CaptureTooLarge` when the float16 maps would exceed ``budget_bytes``.
+    `CaptureTooLarge` when the float16 maps would exceed ``budget_bytes`` (default:
+    `capture_budget`).
     """
+    budget_bytes = capture_budget() if budget_bytes is None else budget_bytes
     needed = capture_bytes(points)
     if needed > budget_bytes:
         raise CaptureTooLarge(

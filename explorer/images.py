@@ -24,10 +24,6 @@ MAX_FILE_BYTES = 50 * 2**20
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 AUGMENT_POLICIES = ("none", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix")
-# What st.file_uploader may accept: every extension Pillow can open, so images.py (not the
-# extension) decides. A disallowed extension would abort the rerun with an exception.
-UPLOAD_EXTENSIONS = tuple(sorted({ext.lstrip(".") for ext, fmt in Image.registered_extensions().items()
-                                  if fmt in Image.OPEN}))
 
 
 class ImageError(ValueError):

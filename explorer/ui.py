@@ -13,7 +13,7 @@ import streamlit as st
 
 from explorer.anatomy import LayerTable, human_bytes, human_count, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
-from explorer.images import UPLOAD_EXTENSIONS, DecodedImage, ImageError, decode_image, sample_images
+from explorer.images import DecodedImage, ImageError, decode_image, sample_images
 from explorer.weights import (
     Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, read_checkpoint,
     weights_file,
@@ -232,7 +232,9 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
         name = box.selectbox("Sample photo", list(samples), key=f"{prefix}_sample",
                              help="Public-domain / CC0 photos, see assets/samples/LICENSES.md.")
         return PickedImage(name, decode_image(samples[name].read_bytes()))
-    upload = box.file_uploader("Upload an image", type=list(UPLOAD_EXTENSIONS), key=f"{prefix}_upload",
+    # type=None: st.file_uploader judges only the name and raises on one it does not list;
+    # decode_image judges the content and explains, so every name is accepted here.
+    upload = box.file_uploader("Upload an image", type=None, key=f"{prefix}_upload",
                                help="JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name.")
     if upload is None:
         box.info("Choose an image file, or switch back to a sample.")
@@ -258,7 +260,7 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
         return ModelSource("imagenet", weights=name), None
     if kind == "checkpoint":
-        upload = box.file_uploader("Checkpoint (.pth / .pt)", type=["pth", "pt", "bin", "ckpt"], key=f"{prefix}_checkpoint",
+        upload = box.file_uploader("Checkpoint (.pth / .pt)", type=None, key=f"{prefix}_checkpoint",
                                    help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
         if upload is not None:
             try:

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import charts, ui
-from explorer.activations import CaptureTooLarge, DEFAULT_BUDGET_BYTES, capture_activations, capture_bytes, capture_points
+from explorer.activations import CaptureTooLarge, capture_activations, capture_budget, capture_bytes, capture_points
 from explorer.images import AUGMENT_POLICIES, Preprocessing, augmentation_samples, denormalize, preprocess
 from explorer.spec import spec_to_token
 from explorer.weights import available_weights
@@ -76,7 +76,7 @@ if table is None:
 points = capture_points(spec, settings.crop, detail)
 needed = capture_bytes(points)
 st.caption(f"Capturing {len(points)} maps of one image: {needed / 2**20:,.1f} MiB as float16 "
-           f"(budget {DEFAULT_BUDGET_BYTES / 2**20:,.0f} MiB).")
+           f"(budget {capture_budget() / 2**20:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).")
 image_digest = hashlib.sha1(steps.tensor.numpy().tobytes()).hexdigest()
 capture_key = (spec_to_token(spec), source, image_digest, detail, settings.crop)
 stored = st.session_state.get("fm_capture")

@@ -78,3 +78,11 @@ def test_compare_page_shows_both_models(browser, app_url: str, artifacts_dir: Pa
     assert page.get_by_text("2.19× the parameters").is_visible()
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
+
+
+def test_feature_maps_page_shows_maps_of_a_sample(browser, app_url: str, artifacts_dir: Path) -> None:
+    page = open_page(browser, f"{app_url}/feature-maps?model=resnet18", artifacts_dir, "feature-maps")
+    assert page.get_by_text("What the model sees").is_visible()
+    assert page.get_by_text("Browse the layers").is_visible()
+    assert page.locator(".js-plotly-plot").first.is_visible()
+    page.close()

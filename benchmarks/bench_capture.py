@@ -1,0 +1,59 @@
+"""Activation capture vs one plain forward of the same model on the same image, and its memory.
+
+Capture = stem + every block's shortcut, F(x) and output ("blocks"), or additionally every
+conv/BN/ReLU call ("detail"), copied to the CPU as float16. Goal: blocks <= 1.2x a forward.
+
+    python benchmarks/bench_capture.py [--repeats 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from explorer.activations import capture_activations, capture_bytes, capture_points
+from explorer.build import build_model
+from explorer.images import decode_image, preprocess, sample_images
+from explorer.spec import PRESETS
+
+
+def median_ms(run, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args()
+    image = preprocess(decode_image(sample_images()["chelsea"].read_bytes()).image).tensor  # (3, 224, 224)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print("| model | plain forward | capture blocks | ratio | capture detail | ratio | maps (blocks) | maps (detail) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ("resnet18", "resnet50", "resnet152"):
+        spec = PRESETS[name]
+        model = build_model(spec, seed=0)
+        blocks, detail = capture_points(spec, 224), capture_points(spec, 224, detail=True)
+
+        def forward() -> None:
+            with torch.inference_mode():
+                model(image.unsqueeze(0))
+
+        forward()
+        capture_activations(model, spec, image, blocks)
+        plain = median_ms(forward, args.repeats)
+        block_ms = median_ms(lambda: capture_activations(model, spec, image, blocks), args.repeats)
+        detail_ms = median_ms(lambda: capture_activations(model, spec, image, detail), args.repeats)
+        print(f"| {name} | {plain:.0f} ms | {block_ms:.0f} ms | {block_ms / plain:.2f}x | {detail_ms:.0f} ms | "
+              f"{detail_ms / plain:.2f}x | {capture_bytes(blocks) / 2**20:.1f} MiB | {capture_bytes(detail) / 2**20:.1f} MiB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""AppTest of the Feature maps page: samples, uploads (good and bad), weights, browsing, downloads."""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer import weights as weights_module
+from explorer.build import build_model
+from explorer.spec import PRESETS
+from explorer.weights import available_weights, weights_file
+from tests import images_corpus as corpus
+from tests.live_server import APP
+from tests.test_pages import downloads  # noqa: F401  (fixture)
+
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No test here may download: the network fails, the weights cache is empty."""
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("offline test")
+
+    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    return tmp_path
+
+
+def open_page(model: str = "resnet18", size: str = "96", weights: str | None = "random") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["model"] = model
+    at.query_params["model_input"] = size
+    at.run()
+    at.switch_page("../pages/feature_maps.py").run()
+    if weights and at.radio(key="fm_weights_kind").value != weights:
+        at.radio(key="fm_weights_kind").set_value(weights).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_default_view_captures_a_sample_with_random_weights() -> None:
+    at = open_page()
+    assert at.radio(key="fm_image_source").value == "sample"
+    assert any("random weights (seed 0)" in c.value for c in at.caption)
+    layers = at.selectbox(key="fm_layer")
+    assert layers.value == "stem" and "layer4.1" in layers.options[-1]
+    assert [c.key for c in at.get("plotly_chart")] == ["fm_grid", "fm_zoom", "fm_depth"]
+    assert not at.error
+
+
+def test_offline_imagenet_weights_explain_and_fall_back(offline: Path) -> None:
+    at = open_page("resnet18", weights=None)
+    assert at.radio(key="fm_weights_kind").value == "imagenet"
+    message = " ".join(e.value for e in at.error)
+    assert "resnet18-f37072fd.pth" in message and str(offline / "checkpoints") in message
+    assert any("random weights (seed 0)" in w.value for w in at.warning)
+    assert at.selectbox(key="fm_layer").value == "stem"  # the page still works
+
+
+def test_cached_imagenet_weights_are_used(offline: Path) -> None:
+    target = weights_file(available_weights(PRESETS["resnet18"])["IMAGENET1K_V1"])
+    target.parent.mkdir(parents=True)
+    torch.save(build_model(PRESETS["resnet18"], seed=9).state_dict(), target)
+    at = open_page("resnet18", size="224", weights=None)
+    assert not at.error
+    assert any("ImageNet weights IMAGENET1K_V1" in c.value for c in at.caption)
+
+
+def test_browsing_moves_through_the_layers_and_shows_the_residual_parts() -> None:
+    at = open_page()
+    at.button(key="fm_next").click().run()
+    assert at.selectbox(key="fm_layer").value == "layer1.0:shortcut"
+    at.selectbox(key="fm_layer").set_value("layer2.0").run()
+    assert not at.exception
+    triple = [c for c in at.get("plotly_chart") if "relu(x + F(x))" in c.proto.spec or "residual branch F(x)" in c.proto.spec]
+    assert len(triple) >= 2
+    at.button(key="fm_prev").click().run()
+    assert at.selectbox(key="fm_layer").value == "layer2.0:branch"
+    for scale in ("per layer", "global"):
+        at.radio(key="fm_scale").set_value(scale).run()
+        assert not at.exception
+        assert any(f"colour scale: {scale}" in c.proto.spec for c in at.get("plotly_chart"))
+    at.radio(key="fm_which").set_value("all, paged").run()
+    assert not at.exception
+
+
+def test_detail_mode_adds_every_inner_layer() -> None:
+    at = open_page()
+    plain = len(at.selectbox(key="fm_layer").options)
+    at.toggle(key="fm_detail").set_value(True).run()
+    assert not at.exception
+    options = at.selectbox(key="fm_layer").options
+    assert len(options) > plain and any("layer1.0.relu_1" in o for o in options)
+
+
+def test_downloads_are_the_selected_layer(downloads: list) -> None:  # noqa: F811
+    at = open_page()
+    at.selectbox(key="fm_layer").set_value("layer3.1").run()
+    files = {name: data for data, name in downloads if name}
+    tensor = torch.load(io.BytesIO(files["resnet18_layer3.1.pt"]), weights_only=True)
+    assert tensor.shape == (256, 6, 6) and tensor.dtype == torch.float16
+    assert files["resnet18_layer3.1.png"].startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("empty.jpg", b"", "empty"),
+    ("notes.jpg", b"just some text, renamed\n" * 10, "not an image"),
+    ("notes.txt", b"plain text with a text name\n" * 10, "not an image"),
+    ("no-extension", corpus.png_bomb(), "megapixels"),
+    ("bomb.png", corpus.png_bomb(), "megapixels"),
+    ("cut.jpg", corpus.truncated_jpeg(), "truncated"),
+])
+def test_bad_uploads_give_a_clear_error(name: str, data: bytes, message: str) -> None:
+    at = open_page()
+    at.radio(key="fm_image_source").set_value("upload").run()
+    at.file_uploader(key="fm_upload").upload(name, data, "image/jpeg").run()
+    assert not at.exception
+    assert any(message in e.value and name in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("data", [corpus.cmyk_jpeg(), corpus.sixteen_bit_png(), corpus.animated_gif(), corpus.exif_rotated_jpeg()])
+def test_unusual_but_valid_uploads_work(data: bytes) -> None:
+    at = open_page()
+    at.radio(key="fm_image_source").set_value("upload").run()
+    at.file_uploader(key="fm_upload").upload("photo.bin", data).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="fm_layer").value == "stem"
+
+
+def test_a_capture_above_the_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPLORER_CAPTURE_BUDGET_MB", "0")
+    at = open_page()
+    assert not at.exception
+    assert any("above the budget of 0 MiB" in e.value for e in at.error)
+
+
+def test_a_misfit_checkpoint_is_explained() -> None:
+    at = open_page()
+    at.radio(key="fm_weights_kind").set_value("checkpoint").run()
+    buffer = io.BytesIO()
+    torch.save(build_model(PRESETS["resnet50"].with_changes(num_classes=3), "cpu").state_dict(), buffer)
+    at.file_uploader(key="fm_checkpoint").upload("mine.pth", buffer.getvalue()).run()
+    assert not at.exception
+    assert any("does not fit resnet18" in e.value and "resnet50 with 3 classes" in e.value for e in at.error)
