@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_table.py
 	$(BIN)/python benchmarks/bench_pages.py
 	$(BIN)/python benchmarks/bench_capture.py
+	$(BIN)/python benchmarks/bench_predict.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -155,7 +155,7 @@ MAX_IDLE_VIEWS = 4
 
 
 @contextmanager
-def _leased_view(model: nn.Module, spec: ResNetSpec) -> Iterator[nn.Module]:
+def leased_view(model: nn.Module, spec: ResNetSpec) -> Iterator[nn.Module]:
     """A hookable module tree sharing ``model``'s tensors, used by this thread alone."""
     with _views_lock:
         idle = _views.setdefault(model, [])
@@ -213,7 +213,7 @@ def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
         return copies[key]
 
     # no_grad, not inference_mode: inference tensors have no version counter.
-    with _leased_view(model, spec) as view, torch.no_grad():
+    with leased_view(model, spec) as view, torch.no_grad():
         handles = []
         calls: dict[tuple[str, bool], int] = {}
 

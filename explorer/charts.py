@@ -303,3 +303,14 @@ def overlay(image: Image.Image, heat: np.ndarray, alpha: float = 0.55) -> Image.
     normalized = (heat - low) / (high - low) if high > low else np.zeros_like(heat)
     coloured = Image.fromarray(_colour_table("Jet")[(normalized * 255).astype(np.uint8)], "RGB")
     return Image.blend(image.convert("RGB"), coloured.resize(image.size, Image.BILINEAR), alpha)
+
+
+def topk_bars(labels: Sequence[str], probabilities: Sequence[float], title: str) -> go.Figure:
+    """Top-k probabilities as horizontal bars, best on top."""
+    figure = go.Figure(go.Bar(x=[p * 100 for p in probabilities][::-1], y=list(labels)[::-1], orientation="h",
+                              marker_color="#2980b9", text=[f"{p:.1%}" for p in probabilities][::-1],
+                              textposition="auto"))
+    figure.update_layout(height=80 + 34 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         xaxis={"title": "probability (%)", "range": [0, 100]},
+                         title={"text": title, "font": {"size": 13}})
+    return figure

@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer table resnet50 [--csv F] [--json] ...`` and ``presets``.
+"""Command line: ``python -m explorer table resnet50 [--csv F] [--json] ...``, ``predict IMG...``, ``presets``.
 
 Errors a user can cause print one line to stderr and exit with status 2.
 """
@@ -16,7 +16,13 @@ from explorer.anatomy import (
     BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, Column, LayerTable, human_bytes, human_count, layer_table,
     records, to_csv,
 )
-from explorer.spec import PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, stages_for_depth
+from explorer.devices import pick_device
+from explorer.images import ImageError, Preprocessing, decode_image, preprocess
+from explorer.predict import predict
+from explorer.spec import (
+    PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, stages_for_depth,
+)
+from explorer.weights import ModelSource, WeightsUnavailable, available_weights, guess_spec, load_model, read_checkpoint
 
 LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
 
@@ -178,6 +184,72 @@ def _cmd_presets(_: argparse.Namespace) -> int:
     return 0
 
 
+def _read_class_names(path: str) -> tuple[str, ...]:
+    with open(path, encoding="utf-8") as f:
+        return tuple(line.strip() for line in f if line.strip())
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    checkpoint = None
+    if args.checkpoint:
+        if args.weights not in (None, "random"):
+            raise ValueError("Give either --weights or --checkpoint, not both.")
+        with open(args.checkpoint, "rb") as f:
+            checkpoint = read_checkpoint(f.read())
+    if args.model:
+        spec = spec_from_token(args.model)
+    elif checkpoint is not None:
+        spec = guess_spec(checkpoint.state_dict)
+        if spec is None:
+            raise ValueError("Cannot tell which ResNet this checkpoint is; give --model.")
+    else:
+        spec = get_preset("resnet50")
+    options = available_weights(spec)
+    if checkpoint is not None:
+        source = ModelSource("checkpoint", checkpoint_digest=checkpoint.digest)
+    elif args.weights == "random":
+        source = ModelSource("random", seed=args.seed)
+    else:
+        if not options:
+            raise ValueError(f"{spec.name} has no torchvision ImageNet weights: give --checkpoint FILE or --weights random.")
+        source = ModelSource("imagenet", weights=args.weights or next(n for n, w in options.items() if w is w.__class__.DEFAULT))
+    if source.kind == "imagenet" and source.weights not in options:
+        raise ValueError(f"Unknown weights {source.weights!r} for {spec.name}; available: {', '.join(options)}.")
+    device = pick_device()
+    model = load_model(spec, source, device, checkpoint)
+    if source.kind == "imagenet":
+        settings = Preprocessing.from_weights(options[source.weights])
+        names = tuple(options[source.weights].meta["categories"])
+    else:
+        size = args.input or (32 if spec.is_cifar else 224)
+        settings = Preprocessing(resize=round(size * 256 / 224), crop=size)
+        names = (_read_class_names(args.classes) if args.classes
+                 else checkpoint.names() if checkpoint is not None else tuple(f"class {i}" for i in range(spec.num_classes)))
+    results = []
+    for path in args.images:
+        with open(path, "rb") as f:
+            try:
+                decoded = decode_image(f.read())
+            except ImageError as error:
+                raise ValueError(f"{path}: {error}") from None
+        (prediction,) = predict(model, preprocess(decoded.image, settings).tensor, names, args.topk)
+        results.append((path, prediction))
+    if args.json:
+        print(json.dumps({
+            "model": spec.name, "weights": source.label, "device": device,
+            "images": [{"image": path, "milliseconds": round(p.milliseconds, 3), "predictions": [
+                {"label": label, "index": index, "probability": probability}
+                for label, index, probability in zip(p.labels, p.indices, p.probabilities)]} for path, p in results],
+        }, indent=1))
+        return 0
+    print(f"{spec.name}, {source.label}, on {device}")
+    for path, p in results:
+        print(f"{path} ({p.milliseconds:.1f} ms)")
+        for rank, (label, probability) in enumerate(zip(p.labels, p.probabilities), start=1):
+            print(f"  {rank}. {label:<30} {probability:7.2%}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m explorer", description="ResNet Explorer on the command line.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -188,6 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
     table.add_argument("--json", action="store_true", help="print {spec, totals, rows} as JSON")
     table.set_defaults(run=_cmd_table)
+    predict_cmd = commands.add_parser("predict", help="classify images with ImageNet weights or a checkpoint")
+    predict_cmd.add_argument("images", nargs="+", metavar="IMG")
+    predict_cmd.add_argument("--model", help="preset or model link, e.g. resnet50 or 'resnet50;stem=deep' "
+                                             "(default resnet50, or what the checkpoint looks like)")
+    predict_cmd.add_argument("--weights", help="torchvision weights name (default: the model's DEFAULT), or random")
+    predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file, read with weights_only=True")
+    predict_cmd.add_argument("--classes", metavar="FILE", help="class names, one per line (for a checkpoint)")
+    predict_cmd.add_argument("--topk", type=int, default=5)
+    predict_cmd.add_argument("--input", type=int, help="input side for non-ImageNet weights (default 224, CIFAR 32)")
+    predict_cmd.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+    predict_cmd.add_argument("--json", action="store_true")
+    predict_cmd.set_defaults(run=_cmd_predict)
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(run=_cmd_presets)
     return parser
@@ -196,10 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "input", "unset") is None:
+        if args.command == "table" and args.input is None:
             args.input = 32 if spec_from_args(args).is_cifar else 224
         return args.run(args)
-    except (UsageError, ValueError) as error:
+    except (UsageError, ValueError, WeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # e.g. --csv into a folder that does not exist

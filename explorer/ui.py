@@ -183,6 +183,7 @@ def pages() -> dict[str, st.Page]:
         "compare": st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
         "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title="Feature maps", icon=":material/grid_view:",
                                 url_path="feature-maps"),
+        "predict": st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/label:", url_path="predict"),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,39 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@dataclass(frozen=True)
+class TrainedCheckpoint:
+    """A small ResNet the tests trained themselves, saved in seed 003's format."""
+
+    spec: object
+    input_size: int
+    classes: tuple[str, ...]
+    data: bytes  # torch.save({"model_state_dict": ..., "classes": [...]})
+    final_accuracy: float
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint() -> TrainedCheckpoint:
+    """cifar_resnet20 with 2 classes, trained for a few seconds on red discs vs blue squares.
+
+    Inputs go through the app's own preprocessing at 32 px, as the pages and the CLI will.
+    """
+    import io
+
+    from explorer.build import build_model
+    from explorer.images import Preprocessing, preprocess
+    from explorer.spec import cifar_resnet
+    from explorer.synthetic import class_names, shapes_images, train
+
+    spec = cifar_resnet(20, num_classes=2)
+    settings = Preprocessing(resize=round(32 * 256 / 224), crop=32)
+    pictures, labels = shapes_images(256, size=40, num_classes=2, seed=0)
+    inputs = torch.stack([preprocess(p, settings).tensor for p in pictures])  # (256, 3, 32, 32)
+    model = build_model(spec, seed=0)
+    history = train(model, inputs, torch.tensor(labels), steps=60, batch_size=32, lr=0.05, seed=0)
+    buffer = io.BytesIO()
+    classes = class_names(2)
+    torch.save({"epoch": 1, "model_state_dict": model.state_dict(), "classes": list(classes)}, buffer)
+    return TrainedCheckpoint(spec, 32, classes, buffer.getvalue(), history[-1].accuracy)

@@ -86,3 +86,11 @@ def test_feature_maps_page_shows_maps_of_a_sample(browser, app_url: str, artifac
     assert page.get_by_text("Browse the layers").is_visible()
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
+
+
+def test_predict_page_classifies_the_samples(browser, app_url: str, artifacts_dir: Path) -> None:
+    page = open_page(browser, f"{app_url}/predict?model=resnet18", artifacts_dir, "predict")
+    assert page.get_by_text("chelsea").first.is_visible()
+    assert page.get_by_text("Grad-CAM from stage").is_visible()
+    assert page.locator(".js-plotly-plot").first.is_visible()
+    page.close()

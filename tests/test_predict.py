@@ -1,0 +1,76 @@
+"""predict.py: top-k on a checkpoint the tests trained, Grad-CAM, and thread safety."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.build import build_model
+from explorer.images import Preprocessing, preprocess
+from explorer.predict import grad_cam, predict
+from explorer.spec import PRESETS
+from explorer.synthetic import CUE_COLOURS, shapes_images
+from explorer.weights import load_checkpoint_model, read_checkpoint
+
+
+def held_out(count: int = 24, seed: int = 99):
+    pictures, labels = shapes_images(count, size=40, num_classes=2, seed=seed)
+    settings = Preprocessing(resize=37, crop=32)
+    return torch.stack([preprocess(p, settings).tensor for p in pictures]), labels
+
+
+def test_the_trained_checkpoint_separates_the_classes(trained_checkpoint) -> None:
+    assert trained_checkpoint.final_accuracy == 1.0
+    checkpoint = read_checkpoint(trained_checkpoint.data)
+    assert checkpoint.names() == ("red disc", "blue square")
+    model = load_checkpoint_model(trained_checkpoint.spec, checkpoint)
+    inputs, labels = held_out()
+    predictions = predict(model, inputs, checkpoint.names(), topk=2)
+    assert [p.indices[0] for p in predictions] == labels
+    assert all(p.probabilities[0] > 0.5 and sum(p.probabilities) == pytest.approx(1.0, abs=1e-5) for p in predictions)
+    assert predictions[0].labels[0] in ("red disc", "blue square") and predictions[0].device == "cpu"
+
+
+def test_predict_checks_the_class_names() -> None:
+    model = build_model(PRESETS["cifar_resnet20"], seed=0)
+    with pytest.raises(ValueError, match="3 class names for a model with 10 outputs"):
+        predict(model, torch.zeros(3, 32, 32), ["a", "b", "c"])
+
+
+def test_grad_cam_points_at_the_shape(trained_checkpoint) -> None:
+    model = load_checkpoint_model(trained_checkpoint.spec, read_checkpoint(trained_checkpoint.data))
+    inputs, labels = held_out(8)
+    pictures, _ = shapes_images(8, size=40, num_classes=2, seed=99)
+    settings = Preprocessing(resize=37, crop=32)
+    for tensor, label, picture in zip(inputs, labels, pictures):
+        cam = grad_cam(model, trained_checkpoint.spec, tensor, label)
+        assert cam.shape == (32, 32) and cam.min() >= 0 and cam.max() == pytest.approx(1.0)
+        pixels = np.asarray(preprocess(picture, settings).cropped).astype(int)
+        shape = np.abs(pixels - np.array(CUE_COLOURS[label])).sum(axis=2) < 90  # the drawn shape's pixels
+        assert cam[shape].mean() > cam[~shape].mean()
+    stage_cam = grad_cam(model, trained_checkpoint.spec, inputs[0], labels[0], stage="layer2")
+    assert stage_cam.shape == (32, 32) and not np.allclose(stage_cam, cam)
+    assert all(not m._forward_hooks for m in model.modules()) and all(p.grad is None for p in model.parameters())
+
+
+def test_grad_cam_is_safe_across_threads(trained_checkpoint) -> None:
+    model = load_checkpoint_model(trained_checkpoint.spec, read_checkpoint(trained_checkpoint.data))
+    inputs, labels = held_out(6)
+    expected = [grad_cam(model, trained_checkpoint.spec, x, y) for x, y in zip(inputs, labels)]
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(len(inputs))
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = grad_cam(model, trained_checkpoint.spec, inputs[index], labels[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, cam in enumerate(expected):
+        np.testing.assert_allclose(results[index], cam, atol=1e-5)

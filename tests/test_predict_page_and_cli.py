@@ -1,0 +1,171 @@
+"""Predict through the page (AppTest) and the CLI with a checkpoint the tests trained."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer import weights as weights_module
+from explorer.build import build_model
+from explorer.cli import main
+from explorer.spec import PRESETS
+from explorer.synthetic import shapes_images
+from tests import images_corpus as corpus
+from tests.live_server import APP
+from tests.test_weights import CreatesAFile, saved
+
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("offline test")
+
+    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    return tmp_path
+
+
+def pngs(count: int = 6, seed: int = 7) -> tuple[list[tuple[str, bytes]], list[int]]:
+    pictures, labels = shapes_images(count, size=40, num_classes=2, seed=seed)
+    return [(f"shape{i}.png", corpus.encode(p, "PNG")) for i, p in enumerate(pictures)], labels
+
+
+def top_labels(at: AppTest) -> list[str]:
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
+    return [chart["data"][0]["y"][-1] for chart in charts]
+
+
+def open_predict(model: str, size: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["model"] = model
+    at.query_params["model_input"] = size
+    at.run()
+    at.switch_page("../pages/predict.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_page_classifies_with_the_trained_checkpoint(trained_checkpoint) -> None:
+    at = open_predict("cifar_resnet20;num_classes=2", "32")
+    at.multiselect(key="pr_samples").set_value([]).run()
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("shapes.pth", trained_checkpoint.data).run()
+    files, labels = pngs()
+    at.file_uploader(key="pr_uploads").set_value([(n, d, "image/png") for n, d in files]).run()
+    assert not at.exception and not at.error
+    assert top_labels(at) == [trained_checkpoint.classes[label] for label in labels]
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert sum(c.startswith("Grad-CAM for “") for c in captions) == len(labels)
+
+
+def test_a_misfit_checkpoint_offers_the_model_it_looks_like(trained_checkpoint) -> None:
+    at = open_predict("resnet50", "224")
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("shapes.pth", trained_checkpoint.data).run()
+    assert not at.exception
+    assert any("does not fit resnet50" in e.value and "missing key(s)" in e.value for e in at.error)
+    at.button(key="pr_use_guess").click().run()
+    assert not at.exception
+    assert at.selectbox(key="model_preset").value == "custom…"
+    at.number_input(key="model_input").set_value(32).run()
+    at.multiselect(key="pr_samples").set_value([]).run()
+    files, labels = pngs(4, seed=8)
+    at.file_uploader(key="pr_uploads").set_value([(n, d, "image/png") for n, d in files]).run()
+    assert not at.error and top_labels(at) == [trained_checkpoint.classes[label] for label in labels]
+
+
+def test_bad_images_are_reported_and_the_good_ones_still_classified() -> None:
+    at = open_predict("cifar_resnet20", "32")
+    at.radio(key="pr_weights_kind").set_value("random").run()
+    at.file_uploader(key="pr_uploads").set_value([
+        ("empty.png", b"", "image/png"), ("fake.jpg", b"hello" * 50, "image/jpeg"),
+        ("bomb.png", corpus.png_bomb(), "image/png"), ("good.gif", corpus.animated_gif(), "image/gif"),
+    ]).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "empty.png" in errors and "fake.jpg" in errors and "bomb.png" in errors
+    assert len(top_labels(at)) == 2 + 1  # chelsea, coffee and good.gif
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "side-effect"
+    at = open_predict("cifar_resnet20", "32")
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("evil.pth", saved({"x": CreatesAFile(marker)})).run()
+    assert not at.exception and not marker.exists()
+    assert any("could run code" in e.value for e in at.error)
+    assert any("random weights" in w.value for w in at.warning)
+
+
+def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class() -> None:
+    at = open_predict("cifar_resnet20", "32")
+    at.radio(key="pr_weights_kind").set_value("random").run()
+    at.toggle(key="pr_compare").set_value(True).run()
+    assert not at.exception
+    at.radio(key="pr_b_weights_kind").set_value("random").run()
+    assert not at.exception and at.selectbox(key="pr_b_preset").value == "resnet18"
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert sum("cifar_resnet20" in t for t in titles) == 2 and sum("resnet18" in t for t in titles) == 2
+    at.selectbox(key="pr_0_cam").set_value(2).run()
+    assert not at.exception
+
+
+def test_class_names_file_renames_the_classes(trained_checkpoint) -> None:
+    at = open_predict("cifar_resnet20;num_classes=2", "32")
+    at.multiselect(key="pr_samples").set_value([]).run()
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("shapes.pth", trained_checkpoint.data).run()
+    at.file_uploader(key="pr_names").upload("names.txt", b"circle\nbox\n", "text/plain").run()
+    files, labels = pngs(4, seed=9)
+    at.file_uploader(key="pr_uploads").set_value([(n, d, "image/png") for n, d in files]).run()
+    assert top_labels(at) == [("circle", "box")[label] for label in labels]
+
+
+def test_cli_predicts_with_the_trained_checkpoint(trained_checkpoint, tmp_path: Path, capsys) -> None:
+    checkpoint = tmp_path / "shapes.pth"
+    checkpoint.write_bytes(trained_checkpoint.data)
+    files, labels = pngs(5, seed=11)
+    paths = []
+    for name, data in files:
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    assert main(["predict", *paths, "--checkpoint", str(checkpoint), "--topk", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "cifar_resnet20 2cls"  # guessed from the checkpoint
+    assert [image["predictions"][0]["label"] for image in report["images"]] == [trained_checkpoint.classes[l] for l in labels]
+    assert all(len(image["predictions"]) == 2 for image in report["images"])
+    assert main(["predict", paths[0], "--checkpoint", str(checkpoint), "--model", "cifar_resnet20;num_classes=2"]) == 0
+    assert "1. " in capsys.readouterr().out
+
+
+def test_cli_predict_errors_are_one_line(trained_checkpoint, tmp_path: Path, offline: Path, capsys) -> None:
+    checkpoint = tmp_path / "shapes.pth"
+    checkpoint.write_bytes(trained_checkpoint.data)
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(saved({"x": CreatesAFile(tmp_path / "pwned")}))
+    image = tmp_path / "a.png"
+    image.write_bytes(corpus.encode(corpus.photo(), "PNG"))
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    cases = [
+        (["predict", str(image), "--model", "resnet18"], "resnet18-f37072fd.pth"),
+        (["predict", str(image), "--checkpoint", str(checkpoint), "--model", "resnet18"], "It looks like a cifar_resnet20 with 2 classes"),
+        (["predict", str(image), "--checkpoint", str(evil)], "could run code"),
+        (["predict", str(text), "--weights", "random"], "not an image"),
+        (["predict", str(image), "--model", "resnet50_caffe"], "no torchvision ImageNet weights"),
+        (["predict", str(image), "--weights", "IMAGENET1K_V9", "--model", "resnet18"], "Unknown weights"),
+        (["predict", str(tmp_path / "missing.png"), "--weights", "random"], "No such file"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (args, err)
+    assert not (tmp_path / "pwned").exists()
