@@ -20,7 +20,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from explorer.build import ZeroPadShortcut, build_model
+from explorer.build import NoShortcut, ZeroPadShortcut, build_model
 from explorer.spec import ResNetSpec, check_input_size
 
 FP32_BYTES = 4
@@ -71,7 +71,7 @@ class BlockRow:
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     stride: int  # input side / output side
-    shortcut: str  # "identity", "projection", "avg-pool projection", "zero-pad" or "" (stem/head)
+    shortcut: str  # "identity", "projection", "avg-pool projection", "zero-pad", "none" (plain) or "" (stem/head)
     convs: str  # the residual branch, e.g. "1x1,64 → 3x3,64 → 1x1,256"
     params: int
     macs: int
@@ -255,7 +255,7 @@ def _receptive_field(module: nn.Module, rf: tuple[int, int], in_side: int) -> tu
     size, jump = rf
     if isinstance(module, nn.AdaptiveAvgPool2d):  # a window over the whole map
         return size + (in_side - 1) * jump, jump * in_side
-    if isinstance(module, ZeroPadShortcut):
+    if isinstance(module, (ZeroPadShortcut, NoShortcut)):
         return size, jump * module.stride
     kernel, stride = getattr(module, "kernel_size", None), getattr(module, "stride", None)
     if kernel is None or stride is None:
@@ -342,6 +342,8 @@ def _shortcut_kind(rows: Sequence[LayerRow]) -> str:
     if not shortcut:
         return "identity"
     types = {r.type for r in shortcut}
+    if "NoShortcut" in types:
+        return "none"
     if "ZeroPadShortcut" in types:
         return "zero-pad"
     return "avg-pool projection" if "AvgPool2d" in types else "projection"

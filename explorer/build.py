@@ -7,6 +7,7 @@ torchvision lacks are small additions that keep torchvision's names:
 
 * `CaffeBottleneck` — stride on the first 1x1 conv (He et al. 2016's original placement);
 * `ZeroPadShortcut` — option A: strided identity plus zero channels, no parameters;
+* `NoShortcut` — the paper's plain baseline: the shortcut adds zeros;
 * deep stem — ``conv1`` becomes three 3x3 convs (``conv1.0``, ``conv1.3``, ``conv1.6``),
   as timm names it, followed by torchvision's ``bn1`` and ``relu``;
 * avg-down shortcut — ``downsample = [AvgPool2d, conv1x1, BN]`` (mmcls ResNetV1d);
@@ -55,6 +56,26 @@ class ZeroPadShortcut(nn.Module):
         return f"stride={self.stride}, channels={self.in_channels}->{self.out_channels}"
 
 
+class NoShortcut(nn.Module):
+    """A "plain" network's shortcut: it adds nothing, so a block computes relu(F(x)).
+
+    torchvision's blocks always add ``downsample(x)``; returning zeros of the block's output
+    shape turns them into the paper's plain baseline without changing their code.
+    """
+
+    def __init__(self, stride: int, out_channels: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.out_channels = out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        height, width = -(-x.shape[2] // self.stride), -(-x.shape[3] // self.stride)  # ceil, as a stride-s conv
+        return x.new_zeros(x.shape[0], self.out_channels, height, width)  # (N, C_out, H/s, W/s)
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, channels={self.out_channels}"
+
+
 def _stem_conv(spec: ResNetSpec) -> nn.Module:
     """``conv1``: 7x7/2 (ImageNet), three 3x3 convs (deep) or 3x3/1 (CIFAR)."""
     if spec.stem is Stem.IMAGENET:
@@ -72,6 +93,8 @@ def _stem_conv(spec: ResNetSpec) -> nn.Module:
 def _shortcut(spec: ResNetSpec, inplanes: int, outplanes: int, stride: int) -> nn.Module | None:
     """The block's ``downsample``: None for an identity shortcut."""
     shape_changes = stride != 1 or inplanes != outplanes
+    if spec.shortcut is Shortcut.NONE:
+        return NoShortcut(stride, outplanes)
     if spec.shortcut is Shortcut.A:
         return ZeroPadShortcut(stride, inplanes, outplanes) if shape_changes else None
     if spec.shortcut is Shortcut.B and not shape_changes:

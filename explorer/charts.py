@@ -87,7 +87,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
                 label = label + ("<br>max pool" if any(r.type == "MaxPool2d" for r in rows_by_block[block.name]) else "")
             figure.add_annotation(x=x, y=y, text=f"<b>{block.name}</b><br>{label}", showarrow=False,
                                   font={"size": 11, "color": "#1f2d3d"})
-            if block.shortcut:
+            if block.shortcut in SHORTCUT_STYLES:  # a plain net's blocks ("none") have no line
                 dash, line_colour, legend = SHORTCUT_STYLES[block.shortcut]
                 side = x1 + 0.06
                 figure.add_trace(go.Scatter(
@@ -313,4 +313,40 @@ def topk_bars(labels: Sequence[str], probabilities: Sequence[float], title: str)
     figure.update_layout(height=80 + 34 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          xaxis={"title": "probability (%)", "range": [0, 100]},
                          title={"text": title, "font": {"size": 13}})
+    return figure
+
+
+# ---- zero_init_residual and degradation -------------------------------------------------
+
+LINE_COLOURS = ("#2980b9", "#e67e22", "#27ae60", "#c0392b", "#8e44ad", "#16a085")
+
+
+def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_title: str, log: bool = False) -> go.Figure:
+    """One line per series over named points (blocks or layers); zeros are not drawn on a log axis."""
+    figure = go.Figure()
+    for (name, values), colour in zip(series.items(), LINE_COLOURS * 3):
+        y = [v if not (log and v <= 0) else None for v in values]
+        figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line={"color": colour},
+                                    marker={"size": 5}, connectgaps=False))
+    figure.update_yaxes(title_text=y_title, type="log" if log else "linear")
+    figure.update_xaxes(tickangle=-45)
+    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10}, hovermode="x unified",
+                         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                         title={"text": title, "font": {"size": 14}}, plot_bgcolor="white")
+    return figure
+
+
+def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
+    """Loss and batch accuracy per step for each trained model."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "batch accuracy"))
+    for (name, history), colour in zip(histories.items(), LINE_COLOURS * 3):
+        steps = [s.step for s in history]
+        figure.add_trace(go.Scatter(x=steps, y=[s.loss for s in history], name=name, line={"color": colour},
+                                    legendgroup=name), row=1, col=1)
+        figure.add_trace(go.Scatter(x=steps, y=[s.accuracy for s in history], name=name, line={"color": colour},
+                                    legendgroup=name, showlegend=False), row=1, col=2)
+    figure.update_xaxes(title_text="step")
+    figure.update_yaxes(range=[0, 1.02], row=1, col=2)
+    figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                         legend={"orientation": "h", "y": -0.2}, title={"text": title, "font": {"size": 14}})
     return figure

@@ -117,6 +117,7 @@ def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds:
         "AdaptiveAvgPool2d": f"Global average pool: thop counts {per_output:g} ops per output value "
                              f"(the window's adds and one divide), the others 0.",
         "ZeroPadShortcut": "Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere.",
+        "NoShortcut": "A plain network's shortcut adds zeros: no arithmetic, 0 everywhere.",
         RESIDUAL_ADD: f"{adds:,} additions (every element of every block's output, out += identity). No "
                       f"tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
                       f"(FlopCounterMode).",

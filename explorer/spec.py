@@ -62,6 +62,7 @@ class Shortcut(str, enum.Enum):
     A = "A"  # identity; zero-padded channels and strided subsampling where shapes change
     B = "B"  # identity, projection (1x1 conv + BN) only where shapes change (torchvision)
     C = "C"  # projection on every block
+    NONE = "none"  # no shortcut at all: the paper's "plain" baseline network
 
 
 def _enum_value(enum_cls: type[enum.Enum], value: Any, field_name: str) -> enum.Enum:
@@ -100,7 +101,7 @@ class ResNetSpec:
     avg_down: bool = False
     # Which conv of a stride-2 bottleneck carries the stride.
     stride_style: StrideStyle = StrideStyle.PYTORCH
-    # Paper option A/B/C for the shortcut connections.
+    # Paper option A/B/C for the shortcut connections, or "none" for a plain network.
     shortcut: Shortcut = Shortcut.B
     # For stages 2..N: replace the stride-2 by dilation (torchvision's
     # ``replace_stride_with_dilation``; segmentation backbones use output stride 8 or 16).
@@ -262,7 +263,9 @@ class ResNetSpec:
             parts.append("avg-down")
         if self.stride_style is StrideStyle.CAFFE and self.block is Block.BOTTLENECK:
             parts.append("caffe")
-        if self.shortcut is not (Shortcut.A if self.is_cifar else Shortcut.B):
+        if self.shortcut is Shortcut.NONE:
+            parts.append("plain")
+        elif self.shortcut is not (Shortcut.A if self.is_cifar else Shortcut.B):
             parts.append(f"shortcut-{self.shortcut.value}")
         if any(self.dilate):
             parts.append(f"os{self.output_stride}")

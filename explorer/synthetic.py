@@ -76,14 +76,18 @@ class TrainStep:
 
 
 def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int = 32,
-          lr: float = 0.05, seed: int = 0, on_step: Callable[[TrainStep], bool | None] | None = None) -> list[TrainStep]:
+          lr: float = 0.05, seed: int = 0, on_step: Callable[[TrainStep], bool | None] | None = None,
+          warmup: int = 10) -> list[TrainStep]:
     """SGD with momentum on ``inputs`` (N, C, H, W); the same batches for the same seed.
 
+    The learning rate rises linearly over the first ``warmup`` steps, as He et al. (2016)
+    warm up their deepest CIFAR nets, so a deep net does not diverge in its first steps.
     ``on_step`` sees every step and may return False to stop early (a stop button).
     The model is trained in place and left in eval mode.
     """
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(warmup, 1)))
     device = next(model.parameters()).device
     history: list[TrainStep] = []
     model.train()
@@ -96,6 +100,7 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             record = TrainStep(step, float(loss.detach()), float((logits.argmax(1) == y).float().mean()))
             history.append(record)
             if not math.isfinite(record.loss) or (on_step is not None and on_step(record) is False):

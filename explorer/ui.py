@@ -104,7 +104,8 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
     style = box.radio("Stride on", [s.value for s in StrideStyle], key=k + "style", horizontal=True,
                       format_func=lambda v: {"pytorch": "3x3 (pytorch, v1.5)", "caffe": "1x1 (caffe, v1)"}[v])
     shortcut = box.radio("Shortcut option", [s.value for s in Shortcut], key=k + "shortcut", horizontal=True,
-                         help="A: zero-pad identity. B: projection where the shape changes. C: projection everywhere.")
+                         help="A: zero-pad identity. B: projection where the shape changes. C: projection everywhere. "
+                              "none: a plain network without shortcuts (the paper's baseline).")
     avg_down = box.checkbox("Avg-pool downsampling shortcut (ResNet-D)", key=k + "avg_down")
     stage_names = [f"layer{i + 2}" for i in range(len(stages) - 1)]
     st.session_state[k + "dilate"] = [s for s in st.session_state[k + "dilate"] if s in stage_names]
@@ -183,6 +184,8 @@ def pages() -> dict[str, st.Page]:
         "compare": st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
         "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title="Feature maps", icon=":material/grid_view:",
                                 url_path="feature-maps"),
+        "zero_init": st.Page(PAGES_DIR / "zero_init.py", title="zero_init_residual", icon=":material/exposure_zero:",
+                             url_path="zero-init"),
         "predict": st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/label:", url_path="predict"),
     }
 

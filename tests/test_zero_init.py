@@ -1,0 +1,131 @@
+"""The zero_init_residual study and the degradation study, with the app's own numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer.build import build_model
+from explorer.spec import PRESETS, ResNetSpec, Shortcut, cifar_resnet
+from explorer.zero_init import block_statistics, degradation_models, task_batch, train_models, twin_init, twins
+from tests.live_server import APP
+
+
+@pytest.mark.parametrize(("spec", "size"), [
+    (cifar_resnet(20), 32), (PRESETS["resnet18"], 64), (PRESETS["resnet50"], 64), (cifar_resnet(20, shortcut="B"), 32),
+    (ResNetSpec(stages=(2, 2), stem="cifar", stem_width=16, stage_planes=(16, 32), stride_style="caffe"), 32),
+])
+def test_every_block_without_projection_is_exactly_the_identity(spec: ResNetSpec, size: int) -> None:
+    study = twin_init(spec, seed=3, batch_size=4, input_size=size)
+    for on, off in zip(study.on, study.off):
+        assert on.identity == (not on.projection), on.name
+        assert not off.identity, off.name
+        assert (on.branch_ratio == 0.0) and off.branch_ratio > 0, on.name
+
+
+def test_identity_means_equal_tensors_in_a_plain_forward() -> None:
+    spec = PRESETS["resnet18"].with_changes(zero_init_residual=True)
+    model = build_model(spec, seed=0).train()
+    x = torch.relu(torch.randn(4, 64, 16, 16))
+    with torch.no_grad():
+        assert torch.equal(model.layer1[0](x.clone()), x)
+    off = build_model(spec.with_changes(zero_init_residual=False), seed=0).train()
+    with torch.no_grad():
+        assert not torch.equal(off.layer1[0](x.clone()), x)
+
+
+def test_zero_init_silences_the_branch_gradients_at_step_zero() -> None:
+    study = twin_init(cifar_resnet(20), seed=0, batch_size=8, input_size=32)
+    on = {g.name: g.norm for g in study.gradients_on}
+    off = {g.name: g.norm for g in study.gradients_off}
+    assert on["layer1.0.conv1"] == 0.0 and on["layer3.2.conv2"] == 0.0
+    assert on["fc"] > 0 and all(v > 0 for v in off.values())
+    assert [g.name for g in study.gradients_on] == [g.name for g in study.gradients_off]
+
+
+def test_signal_propagation_stays_flat_with_the_flag_and_grows_without() -> None:
+    study = twin_init(cifar_resnet(56), seed=0, batch_size=8, input_size=32)
+    stage1_on = [s.variance for s in study.on if s.name.startswith("layer1.")]
+    stage1_off = [s.variance for s in study.off if s.name.startswith("layer1.")]
+    assert max(stage1_on) == pytest.approx(min(stage1_on))  # identity blocks do not change the signal
+    assert stage1_off[-1] > 3 * stage1_off[0]  # each block adds its branch's variance
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    specs = twins(cifar_resnet(20))
+    first = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=5, input_size=16, examples=32)
+    again = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=5, input_size=16, examples=32)
+    assert first == again
+    other = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=6, input_size=16, examples=32)
+    assert other != first
+
+
+def test_the_stop_callback_stops_every_model() -> None:
+    seen = []
+
+    def stop_after_three(label: str, step) -> bool:
+        seen.append((label, step.step))
+        return len(seen) < 3
+
+    histories = train_models(twins(cifar_resnet(20)), steps=10, batch_size=8, seed=0, input_size=16, examples=32,
+                             on_step=stop_after_three)
+    assert [len(h) for h in histories.values()] == [3]
+
+
+def test_the_residual_net_trains_better_than_the_plain_one_at_depth_56() -> None:
+    """He et al.'s degradation: after warm-up, plain-56's loss stays above ResNet-56's (the
+    direction this run shows: mean loss over steps 10-30, seed 0, batch 32)."""
+    models = {k: v for k, v in degradation_models(cifar_resnet(20), cifar_resnet(56)).items() if k.endswith("56")}
+    assert models["plain-56"].shortcut is Shortcut.NONE and models["ResNet-56"].shortcut is Shortcut.A
+    histories = train_models(models, steps=30, batch_size=32, lr=0.02, seed=0, input_size=32)
+    after_warmup = {k: sum(s.loss for s in h[10:30]) / 20 for k, h in histories.items()}
+    assert after_warmup["ResNet-56"] < after_warmup["plain-56"]
+
+
+def test_plain_nets_have_no_shortcut_and_the_same_parameters() -> None:
+    plain = cifar_resnet(20, shortcut="none")
+    x = torch.relu(torch.randn(2, 16, 8, 8))
+    model = build_model(plain, seed=0).train()
+    with torch.no_grad():
+        block = model.layer1[0]
+        expected = torch.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x))))))
+        torch.testing.assert_close(block(x.clone()), expected)
+    inputs, _ = task_batch(4, 32, 10)
+    stats = block_statistics(plain.with_changes(zero_init_residual=True), 0, inputs)
+    # Without a shortcut, a zeroed branch outputs relu(0) = 0: the signal dies in the first block.
+    assert not stats[0].identity and all(s.variance == 0 and s.mean_square == 0 for s in stats)
+
+
+def test_the_page_with_tiny_settings() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.query_params["model"] = "cifar_resnet20"
+    at.run()
+    at.switch_page("../pages/zero_init.py").run()
+    assert not at.exception
+    at.number_input(key="zi_batch").set_value(8).run()
+    at.number_input(key="zi_steps").set_value(3).run()
+    at.number_input(key="zi_size").set_value(16).run()
+    identity = next(d.value for d in at.dataframe if "identity, flag on" in d.value.columns)
+    assert list(identity["identity, flag on"]) == ["✓ exactly" if p == "" else "✗" for p in identity["projection shortcut"]]
+    assert set(identity["identity, flag off"]) == {"✗"}
+    at.button(key="zi_train").click().run()
+    assert not at.exception
+    curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "zi_curves").proto.spec)
+    assert {t["name"] for t in curves["data"]} == {"zero_init_residual=True", "zero_init_residual=False"}
+    assert len(curves["data"][0]["x"]) == 3
+    at.selectbox(key="zi_deep").set_value(32).run()
+    at.button(key="deg_train").click().run()
+    assert not at.exception
+    curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "deg_curves").proto.spec)
+    assert {t["name"] for t in curves["data"]} == {"plain-20", "ResNet-20", "plain-32", "ResNet-32"}
+
+
+def test_the_page_explains_plain_networks() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["model"] = "cifar_resnet20;shortcut=none"
+    at.run()
+    at.switch_page("../pages/zero_init.py").run()
+    assert not at.exception and any("plain network" in i.value for i in at.info)
