@@ -98,7 +98,7 @@ def test_predict_page_classifies_the_samples(browser, app_url: str, artifacts_di
 
 def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/zero-init?model=cifar_resnet20", artifacts_dir, "zero-init")
-    assert page.get_by_text("At initialisation").is_visible()
+    assert page.get_by_text("At initialisation", exact=True).is_visible()
     assert page.get_by_text("The degradation problem: plain vs residual").is_visible()
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
