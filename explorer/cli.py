@@ -22,7 +22,9 @@ from explorer.predict import predict
 from explorer.spec import (
     PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, stages_for_depth,
 )
-from explorer.weights import ModelSource, WeightsUnavailable, available_weights, guess_spec, load_model, read_checkpoint
+from explorer.weights import (
+    ModelSource, WeightsUnavailable, available_weights, download_weights, guess_spec, load_model, read_checkpoint,
+)
 
 LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
 
@@ -250,6 +252,27 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fetch_weights(args: argparse.Namespace) -> int:
+    """Download torchvision ImageNet weights into the cache (for offline machines and images)."""
+    for name in args.models:
+        options = available_weights(get_preset(name))
+        if not options:
+            raise ValueError(f"{name} has no torchvision ImageNet weights.")
+        chosen = [args.weights] if args.weights else [n for n, w in options.items() if w is w.__class__.DEFAULT]
+        for weights_name in chosen:
+            if weights_name not in options:
+                raise ValueError(f"Unknown weights {weights_name!r} for {name}; available: {', '.join(options)}.")
+
+            def report(done: int, total: int | None, label: str = f"{name} {weights_name}") -> None:
+                share = f" ({done / total:.0%})" if total else ""
+                print(f"\r{label}: {done / 2**20:.1f} MB{share}", end="", file=sys.stderr, flush=True)
+
+            path = download_weights(options[weights_name], report)
+            print(file=sys.stderr)
+            print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m explorer", description="ResNet Explorer on the command line.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -272,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--seed", type=int, default=0, help="seed for --weights random")
     predict_cmd.add_argument("--json", action="store_true")
     predict_cmd.set_defaults(run=_cmd_predict)
+    fetch = commands.add_parser("fetch-weights", help="download torchvision ImageNet weights into the cache")
+    fetch.add_argument("models", nargs="+", metavar="MODEL", help="torchvision presets, e.g. resnet18 resnet50")
+    fetch.add_argument("--weights", help="weights name (default: each model's DEFAULT)")
+    fetch.set_defaults(run=_cmd_fetch_weights)
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(run=_cmd_presets)
     return parser
