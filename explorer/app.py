@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("explorer") is None:
     sys.path.insert(0, str(ROOT))
 
+# plotly imports pandas lazily through a sys.modules lookup, which can hand a concurrent
+# session a half-imported module (seen with 12 sessions on a fresh server). Importing it
+# here, through the import system and its module locks, makes every session wait for it.
+import pandas  # noqa: E402, F401
 import streamlit as st  # noqa: E402
 
 from explorer import ui  # noqa: E402

@@ -73,7 +73,7 @@ def check_fits(param_bytes: int, activation_bytes: int, device: str, what: str, 
     needed = param_bytes + activation_bytes
     if free is not None and needed > headroom * free:
         raise DoesNotFit(
-            f"{what} needs about {needed / 2**30:.1f} GiB ({param_bytes / 2**30:.1f} GiB of weights, "
-            f"{activation_bytes / 2**30:.1f} GiB of activations), but only {free / 2**30:.1f} GiB is free "
+            f"{what} needs about {needed / 2**30:.1f} GiB ({param_bytes / 2**30:.1f} GiB for parameters, "
+            f"{activation_bytes / 2**30:.1f} GiB for activations), but only {free / 2**30:.1f} GiB is free "
             f"on {device}. Use a smaller input size, batch or model."
         )

@@ -22,7 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from explorer.anatomy import layer_table
 from explorer.build import build_model, residual_branch_last_bn
+from explorer.devices import check_fits
 from explorer.images import Preprocessing, preprocess
 from explorer.spec import ResNetSpec, Shortcut
 from explorer.synthetic import TrainStep, class_names, shapes_images, train
@@ -55,6 +57,17 @@ def task_batch(count: int, input_size: int, num_classes: int, seed: int = 0) -> 
                                      colour_cue=False)
     settings = Preprocessing(resize=round(input_size * 256 / 224), crop=input_size)
     return torch.stack([preprocess(p, settings).tensor for p in pictures]), torch.tensor(labels) % max(num_classes, 1)
+
+
+def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) -> None:
+    """Refuse (`DoesNotFit`) a training step that would not fit in free CPU memory.
+
+    Weights, their gradients and SGD momentum (3x the parameters), plus every activation of
+    the batch twice (kept for backward, and its gradient).
+    """
+    totals = layer_table(spec, input_size).totals
+    check_fits(3 * totals.param_bytes, 2 * totals.activation_bytes * batch_size, "cpu",
+               f"Training {spec.name} at {input_size}x{input_size} with batch {batch_size}")
 
 
 def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -120,6 +133,7 @@ class TwinInit:
 
 def twin_init(spec: ResNetSpec, seed: int = 0, batch_size: int = 16, input_size: int = 32) -> TwinInit:
     """The init study for ``spec``: the same seed and batch for both twins."""
+    check_training_memory(spec, input_size, batch_size)
     inputs, labels = task_batch(batch_size, input_size, spec.num_classes, seed)
     on, off = spec.with_changes(zero_init_residual=True), spec.with_changes(zero_init_residual=False)
     return TwinInit(
@@ -136,6 +150,8 @@ def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32,
     ``on_step(label, step)`` sees every step and may return False to stop everything (the
     page's stop button and progress bar). Deterministic for a seed.
     """
+    for spec in specs.values():
+        check_training_memory(spec, input_size, batch_size)
     num_classes = min(spec.num_classes for spec in specs.values())
     inputs, labels = task_batch(examples, input_size, num_classes, seed)
     histories: dict[str, list[TrainStep]] = {}

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import charts, ui
+from explorer.devices import DoesNotFit
 from explorer.spec import Shortcut, cifar_resnet, spec_to_token
 from explorer.zero_init import degradation_models, task_classes, train_models, twin_init, twins
 
@@ -40,8 +41,12 @@ def init_study(spec, seed: int, batch: int, size: int):
     return twin_init(spec, seed, batch, size)
 
 
-with st.spinner("Building both twins from one seed and measuring them at initialisation…"):
-    study = init_study(spec, seed, batch, size)
+try:
+    with st.spinner("Building both twins from one seed and measuring them at initialisation…"):
+        study = init_study(spec, seed, batch, size)
+except (DoesNotFit, ValueError) as error:
+    st.error(str(error))
+    st.stop()
 names = [s.name for s in study.on]
 st.subheader("At initialisation")
 left, right = st.columns(2)
@@ -90,8 +95,12 @@ def run_training(key: str, specs: dict, button_label: str, title: str) -> None:
             done = sum(len(h) for h in partial.values())
             bar.progress(done / total, text=f"{label}: step {step.step + 1}/{steps}, loss {step.loss:.3f}")
 
-        train_models(specs, steps, batch_size=max(batch, 8), lr=lr, seed=seed, input_size=size, on_step=on_step)
-        results[params]["done"] = True
+        try:
+            train_models(specs, steps, batch_size=max(batch, 8), lr=lr, seed=seed, input_size=size, on_step=on_step)
+            results[params]["done"] = True
+        except DoesNotFit as error:
+            results.pop(params)
+            st.error(str(error))
         bar.empty()
     entry = results.get(params)
     if entry:

@@ -102,3 +102,60 @@ def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifact
     assert page.get_by_text("The degradation problem: plain vs residual").is_visible()
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
+
+
+def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, artifacts_dir: Path) -> None:
+    """Twelve independent sessions (own browser contexts) load at the same time on one server."""
+    from explorer.activations import capture_points
+    from explorer.anatomy import human_count, layer_table
+    from explorer.spec import PRESETS
+
+    def params(name: str, size: int = 224) -> str:
+        return human_count(layer_table(PRESETS[name], size).totals.params)
+
+    def maps(name: str, size: int) -> str:
+        return f"Capturing {len(capture_points(PRESETS[name], size))} maps"
+
+    cases = [
+        ("architecture?model=resnet18", params("resnet18")),
+        ("architecture?model=resnet101", params("resnet101")),
+        ("architecture?model=wide_resnet50_2", params("wide_resnet50_2")),
+        ("architecture?model=resnext50_32x4d&model_input=320", params("resnext50_32x4d")),
+        ("architecture?model=cifar_resnet56&model_input=32", params("cifar_resnet56", 32)),
+        ("feature-maps?model=resnet18&model_input=224", maps("resnet18", 224)),
+        ("feature-maps?model=cifar_resnet20&model_input=32", maps("cifar_resnet20", 32)),
+        ("feature-maps?model=resnet50&model_input=160", maps("resnet50", 160)),
+        ("predict?model=cifar_resnet20&model_input=32", "cifar_resnet20: top-5"),
+        ("predict?model=resnet18", "resnet18: top-5"),
+        ("compare", "2.19× the parameters"),
+        ("zero-init?model=cifar_resnet20", "Training the twins"),
+    ]
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 2400}) for _ in cases]
+    pages = [context.new_page() for context in contexts]
+    try:
+        for page, (path, _) in zip(pages, cases):
+            page.goto(f"{app_url}/{path}", wait_until="commit")
+        for index, (page, (path, expected)) in enumerate(zip(pages, cases)):
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
+            page.wait_for_timeout(300)
+            assert page.locator('[data-testid="stException"]').count() == 0, path
+            assert page.get_by_text(expected).first.is_visible(), (path, expected)
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_broken_links_and_absurd_specs_leave_the_server_serving(browser, app_url: str, artifacts_dir: Path) -> None:
+    for path, message in [
+        ("architecture?model=resnet50;stages=10000", "Ignoring the model in the link"),
+        ("architecture?model=resnet50;stage_planes=0,0,0,0", "Ignoring the model in the link"),
+        ("architecture?model=resnet50&model_input=8", "at least 32 pixels"),
+        ("feature-maps?model=resnet50&model_input=8", "at least 32 pixels"),
+        ("architecture?model=nonsense", "Ignoring the model in the link"),
+    ]:
+        page = open_page(browser, f"{app_url}/{path}", artifacts_dir, "robustness")
+        assert page.get_by_text(message).first.is_visible(), path
+        page.close()
+    page = open_page(browser, f"{app_url}/architecture?model=resnet34", artifacts_dir, "after-bad-input")
+    assert page.get_by_text("21.80 M").first.is_visible()
+    page.close()

@@ -129,3 +129,18 @@ def test_the_page_explains_plain_networks() -> None:
     at.run()
     at.switch_page("../pages/zero_init.py").run()
     assert not at.exception and any("plain network" in i.value for i in at.info)
+
+
+def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import devices
+    from explorer.devices import DoesNotFit
+
+    monkeypatch.setattr(devices, "free_bytes", lambda device: 50 * 2**20)
+    with pytest.raises(DoesNotFit, match="Training resnet50 zero-init at 224x224 with batch 64 needs about"):
+        train_models(twins(PRESETS["resnet50"]), steps=1, batch_size=64, input_size=224)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["model"] = "resnet152"
+    at.run()
+    at.switch_page("../pages/zero_init.py").run()
+    at.number_input(key="zi_size").set_value(224).run()
+    assert not at.exception and any("but only 0.0 GiB is free" in e.value for e in at.error)
