@@ -29,10 +29,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python benchmarks/bench_table.py
-	$(BIN)/python benchmarks/bench_pages.py
-	$(BIN)/python benchmarks/bench_capture.py
-	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

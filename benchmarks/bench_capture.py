@@ -1,7 +1,8 @@
 """Activation capture vs one plain forward of the same model on the same image, and its memory.
 
-Capture = stem + every block's shortcut, F(x) and output ("blocks"), or additionally every
-conv/BN/ReLU call ("detail"), copied to the CPU as float16. Goal: blocks <= 1.2x a forward.
+Capture = the stem and every block's output ("blocks", what the Feature maps page captures
+first), or additionally every conv/BN/ReLU call and every block's shortcut and F(x)
+("detail"), copied to the CPU as float16. Goal: blocks <= 1.2x a forward.
 
     python benchmarks/bench_capture.py [--repeats 9]
 """
@@ -31,20 +32,24 @@ def median_ms(run, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     image = preprocess(decode_image(sample_images()["chelsea"].read_bytes()).image).tensor  # (3, 224, 224)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
     print("| model | plain forward | capture blocks | ratio | capture detail | ratio | maps (blocks) | maps (detail) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in ("resnet18", "resnet50", "resnet152"):
         spec = PRESETS[name]
-        model = build_model(spec, seed=0)
-        blocks, detail = capture_points(spec, 224), capture_points(spec, 224, detail=True)
+        model = build_model(spec, args.device, seed=0)
+        blocks = capture_points(spec, 224)
+        detail = capture_points(spec, 224, detail=True, residual_parts=True)
 
         def forward() -> None:
             with torch.inference_mode():
-                model(image.unsqueeze(0))
+                model(image.unsqueeze(0).to(args.device))
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
 
         forward()
         capture_activations(model, spec, image, blocks)

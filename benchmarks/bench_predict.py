@@ -31,20 +31,23 @@ def median_ms(run, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     data = sample_images()["chelsea"].read_bytes()
     tensor = preprocess(decode_image(data).image).tensor  # (3, 224, 224)
     names = [f"class {i}" for i in range(1000)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, batch 1, 224 px")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}, batch 1, 224 px")
     print("| model | plain forward | predict | ratio | from JPEG bytes | ratio |")
     print("|---|---|---|---|---|---|")
     for name in ("resnet18", "resnet50", "resnet152"):
-        model = build_model(PRESETS[name], seed=0)
+        model = build_model(PRESETS[name], args.device, seed=0)
 
         def forward() -> None:
             with torch.inference_mode():
-                model(tensor.unsqueeze(0))
+                model(tensor.unsqueeze(0).to(args.device))
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
 
         forward()
         plain = median_ms(forward, args.repeats)

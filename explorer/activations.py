@@ -102,25 +102,27 @@ def _shape(shape: Sequence[int]) -> str:
     return "×".join(map(str, shape))
 
 
-def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: bool = False) -> tuple[CapturePoint, ...]:
+def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: bool = False,
+                   residual_parts: bool = False, blocks: Sequence[str] | None = None) -> tuple[CapturePoint, ...]:
     """What can be captured, in execution order.
 
-    Always: the stem's output, and for every block its shortcut, its residual branch F(x)
-    (the last BN, before the add) and its output (after the final ReLU). With ``detail``,
-    also every conv/BN/ReLU call inside the blocks.
+    Always the stem's output and every block's output (after the final ReLU). ``detail``
+    adds every conv/BN/ReLU call inside the blocks; ``residual_parts`` adds each block's
+    shortcut and residual branch F(x) (the last BN, before the add). ``blocks`` (names like
+    "layer2.0") keeps only those blocks, without the stem.
     """
     table = layer_table(spec, input_size)
     points: list[CapturePoint] = []
-    stem = next(s for s in table.stages if s.name == "stem")
-    points.append(CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape,
-                               f"stem · output · {_shape(stem.out_shape)}"))
+    if blocks is None:
+        stem = next(s for s in table.stages if s.name == "stem")
+        points.append(CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape,
+                                   f"stem · output · {_shape(stem.out_shape)}"))
     model = build_model(spec, "meta")
     for block_row in table.blocks:
-        if block_row.block is None:
+        if block_row.block is None or (blocks is not None and block_row.name not in blocks):
             continue
         name = block_row.name
         block = model.get_submodule(name)
-        last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
         where = dict(stage=block_row.stage, block=block_row.block)
         if detail:
             for row in table.rows:
@@ -130,15 +132,18 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
                     points.append(CapturePoint(key, row.name, row.call, False, "layer", **where,
                                                shape=row.out_shape,
                                                label=f"{key} · {row.type}{nth} · {_shape(row.out_shape)}"))
-        shortcut_module = f"{name}.downsample" if block.downsample is not None else name
-        points += [
-            CapturePoint(f"{name}:shortcut", shortcut_module, 0, block.downsample is None, "shortcut", **where,
-                         shape=block_row.out_shape, label=f"{name} · shortcut ({block_row.shortcut}) · {_shape(block_row.out_shape)}"),
-            CapturePoint(f"{name}:branch", last_bn, 0, False, "residual branch F(x)", **where,
-                         shape=block_row.out_shape, label=f"{name} · residual branch F(x) · {_shape(block_row.out_shape)}"),
-            CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
-                         label=f"{name} · block output relu(x + F(x)) · {_shape(block_row.out_shape)}"),
-        ]
+        if residual_parts:
+            last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
+            shortcut_module = f"{name}.downsample" if block.downsample is not None else name
+            points += [
+                CapturePoint(f"{name}:shortcut", shortcut_module, 0, block.downsample is None, "shortcut", **where,
+                             shape=block_row.out_shape,
+                             label=f"{name} · shortcut ({block_row.shortcut}) · {_shape(block_row.out_shape)}"),
+                CapturePoint(f"{name}:branch", last_bn, 0, False, "residual branch F(x)", **where,
+                             shape=block_row.out_shape, label=f"{name} · residual branch F(x) · {_shape(block_row.out_shape)}"),
+            ]
+        points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
+                                   label=f"{name} · block output relu(x + F(x)) · {_shape(block_row.out_shape)}"))
     return tuple(points)
 
 

@@ -150,25 +150,29 @@ z2.image(charts.overlay(steps.cropped, maps[channel]), caption=f"channel {channe
 
 if selected.point.block is not None:
     block = f"{selected.point.stage}.{selected.point.block}"
-    parts = [by_key.get(f"{block}:shortcut"), by_key.get(f"{block}:branch"), by_key.get(block)]
-    if all(parts):
-        st.subheader(f"What makes {block} a residual block")
-        st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
-        low = min(float(p.tensor[channel].min()) for p in parts)
-        high = max(float(p.tensor[channel].max()) for p in parts)
-        for column, part, title in zip(st.columns(3), parts, ("shortcut x", "residual branch F(x)", "relu(x + F(x))")):
-            figure = charts.channel_grid(part.tensor.float().numpy(), [channel], "per layer", (low, high),
-                                         f"{title}: {part.point.role}")
-            column.plotly_chart(figure, key=f"fm_triple_{title}", width="stretch")
+    parts_key = (capture_key, block)
+    if st.session_state.get("fm_parts", (None,))[0] != parts_key:
+        with st.spinner(f"Capturing {block}'s shortcut and residual branch…"):
+            extra = capture_activations(model, spec, steps.tensor, capture_points(spec, settings.crop, residual_parts=True,
+                                                                                  blocks=[block]))
+        st.session_state["fm_parts"] = (parts_key, {a.point.key: a for a in extra})
+    parts_by_key = st.session_state["fm_parts"][1]
+    parts = [parts_by_key[f"{block}:shortcut"], parts_by_key[f"{block}:branch"], parts_by_key[block]]
+    st.subheader(f"What makes {block} a residual block")
+    st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
+    low = min(float(p.tensor[channel].min()) for p in parts)
+    high = max(float(p.tensor[channel].max()) for p in parts)
+    for column, part, title in zip(st.columns(3), parts, ("shortcut x", "residual branch F(x)", "relu(x + F(x))")):
+        figure = charts.channel_grid(part.tensor.float().numpy(), [channel], "per layer", (low, high),
+                                     f"{title}: {part.point.role}")
+        column.plotly_chart(figure, key=f"fm_triple_{title}", width="stretch")
 
 st.subheader("Across depth")
-main_path = [a for a in activations if a.point.role in ("stem", "block output", "layer")]
-marked = selected.point.key if selected in main_path else f"{selected.point.stage}.{selected.point.block}"
 st.plotly_chart(charts.depth_statistics(
-    [a.point.key for a in main_path], [a.point.label for a in main_path],
-    {"mean": [a.mean for a in main_path], "std": [a.std for a in main_path],
-     "zeros": [a.zero_fraction for a in main_path], "size": [a.tensor.shape[1] for a in main_path]},
-    marked), key="fm_depth", width="stretch")
+    keys, [a.point.label for a in activations],
+    {"mean": [a.mean for a in activations], "std": [a.std for a in activations],
+     "zeros": [a.zero_fraction for a in activations], "size": [a.tensor.shape[1] for a in activations]},
+    selected.point.key), key="fm_depth", width="stretch")
 st.caption("Along the main path: the stem, every block's output" + (" and every layer inside the blocks." if detail else "."))
 
 first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))

@@ -46,7 +46,7 @@ def direct_outputs(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]
 def test_captured_maps_equal_a_direct_forward(spec: ResNetSpec, size: int) -> None:
     model = build_model(spec, seed=0)
     x = image(1, size)
-    points = capture_points(spec, size, detail=True)
+    points = capture_points(spec, size, detail=True, residual_parts=True)
     captured = {a.point.key: a for a in capture_activations(model, spec, x, points)}
     reference = direct_outputs(build_model(spec, seed=0), x)
     table = {(r.name if r.call == 0 else f"{r.name}_{r.call}"): r for r in layer_table(spec, size).rows}
@@ -69,7 +69,7 @@ def test_branch_is_taken_before_the_in_place_add() -> None:
     spec = PRESETS["resnet50"]
     model = build_model(spec, seed=0)
     x = image(2)
-    captured = {a.point.key: a for a in capture_activations(model, spec, x, capture_points(spec, 64))}
+    captured = {a.point.key: a for a in capture_activations(model, spec, x, capture_points(spec, 64, residual_parts=True))}
     with torch.no_grad():
         stem = model.maxpool(model.relu(model.bn1(model.conv1(x.unsqueeze(0)))))
         block = model.layer1[0]
@@ -91,7 +91,7 @@ def test_the_shared_model_is_never_touched() -> None:
 def test_concurrent_sessions_each_get_their_own_result() -> None:
     spec = PRESETS["resnet18"]
     model = build_model(spec, seed=0)
-    every = capture_points(spec, 64, detail=True)
+    every = capture_points(spec, 64, detail=True, residual_parts=True)
     jobs = [(seed, every[seed::3]) for seed in range(10)]
     expected = {seed: capture_activations(model, spec, image(seed), points) for seed, points in jobs}
     results: dict[int, tuple] = {}
@@ -132,6 +132,16 @@ def test_maps_are_float16_or_bfloat16_beyond_its_range() -> None:
     loud = capture_activations(model, spec, image(4, 32), capture_points(spec, 32))
     stem = loud[0]
     assert stem.tensor.dtype == torch.bfloat16 and torch.isfinite(stem.tensor).all() and stem.maximum > 65504
+
+
+def test_default_points_are_the_main_path_and_blocks_select_residual_parts() -> None:
+    spec = PRESETS["resnet50"]
+    points = capture_points(spec, 224)
+    assert [p.role for p in points] == ["stem"] + ["block output"] * 16
+    assert [p.key for p in capture_points(spec, 224, residual_parts=True, blocks=["layer2.0"])] == [
+        "layer2.0:shortcut", "layer2.0:branch", "layer2.0"]
+    detail = capture_points(spec, 224, detail=True)
+    assert len(detail) == 1 + sum(1 for r in layer_table(spec, 224).rows if r.block is not None and len(r.out_shape) == 3) + 16
 
 
 def test_statistics() -> None:

@@ -43,10 +43,18 @@ def browser():
         browser.close()
 
 
+def visible(page, text: str, timeout: float = 120_000, exact: bool = False) -> bool:
+    """Wait until ``text`` is shown: "notRunning" can be reported just before the first run."""
+    page.get_by_text(text, exact=exact).first.wait_for(state="visible", timeout=timeout)
+    return True
+
+
 def open_page(browser, url: str, artifacts_dir: Path, shot: str):
     """Load ``url``, wait for the script to finish, fail on any Streamlit exception box."""
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
+    page.get_by_role("heading").first.wait_for(state="visible", timeout=90_000)
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
     page.wait_for_timeout(500)  # let charts finish drawing before the screenshot
     page.screenshot(path=str(artifacts_dir / f"{shot}.png"), full_page=True)
@@ -56,14 +64,14 @@ def open_page(browser, url: str, artifacts_dir: Path, shot: str):
 
 def test_home_page_loads_in_chromium(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, app_url, artifacts_dir, "home")
-    assert page.get_by_text("What each page teaches").is_visible()
-    assert page.get_by_text("Compute device:").is_visible()
+    assert visible(page, "What each page teaches")
+    assert visible(page, "Compute device:")
     page.close()
 
 
 def test_architecture_page_shows_table_and_diagram(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/architecture?model=resnet50_caffe", artifacts_dir, "architecture")
-    assert page.get_by_text("3.86 G").first.is_visible()  # caffe-style ResNet-50 MACs
+    assert visible(page, "3.86 G")  # caffe-style ResNet-50 MACs
     assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
     page.get_by_role("tab", name="Diagram").click()
     page.wait_for_timeout(1000)
@@ -74,32 +82,32 @@ def test_architecture_page_shows_table_and_diagram(browser, app_url: str, artifa
 
 def test_compare_page_shows_both_models(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/compare", artifacts_dir, "compare")
-    assert page.get_by_text("Where the difference goes").is_visible()
-    assert page.get_by_text("2.19× the parameters").is_visible()
+    assert visible(page, "Where the difference goes")
+    assert visible(page, "2.19× the parameters")
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
 
 
 def test_feature_maps_page_shows_maps_of_a_sample(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/feature-maps?model=resnet18", artifacts_dir, "feature-maps")
-    assert page.get_by_text("What the model sees").is_visible()
-    assert page.get_by_text("Browse the layers").is_visible()
+    assert visible(page, "What the model sees")
+    assert visible(page, "Browse the layers")
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
 
 
 def test_predict_page_classifies_the_samples(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/predict?model=resnet18", artifacts_dir, "predict")
-    assert page.get_by_text("chelsea").first.is_visible()
-    assert page.get_by_text("Grad-CAM from stage").is_visible()
+    assert visible(page, "chelsea")
+    assert visible(page, "Grad-CAM from stage")
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
 
 
 def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/zero-init?model=cifar_resnet20", artifacts_dir, "zero-init")
-    assert page.get_by_text("At initialisation", exact=True).is_visible()
-    assert page.get_by_text("The degradation problem: plain vs residual").is_visible()
+    assert visible(page, "At initialisation", exact=True)
+    assert visible(page, "The degradation problem: plain vs residual")
     assert page.locator(".js-plotly-plot").first.is_visible()
     page.close()
 
@@ -138,8 +146,8 @@ def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, 
         for index, (page, (path, expected)) in enumerate(zip(pages, cases)):
             page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
             page.wait_for_timeout(300)
+            assert visible(page, expected), (path, expected)
             assert page.locator('[data-testid="stException"]').count() == 0, path
-            assert page.get_by_text(expected).first.is_visible(), (path, expected)
     finally:
         for context in contexts:
             context.close()
@@ -154,8 +162,8 @@ def test_broken_links_and_absurd_specs_leave_the_server_serving(browser, app_url
         ("architecture?model=nonsense", "Ignoring the model in the link"),
     ]:
         page = open_page(browser, f"{app_url}/{path}", artifacts_dir, "robustness")
-        assert page.get_by_text(message).first.is_visible(), path
+        assert visible(page, message), path
         page.close()
     page = open_page(browser, f"{app_url}/architecture?model=resnet34", artifacts_dir, "after-bad-input")
-    assert page.get_by_text("21.80 M").first.is_visible()
+    assert visible(page, "21.80 M")
     page.close()

@@ -75,13 +75,13 @@ def test_cached_imagenet_weights_are_used(offline: Path) -> None:
 def test_browsing_moves_through_the_layers_and_shows_the_residual_parts() -> None:
     at = open_page()
     at.button(key="fm_next").click().run()
-    assert at.selectbox(key="fm_layer").value == "layer1.0:shortcut"
+    assert at.selectbox(key="fm_layer").value == "layer1.0"
     at.selectbox(key="fm_layer").set_value("layer2.0").run()
     assert not at.exception
     triple = [c for c in at.get("plotly_chart") if "relu(x + F(x))" in c.proto.spec or "residual branch F(x)" in c.proto.spec]
     assert len(triple) >= 2
     at.button(key="fm_prev").click().run()
-    assert at.selectbox(key="fm_layer").value == "layer2.0:branch"
+    assert at.selectbox(key="fm_layer").value == "layer1.1"
     for scale in ("per layer", "global"):
         at.radio(key="fm_scale").set_value(scale).run()
         assert not at.exception

@@ -94,6 +94,7 @@ def test_a_broken_link_falls_back_with_a_warning() -> None:
     ("model_stages", "2,0,2", "at least one block"),
     ("model_stages", "three", "whole numbers separated by commas"),
     ("model_planes", "64,0,256,512", "at least one channel"),
+    ("model_stages", "10000", "far beyond any trained ResNet"),
 ])
 def test_a_bad_custom_combination_shows_an_error_not_a_traceback(widget: str, value: str, message: str) -> None:
     at = start("architecture")
