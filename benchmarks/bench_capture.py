@@ -10,24 +10,14 @@ first), or additionally every conv/BN/ReLU call and every block's shortcut and F
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import median_seconds
 
 from explorer.activations import capture_activations, capture_bytes, capture_points
 from explorer.build import build_model
 from explorer.images import decode_image, preprocess, sample_images
 from explorer.spec import PRESETS
-
-
-def median_ms(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
@@ -53,9 +43,9 @@ def main() -> None:
 
         forward()
         capture_activations(model, spec, image, blocks)
-        plain = median_ms(forward, args.repeats)
-        block_ms = median_ms(lambda: capture_activations(model, spec, image, blocks), args.repeats)
-        detail_ms = median_ms(lambda: capture_activations(model, spec, image, detail), args.repeats)
+        plain = 1e3 * median_seconds(forward, args.repeats)
+        block_ms = 1e3 * median_seconds(lambda: capture_activations(model, spec, image, blocks), args.repeats)
+        detail_ms = 1e3 * median_seconds(lambda: capture_activations(model, spec, image, detail), args.repeats)
         print(f"| {name} | {plain:.0f} ms | {block_ms:.0f} ms | {block_ms / plain:.2f}x | {detail_ms:.0f} ms | "
               f"{detail_ms / plain:.2f}x | {capture_bytes(blocks) / 2**20:.1f} MiB | {capture_bytes(detail) / 2**20:.1f} MiB |")
 

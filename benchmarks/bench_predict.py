@@ -9,24 +9,14 @@ decoding the JPEG and preprocessing. Goal: predict <= 1.1x the plain forward.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import median_seconds
 
 from explorer.build import build_model
 from explorer.images import decode_image, preprocess, sample_images
 from explorer.predict import predict
 from explorer.spec import PRESETS
-
-
-def median_ms(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
@@ -50,9 +40,9 @@ def main() -> None:
                 torch.cuda.synchronize()
 
         forward()
-        plain = median_ms(forward, args.repeats)
-        ours = median_ms(lambda: predict(model, tensor, names), args.repeats)
-        full = median_ms(lambda: predict(model, preprocess(decode_image(data).image).tensor, names), args.repeats)
+        plain = 1e3 * median_seconds(forward, args.repeats)
+        ours = 1e3 * median_seconds(lambda: predict(model, tensor, names), args.repeats)
+        full = 1e3 * median_seconds(lambda: predict(model, preprocess(decode_image(data).image).tensor, names), args.repeats)
         print(f"| {name} | {plain:.1f} ms | {ours:.1f} ms | {ours / plain:.2f}x | {full:.1f} ms | {full / plain:.2f}x |")
 
 

@@ -12,29 +12,18 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 import warnings
-from collections.abc import Callable
 
 import thop
 import torch
 import torchinfo
 import torchvision
+from timing import median_seconds
 
 from explorer.anatomy import layer_table
 from explorer.spec import PRESETS
 
 MODELS = ("resnet18", "resnet50", "resnet152")
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def baseline(name: str, size: int) -> None:

@@ -21,7 +21,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Runs a benchmark script as __main__ and prints its own peak RSS (KiB) last.
-WRAPPER = ("import resource, runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
+WRAPPER = ("import os, resource, runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
+           "sys.path.insert(0, os.path.dirname(script)); "
            "runpy.run_path(script, run_name='__main__'); "
            "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
 BENCHMARKS = [

@@ -86,3 +86,18 @@ def trained_checkpoint() -> TrainedCheckpoint:
     classes = class_names(2)
     torch.save({"epoch": 1, "model_state_dict": model.state_dict(), "classes": list(classes)}, buffer)
     return TrainedCheckpoint(spec, 32, classes, buffer.getvalue(), history[-1].accuracy)
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No network for weights, and an empty torch hub cache in ``tmp_path / "hub"``."""
+    import urllib.error
+
+    from explorer import weights as weights_module
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("offline test")
+
+    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    return tmp_path / "hub"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import urllib.error
 from pathlib import Path
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import weights as weights_module
 from explorer.build import build_model
 from explorer.spec import PRESETS
 from explorer.weights import available_weights, weights_file
@@ -21,15 +19,8 @@ from tests.test_pages import downloads  # noqa: F401  (fixture)
 TIMEOUT = 180
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No test here may download: the network fails, the weights cache is empty."""
-    def no_network(*args, **kwargs):
-        raise urllib.error.URLError("offline test")
-
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    return tmp_path
+# No test here may download: the network fails and the weights cache is empty.
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def open_page(model: str = "resnet18", size: str = "96", weights: str | None = "random") -> AppTest:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.error
 from pathlib import Path
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import weights as weights_module
 from explorer.build import build_model
 from explorer.cli import main
 from explorer.spec import PRESETS
@@ -23,14 +21,8 @@ from tests.test_weights import CreatesAFile, saved
 TIMEOUT = 180
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    def no_network(*args, **kwargs):
-        raise urllib.error.URLError("offline test")
-
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    return tmp_path
+# No test here may download: the network fails and the weights cache is empty.
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def pngs(count: int = 6, seed: int = 7) -> tuple[list[tuple[str, bytes]], list[int]]:
