@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, NoReturn
 
 from explorer.anatomy import (
@@ -23,7 +24,8 @@ from explorer.spec import (
     PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, stages_for_depth,
 )
 from explorer.weights import (
-    ModelSource, WeightsUnavailable, available_weights, download_weights, guess_spec, load_model, read_checkpoint,
+    ModelSource, WeightsUnavailable, available_weights, class_names_from_text, download_weights, guess_spec, load_model,
+    read_checkpoint,
 )
 
 LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
@@ -186,11 +188,6 @@ def _cmd_presets(_: argparse.Namespace) -> int:
     return 0
 
 
-def _read_class_names(path: str) -> tuple[str, ...]:
-    with open(path, encoding="utf-8") as f:
-        return tuple(line.strip() for line in f if line.strip())
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     checkpoint = None
     if args.checkpoint:
@@ -225,7 +222,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         size = args.input or (32 if spec.is_cifar else 224)
         settings = Preprocessing(resize=round(size * 256 / 224), crop=size)
-        names = (_read_class_names(args.classes) if args.classes
+        names = (class_names_from_text(Path(args.classes).read_text(encoding="utf-8")) if args.classes
                  else checkpoint.names() if checkpoint is not None else tuple(f"class {i}" for i in range(spec.num_classes)))
     results = []
     for path in args.images:

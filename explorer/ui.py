@@ -9,18 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from explorer.anatomy import LayerTable, human_bytes, human_count, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, sample_images
-from explorer.weights import (
-    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, read_checkpoint,
-    weights_file,
-)
 from explorer.spec import (
     PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, spec_to_token,
     stages_for_depth,
+)
+from explorer.weights import (
+    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, read_checkpoint,
+    weights_file,
 )
 
 CUSTOM = "custom…"
@@ -154,6 +155,14 @@ def model_picker(prefix: str, default: str, box=None, label: str = "Model", with
     return ModelChoice(spec, size)
 
 
+def choose_model(prefix: str, spec: ResNetSpec) -> None:
+    """Make the picker ``prefix`` show ``spec`` from the next run on (its widgets re-seed)."""
+    st.session_state[f"{prefix}_token"] = spec_to_token(spec)
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{prefix}_") and k != f"{prefix}_token"
+                and k != f"{prefix}_input"]:
+        del st.session_state[key]
+
+
 def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
     """The layer table, or None after a clear st.error (e.g. an input smaller than the stride)."""
     try:
@@ -192,8 +201,6 @@ def pages() -> dict[str, st.Page]:
 
 def display_frame(rows: list[dict[str, object]], columns: list[str]):
     """A DataFrame for st.dataframe: a column with gaps becomes text with blanks, not "None"."""
-    import pandas as pd
-
     gappy = {name for name in columns if any(row[name] is None for row in rows)}
     return pd.DataFrame(
         [{name: ("" if row[name] is None else str(row[name])) if name in gappy else row[name] for name in columns}

@@ -151,6 +151,11 @@ class Checkpoint:
         return tuple(f"class {i}" for i in range(self.num_classes or 0))
 
 
+def class_names_from_text(text: str) -> tuple[str, ...]:
+    """Class names from a text file: one per line, blank lines ignored."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
 def read_checkpoint(data: bytes) -> Checkpoint:
     """Read checkpoint bytes with ``weights_only=True``; never falls back to full unpickling.
 

@@ -7,8 +7,7 @@ import streamlit as st
 from explorer import charts, ui
 from explorer.images import ImageError, Preprocessing, decode_image, preprocess, sample_images
 from explorer.predict import grad_cam, predict
-from explorer.spec import spec_to_token
-from explorer.weights import available_weights, describe_spec, guess_spec
+from explorer.weights import available_weights, class_names_from_text, describe_spec, guess_spec
 
 st.title("Predict")
 choice = ui.sidebar_model()
@@ -46,8 +45,7 @@ def model_column(prefix: str, spec, input_size: int, box):
         guess = guess_spec(checkpoint.state_dict) if checkpoint is not None else None
         if guess is not None and prefix == "pr":
             if box.button(f"Use {describe_spec(guess)}", key=f"{prefix}_use_guess"):
-                st.session_state["model_token"] = spec_to_token(guess)
-                st.session_state.pop("model_preset", None)
+                ui.choose_model("model", guess)
                 st.rerun()
         return None
     source = loaded.source
@@ -59,7 +57,7 @@ def model_column(prefix: str, spec, input_size: int, box):
     if checkpoint is not None and source.kind == "checkpoint":
         names = checkpoint.names()
     if names_file is not None:
-        lines = tuple(line.strip() for line in names_file.getvalue().decode("utf-8", "replace").splitlines() if line.strip())
+        lines = class_names_from_text(names_file.getvalue().decode("utf-8", "replace"))
         if len(lines) == spec.num_classes:
             names = lines
         else:
