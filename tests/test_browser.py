@@ -143,7 +143,7 @@ def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, 
     try:
         for page, (path, _) in zip(pages, cases):
             page.goto(f"{app_url}/{path}", wait_until="commit")
-        for index, (page, (path, expected)) in enumerate(zip(pages, cases)):
+        for page, (path, expected) in zip(pages, cases):
             page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
             page.wait_for_timeout(300)
             assert visible(page, expected), (path, expected)

@@ -72,7 +72,7 @@ def test_samples_are_real_photos_with_licences() -> None:
     samples = sample_images()
     assert len(samples) >= 5
     licences = (next(iter(samples.values())).parent / "LICENSES.md").read_text()
-    for name, path in samples.items():
+    for path in samples.values():
         assert path.name in licences
         decoded = decode_image(path.read_bytes())
         assert min(decoded.size) >= 256 and decoded.image.mode == "RGB"

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer.build import build_model
 from explorer.cli import main
-from explorer.spec import PRESETS
 from explorer.synthetic import shapes_images
 from tests import images_corpus as corpus
 from tests.live_server import APP
