@@ -104,6 +104,7 @@ def test_downloads_are_the_selected_layer(downloads: list) -> None:  # noqa: F81
     ("notes.jpg", b"just some text, renamed\n" * 10, "not an image"),
     ("notes.txt", b"plain text with a text name\n" * 10, "not an image"),
     ("no-extension", corpus.png_bomb(), "megapixels"),
+    ("huge.png", corpus.large_image(8000), "8000×8000 pixels"),
     ("bomb.png", corpus.png_bomb(), "megapixels"),
     ("cut.jpg", corpus.truncated_jpeg(), "truncated"),
 ])
@@ -115,7 +116,8 @@ def test_bad_uploads_give_a_clear_error(name: str, data: bytes, message: str) ->
     assert any(message in e.value and name in e.value for e in at.error)
 
 
-@pytest.mark.parametrize("data", [corpus.cmyk_jpeg(), corpus.sixteen_bit_png(), corpus.animated_gif(), corpus.exif_rotated_jpeg()])
+@pytest.mark.parametrize("data", [corpus.cmyk_jpeg(), corpus.sixteen_bit_png(), corpus.animated_gif(), corpus.exif_rotated_jpeg(),
+                                  corpus.palette_png_with_transparency()])
 def test_unusual_but_valid_uploads_work(data: bytes) -> None:
     at = open_page()
     at.radio(key="fm_image_source").set_value("upload").run()
@@ -139,3 +141,14 @@ def test_a_misfit_checkpoint_is_explained() -> None:
     at.file_uploader(key="fm_checkpoint").upload("mine.pth", buffer.getvalue()).run()
     assert not at.exception
     assert any("does not fit resnet18" in e.value and "resnet50 with 3 classes" in e.value for e in at.error)
+
+
+def test_a_checkpoint_with_another_fc_size_is_explained() -> None:
+    at = open_page()
+    at.radio(key="fm_weights_kind").set_value("checkpoint").run()
+    buffer = io.BytesIO()
+    torch.save({"state_dict": build_model(PRESETS["resnet18"].with_changes(num_classes=5), "cpu").state_dict()}, buffer)
+    at.file_uploader(key="fm_checkpoint").upload("five.pth", buffer.getvalue()).run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "fc.weight: checkpoint (5, 512) vs model (1000, 512)" in message and "resnet18 with 5 classes" in message
