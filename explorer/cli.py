@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from explorer.anatomy import (
-    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, Column, LayerTable, human_bytes, human_count, layer_table,
+    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, LayerTable, human_bytes, human_count, layer_table,
     records, to_csv,
 )
 from explorer.devices import pick_device
@@ -313,6 +313,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # e.g. --csv into a folder that does not exist
         print(f"error: {error.strerror or error}: {error.filename}", file=sys.stderr)
         return 2
-
-
-__all__ = ["Column", "build_parser", "main", "spec_from_args", "table_json"]

@@ -1,5 +1,6 @@
 """Predict: classify images with ImageNet weights or your checkpoint, with Grad-CAM."""
 
+import hashlib
 import re
 
 import streamlit as st
@@ -7,6 +8,7 @@ import streamlit as st
 from explorer import charts, ui
 from explorer.images import ImageError, Preprocessing, decode_image, preprocess, sample_images
 from explorer.predict import grad_cam, predict
+from explorer.spec import spec_to_token
 from explorer.weights import available_weights, class_names_from_text, describe_spec, guess_spec
 
 st.title("Predict")
@@ -86,20 +88,30 @@ stage = st.selectbox("Grad-CAM from stage", stages, index=len(stages) - 1, key="
                      help="Later stages: coarser maps, more semantic; earlier: finer, more about edges.")
 
 # ---- one row per image ----------------------------------------------------------------
+# Predictions and Grad-CAMs of this session, so a widget change does not redo every image.
+memo: dict = st.session_state.setdefault("pr_memo", {})
+if len(memo) > 256:
+    memo.clear()
 for number, (name, decoded) in enumerate(images):
     st.divider()
     st.markdown(f"**{name}** · {decoded.format}, {decoded.size[0]}×{decoded.size[1]}")
     row = st.columns(len(setups))
+    image_key = hashlib.sha1(decoded.image.tobytes()).hexdigest()
     for (prefix, spec, _size), (model, source, names, settings), cell in zip(models, setups, row):
+        model_key = (spec_to_token(spec), source, settings, names, image_key)
         steps = preprocess(decoded.image, settings)
-        (prediction,) = predict(model, steps.tensor, names, topk=5)
+        if model_key not in memo:
+            memo[model_key] = predict(model, steps.tensor, names, topk=5)[0]
+        prediction = memo[model_key]
         safe = re.sub(r"\W+", "_", f"{prefix}_{number}")
         picture, chart = cell.columns([2, 3])
         cell_stage = stage if stage in [f"layer{i + 1}" for i in range(len(spec.stages))] else None
         target = picture.selectbox("Grad-CAM class", range(len(prediction.labels)), key=f"{safe}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
-        cam = grad_cam(model, spec, steps.tensor, prediction.indices[target], cell_stage)
-        picture.image(charts.overlay(steps.cropped, cam, alpha=0.45), width="stretch",
+        cam_key = (*model_key, prediction.indices[target], cell_stage)
+        if cam_key not in memo:
+            memo[cam_key] = grad_cam(model, spec, steps.tensor, prediction.indices[target], cell_stage)
+        picture.image(charts.overlay(steps.cropped, memo[cam_key], alpha=0.45), width="stretch",
                       caption=f"Grad-CAM for “{prediction.labels[target]}” from {cell_stage or 'the last stage'}")
         chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities,
                                             f"{spec.name}: top-5 ({source.label.split(' —')[0]})"),
