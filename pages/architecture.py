@@ -59,6 +59,21 @@ second[1].metric(f"Activation memory, batch {batch}", human_bytes(totals.activat
                  help="Sum of every layer's float32 output for the batch: what training keeps for backward.")
 second[2].metric("Receptive field", f"{totals.rf_size} px", help=f"Of the last stage; output stride {totals.output_stride}.")
 
+device = describe_device()
+cost_key = (spec_to_token(spec), choice.input_size, batch, device.device)
+
+
+def measure() -> None:
+    """Button callback: runs before the page, so the layer table can show the result too."""
+    try:
+        st.session_state["arch_cost"] = (cost_key, measure_layer_costs(spec, choice.input_size, device.device, batch))
+        st.session_state.pop("arch_cost_error", None)
+    except DoesNotFit as error:
+        st.session_state["arch_cost_error"] = str(error)
+
+
+stored_cost = st.session_state.get("arch_cost")
+report = stored_cost[1] if stored_cost and stored_cost[0] == cost_key else None
 tabs = st.tabs(["Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost"])
 
 with tabs[0]:
@@ -70,7 +85,13 @@ with tabs[0]:
     rows = [r for r in source if getattr(r, "stage", getattr(r, "name", "")) in chosen]
     columns = LEVELS[level]
     frame = ui.display_frame(records(rows, columns), [c.label for c in columns])
-    st.dataframe(highlight(frame, rows), hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
+    styled = highlight(frame, rows)
+    if report is not None and level == "leaf layers":  # the measured cost, coloured on the table
+        latency = {(c.name, c.call): c.milliseconds for c in report.layers}
+        frame.insert(3, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in rows])
+        slowest = frame["Latency (ms)"].max()
+        styled = highlight(frame, rows).map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
+    st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
                  column_config=ui.number_columns(frame))
     st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[halves the "
                "resolution (stride 2)] · MACs count conv and linear multiply-accumulates only; FLOPs = 2 × MACs.")
@@ -117,21 +138,15 @@ with tabs[4]:
     st.markdown("**Why they differ**\n\n" + "\n".join(f"- **{r.layer_type}**: {r.explanation}" for r in conventions.rows))
 
 with tabs[5]:
-    device = describe_device()
     st.markdown(f"One real forward pass of a batch of {batch} random image(s) at {choice.input_size}×{choice.input_size} "
                 f"on **{device.label}**: latency of every layer (median of 3 runs"
                 f"{', CUDA events' if device.device == 'cuda' else ''}) and its peak memory "
-                f"{'(CUDA allocator)' if device.device == 'cuda' else '(measured on CUDA only)'}.")
-    key = (spec_to_token(spec), choice.input_size, batch, device.device)
-    if st.button("Measure one forward pass", key="arch_measure"):
-        try:
-            with st.spinner(f"Building {spec.name} on {device.device} and timing every layer…"):
-                st.session_state["arch_cost"] = (key, measure_layer_costs(spec, choice.input_size, device.device, batch))
-        except DoesNotFit as error:
-            st.error(str(error))
-    stored = st.session_state.get("arch_cost")
-    if stored and stored[0] == key:
-        report = stored[1]
+                f"{'(CUDA allocator)' if device.device == 'cuda' else '(measured on CUDA only)'}. "
+                "The latency also appears, coloured, in the layer table.")
+    st.button("Measure one forward pass", key="arch_measure", on_click=measure)
+    if "arch_cost_error" in st.session_state:
+        st.error(st.session_state["arch_cost_error"])
+    if report is not None:
         st.metric("Whole forward (no hooks)", f"{report.forward_milliseconds:.1f} ms")
         cost = pd.DataFrame([{
             "#": i, "Name": c.name + (f" (call {c.call + 1})" if c.call else ""), "Type": r.type,
