@@ -18,14 +18,14 @@ from explorer.anatomy import (
     records, to_csv,
 )
 from explorer.devices import pick_device
-from explorer.images import ImageError, Preprocessing, decode_image, preprocess
+from explorer.images import ImageError, decode_image, preprocess
 from explorer.predict import predict
 from explorer.spec import (
     PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, stages_for_depth,
 )
 from explorer.weights import (
-    ModelSource, WeightsUnavailable, available_weights, class_names_from_text, download_weights, guess_spec, load_model,
-    read_checkpoint,
+    ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_text, download_weights,
+    guess_spec, load_model, preprocessing_for, read_checkpoint,
 )
 
 LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
@@ -178,7 +178,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 def _cmd_presets(_: argparse.Namespace) -> int:
     rows = []
     for name, spec in PRESETS.items():
-        totals = layer_table(spec, 32 if spec.is_cifar else 224).totals
+        totals = layer_table(spec, spec.natural_input_size).totals
         rows.append({
             "Preset": name, "Depth": spec.depth, "Block": spec.block.value,
             "Stages": ",".join(map(str, spec.stages)), "Params": totals.params,
@@ -216,14 +216,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"Unknown weights {source.weights!r} for {spec.name}; available: {', '.join(options)}.")
     device = pick_device()
     model = load_model(spec, source, device, checkpoint)
-    if source.kind == "imagenet":
-        settings = Preprocessing.from_weights(options[source.weights])
-        names = tuple(options[source.weights].meta["categories"])
-    else:
-        size = args.input or (32 if spec.is_cifar else 224)
-        settings = Preprocessing(resize=round(size * 256 / 224), crop=size)
-        names = (class_names_from_text(Path(args.classes).read_text(encoding="utf-8")) if args.classes
-                 else checkpoint.names() if checkpoint is not None else tuple(f"class {i}" for i in range(spec.num_classes)))
+    settings = preprocessing_for(spec, source, args.input or spec.natural_input_size)
+    names = class_names_for(spec, source, checkpoint)
+    if args.classes and source.kind != "imagenet":
+        names = class_names_from_text(Path(args.classes).read_text(encoding="utf-8"))
     results = []
     for path in args.images:
         with open(path, "rb") as f:
@@ -305,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "table" and args.input is None:
-            args.input = 32 if spec_from_args(args).is_cifar else 224
+            args.input = spec_from_args(args).natural_input_size
         return args.run(args)
     except (UsageError, ValueError, WeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -106,6 +106,11 @@ class Preprocessing:
     std: tuple[float, float, float] = IMAGENET_STD
 
     @classmethod
+    def for_size(cls, size: int) -> Preprocessing:
+        """Crop ``size`` px after resizing with ImageNet's 256/224 margin (224 -> 256, 32 -> 37)."""
+        return cls(resize=round(size * 256 / 224), crop=size)
+
+    @classmethod
     def from_weights(cls, weights) -> Preprocessing:
         """The exact parameters of ``weights.transforms()`` (V2 weights resize to 232)."""
         preset = weights.transforms()

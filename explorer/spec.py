@@ -238,6 +238,11 @@ class ResNetSpec:
         return self.stem is Stem.CIFAR
 
     @property
+    def natural_input_size(self) -> int:
+        """The input side the family is trained at: 32 px for CIFAR nets, 224 px otherwise."""
+        return 32 if self.is_cifar else 224
+
+    @property
     def preset(self) -> str | None:
         """The preset this spec equals, if any (``"resnet50"``)."""
         return _PRESET_BY_SPEC.get(self)
@@ -482,25 +487,6 @@ def get_preset(name: str) -> ResNetSpec:
         raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(PRESETS)}.") from None
 
 
-__all__ = [
-    "Block",
-    "MAX_BLOCKS",
-    "PRESETS",
-    "ResNetSpec",
-    "Shortcut",
-    "Stem",
-    "StrideStyle",
-    "TORCHVISION_PRESETS",
-    "check_input_size",
-    "spec_from_token",
-    "spec_to_token",
-    "cifar_resnet",
-    "get_preset",
-    "resnet_for_depth",
-    "stages_for_depth",
-]
-
-
 # ---- URL tokens ---------------------------------------------------------------------
 
 _TOKEN_BASES = {  # the preset a custom spec is written relative to
@@ -559,3 +545,22 @@ def spec_from_token(token: str) -> ResNetSpec:
         except ValueError:
             raise ValueError(f"Cannot read {assignment!r} in the model link: {text!r} is not a number.") from None
     return base.with_changes(**changes)
+
+
+__all__ = [
+    "Block",
+    "MAX_BLOCKS",
+    "PRESETS",
+    "ResNetSpec",
+    "Shortcut",
+    "Stem",
+    "StrideStyle",
+    "TORCHVISION_PRESETS",
+    "check_input_size",
+    "spec_from_token",
+    "spec_to_token",
+    "cifar_resnet",
+    "get_preset",
+    "resnet_for_depth",
+    "stages_for_depth",
+]

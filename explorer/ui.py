@@ -145,7 +145,7 @@ def model_picker(prefix: str, default: str, box=None, label: str = "Model", with
         return None
     st.session_state[token_key] = spec_to_token(spec)
     st.query_params[prefix] = st.session_state[token_key]
-    size = 32 if spec.is_cifar else 224
+    size = spec.natural_input_size
     if with_input_size:
         if size_key not in st.session_state:
             st.session_state[size_key] = int(st.query_params.get(size_key, size)) if str(st.query_params.get(size_key, size)).isdigit() else size
@@ -304,7 +304,7 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     Pretrained weights that cannot be had fall back to random weights, clearly labelled.
     """
     device = describe_device().device
-    table = layer_table(spec, 32 if spec.is_cifar else 224)
+    table = layer_table(spec, spec.natural_input_size)
     failed: dict[str, str] = st.session_state.setdefault("unavailable_weights", {})
     file = None
     try:

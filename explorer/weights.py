@@ -25,6 +25,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from explorer.build import build_model
+from explorer.images import Preprocessing
 from explorer.spec import TORCHVISION_PRESETS, Block, ResNetSpec, Shortcut, Stem
 
 CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model")
@@ -291,6 +292,22 @@ def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str 
     model = build_model(spec, "cpu", seed=0)
     model.load_state_dict(checkpoint.state_dict)
     return model.to(device).eval()
+
+
+def preprocessing_for(spec: ResNetSpec, source: ModelSource, input_size: int) -> Preprocessing:
+    """ImageNet weights' own ``transforms()``; otherwise ``input_size`` with ImageNet's margin."""
+    if source.kind == "imagenet":
+        return Preprocessing.from_weights(available_weights(spec)[source.weights])
+    return Preprocessing.for_size(input_size)
+
+
+def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None) -> tuple[str, ...]:
+    """ImageNet's categories from the weights meta, the checkpoint's names, or "class 0" ... "class N-1"."""
+    if source.kind == "imagenet":
+        return tuple(available_weights(spec)[source.weights].meta["categories"])
+    if source.kind == "checkpoint" and checkpoint is not None:
+        return checkpoint.names()
+    return tuple(f"class {i}" for i in range(spec.num_classes))
 
 
 def load_model(spec: ResNetSpec, source: ModelSource, device: str = "cpu", checkpoint: Checkpoint | None = None,

@@ -55,7 +55,7 @@ def task_batch(count: int, input_size: int, num_classes: int, seed: int = 0) -> 
     classes = max(2, min(num_classes, 4))
     pictures, labels = shapes_images(count, size=round(input_size * 1.15), num_classes=classes, seed=seed,
                                      colour_cue=False)
-    settings = Preprocessing(resize=round(input_size * 256 / 224), crop=input_size)
+    settings = Preprocessing.for_size(input_size)
     return torch.stack([preprocess(p, settings).tensor for p in pictures]), torch.tensor(labels) % max(num_classes, 1)
 
 

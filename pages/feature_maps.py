@@ -10,9 +10,9 @@ import torch
 
 from explorer import charts, ui
 from explorer.activations import CaptureTooLarge, capture_activations, capture_budget, capture_bytes, capture_points
-from explorer.images import AUGMENT_POLICIES, Preprocessing, augmentation_samples, denormalize, preprocess
+from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
 from explorer.spec import spec_to_token
-from explorer.weights import available_weights
+from explorer.weights import preprocessing_for
 
 st.title("Feature maps")
 choice = ui.sidebar_model()
@@ -31,11 +31,7 @@ if picked is None:
     st.stop()
 
 # ---- preprocessing ------------------------------------------------------------------
-options = available_weights(spec)
-if source.kind == "imagenet":
-    settings = Preprocessing.from_weights(options[source.weights])
-else:  # the picker's input size, with ImageNet's 256/224 resize margin
-    settings = Preprocessing(resize=round(choice.input_size * 256 / 224), crop=choice.input_size)
+settings = preprocessing_for(spec, source, choice.input_size)
 steps = preprocess(picked.decoded.image, settings)
 info = picked.decoded
 st.subheader("What the model sees")

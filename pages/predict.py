@@ -6,10 +6,10 @@ import re
 import streamlit as st
 
 from explorer import charts, ui
-from explorer.images import ImageError, Preprocessing, decode_image, preprocess, sample_images
+from explorer.images import ImageError, decode_image, preprocess, sample_images
 from explorer.predict import grad_cam, predict
 from explorer.spec import spec_to_token
-from explorer.weights import available_weights, class_names_from_text, describe_spec, guess_spec
+from explorer.weights import class_names_for, class_names_from_text, describe_spec, guess_spec, preprocessing_for
 
 st.title("Predict")
 choice = ui.sidebar_model()
@@ -51,20 +51,14 @@ def model_column(prefix: str, spec, input_size: int, box):
                 st.rerun()
         return None
     source = loaded.source
-    options = available_weights(spec)
-    if source.kind == "imagenet":
-        weights = options[source.weights]
-        return loaded.model, source, tuple(weights.meta["categories"]), Preprocessing.from_weights(weights)
-    names = tuple(f"class {i}" for i in range(spec.num_classes))
-    if checkpoint is not None and source.kind == "checkpoint":
-        names = checkpoint.names()
-    if names_file is not None:
+    names = class_names_for(spec, source, checkpoint)
+    if names_file is not None and source.kind != "imagenet":
         lines = class_names_from_text(names_file.getvalue().decode("utf-8", "replace"))
         if len(lines) == spec.num_classes:
             names = lines
         else:
             box.error(f"{names_file.name} has {len(lines)} names for {spec.num_classes} classes; using the defaults.")
-    return loaded.model, source, names, Preprocessing(resize=round(input_size * 256 / 224), crop=input_size)
+    return loaded.model, source, names, preprocessing_for(spec, source, input_size)
 
 
 models = [("pr", choice.spec, choice.input_size)]

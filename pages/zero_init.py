@@ -30,7 +30,7 @@ batch = int(c[0].number_input("Batch size", 2, 256, 32, key="zi_batch"))
 steps = int(c[1].number_input("Training steps", 1, 2000, 60, key="zi_steps"))
 lr = float(c[2].number_input("Learning rate", 0.0001, 1.0, 0.02, step=0.005, format="%.4f", key="zi_lr"))
 seed = int(c[3].number_input("Seed", 0, 2**31 - 1, 0, key="zi_seed"))
-size = int(c[4].number_input("Input size (px)", spec.output_stride, 512, 32 if spec.is_cifar else 64, step=8, key="zi_size",
+size = int(c[4].number_input("Input size (px)", spec.output_stride, 512, min(spec.natural_input_size, 64), step=8, key="zi_size",
                              help="Small inputs keep the study fast on a CPU; the model is the sidebar's."))
 st.caption(f"Data: shapes drawn in code ({', '.join(task_classes(spec.num_classes))}; random colours), "
            f"preprocessed at {size}×{size}. Model: **{spec.name}**, trained with SGD + momentum.")

@@ -77,7 +77,7 @@ def trained_checkpoint() -> TrainedCheckpoint:
     from explorer.synthetic import class_names, shapes_images, train
 
     spec = cifar_resnet(20, num_classes=2)
-    settings = Preprocessing(resize=round(32 * 256 / 224), crop=32)
+    settings = Preprocessing.for_size(32)
     pictures, labels = shapes_images(256, size=40, num_classes=2, seed=0)
     inputs = torch.stack([preprocess(p, settings).tensor for p in pictures])  # (256, 3, 32, 32)
     model = build_model(spec, seed=0)
