@@ -178,10 +178,10 @@ def twins(spec: ResNetSpec) -> dict[str, ResNetSpec]:
             "zero_init_residual=False": spec.with_changes(zero_init_residual=False)}
 
 
-def degradation_models(shallow: ResNetSpec, deep: ResNetSpec) -> dict[str, ResNetSpec]:
-    """Plain and residual versions of two depths (the paper's Fig. 1 / Fig. 6 setting)."""
+def degradation_models(*specs: ResNetSpec) -> dict[str, ResNetSpec]:
+    """Plain and residual versions of each spec, e.g. depths 20 and 56 (the paper's Fig. 1 / Fig. 6)."""
     models = {}
-    for spec in (shallow, deep):
+    for spec in specs:
         residual = spec if spec.shortcut is not Shortcut.NONE else spec.with_changes(shortcut=Shortcut.A if spec.is_cifar else Shortcut.B)
         models[f"plain-{spec.depth}"] = residual.with_changes(shortcut=Shortcut.NONE)
         models[f"ResNet-{spec.depth}"] = residual

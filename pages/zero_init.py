@@ -6,7 +6,9 @@ import streamlit as st
 from explorer import charts, ui
 from explorer.devices import DoesNotFit
 from explorer.spec import Shortcut, cifar_resnet, spec_to_token
-from explorer.zero_init import degradation_models, task_classes, train_models, twin_init, twins
+from explorer.zero_init import (
+    degradation_models, gradient_norms, task_batch, task_classes, train_models, twin_init, twins,
+)
 
 st.title("zero_init_residual")
 st.markdown(
@@ -130,11 +132,8 @@ models = degradation_models(cifar_resnet(shallow), cifar_resnet(deep))
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def plain_vs_residual_gradients(deep: int, seed: int, batch: int):
-    from explorer.zero_init import gradient_norms, task_batch
-
     inputs, labels = task_batch(batch, 32, 10, seed)
-    return {label: gradient_norms(s, seed, inputs, labels) for label, s in
-            degradation_models(cifar_resnet(deep), cifar_resnet(deep)).items()}
+    return {label: gradient_norms(s, seed, inputs, labels) for label, s in degradation_models(cifar_resnet(deep)).items()}
 
 
 gradients = plain_vs_residual_gradients(deep, seed, batch)
