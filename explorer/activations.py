@@ -1,12 +1,7 @@
 """Capture a ResNet's activations for one image without touching the shared model.
 
-A model cached for all sessions must never carry hooks: another session's forward would
-run them. Each capture therefore leases a private *view* of the model: a module tree built
-on the meta device whose parameters and buffers are the shared model's own tensors
-(``load_state_dict(assign=True)``: no copy). Hooks go on the view, one thread uses it at a
-time, and views are pooled per model. (``torch.fx`` tracing, which
-``create_feature_extractor`` uses, patches ``nn.Module.__call__`` for the whole process
-while it traces, so it is avoided here.)
+Hooks go on a private view of the model (`model_views.leased_view`), never on the model
+that every session shares.
 
 Captured tensors are copies taken when a module returns, so torchvision's in-place
 ``out += identity`` and in-place ReLUs cannot change them afterwards, and each call of a
@@ -18,10 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +22,7 @@ from torch import nn
 
 from explorer.anatomy import layer_table
 from explorer.build import build_model, residual_branch_last_bn
+from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
 
 FP16_BYTES = 2
@@ -150,32 +143,6 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
 def capture_bytes(points: Sequence[CapturePoint]) -> int:
     """Memory the captured float16 maps of one image will take."""
     return sum(p.bytes for p in points)
-
-
-# ---- private views of a shared model ---------------------------------------------------
-
-_views: weakref.WeakKeyDictionary[nn.Module, list[nn.Module]] = weakref.WeakKeyDictionary()
-_views_lock = threading.Lock()
-MAX_IDLE_VIEWS = 4
-
-
-@contextmanager
-def leased_view(model: nn.Module, spec: ResNetSpec) -> Iterator[nn.Module]:
-    """A hookable module tree sharing ``model``'s tensors, used by this thread alone."""
-    with _views_lock:
-        idle = _views.setdefault(model, [])
-        view = idle.pop() if idle else None
-    if view is None:
-        view = build_model(spec, "meta")
-        view.load_state_dict(model.state_dict(), assign=True)  # the same tensors, no copy
-        view.eval()
-    try:
-        yield view
-    finally:
-        with _views_lock:
-            idle = _views.setdefault(model, [])
-            if len(idle) < MAX_IDLE_VIEWS:
-                idle.append(view)
 
 
 def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, points: Sequence[CapturePoint],

@@ -1,7 +1,7 @@
 """Top-k predictions and Grad-CAM (Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391).
 
 Predictions run the shared model under ``torch.inference_mode()``. Grad-CAM needs hooks
-and gradients, so it runs on a private view of the model (see `activations.leased_view`):
+and gradients, so it runs on a private view of the model (see `model_views.leased_view`):
 the shared model is never hooked, and no parameter gradient is accumulated anywhere.
 """
 
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.activations import leased_view
+from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from explorer.activations import CaptureTooLarge, capture_activations, capture_bytes, capture_points
 from explorer.anatomy import layer_table
 from explorer.build import build_model
+from explorer.model_views import MAX_IDLE_VIEWS, leased_view
 from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
 
 
@@ -82,10 +83,44 @@ def test_the_shared_model_is_never_touched() -> None:
     spec = PRESETS["resnet18"]
     model = build_model(spec, seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = image(3).unsqueeze(0)  # (1, 3, 64, 64)
+    with leased_view(model, spec) as view:
+        # A separate module tree over the very same tensors: no copy, no shared module.
+        assert view is not model and not set(map(id, view.modules())) & set(map(id, model.modules()))
+        shared = model.state_dict()
+        assert all(t.data_ptr() == shared[k].data_ptr() for k, t in view.state_dict().items())
+        fired: list[str] = []
+        handle = view.layer1.register_forward_hook(lambda *_: fired.append("hook"))
+        try:
+            with torch.no_grad():
+                plain = model(x)  # another session's plain forward
+            assert fired == []
+            with torch.no_grad():
+                torch.testing.assert_close(view(x), plain)
+            assert fired == ["hook"]
+        finally:
+            handle.remove()
     capture_activations(model, spec, image(3), capture_points(spec, 64, detail=True))
     assert not model.training
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_views_are_pooled_per_model_and_concurrent_leases_get_their_own() -> None:
+    spec = cifar_resnet(20)
+    model = build_model(spec, seed=0)
+    with leased_view(model, spec) as first:
+        with leased_view(model, spec) as second:
+            assert second is not first
+    with leased_view(model, spec) as again:
+        assert again is first or again is second  # an idle view is reused, not rebuilt
+    leases = [leased_view(model, spec) for _ in range(MAX_IDLE_VIEWS + 2)]
+    views = [lease.__enter__() for lease in leases]
+    assert len(set(map(id, views))) == len(views)
+    for lease in leases:
+        lease.__exit__(None, None, None)
+    with leased_view(build_model(spec, seed=1), spec) as other:
+        assert other not in views  # another model never gets this model's views
 
 
 def test_concurrent_sessions_each_get_their_own_result() -> None:
