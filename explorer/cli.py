@@ -1,4 +1,5 @@
-"""Command line: ``python -m explorer table resnet50 [--csv F] [--json] ...``, ``predict IMG...``, ``presets``.
+"""Command line: ``python -m explorer table resnet50 [--csv F] [--json] ...``, ``predict IMG...``, ``presets``,
+``degradation``.
 
 Errors a user can cause print one line to stderr and exit with status 2.
 """
@@ -17,11 +18,17 @@ from explorer.anatomy import (
     BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, LayerTable, human_bytes, human_count, layer_table,
     records, to_csv,
 )
+from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
 from explorer.devices import pick_device
 from explorer.images import ImageError, decode_image, preprocess
 from explorer.predict import predict
+from explorer.shapes_task import task_classes
 from explorer.spec import (
-    PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, stages_for_depth,
+    PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, cifar_resnet, get_preset, spec_from_token,
+    stages_for_depth,
+)
+from explorer.training import (
+    MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
 from explorer.weights import (
     ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_text, download_weights,
@@ -245,6 +252,32 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_degradation(args: argparse.Namespace) -> int:
+    """Train plain and residual CIFAR nets at two depths, as the zero_init page does, and print where they end."""
+    shallow, deep = cifar_resnet(args.shallow), cifar_resnet(args.deep)
+    size = args.input or deep.natural_input_size
+    if args.steps < 1 or args.lr <= 0:
+        raise ValueError(f"--steps must be at least 1 and --lr above 0, got {args.steps} and {args.lr}.")
+    batch = max(args.batch, MIN_TRAIN_BATCH)
+    histories = train_models(degradation_models(shallow, deep), args.steps, batch_size=batch, lr=args.lr,
+                             seed=args.seed, input_size=size)
+    classes = task_classes(deep.num_classes)
+    print(f"Degradation (He et al. 2016, Fig. 1): CIFAR ResNets with and without shortcuts, trained on the shapes "
+          f"task ({len(classes)} classes: {', '.join(classes)}; chance {1 / len(classes):.0%})")
+    print(f"settings: input {size}x{size}, {args.steps} steps, lr {args.lr}, batch {batch}, seed {args.seed}, "
+          f"{TASK_EXAMPLES} pictures, SGD momentum {MOMENTUM}, weight decay {WEIGHT_DECAY}, {WARMUP_STEPS}-step warm-up")
+    rows = []
+    for label, history in histories.items():
+        summary = summarize(label, history)
+        rows.append({
+            "net": label, "steps": summary.steps, "final loss": f"{summary.final_loss:.3f}",
+            "final batch acc": f"{summary.final_accuracy:.0%}",
+            f"mean batch acc, last {SUMMARY_WINDOW}": f"{summary.late_accuracy:.0%}",
+        })
+    print(_text_table(rows))
+    return 0
+
+
 def _cmd_fetch_weights(args: argparse.Namespace) -> int:
     """Download torchvision ImageNet weights into the cache (for offline machines and images)."""
     for name in args.models:
@@ -292,6 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("models", nargs="+", metavar="MODEL", help="torchvision presets, e.g. resnet18 resnet50")
     fetch.add_argument("--weights", help="weights name (default: each model's DEFAULT)")
     fetch.set_defaults(run=_cmd_fetch_weights)
+    degradation = commands.add_parser("degradation", help="train plain vs residual CIFAR nets (He et al. 2016, Fig. 1)")
+    degradation.add_argument("--shallow", type=int, default=DEFAULT_SHALLOW, help="CIFAR depth 6n+2 (default 20)")
+    degradation.add_argument("--deep", type=int, default=DEFAULT_DEEP, help="CIFAR depth 6n+2 (default 56)")
+    degradation.add_argument("--steps", type=int, default=60)
+    degradation.add_argument("--lr", type=float, default=0.02)
+    degradation.add_argument("--batch", type=int, default=32)
+    degradation.add_argument("--seed", type=int, default=0)
+    degradation.add_argument("--input", type=int, help="input side (default: the CIFAR nets' 32)")
+    degradation.set_defaults(run=_cmd_degradation)
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(run=_cmd_presets)
     return parser

@@ -6,8 +6,10 @@ and in session state, so it survives page switches and a teacher can share a lin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -24,6 +26,11 @@ from explorer.weights import (
     weights_file,
 )
 
+if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
+    from explorer.training import LayerGradient
+    from explorer.zero_init import TwinInit
+
+T = TypeVar("T")
 CUSTOM = "custom…"
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 MAX_INPUT_SIZE = 4096
@@ -334,3 +341,35 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     except (CheckpointError, DoesNotFit) as error:
         st.error(str(error))
         return None
+
+
+def remembered(slot: str, key: Hashable, compute: Callable[[], T], max_entries: int = 1) -> T:
+    """``compute()``, kept in this session's state under ``slot`` for ``key``.
+
+    For results too large or too private to share between sessions (captured maps, one
+    user's predictions): a rerun with the same key reuses them; beyond ``max_entries``
+    keys the slot starts afresh. An exception from ``compute`` stores nothing.
+    """
+    memo: dict = st.session_state.setdefault(slot, {})
+    if key not in memo:
+        value = compute()
+        if len(memo) >= max_entries:
+            memo.clear()
+        memo[key] = value
+    return memo[key]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def init_study(spec: ResNetSpec, seed: int, batch: int, size: int) -> TwinInit:
+    """`zero_init.twin_init`, shared by sessions that ask for the same study."""
+    from explorer.zero_init import twin_init
+
+    return twin_init(spec, seed, batch, size)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def plain_vs_residual_gradients(spec: ResNetSpec, seed: int, batch: int) -> dict[str, tuple[LayerGradient, ...]]:
+    """`degradation.initial_gradients`, shared by sessions that ask for the same depth and batch."""
+    from explorer.degradation import initial_gradients
+
+    return initial_gradients(spec, seed, batch)

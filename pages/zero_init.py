@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from explorer import charts, ui
+from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, degradation_models
 from explorer.devices import DoesNotFit
+from explorer.shapes_task import task_classes
 from explorer.spec import Shortcut, cifar_resnet, spec_to_token
-from explorer.zero_init import (
-    degradation_models, gradient_norms, task_batch, task_classes, train_models, twin_init, twins,
-)
+from explorer.training import SUMMARY_WINDOW, summarize, train_models
+from explorer.zero_init import twins
 
 st.title("zero_init_residual")
 st.markdown(
@@ -38,14 +39,9 @@ st.caption(f"Data: shapes drawn in code ({', '.join(task_classes(spec.num_classe
            f"preprocessed at {size}×{size}. Model: **{spec.name}**, trained with SGD + momentum.")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def init_study(spec, seed: int, batch: int, size: int):
-    return twin_init(spec, seed, batch, size)
-
-
 try:
     with st.spinner("Building both twins from one seed and measuring them at initialisation…"):
-        study = init_study(spec, seed, batch, size)
+        study = ui.init_study(spec, seed, batch, size)
 except (DoesNotFit, ValueError) as error:
     st.error(str(error))
     st.stop()
@@ -98,7 +94,7 @@ def run_training(key: str, specs: dict, button_label: str, title: str) -> None:
             bar.progress(done / total, text=f"{label}: step {step.step + 1}/{steps}, loss {step.loss:.3f}")
 
         try:
-            train_models(specs, steps, batch_size=max(batch, 8), lr=lr, seed=seed, input_size=size, on_step=on_step)
+            train_models(specs, steps, batch_size=batch, lr=lr, seed=seed, input_size=size, on_step=on_step)
             results[params]["done"] = True
         except DoesNotFit as error:
             results.pop(params)
@@ -110,8 +106,9 @@ def run_training(key: str, specs: dict, button_label: str, title: str) -> None:
         if not entry["done"]:
             st.warning("Stopped early: the curves show the steps that ran.")
         st.plotly_chart(charts.training_curves(histories, title), key=f"{key}_curves", width="stretch")
-        early = {label: sum(s.loss for s in h[:10]) / len(h[:10]) for label, h in histories.items()}
-        st.caption("Mean loss over the first 10 steps: " + ", ".join(f"{k} {v:.3f}" for k, v in early.items()))
+        summaries = [summarize(label, history) for label, history in histories.items()]
+        st.caption(f"Mean loss over the first {SUMMARY_WINDOW} steps: "
+                   + ", ".join(f"{s.label} {s.early_loss:.3f}" for s in summaries))
 
 
 st.subheader("Training the twins")
@@ -124,21 +121,17 @@ st.markdown(
     "Here the CIFAR ResNets of section 4.2, with and without their shortcuts, on the same task and batches."
 )
 d1, d2 = st.columns(2)
-depths = [20, 32, 44, 56, 110]
-shallow = d1.selectbox("Shallow depth", depths, index=0, key="zi_shallow")
-deep = d2.selectbox("Deep depth", depths, index=3, key="zi_deep")
+shallow = d1.selectbox("Shallow depth", PAPER_DEPTHS, index=PAPER_DEPTHS.index(DEFAULT_SHALLOW), key="zi_shallow")
+deep = d2.selectbox("Deep depth", PAPER_DEPTHS, index=PAPER_DEPTHS.index(DEFAULT_DEEP), key="zi_deep")
 models = degradation_models(cifar_resnet(shallow), cifar_resnet(deep))
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def plain_vs_residual_gradients(deep: int, seed: int, batch: int):
-    inputs, labels = task_batch(batch, 32, 10, seed)
-    return {label: gradient_norms(s, seed, inputs, labels) for label, s in degradation_models(cifar_resnet(deep)).items()}
-
-
-gradients = plain_vs_residual_gradients(deep, seed, batch)
-layer_names = [g.name for g in next(iter(gradients.values()))]
-st.plotly_chart(charts.lines(layer_names, {label: [g.norm for g in grads] for label, grads in gradients.items()},
-                             f"Gradient norm per layer at initialisation, depth {deep} (log scale)", "‖∇W‖", log=True),
-                key="zi_plain_gradients", width="stretch")
+try:
+    with st.spinner(f"One backward pass through plain-{deep} and ResNet-{deep}…"):
+        gradients = ui.plain_vs_residual_gradients(cifar_resnet(deep), seed, batch)
+except DoesNotFit as error:
+    st.error(str(error))
+else:
+    layer_names = [g.name for g in next(iter(gradients.values()))]
+    st.plotly_chart(charts.lines(layer_names, {label: [g.norm for g in grads] for label, grads in gradients.items()},
+                                 f"Gradient norm per layer at initialisation, depth {deep} (log scale)", "‖∇W‖", log=True),
+                    key="zi_plain_gradients", width="stretch")
 run_training("deg", models, "Train the four networks", f"plain vs residual at depths {shallow} and {deep}")

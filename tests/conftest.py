@@ -74,7 +74,8 @@ def trained_checkpoint() -> TrainedCheckpoint:
     from explorer.build import build_model
     from explorer.images import Preprocessing, preprocess
     from explorer.spec import cifar_resnet
-    from explorer.synthetic import class_names, shapes_images, train
+    from explorer.shapes_task import class_names, shapes_images
+    from explorer.training import train
 
     spec = cifar_resnet(20, num_classes=2)
     settings = Preprocessing.for_size(32)

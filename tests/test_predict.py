@@ -12,7 +12,7 @@ from explorer.build import build_model
 from explorer.images import Preprocessing, preprocess
 from explorer.predict import grad_cam, predict
 from explorer.spec import PRESETS
-from explorer.synthetic import CUE_COLOURS, shapes_images
+from explorer.shapes_task import CUE_COLOURS, shapes_images
 from explorer.weights import load_checkpoint_model, read_checkpoint
 
 

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.cli import main
-from explorer.synthetic import shapes_images
+from explorer.shapes_task import shapes_images
 from tests import images_corpus as corpus
 from tests.live_server import APP
 from tests.test_weights import CreatesAFile, saved

@@ -1,4 +1,4 @@
-"""The zero_init_residual study and the degradation study, with the app's own numbers."""
+"""The zero_init_residual study, and the page that shows it with the degradation study."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.build import build_model
 from explorer.spec import PRESETS, ResNetSpec, Shortcut, cifar_resnet
-from explorer.zero_init import block_statistics, degradation_models, task_batch, train_models, twin_init, twins
+from explorer.shapes_task import task_batch
+from explorer.training import train_models
+from explorer.zero_init import block_statistics, twin_init, twins
 from tests.live_server import APP
 
 
@@ -52,37 +54,6 @@ def test_signal_propagation_stays_flat_with_the_flag_and_grows_without() -> None
     stage1_off = [s.variance for s in study.off if s.name.startswith("layer1.")]
     assert max(stage1_on) == pytest.approx(min(stage1_on))  # identity blocks do not change the signal
     assert stage1_off[-1] > 3 * stage1_off[0]  # each block adds its branch's variance
-
-
-def test_training_is_deterministic_for_a_seed() -> None:
-    specs = twins(cifar_resnet(20))
-    first = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=5, input_size=16, examples=32)
-    again = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=5, input_size=16, examples=32)
-    assert first == again
-    other = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=6, input_size=16, examples=32)
-    assert other != first
-
-
-def test_the_stop_callback_stops_every_model() -> None:
-    seen = []
-
-    def stop_after_three(label: str, step) -> bool:
-        seen.append((label, step.step))
-        return len(seen) < 3
-
-    histories = train_models(twins(cifar_resnet(20)), steps=10, batch_size=8, seed=0, input_size=16, examples=32,
-                             on_step=stop_after_three)
-    assert [len(h) for h in histories.values()] == [3]
-
-
-def test_the_residual_net_trains_better_than_the_plain_one_at_depth_56() -> None:
-    """He et al.'s degradation: after warm-up, plain-56's loss stays above ResNet-56's (the
-    direction this run shows: mean loss over steps 10-30, seed 0, batch 32)."""
-    models = degradation_models(cifar_resnet(56))
-    assert models["plain-56"].shortcut is Shortcut.NONE and models["ResNet-56"].shortcut is Shortcut.A
-    histories = train_models(models, steps=30, batch_size=32, lr=0.02, seed=0, input_size=32)
-    after_warmup = {k: sum(s.loss for s in h[10:30]) / 20 for k, h in histories.items()}
-    assert after_warmup["ResNet-56"] < after_warmup["plain-56"]
 
 
 def test_plain_nets_have_no_shortcut_and_the_same_parameters() -> None:

@@ -1,23 +1,20 @@
-"""A classification task drawn in code, and a short, deterministic training loop.
+"""A classification task drawn in code: shapes on a noisy background.
 
 Used where real data cannot be downloaded: tests train their own checkpoints, and the
-zero_init_residual study trains twin models. Class k is a shape (disc, square, triangle,
-cross, ...); with ``colour_cue`` each class also has its own colour, which makes the task
-easy (a test checkpoint learns it in seconds); without it, colours are random and the
+zero_init_residual and degradation studies train on it. Class k is a shape (disc, square,
+triangle, cross); with ``colour_cue`` each class also has its own colour, which makes the
+task easy (a test checkpoint learns it in seconds); without it, colours are random and the
 network must look at the shape.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
-from torch import nn
+
+from explorer.images import Preprocessing, preprocess
 
 SHAPES = ("disc", "square", "triangle", "cross")
 CUE_COLOURS = ((220, 40, 40), (40, 70, 220), (40, 170, 60), (230, 200, 40))
@@ -66,46 +63,19 @@ def shapes_images(count: int, size: int = 40, num_classes: int = 2, seed: int = 
     return [draw_shape(label, size, rng, colour_cue) for label in labels], labels
 
 
-@dataclass(frozen=True)
-class TrainStep:
-    """One optimisation step."""
-
-    step: int
-    loss: float
-    accuracy: float  # on this step's batch
+def task_class_count(num_classes: int) -> int:
+    """Classes of the shapes task for a model with ``num_classes`` outputs (2 to 4)."""
+    return max(2, min(num_classes, len(SHAPES)))
 
 
-def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int = 32,
-          lr: float = 0.05, seed: int = 0, on_step: Callable[[TrainStep], bool | None] | None = None,
-          warmup: int = 10) -> list[TrainStep]:
-    """SGD with momentum on ``inputs`` (N, C, H, W); the same batches for the same seed.
+def task_classes(num_classes: int) -> tuple[str, ...]:
+    """Names of the shapes task's classes for a model with ``num_classes`` outputs."""
+    return class_names(task_class_count(num_classes), colour_cue=False)
 
-    The learning rate rises linearly over the first ``warmup`` steps, as He et al. (2016)
-    warm up their deepest CIFAR nets, so a deep net does not diverge in its first steps.
-    ``on_step`` sees every step and may return False to stop early (a stop button).
-    The model is trained in place and left in eval mode.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(warmup, 1)))
-    device = next(model.parameters()).device
-    history: list[TrainStep] = []
-    model.train()
-    try:
-        for step in range(steps):
-            batch = torch.randint(0, len(inputs), (min(batch_size, len(inputs)),), generator=generator)
-            x, y = inputs[batch].to(device), labels[batch].to(device)  # (B, C, H, W), (B,)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            record = TrainStep(step, float(loss.detach()), float((logits.argmax(1) == y).float().mean()))
-            history.append(record)
-            if not math.isfinite(record.loss) or (on_step is not None and on_step(record) is False):
-                break
-    finally:
-        model.eval()
-    return history
 
+def task_batch(count: int, input_size: int, num_classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shapes pictures (no colour cue), preprocessed at ``input_size``: (N, 3, S, S) and labels."""
+    pictures, labels = shapes_images(count, size=round(input_size * 1.15), num_classes=task_class_count(num_classes),
+                                     seed=seed, colour_cue=False)
+    settings = Preprocessing.for_size(input_size)
+    return torch.stack([preprocess(p, settings).tensor for p in pictures]), torch.tensor(labels) % max(num_classes, 1)

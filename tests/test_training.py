@@ -1,0 +1,59 @@
+"""training.py and shapes_task.py: the loop is deterministic, stoppable and summarized exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.shapes_task import task_batch, task_classes
+from explorer.spec import cifar_resnet
+from explorer.training import MIN_TRAIN_BATCH, SUMMARY_WINDOW, TrainStep, summarize, train_models
+from explorer.zero_init import twins
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    specs = twins(cifar_resnet(20))
+    first = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=5, input_size=16, examples=32)
+    again = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=5, input_size=16, examples=32)
+    assert first == again
+    other = train_models(specs, steps=4, batch_size=8, lr=0.02, seed=6, input_size=16, examples=32)
+    assert other != first
+
+
+def test_the_stop_callback_stops_every_model() -> None:
+    seen = []
+
+    def stop_after_three(label: str, step) -> bool:
+        seen.append((label, step.step))
+        return len(seen) < 3
+
+    histories = train_models(twins(cifar_resnet(20)), steps=10, batch_size=8, seed=0, input_size=16, examples=32,
+                             on_step=stop_after_three)
+    assert [len(h) for h in histories.values()] == [3]
+
+
+def test_batches_below_the_minimum_are_raised_to_it() -> None:
+    specs = {"net": cifar_resnet(8)}
+    tiny = train_models(specs, steps=2, batch_size=2, seed=0, input_size=16, examples=32)
+    minimum = train_models(specs, steps=2, batch_size=MIN_TRAIN_BATCH, seed=0, input_size=16, examples=32)
+    assert tiny == minimum
+
+
+def test_a_summary_reads_both_ends_of_a_run() -> None:
+    history = [TrainStep(i, loss=2.0 - 0.1 * i, accuracy=0.05 * i) for i in range(15)]
+    summary = summarize("net", history)
+    assert (summary.label, summary.steps) == ("net", 15)
+    assert summary.final_loss == pytest.approx(0.6) and summary.final_accuracy == pytest.approx(0.7)
+    assert SUMMARY_WINDOW == 10
+    assert summary.early_loss == pytest.approx(2.0 - 0.1 * 4.5)  # steps 0-9
+    assert summary.late_accuracy == pytest.approx(0.05 * 9.5)  # steps 5-14
+    short = summarize("short", history[:3])
+    assert short.early_loss == pytest.approx(1.9) and short.late_accuracy == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="ran no step"):
+        summarize("none", [])
+
+
+def test_the_task_has_two_to_four_balanced_classes() -> None:
+    assert task_classes(10) == ("disc", "square", "triangle", "cross") and task_classes(1) == ("disc", "square")
+    inputs, labels = task_batch(12, 16, 3, seed=1)
+    assert inputs.shape == (12, 3, 16, 16)
+    assert sorted(labels.tolist()) == [0] * 4 + [1] * 4 + [2] * 4
