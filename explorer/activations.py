@@ -6,28 +6,37 @@ that every session shares.
 Captured tensors are copies taken when a module returns, so torchvision's in-place
 ``out += identity`` and in-place ReLUs cannot change them afterwards, and each call of a
 reused module (BasicBlock's ``relu``) is its own entry. They are stored on the CPU as
-float16; statistics are computed in float32 first.
+float16; statistics are computed in float32 first. Below the capture: what the Feature
+maps page needs to browse the maps (channel ranking and pages, colour ranges, a block's
+residual parts, downloads, the first conv's filters), as plain functions of the maps.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import torch
 from torch import nn
 
 from explorer.anatomy import layer_table
 from explorer.build import build_model, residual_branch_last_bn
+from explorer.images import Preprocessing
 from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
+from explorer.weights import ModelSource
 
 FP16_BYTES = 2
 FP16_MAX = 65504.0
 DEFAULT_BUDGET_MB = 1024
+CHANNELS_PER_PAGE = 64  # one page of the channel grid: 8 x 8 tiles
+TOP_K_DEFAULT = 16  # channels shown first: two rows of the grid
 
 
 def capture_budget() -> int:
@@ -56,6 +65,11 @@ class CapturePoint:
     @property
     def bytes(self) -> int:
         return math.prod(self.shape) * FP16_BYTES
+
+    @property
+    def block_name(self) -> str | None:
+        """The block this point belongs to ("layer2.0"), None for the stem."""
+        return None if self.block is None else f"{self.stage}.{self.block}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,37 @@ class Activation:
     @cached_property
     def maximum(self) -> float:
         return float(self._values.max())
+
+    @cached_property
+    def maps(self) -> np.ndarray:
+        """The maps as float32, (C, H, W), for charts."""
+        return self._values.numpy()
+
+    @property
+    def channels(self) -> int:
+        return self.tensor.shape[0]
+
+    def top_channels(self, k: int) -> tuple[int, ...]:
+        """The ``k`` channels with the highest spatial mean, highest first (ties: lower index first)."""
+        means = self._values.mean(dim=(1, 2))  # (C,)
+        return tuple(int(c) for c in torch.argsort(means, descending=True, stable=True)[:k])
+
+    @property
+    def page_count(self) -> int:
+        """Pages of `CHANNELS_PER_PAGE` channels."""
+        return -(-self.channels // CHANNELS_PER_PAGE)
+
+    def channel_page(self, page: int) -> tuple[int, ...]:
+        """The channels on ``page`` (1 = the first `CHANNELS_PER_PAGE`), in index order."""
+        if not 1 <= page <= self.page_count:
+            raise ValueError(f"Page {page} does not exist: {self.point.key} has {self.page_count} page(s) of channels.")
+        return tuple(range((page - 1) * CHANNELS_PER_PAGE, min(page * CHANNELS_PER_PAGE, self.channels)))
+
+    def pt_bytes(self) -> bytes:
+        """The map as a ``torch.save`` file (.pt) for download: (C, H, W), float16 or bfloat16."""
+        buffer = io.BytesIO()
+        torch.save(self.tensor.clone(), buffer)
+        return buffer.getvalue()
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -209,3 +254,66 @@ def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
             for handle in handles:
                 handle.remove()
     return tuple(captured[p.key] for p in points)
+
+
+# ---- browsing the maps (the Feature maps page) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureKey:
+    """What a capture depends on: equal keys give equal activations, so a session reuses them."""
+
+    spec: ResNetSpec
+    source: ModelSource
+    image: str  # `images.image_digest` of the decoded picture
+    preprocessing: Preprocessing
+    detail: bool  # every conv/BN/ReLU call too, not only the main path
+
+
+def value_range(activations: Sequence[Activation], selected: Activation, scale: str) -> tuple[float, float]:
+    """The colour range of a grid: every captured layer's for the "global" scale, else the
+    selected layer's (a "per channel" grid stretches each channel to its own range anyway)."""
+    if scale == "global":
+        return min(a.minimum for a in activations), max(a.maximum for a in activations)
+    return selected.minimum, selected.maximum
+
+
+@dataclass(frozen=True)
+class ResidualParts:
+    """One block's shortcut x, residual branch F(x) and output relu(x + F(x)), from one forward pass."""
+
+    shortcut: Activation
+    branch: Activation
+    output: Activation
+
+    @property
+    def all(self) -> tuple[Activation, Activation, Activation]:
+        return self.shortcut, self.branch, self.output
+
+    def channel_range(self, channel: int) -> tuple[float, float]:
+        """One colour range for ``channel`` of the three maps, so they can be compared."""
+        values = [part.tensor[channel].float() for part in self.all]
+        return min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+
+
+def capture_residual_parts(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, block: str,
+                           input_size: int | tuple[int, int]) -> ResidualParts:
+    """Capture ``block``'s ("layer2.0") shortcut, residual branch and output for ``image`` (3, H, W)."""
+    points = capture_points(spec, input_size, residual_parts=True, blocks=[block])
+    if not points:
+        raise ValueError(f"{spec.name} has no block named {block!r}.")
+    by_key = {a.point.key: a for a in capture_activations(model, spec, image, points)}
+    return ResidualParts(by_key[f"{block}:shortcut"], by_key[f"{block}:branch"], by_key[block])
+
+
+def file_stem(spec: ResNetSpec, point: CapturePoint) -> str:
+    """A download's file name without extension: "resnet18_layer3.1", safe on every file system."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{spec.name}_{point.key}")
+
+
+def first_conv_filters(model: nn.Module) -> np.ndarray:
+    """The weights of the model's first conv as float32 on the CPU: (out, in, k, k)."""
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None:
+        raise ValueError("The model has no convolution.")
+    return conv.weight.detach().float().cpu().numpy()

@@ -5,6 +5,7 @@ Uploads are judged by their bytes, never by their names, and are never written t
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -89,6 +90,13 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
     rgb = _to_rgb(ImageOps.exif_transpose(image))
     return DecodedImage(image=rgb, format=image.format or "unknown", mode=image.mode, size=rgb.size, frames=frames,
                         rotated=orientation not in (0, 1))
+
+
+def image_digest(image: Image.Image) -> str:
+    """A fingerprint of a picture's pixels (SHA-1 of mode, size and bytes), for a session's memo keys."""
+    digest = hashlib.sha1(f"{image.mode} {image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
 
 
 def sample_images() -> dict[str, Path]:

@@ -1,17 +1,13 @@
 """Feature maps: what every layer does to a picture, and per-layer activations to browse."""
 
-import hashlib
-import io
-import re
-
-import numpy as np
 import streamlit as st
-import torch
 
 from explorer import charts, ui
-from explorer.activations import CaptureTooLarge, capture_activations, capture_budget, capture_bytes, capture_points
-from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
-from explorer.spec import spec_to_token
+from explorer.activations import (
+    CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
+    capture_points, capture_residual_parts, file_stem, first_conv_filters, value_range,
+)
+from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, image_digest, preprocess
 from explorer.weights import preprocessing_for
 
 st.title("Feature maps")
@@ -73,18 +69,14 @@ points = capture_points(spec, settings.crop, detail)
 needed = capture_bytes(points)
 st.caption(f"Capturing {len(points)} maps of one image: {needed / 2**20:,.1f} MiB as float16 "
            f"(budget {capture_budget() / 2**20:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).")
-image_digest = hashlib.sha1(steps.tensor.numpy().tobytes()).hexdigest()
-capture_key = (spec_to_token(spec), source, image_digest, detail, settings.crop)
-stored = st.session_state.get("fm_capture")
-if stored is None or stored[0] != capture_key:
-    try:
-        with st.spinner("One forward pass, capturing every chosen layer…"):
-            activations = capture_activations(model, spec, steps.tensor, points)
-    except CaptureTooLarge as error:
-        st.error(str(error))
-        st.stop()
-    st.session_state["fm_capture"] = stored = (capture_key, activations)
-activations = stored[1]
+capture_key = CaptureKey(spec, source, image_digest(picked.decoded.image), settings, detail)
+try:
+    with st.spinner("One forward pass, capturing every chosen layer…"):
+        activations = ui.remembered("fm_capture", capture_key,
+                                    lambda: capture_activations(model, spec, steps.tensor, points))
+except CaptureTooLarge as error:
+    st.error(str(error))
+    st.stop()
 by_key = {a.point.key: a for a in activations}
 keys = [a.point.key for a in activations]
 
@@ -105,23 +97,21 @@ pick.selectbox("Layer (execution order)", keys, key="fm_layer", format_func=lamb
                label_visibility="collapsed")
 nxt.button("next ▶", key="fm_next", on_click=step, args=(1,), width="stretch")
 selected = by_key[st.session_state["fm_layer"]]
-maps = selected.tensor.float().numpy()  # (C, H, W)
+maps = selected.maps  # (C, H, W)
 
 c1, c2, c3 = st.columns([2, 2, 3])
 scale = c1.radio("Colour scale", list(charts.SCALES), key="fm_scale", help="CNN Explainer's choice: per channel, layer or globally.")
 which = c2.radio("Channels", ["top-k by mean", "all, paged"], key="fm_which")
-order = list(np.argsort(-maps.mean(axis=(1, 2))))
 if which == "top-k by mean":
-    k = c3.slider("k", 1, min(64, len(order)), min(16, len(order)), key="fm_topk")
-    channels = [int(c) for c in order[:k]]
+    most = min(CHANNELS_PER_PAGE, selected.channels)
+    k = c3.slider("k", 1, most, min(TOP_K_DEFAULT, most), key="fm_topk")
+    channels = list(selected.top_channels(k))
 else:
-    pages = (len(order) + 63) // 64
-    page = c3.number_input(f"Page (of {pages}, 64 channels each)", 1, pages, 1, key="fm_page")
-    channels = list(range((page - 1) * 64, min(page * 64, len(order))))
-layer_range = (selected.minimum, selected.maximum)
-global_range = (min(a.minimum for a in activations), max(a.maximum for a in activations))
-value_range = global_range if scale == "global" else layer_range
-st.plotly_chart(charts.channel_grid(maps, channels, scale, value_range, selected.point.label), key="fm_grid", width="stretch")
+    pages = selected.page_count
+    page = c3.number_input(f"Page (of {pages}, {CHANNELS_PER_PAGE} channels each)", 1, pages, 1, key="fm_page")
+    channels = list(selected.channel_page(page))
+colour_range = value_range(activations, selected, scale)
+st.plotly_chart(charts.channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid", width="stretch")
 m = st.columns(5)
 m[0].metric("Mean", f"{selected.mean:.3f}")
 m[1].metric("Std", f"{selected.std:.3f}")
@@ -129,13 +119,11 @@ m[2].metric("Zeros", f"{selected.zero_fraction:.0%}", help="Exact zeros: the spa
 m[3].metric("Range", f"{selected.minimum:.2f} … {selected.maximum:.2f}")
 m[4].metric("Map size", f"{maps.shape[1]}×{maps.shape[2]}", help=f"{maps.shape[0]} channels")
 
-safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{spec.name}_{selected.point.key}")
+safe_name = file_stem(spec, selected.point)
 d1, d2 = st.columns(2)
-d1.download_button("Download these maps (PNG)", charts.viridis_png(maps[channels], scale, value_range),
+d1.download_button("Download these maps (PNG)", charts.viridis_png(maps[channels], scale, colour_range),
                    file_name=f"{safe_name}.png", mime="image/png", key="fm_png")
-buffer = io.BytesIO()
-torch.save(selected.tensor.clone(), buffer)
-d2.download_button("Download the layer's tensor (.pt)", buffer.getvalue(), file_name=f"{safe_name}.pt",
+d2.download_button("Download the layer's tensor (.pt)", selected.pt_bytes(), file_name=f"{safe_name}.pt",
                    mime="application/octet-stream", key="fm_pt")
 
 st.subheader("One channel")
@@ -144,23 +132,16 @@ z1, z2 = st.columns(2)
 z1.plotly_chart(charts.channel_zoom(maps[channel], f"{selected.point.key}, channel {channel}"), key="fm_zoom", width="stretch")
 z2.image(charts.overlay(steps.cropped, maps[channel]), caption=f"channel {channel} over the input", width="stretch")
 
-if selected.point.block is not None:
-    block = f"{selected.point.stage}.{selected.point.block}"
-    parts_key = (capture_key, block)
-    if st.session_state.get("fm_parts", (None,))[0] != parts_key:
-        with st.spinner(f"Capturing {block}'s shortcut and residual branch…"):
-            extra = capture_activations(model, spec, steps.tensor, capture_points(spec, settings.crop, residual_parts=True,
-                                                                                  blocks=[block]))
-        st.session_state["fm_parts"] = (parts_key, {a.point.key: a for a in extra})
-    parts_by_key = st.session_state["fm_parts"][1]
-    parts = [parts_by_key[f"{block}:shortcut"], parts_by_key[f"{block}:branch"], parts_by_key[block]]
+block = selected.point.block_name
+if block is not None:
+    with st.spinner(f"Capturing {block}'s shortcut and residual branch…"):
+        parts = ui.remembered("fm_parts", (capture_key, block),
+                              lambda: capture_residual_parts(model, spec, steps.tensor, block, settings.crop))
     st.subheader(f"What makes {block} a residual block")
     st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
-    low = min(float(p.tensor[channel].min()) for p in parts)
-    high = max(float(p.tensor[channel].max()) for p in parts)
-    for column, part, title in zip(st.columns(3), parts, ("shortcut x", "residual branch F(x)", "relu(x + F(x))")):
-        figure = charts.channel_grid(part.tensor.float().numpy(), [channel], "per layer", (low, high),
-                                     f"{title}: {part.point.role}")
+    shared_range = parts.channel_range(channel)
+    for column, part, title in zip(st.columns(3), parts.all, ("shortcut x", "residual branch F(x)", "relu(x + F(x))")):
+        figure = charts.channel_grid(part.maps, [channel], "per layer", shared_range, f"{title}: {part.point.role}")
         column.plotly_chart(figure, key=f"fm_triple_{title}", width="stretch")
 
 st.subheader("Across depth")
@@ -171,8 +152,8 @@ st.plotly_chart(charts.depth_statistics(
     selected.point.key), key="fm_depth", width="stretch")
 st.caption("Along the main path: the stem, every block's output" + (" and every layer inside the blocks." if detail else "."))
 
-first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-st.subheader(f"The first conv's {first_conv.out_channels} filters")
-st.image(charts.filter_tiles(first_conv.weight.detach().float().cpu().numpy()),
-         caption=f"{first_conv.kernel_size[0]}×{first_conv.kernel_size[1]} RGB filters, each stretched to its own range"
+filters = first_conv_filters(model)  # (out, 3, k, k)
+st.subheader(f"The first conv's {filters.shape[0]} filters")
+st.image(charts.filter_tiles(filters),
+         caption=f"{filters.shape[2]}×{filters.shape[3]} RGB filters, each stretched to its own range"
                  + (" (random init: noise until trained)" if source.kind == "random" else ""))

@@ -1,4 +1,4 @@
-"""Shared test set-up: repo paths, and skipping `gpu` tests where CUDA is absent."""
+"""Shared test set-up: repo paths, skipping `gpu` tests where CUDA is absent, shared fixtures."""
 
 from __future__ import annotations
 
@@ -102,3 +102,34 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     return tmp_path / "hub"
+
+
+def _record_media(monkeypatch: pytest.MonkeyPatch, record) -> None:
+    """Call ``record(url, data, filename)`` for everything the app hands to Streamlit's media storage."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        data = path_or_data.encode() if isinstance(path_or_data, str) else path_or_data
+        record(self.get_url(file_id), data, filename)
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, str | None]]:
+    """Everything the app hands to st.download_button, as (content, file name)."""
+    captured: list[tuple[bytes, str | None]] = []
+    _record_media(monkeypatch, lambda url, data, filename: captured.append((data, filename)))
+    return captured
+
+
+@pytest.fixture
+def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """The bytes behind every media URL the app hands out (an st.image's ``proto.imgs[0].url``)."""
+    served: dict[str, bytes] = {}
+    _record_media(monkeypatch, lambda url, data, filename: served.__setitem__(url, data))
+    return served

@@ -1,18 +1,26 @@
-"""activations.py: exact values, shapes from the layer table, thread safety, memory budget."""
+"""activations.py and model_views.py: exact values, shapes from the layer table, thread safety, memory budget,
+and the browsing helpers of the Feature maps page."""
 
 from __future__ import annotations
 
+import io
 import threading
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from explorer.activations import CaptureTooLarge, capture_activations, capture_bytes, capture_points
+from explorer.activations import (
+    CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, capture_activations, capture_bytes,
+    capture_points, capture_residual_parts, file_stem, first_conv_filters, value_range,
+)
 from explorer.anatomy import layer_table
 from explorer.build import build_model
+from explorer.images import Preprocessing
 from explorer.model_views import MAX_IDLE_VIEWS, leased_view
 from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.weights import ModelSource
 
 
 def image(seed: int, size: int = 64) -> torch.Tensor:
@@ -109,9 +117,8 @@ def test_the_shared_model_is_never_touched() -> None:
 def test_views_are_pooled_per_model_and_concurrent_leases_get_their_own() -> None:
     spec = cifar_resnet(20)
     model = build_model(spec, seed=0)
-    with leased_view(model, spec) as first:
-        with leased_view(model, spec) as second:
-            assert second is not first
+    with leased_view(model, spec) as first, leased_view(model, spec) as second:
+        assert second is not first
     with leased_view(model, spec) as again:
         assert again is first or again is second  # an idle view is reused, not rebuilt
     leases = [leased_view(model, spec) for _ in range(MAX_IDLE_VIEWS + 2)]
@@ -187,3 +194,73 @@ def test_statistics() -> None:
     assert output.zero_fraction == pytest.approx(float((values == 0).float().mean()))
     assert output.minimum == 0.0 and output.maximum == pytest.approx(float(values.max()))
     assert output.mean == pytest.approx(float(values.mean())) and output.std > 0
+
+
+def made_activation(values: torch.Tensor) -> Activation:
+    """An activation of the given (C, H, W) values, as if captured."""
+    point = CapturePoint("layer1.0", "layer1.0", 0, False, "block output", "layer1", 0, tuple(values.shape), "layer1.0")
+    return Activation(point, values.to(torch.float16))
+
+
+def test_channels_rank_by_mean_and_page_by_64() -> None:
+    means = torch.tensor([0.5, 2.0, -1.0, 2.0, 0.0])
+    activation = made_activation(means.view(5, 1, 1).expand(5, 2, 2).clone())
+    assert activation.top_channels(3) == (1, 3, 0)  # ties keep channel order
+    assert activation.top_channels(99) == (1, 3, 0, 4, 2)
+    wide = made_activation(torch.zeros(130, 1, 1))
+    assert CHANNELS_PER_PAGE == 64 and wide.page_count == 3 and activation.page_count == 1
+    assert wide.channel_page(1) == tuple(range(64)) and wide.channel_page(3) == (128, 129)
+    for page in (0, 4):
+        with pytest.raises(ValueError, match="has 3 page"):
+            wide.channel_page(page)
+    np.testing.assert_array_equal(activation.maps, activation.tensor.float().numpy())
+    assert activation.maps.dtype == np.float32 and activation.channels == 5
+
+
+def test_colour_ranges_are_the_layers_or_every_layers() -> None:
+    low, high = made_activation(torch.tensor([-1.0, 3.0]).view(2, 1, 1)), made_activation(torch.tensor([0.0, 8.0]).view(2, 1, 1))
+    assert value_range([low, high], low, "global") == (-1.0, 8.0)
+    assert value_range([low, high], low, "per layer") == (-1.0, 3.0)
+    assert value_range([low, high], high, "per channel") == (0.0, 8.0)
+
+
+def test_residual_parts_are_one_blocks_shortcut_branch_and_output() -> None:
+    spec = PRESETS["resnet18"]
+    model = build_model(spec, seed=0)
+    x = image(6)
+    parts = capture_residual_parts(model, spec, x, "layer2.0", 64)
+    assert [p.point.key for p in parts.all] == ["layer2.0:shortcut", "layer2.0:branch", "layer2.0"]
+    every = {a.point.key: a for a in capture_activations(model, spec, x, capture_points(spec, 64, residual_parts=True))}
+    assert all(torch.equal(p.tensor, every[p.point.key].tensor) for p in parts.all)
+    channel = 5
+    values = [p.tensor[channel].float() for p in parts.all]
+    assert parts.channel_range(channel) == (min(float(v.min()) for v in values), max(float(v.max()) for v in values))
+    assert parts.channel_range(channel)[0] < 0 < parts.channel_range(channel)[1]  # the branch goes negative
+    with pytest.raises(ValueError, match="no block named 'layer9.0'"):
+        capture_residual_parts(model, spec, x, "layer9.0", 64)
+
+
+def test_downloads_and_filters_come_from_the_capture_and_the_model() -> None:
+    spec = cifar_resnet(20, num_classes=2)
+    model = build_model(spec, seed=0)
+    shortcut = next(p for p in capture_points(spec, 32, residual_parts=True) if p.key == "layer2.0:shortcut")
+    assert file_stem(spec, shortcut) == "cifar_resnet20_2cls_layer2.0_shortcut"
+    assert shortcut.block_name == "layer2.0" and capture_points(spec, 32)[0].block_name is None
+    (stem,) = capture_activations(model, spec, image(7, 32), capture_points(spec, 32)[:1])
+    restored = torch.load(io.BytesIO(stem.pt_bytes()), weights_only=True)
+    assert restored.dtype == torch.float16 and torch.equal(restored, stem.tensor)
+    np.testing.assert_array_equal(first_conv_filters(model), model.conv1.weight.detach().numpy())
+    deep = build_model(PRESETS["resnet50d"], seed=0)
+    assert first_conv_filters(deep).shape == (32, 3, 3, 3)  # the deep stem's first conv
+
+
+def test_a_capture_key_changes_with_whatever_changes_the_maps() -> None:
+    spec, source, settings = PRESETS["resnet18"], ModelSource("random"), Preprocessing.for_size(96)
+    key = CaptureKey(spec, source, "abc", settings, False)
+    assert key == CaptureKey(PRESETS["resnet18"], ModelSource("random", seed=0), "abc", Preprocessing.for_size(96), False)
+    others = [CaptureKey(PRESETS["resnet34"], source, "abc", settings, False),
+              CaptureKey(spec, ModelSource("random", seed=1), "abc", settings, False),
+              CaptureKey(spec, source, "abd", settings, False),
+              CaptureKey(spec, source, "abc", Preprocessing.for_size(64), False),
+              CaptureKey(spec, source, "abc", settings, True)]
+    assert len({key, *others}) == 6

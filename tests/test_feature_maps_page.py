@@ -14,7 +14,6 @@ from explorer.spec import PRESETS
 from explorer.weights import available_weights, weights_file
 from tests import images_corpus as corpus
 from tests.live_server import APP
-from tests.test_pages import downloads  # noqa: F401  (fixture)
 
 TIMEOUT = 180
 
@@ -90,7 +89,7 @@ def test_detail_mode_adds_every_inner_layer() -> None:
     assert len(options) > plain and any("layer1.0.relu_1" in o for o in options)
 
 
-def test_downloads_are_the_selected_layer(downloads: list) -> None:  # noqa: F811
+def test_downloads_are_the_selected_layer(downloads: list) -> None:
     at = open_page()
     at.selectbox(key="fm_layer").set_value("layer3.1").run()
     files = {name: data for data, name in downloads if name}

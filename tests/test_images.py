@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from explorer.images import (
-    AUGMENT_POLICIES, ImageError, Preprocessing, augmentation_samples, decode_image, denormalize,
+    AUGMENT_POLICIES, ImageError, Preprocessing, augmentation_samples, decode_image, denormalize, image_digest,
     preprocess, sample_images,
 )
 from tests import images_corpus as corpus
@@ -106,3 +106,17 @@ def test_augmentation_is_reproducible_per_seed(policy: str) -> None:
     assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, other))
     with pytest.raises(ValueError, match="Unknown augmentation policy"):
         augmentation_samples(image, 1, 0, policy="mixup")
+
+
+def test_an_image_digest_changes_with_any_pixel_and_the_shape() -> None:
+    from PIL import Image
+
+    picture = decode_image(sample_images()["chelsea"].read_bytes()).image
+    again = decode_image(sample_images()["chelsea"].read_bytes()).image
+    assert image_digest(picture) == image_digest(again) and len(image_digest(picture)) == 40
+    touched = picture.copy()
+    touched.putpixel((0, 0), tuple(255 - v for v in picture.getpixel((0, 0))))
+    wide = Image.frombytes("RGB", (4, 2), bytes(24))
+    tall = Image.frombytes("RGB", (2, 4), bytes(24))  # the same bytes, another shape
+    grey = Image.frombytes("L", (6, 4), bytes(24))  # the same bytes, another mode
+    assert len({image_digest(picture), image_digest(touched), image_digest(wide), image_digest(tall), image_digest(grey)}) == 5

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from torchvision.models import get_model_weights
 
@@ -29,21 +28,6 @@ def start(page: str | None = None, **query: str) -> AppTest:
 
 def metric_help(at: AppTest, label: str) -> str:
     return next(m.proto.help for m in at.metric if m.label == label)
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, str | None]]:
-    """Everything the app hands to st.download_button, as (content, file name)."""
-    captured: list[tuple[bytes, str | None]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, path_or_data, mimetype, kind, filename=None):
-        data = path_or_data.encode() if isinstance(path_or_data, str) else path_or_data
-        captured.append((data, filename))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
-    return captured
 
 
 def test_home_explains_the_pages_and_the_device() -> None:
