@@ -31,8 +31,8 @@ from explorer.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
 from explorer.weights import (
-    ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_text, download_weights,
-    guess_spec, load_model, preprocessing_for, read_checkpoint,
+    WeightsUnavailable, available_weights, class_names_for, download_weights, guess_spec, load_model, preprocessing_for,
+    read_checkpoint, weights_source,
 )
 
 LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
@@ -198,8 +198,6 @@ def _cmd_presets(_: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     checkpoint = None
     if args.checkpoint:
-        if args.weights not in (None, "random"):
-            raise ValueError("Give either --weights or --checkpoint, not both.")
         with open(args.checkpoint, "rb") as f:
             checkpoint = read_checkpoint(f.read())
     if args.model:
@@ -210,23 +208,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             raise ValueError("Cannot tell which ResNet this checkpoint is; give --model.")
     else:
         spec = get_preset("resnet50")
-    options = available_weights(spec)
-    if checkpoint is not None:
-        source = ModelSource("checkpoint", checkpoint_digest=checkpoint.digest)
-    elif args.weights == "random":
-        source = ModelSource("random", seed=args.seed)
-    else:
-        if not options:
-            raise ValueError(f"{spec.name} has no torchvision ImageNet weights: give --checkpoint FILE or --weights random.")
-        source = ModelSource("imagenet", weights=args.weights or next(n for n, w in options.items() if w is w.__class__.DEFAULT))
-    if source.kind == "imagenet" and source.weights not in options:
-        raise ValueError(f"Unknown weights {source.weights!r} for {spec.name}; available: {', '.join(options)}.")
+    source = weights_source(spec, args.weights, checkpoint, args.seed)
     device = pick_device()
     model = load_model(spec, source, device, checkpoint)
+    classes = class_names_for(spec, source, checkpoint, Path(args.classes).read_bytes() if args.classes else None)
+    if classes.skipped:
+        raise ValueError(" ".join(classes.skipped))
     settings = preprocessing_for(spec, source, args.input or spec.natural_input_size)
-    names = class_names_for(spec, source, checkpoint)
-    if args.classes and source.kind != "imagenet":
-        names = class_names_from_text(Path(args.classes).read_text(encoding="utf-8"))
     results = []
     for path in args.images:
         with open(path, "rb") as f:
@@ -234,7 +222,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 decoded = decode_image(f.read())
             except ImageError as error:
                 raise ValueError(f"{path}: {error}") from None
-        (prediction,) = predict(model, preprocess(decoded.image, settings).tensor, names, args.topk)
+        (prediction,) = predict(model, preprocess(decoded.image, settings).tensor, classes.names, args.topk)
         results.append((path, prediction))
     if args.json:
         print(json.dumps({
@@ -315,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(default resnet50, or what the checkpoint looks like)")
     predict_cmd.add_argument("--weights", help="torchvision weights name (default: the model's DEFAULT), or random")
     predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file, read with weights_only=True")
-    predict_cmd.add_argument("--classes", metavar="FILE", help="class names, one per line (for a checkpoint)")
+    predict_cmd.add_argument("--classes", metavar="FILE", help="class names, one per line; overrides the checkpoint's")
     predict_cmd.add_argument("--topk", type=int, default=5)
     predict_cmd.add_argument("--input", type=int, help="input side for non-ImageNet weights (default 224, CIFAR 32)")
     predict_cmd.add_argument("--seed", type=int, default=0, help="seed for --weights random")

@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.images import Preprocessing
 from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
+from explorer.weights import ModelSource
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,31 @@ class Prediction:
     @property
     def top(self) -> str:
         return self.labels[0]
+
+
+@dataclass(frozen=True)
+class PredictionKey:
+    """What one image's prediction depends on: equal keys give equal predictions, so a session reuses them."""
+
+    spec: ResNetSpec
+    source: ModelSource
+    preprocessing: Preprocessing
+    class_names: tuple[str, ...]
+    image: str  # `images.image_digest` of the decoded picture
+
+
+@dataclass(frozen=True)
+class GradCamKey:
+    """What one Grad-CAM depends on: the prediction's inputs, the class and the stage."""
+
+    prediction: PredictionKey
+    class_index: int
+    stage: str | None  # None: the last stage
+
+
+def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
+    """The stages Grad-CAM can start from: "layer1" ... "layerN"."""
+    return tuple(f"layer{i + 1}" for i in range(len(spec.stages)))
 
 
 def _sync(device: torch.device) -> None:
@@ -67,7 +94,7 @@ def grad_cam(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, class_inde
     Grad-CAM on the output of ``stage`` (default: the last stage): the feature maps
     weighted by the spatial mean of the class score's gradient, ReLU, upsampled.
     """
-    stage = stage or f"layer{len(spec.stages)}"
+    stage = stage or stage_names(spec)[-1]
     device = next(model.parameters()).device
     captured: dict[str, torch.Tensor] = {}
     with leased_view(model, spec) as view, torch.enable_grad():

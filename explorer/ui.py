@@ -22,8 +22,8 @@ from explorer.spec import (
     stages_for_depth,
 )
 from explorer.weights import (
-    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, read_checkpoint,
-    weights_file,
+    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, default_weights, load_model,
+    read_checkpoint, weights_file, weights_source,
 )
 
 if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
@@ -274,21 +274,22 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource
         st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
     kind = box.radio("Weights", kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=labels.get)
     if kind == "imagenet":
-        name = box.selectbox("ImageNet weights", list(options), index=len(options) - 1, key=f"{prefix}_weights_name",
+        name = box.selectbox("ImageNet weights", list(options), index=list(options).index(default_weights(spec)),
+                             key=f"{prefix}_weights_name",
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
-        return ModelSource("imagenet", weights=name), None
+        return weights_source(spec, name), None
     if kind == "checkpoint":
         upload = box.file_uploader("Checkpoint (.pth / .pt)", type=None, key=f"{prefix}_checkpoint",
                                    help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
         if upload is not None:
             try:
                 checkpoint = read_checkpoint(upload.getvalue())
-                return ModelSource("checkpoint", checkpoint_digest=checkpoint.digest), checkpoint
+                return weights_source(spec, checkpoint=checkpoint), checkpoint
             except CheckpointError as error:
                 box.error(f"{upload.name}: {error}")
         box.warning("No usable checkpoint yet: showing random weights.")
     seed = box.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
-    return ModelSource("random", seed=int(seed)), None
+    return weights_source(spec, "random", seed=int(seed)), None
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -336,7 +337,7 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
             failed[file.name] = str(error)
         st.error(str(error))
         st.warning("Continuing with **random weights (seed 0)**: what follows is an untrained network.")
-        fallback = ModelSource("random")
+        fallback = weights_source(spec, "random")
         return LoadedModel(_shared_model(spec, fallback, device, None), fallback)
     except (CheckpointError, DoesNotFit) as error:
         st.error(str(error))

@@ -51,12 +51,22 @@ class ModelSource:
     checkpoint_digest: str | None = None  # sha256 of the uploaded bytes for "checkpoint"
 
     @property
-    def label(self) -> str:
+    def short_label(self) -> str:
+        """Which weights, in a few words: "ImageNet weights IMAGENET1K_V2", "random weights (seed 0)"."""
         if self.kind == "imagenet":
-            return f"ImageNet weights {self.weights} (torchvision)"
+            return f"ImageNet weights {self.weights}"
         if self.kind == "checkpoint":
             return f"uploaded checkpoint {self.checkpoint_digest[:12] if self.checkpoint_digest else ''}"
-        return f"random weights (seed {self.seed}) — untrained, so its outputs mean nothing yet"
+        return f"random weights (seed {self.seed})"
+
+    @property
+    def label(self) -> str:
+        """`short_label` with what a reader must know about it."""
+        if self.kind == "imagenet":
+            return f"{self.short_label} (torchvision)"
+        if self.kind == "checkpoint":
+            return self.short_label
+        return f"{self.short_label} — untrained, so its outputs mean nothing yet"
 
 
 # ---- pretrained ImageNet weights -----------------------------------------------------
@@ -74,6 +84,11 @@ def available_weights(spec: ResNetSpec) -> dict[str, object]:
     if name is None:
         return {}
     return {w.name: w for w in get_model_weights(name)}
+
+
+def default_weights(spec: ResNetSpec) -> str | None:
+    """The name of torchvision's ``DEFAULT`` weights for ``spec`` (None where torchvision has none)."""
+    return next((name for name, w in available_weights(spec).items() if w is w.__class__.DEFAULT), None)
 
 
 def weights_file(weights) -> Path:
@@ -144,17 +159,6 @@ class Checkpoint:
     num_classes: int | None  # rows of fc.weight
     class_names: tuple[str, ...] | None
     digest: str  # sha256 of the file's bytes
-
-    def names(self) -> tuple[str, ...]:
-        """Class names from the checkpoint, else "class 0" ... "class N-1"."""
-        if self.class_names:
-            return self.class_names
-        return tuple(f"class {i}" for i in range(self.num_classes or 0))
-
-
-def class_names_from_text(text: str) -> tuple[str, ...]:
-    """Class names from a text file: one per line, blank lines ignored."""
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
 def read_checkpoint(data: bytes) -> Checkpoint:
@@ -301,13 +305,73 @@ def preprocessing_for(spec: ResNetSpec, source: ModelSource, input_size: int) ->
     return Preprocessing.for_size(input_size)
 
 
-def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None) -> tuple[str, ...]:
-    """ImageNet's categories from the weights meta, the checkpoint's names, or "class 0" ... "class N-1"."""
+def weights_source(spec: ResNetSpec, weights: str | None = None, checkpoint: Checkpoint | None = None,
+                   seed: int = 0) -> ModelSource:
+    """Which weights a model gets, by the rules the Predict page and ``predict`` share.
+
+    A checkpoint, if given, is used (``weights`` must then be None or "random");
+    ``weights="random"`` is a seeded initialisation; another name picks torchvision's
+    ImageNet weights of that name, and None its ``DEFAULT``. Raises ValueError saying what
+    to give instead.
+    """
+    if checkpoint is not None:
+        if weights not in (None, "random"):
+            raise ValueError("Give either ImageNet weights or a checkpoint, not both.")
+        return ModelSource("checkpoint", checkpoint_digest=checkpoint.digest)
+    if weights == "random":
+        return ModelSource("random", seed=seed)
+    options = available_weights(spec)
+    if not options:
+        raise ValueError(f"{spec.name} has no torchvision ImageNet weights: give a checkpoint or random weights.")
+    name = weights or default_weights(spec)
+    if name not in options:
+        raise ValueError(f"Unknown weights {name!r} for {spec.name}; available: {', '.join(options)}.")
+    return ModelSource("imagenet", weights=name)
+
+
+def class_names_from_file(data: bytes) -> tuple[str, ...]:
+    """Class names from a text file's bytes: UTF-8 (a BOM is dropped), one per line, blank lines ignored."""
+    text = data.decode("utf-8-sig", "replace")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """The names of a model's outputs, where they came from, and the lists passed over."""
+
+    names: tuple[str, ...]
+    origin: str  # "the names file", "the checkpoint's class names", "ImageNet's categories" or "numbered names"
+    skipped: tuple[str, ...]  # a sentence for each list passed over for having the wrong length
+
+
+def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None,
+                    names_file: bytes | None = None) -> ClassNames:
+    """Names for the model's ``num_classes`` outputs, by one precedence for the page and the CLI.
+
+    1. a names file (one name per line; the page's upload, the CLI's ``--classes``): the
+       user's explicit choice for this run, so it wins, also over ImageNet's categories
+       (e.g. translated names);
+    2. the names saved in the checkpoint (``classes`` / ``class_names`` / ``categories``);
+    3. torchvision's ImageNet categories, for ImageNet weights;
+    4. "class 0" ... "class N-1".
+
+    A list must have exactly one name per class; one that does not is passed over, and
+    `ClassNames.skipped` says why (the page shows it, the CLI refuses).
+    """
+    candidates: list[tuple[str, tuple[str, ...]]] = []
+    if names_file is not None:
+        candidates.append(("the names file", class_names_from_file(names_file)))
+    if source.kind == "checkpoint" and checkpoint is not None and checkpoint.class_names:
+        candidates.append(("the checkpoint's class names", checkpoint.class_names))
     if source.kind == "imagenet":
-        return tuple(available_weights(spec)[source.weights].meta["categories"])
-    if source.kind == "checkpoint" and checkpoint is not None:
-        return checkpoint.names()
-    return tuple(f"class {i}" for i in range(spec.num_classes))
+        candidates.append(("ImageNet's categories", tuple(available_weights(spec)[source.weights].meta["categories"])))
+    skipped = []
+    for origin, names in candidates:
+        if len(names) == spec.num_classes:
+            return ClassNames(names, origin, tuple(skipped))
+        skipped.append(f"{len(names)} names in {origin} for the model's {spec.num_classes} classes: "
+                       "one name per class is needed.")
+    return ClassNames(tuple(f"class {i}" for i in range(spec.num_classes)), "numbered names", tuple(skipped))
 
 
 def load_model(spec: ResNetSpec, source: ModelSource, device: str = "cpu", checkpoint: Checkpoint | None = None,

@@ -1,15 +1,15 @@
 """Predict: classify images with ImageNet weights or your checkpoint, with Grad-CAM."""
 
-import hashlib
-import re
+from functools import partial
 
 import streamlit as st
 
 from explorer import charts, ui
-from explorer.images import ImageError, decode_image, preprocess, sample_images
-from explorer.predict import grad_cam, predict
-from explorer.spec import spec_to_token
-from explorer.weights import class_names_for, class_names_from_text, describe_spec, guess_spec, preprocessing_for
+from explorer.images import ImageError, decode_image, image_digest, preprocess, sample_images
+from explorer.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
+from explorer.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
+
+MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 
 st.title("Predict")
 choice = ui.sidebar_model()
@@ -51,14 +51,10 @@ def model_column(prefix: str, spec, input_size: int, box):
                 st.rerun()
         return None
     source = loaded.source
-    names = class_names_for(spec, source, checkpoint)
-    if names_file is not None and source.kind != "imagenet":
-        lines = class_names_from_text(names_file.getvalue().decode("utf-8", "replace"))
-        if len(lines) == spec.num_classes:
-            names = lines
-        else:
-            box.error(f"{names_file.name} has {len(lines)} names for {spec.num_classes} classes; using the defaults.")
-    return loaded.model, source, names, preprocessing_for(spec, source, input_size)
+    classes = class_names_for(spec, source, checkpoint, names_file.getvalue() if names_file is not None else None)
+    for problem in classes.skipped:
+        box.error(f"{problem} Using {classes.origin} instead.")
+    return loaded.model, source, classes.names, preprocessing_for(spec, source, input_size)
 
 
 models = [("pr", choice.spec, choice.input_size)]
@@ -77,37 +73,31 @@ if not images:
     st.info("Choose a sample photo or upload an image.")
     st.stop()
 
-stages = [f"layer{i + 1}" for i in range(len(choice.spec.stages))]
+stages = stage_names(choice.spec)
 stage = st.selectbox("Grad-CAM from stage", stages, index=len(stages) - 1, key="pr_stage",
                      help="Later stages: coarser maps, more semantic; earlier: finer, more about edges.")
 
 # ---- one row per image ----------------------------------------------------------------
-# Predictions and Grad-CAMs of this session, so a widget change does not redo every image.
-memo: dict = st.session_state.setdefault("pr_memo", {})
-if len(memo) > 256:
-    memo.clear()
+# Predictions and Grad-CAMs are remembered for this session, so a widget change does not redo every image.
 for number, (name, decoded) in enumerate(images):
     st.divider()
     st.markdown(f"**{name}** · {decoded.format}, {decoded.size[0]}×{decoded.size[1]}")
     row = st.columns(len(setups))
-    image_key = hashlib.sha1(decoded.image.tobytes()).hexdigest()
+    digest = image_digest(decoded.image)
     for (prefix, spec, _size), (model, source, names, settings), cell in zip(models, setups, row):
-        model_key = (spec_to_token(spec), source, settings, names, image_key)
         steps = preprocess(decoded.image, settings)
-        if model_key not in memo:
-            memo[model_key] = predict(model, steps.tensor, names, topk=5)[0]
-        prediction = memo[model_key]
-        safe = re.sub(r"\W+", "_", f"{prefix}_{number}")
+        key = PredictionKey(spec, source, settings, names, digest)
+        (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, steps.tensor, names, topk=5), MEMO_ENTRIES)
         picture, chart = cell.columns([2, 3])
-        cell_stage = stage if stage in [f"layer{i + 1}" for i in range(len(spec.stages))] else None
-        target = picture.selectbox("Grad-CAM class", range(len(prediction.labels)), key=f"{safe}_cam",
+        cell_stage = stage if stage in stage_names(spec) else None
+        target = picture.selectbox("Grad-CAM class", range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
-        cam_key = (*model_key, prediction.indices[target], cell_stage)
-        if cam_key not in memo:
-            memo[cam_key] = grad_cam(model, spec, steps.tensor, prediction.indices[target], cell_stage)
-        picture.image(charts.overlay(steps.cropped, memo[cam_key], alpha=0.45), width="stretch",
+        class_index = prediction.indices[target]
+        cam = ui.remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
+                            partial(grad_cam, model, spec, steps.tensor, class_index, cell_stage), MEMO_ENTRIES)
+        picture.image(charts.overlay(steps.cropped, cam, alpha=0.45), width="stretch",
                       caption=f"Grad-CAM for “{prediction.labels[target]}” from {cell_stage or 'the last stage'}")
         chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities,
-                                            f"{spec.name}: top-5 ({source.label.split(' —')[0]})"),
-                           key=f"{safe}_bars", width="stretch")
+                                            f"{spec.name}: top-5 ({source.short_label})"),
+                           key=f"{prefix}_{number}_bars", width="stretch")
         chart.caption(f"{prediction.milliseconds:.1f} ms on {prediction.device}")

@@ -10,7 +10,7 @@ import torch
 
 from explorer.build import build_model
 from explorer.images import Preprocessing, preprocess
-from explorer.predict import grad_cam, predict
+from explorer.predict import grad_cam, predict, stage_names
 from explorer.spec import PRESETS
 from explorer.shapes_task import CUE_COLOURS, shapes_images
 from explorer.weights import load_checkpoint_model, read_checkpoint
@@ -25,10 +25,10 @@ def held_out(count: int = 24, seed: int = 99):
 def test_the_trained_checkpoint_separates_the_classes(trained_checkpoint) -> None:
     assert trained_checkpoint.final_accuracy == 1.0
     checkpoint = read_checkpoint(trained_checkpoint.data)
-    assert checkpoint.names() == ("red disc", "blue square")
+    assert checkpoint.class_names == ("red disc", "blue square")
     model = load_checkpoint_model(trained_checkpoint.spec, checkpoint)
     inputs, labels = held_out()
-    predictions = predict(model, inputs, checkpoint.names(), topk=2)
+    predictions = predict(model, inputs, checkpoint.class_names, topk=2)
     assert [p.indices[0] for p in predictions] == labels
     assert all(p.probabilities[0] > 0.5 and sum(p.probabilities) == pytest.approx(1.0, abs=1e-5) for p in predictions)
     assert predictions[0].labels[0] in ("red disc", "blue square") and predictions[0].device == "cpu"
@@ -51,6 +51,8 @@ def test_grad_cam_points_at_the_shape(trained_checkpoint) -> None:
         pixels = np.asarray(preprocess(picture, settings).cropped).astype(int)
         shape = np.abs(pixels - np.array(CUE_COLOURS[label])).sum(axis=2) < 90  # the drawn shape's pixels
         assert cam[shape].mean() > cam[~shape].mean()
+    assert stage_names(trained_checkpoint.spec) == ("layer1", "layer2", "layer3")
+    assert np.array_equal(grad_cam(model, trained_checkpoint.spec, tensor, label, "layer3"), cam)  # the last by default
     stage_cam = grad_cam(model, trained_checkpoint.spec, inputs[0], labels[0], stage="layer2")
     assert stage_cam.shape == (32, 32) and not np.allclose(stage_cam, cam)
     assert all(not m._forward_hooks for m in model.modules()) and all(p.grad is None for p in model.parameters())

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explorer import charts
+from explorer.build import build_model
 from explorer.cli import main
+from explorer.images import Preprocessing, decode_image, preprocess, sample_images
+from explorer.predict import grad_cam, predict
 from explorer.shapes_task import shapes_images
+from explorer.spec import PRESETS
 from tests import images_corpus as corpus
+from tests.checkpoints import CreatesAFile, saved
 from tests.live_server import APP
-from tests.test_weights import CreatesAFile, saved
 
 TIMEOUT = 180
 
@@ -29,6 +37,11 @@ def pngs(count: int = 6, seed: int = 7) -> tuple[list[tuple[str, bytes]], list[i
 def top_labels(at: AppTest) -> list[str]:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
     return [chart["data"][0]["y"][-1] for chart in charts]
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two RGB pictures, in 0-255 levels."""
+    return float(np.abs(a - b).mean())
 
 
 def open_predict(model: str, size: str) -> AppTest:
@@ -93,7 +106,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
     assert any("random weights" in w.value for w in at.warning)
 
 
-def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class() -> None:
+def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class(media: dict[str, bytes]) -> None:
     at = open_predict("cifar_resnet20", "32")
     at.radio(key="pr_weights_kind").set_value("random").run()
     at.toggle(key="pr_compare").set_value(True).run()
@@ -102,8 +115,28 @@ def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class() -> None:
     assert not at.exception and at.selectbox(key="pr_b_preset").value == "resnet18"
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert sum("cifar_resnet20" in t for t in titles) == 2 and sum("resnet18" in t for t in titles) == 2
+
+    # What the page must show for the first photo and the first model: the library's Grad-CAM.
+    spec = PRESETS["cifar_resnet20"]
+    model = build_model(spec, seed=0)
+    steps = preprocess(decode_image(sample_images()["chelsea"].read_bytes()).image, Preprocessing.for_size(32))
+    (prediction,) = predict(model, steps.tensor, [f"class {i}" for i in range(10)])
+    expected = {rank: np.asarray(charts.overlay(steps.cropped, grad_cam(model, spec, steps.tensor, prediction.indices[rank]),
+                                                alpha=0.45), dtype=float) for rank in (0, 2)}
+    assert distance(expected[0], expected[2]) > 30  # the two classes' maps differ
+
+    def shown() -> tuple[str, np.ndarray]:
+        image = next(i.proto.imgs[0] for i in at.get("image") if i.proto.imgs[0].caption.startswith("Grad-CAM for"))
+        return image.caption, np.asarray(Image.open(io.BytesIO(media[image.url])).convert("RGB"), dtype=float)
+
+    caption, pixels = shown()
+    assert caption == f"Grad-CAM for “class {prediction.indices[0]}” from layer3"
+    assert distance(pixels, expected[0]) < 10 and distance(pixels, expected[2]) > 25  # JPEG: close, not equal
     at.selectbox(key="pr_0_cam").set_value(2).run()
     assert not at.exception
+    caption, pixels = shown()
+    assert caption == f"Grad-CAM for “class {prediction.indices[2]}” from layer3"
+    assert distance(pixels, expected[2]) < 10 and distance(pixels, expected[0]) > 25
 
 
 def test_class_names_file_renames_the_classes(trained_checkpoint) -> None:
@@ -115,6 +148,36 @@ def test_class_names_file_renames_the_classes(trained_checkpoint) -> None:
     files, labels = pngs(4, seed=9)
     at.file_uploader(key="pr_uploads").set_value([(n, d, "image/png") for n, d in files]).run()
     assert top_labels(at) == [("circle", "box")[label] for label in labels]
+
+
+def test_page_and_cli_apply_a_names_file_by_the_same_rule(trained_checkpoint, tmp_path: Path, capsys) -> None:
+    checkpoint = tmp_path / "shapes.pth"
+    checkpoint.write_bytes(trained_checkpoint.data)
+    files, labels = pngs(3, seed=12)
+    paths = []
+    for name, data in files:
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text("circle\nbox\n")
+    bad.write_text("circle\nbox\nstar\n")
+    problem = "3 names in the names file for the model's 2 classes: one name per class is needed."
+
+    assert main(["predict", *paths, "--checkpoint", str(checkpoint), "--classes", str(good), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [image["predictions"][0]["label"] for image in report["images"]] == [("circle", "box")[l] for l in labels]
+    assert main(["predict", *paths, "--checkpoint", str(checkpoint), "--classes", str(bad)]) == 2
+    assert capsys.readouterr().err == f"error: {problem}\n"
+
+    at = open_predict("cifar_resnet20;num_classes=2", "32")
+    at.multiselect(key="pr_samples").set_value([]).run()
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("shapes.pth", trained_checkpoint.data).run()
+    at.file_uploader(key="pr_names").upload("names.txt", bad.read_bytes(), "text/plain").run()
+    at.file_uploader(key="pr_uploads").set_value([(n, d, "image/png") for n, d in files]).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"{problem} Using the checkpoint's class names instead."]
+    assert top_labels(at) == [trained_checkpoint.classes[label] for label in labels]
 
 
 def test_cli_predicts_with_the_trained_checkpoint(trained_checkpoint, tmp_path: Path, capsys) -> None:

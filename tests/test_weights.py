@@ -13,25 +13,11 @@ from explorer import weights as weights_module
 from explorer.build import build_model
 from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
 from explorer.weights import (
-    CheckpointError, ModelSource, WeightsUnavailable, available_weights, guess_spec, load_checkpoint_model, load_model,
-    load_pretrained, read_checkpoint, state_mismatch, torchvision_name, weights_file,
+    CheckpointError, ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_file,
+    default_weights, guess_spec, load_checkpoint_model, load_model, load_pretrained, read_checkpoint, state_mismatch,
+    torchvision_name, weights_file, weights_source,
 )
-
-
-class CreatesAFile:
-    """A pickle payload that would create a file when unpickled with weights_only=False."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (str(self.path), "w"))
-
-
-def saved(obj: object) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
+from tests.checkpoints import CreatesAFile, saved
 
 
 @pytest.fixture
@@ -105,7 +91,7 @@ def test_checkpoint_formats_are_read(wrap) -> None:
     model = build_model(spec, seed=1)
     checkpoint = read_checkpoint(saved(wrap(model.state_dict())))
     assert checkpoint.num_classes == 2
-    assert checkpoint.names() in (("cat", "dog"), ("class 0", "class 1"))
+    assert checkpoint.class_names in (("cat", "dog"), None)
     loaded = load_checkpoint_model(spec, checkpoint)
     assert torch.equal(loaded.layer4[1].conv2.weight, model.layer4[1].conv2.weight)
 
@@ -149,3 +135,55 @@ def test_the_spec_is_guessed_from_a_state_dict(spec: ResNetSpec) -> None:
 
 def test_nonsense_state_dicts_have_no_guess() -> None:
     assert guess_spec({"weight": torch.zeros(3)}) is None
+
+
+def test_one_rule_picks_the_weights() -> None:
+    resnet50, cifar = PRESETS["resnet50"], PRESETS["cifar_resnet20"]
+    checkpoint = read_checkpoint(saved(build_model(cifar).state_dict()))
+    assert default_weights(resnet50) == "IMAGENET1K_V2" and default_weights(cifar) is None
+    assert weights_source(resnet50) == ModelSource("imagenet", weights="IMAGENET1K_V2")
+    assert weights_source(resnet50, "IMAGENET1K_V1") == ModelSource("imagenet", weights="IMAGENET1K_V1")
+    assert weights_source(cifar, "random", seed=7) == ModelSource("random", seed=7)
+    for weights in (None, "random"):
+        assert weights_source(cifar, weights, checkpoint) == ModelSource("checkpoint", checkpoint_digest=checkpoint.digest)
+    for spec, weights, given, message in [
+        (cifar, None, None, "cifar_resnet20 has no torchvision ImageNet weights"),
+        (resnet50, "IMAGENET1K_V9", None, "Unknown weights 'IMAGENET1K_V9' for resnet50; available: IMAGENET1K_V1, "),
+        (cifar, "IMAGENET1K_V1", checkpoint, "either ImageNet weights or a checkpoint"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            weights_source(spec, weights, given)
+
+
+def test_class_names_follow_one_precedence() -> None:
+    spec = PRESETS["cifar_resnet20"].with_changes(num_classes=2)
+    named = read_checkpoint(saved({"model_state_dict": build_model(spec).state_dict(), "classes": ["cat", "dog"]}))
+    bare = read_checkpoint(saved(build_model(spec).state_dict()))
+    mine = ModelSource("checkpoint", checkpoint_digest=named.digest)
+    two, three = "\ufeffdisc\n\n  square \n".encode(), b"a\nb\nc\n"
+    assert class_names_from_file(two) == ("disc", "square")
+    cases = [
+        (mine, named, two, ("disc", "square"), "the names file", 0),
+        (mine, named, None, ("cat", "dog"), "the checkpoint's class names", 0),
+        (mine, named, three, ("cat", "dog"), "the checkpoint's class names", 1),
+        (mine, bare, three, ("class 0", "class 1"), "numbered names", 1),
+        (ModelSource("random"), None, two, ("disc", "square"), "the names file", 0),
+        (ModelSource("random"), None, None, ("class 0", "class 1"), "numbered names", 0),
+    ]
+    for source, checkpoint, names_file, names, origin, skipped in cases:
+        classes = class_names_for(spec, source, checkpoint, names_file)
+        assert (classes.names, classes.origin, len(classes.skipped)) == (names, origin, skipped)
+    assert class_names_for(spec, mine, named, three).skipped == (
+        "3 names in the names file for the model's 2 classes: one name per class is needed.",)
+    imagenet = ModelSource("imagenet", weights="IMAGENET1K_V1")
+    categories = class_names_for(PRESETS["resnet18"], imagenet)
+    assert categories.origin == "ImageNet's categories" and categories.names[:2] == ("tench", "goldfish")
+    translated = "\n".join(f"类别 {i}" for i in range(1000)).encode()
+    assert class_names_for(PRESETS["resnet18"], imagenet, None, translated).names[0] == "类别 0"
+
+
+def test_a_source_says_what_it_is() -> None:
+    assert ModelSource("random", seed=3).short_label == "random weights (seed 3)"
+    assert ModelSource("random", seed=3).label == "random weights (seed 3) — untrained, so its outputs mean nothing yet"
+    assert ModelSource("imagenet", weights="IMAGENET1K_V2").label == "ImageNet weights IMAGENET1K_V2 (torchvision)"
+    assert ModelSource("checkpoint", checkpoint_digest="ab" * 32).label == "uploaded checkpoint abababababab"
