@@ -34,6 +34,16 @@ def pngs(count: int = 6, seed: int = 7) -> tuple[list[tuple[str, bytes]], list[i
     return [(f"shape{i}.png", corpus.encode(p, "PNG")) for i, p in enumerate(pictures)], labels
 
 
+def written(trained_checkpoint, folder: Path, count: int, seed: int) -> tuple[Path, list[str], list[int]]:
+    """The trained checkpoint and ``count`` shape pictures as files in ``folder``, for the CLI."""
+    checkpoint = folder / "shapes.pth"
+    checkpoint.write_bytes(trained_checkpoint.data)
+    files, labels = pngs(count, seed=seed)
+    for name, data in files:
+        (folder / name).write_bytes(data)
+    return checkpoint, [str(folder / name) for name, _ in files], labels
+
+
 def top_labels(at: AppTest) -> list[str]:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
     return [chart["data"][0]["y"][-1] for chart in charts]
@@ -151,13 +161,7 @@ def test_class_names_file_renames_the_classes(trained_checkpoint) -> None:
 
 
 def test_page_and_cli_apply_a_names_file_by_the_same_rule(trained_checkpoint, tmp_path: Path, capsys) -> None:
-    checkpoint = tmp_path / "shapes.pth"
-    checkpoint.write_bytes(trained_checkpoint.data)
-    files, labels = pngs(3, seed=12)
-    paths = []
-    for name, data in files:
-        (tmp_path / name).write_bytes(data)
-        paths.append(str(tmp_path / name))
+    checkpoint, paths, labels = written(trained_checkpoint, tmp_path, 3, seed=12)
     good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
     good.write_text("circle\nbox\n")
     bad.write_text("circle\nbox\nstar\n")
@@ -174,20 +178,14 @@ def test_page_and_cli_apply_a_names_file_by_the_same_rule(trained_checkpoint, tm
     at.radio(key="pr_weights_kind").set_value("checkpoint").run()
     at.file_uploader(key="pr_checkpoint").upload("shapes.pth", trained_checkpoint.data).run()
     at.file_uploader(key="pr_names").upload("names.txt", bad.read_bytes(), "text/plain").run()
-    at.file_uploader(key="pr_uploads").set_value([(n, d, "image/png") for n, d in files]).run()
+    at.file_uploader(key="pr_uploads").set_value([(Path(p).name, Path(p).read_bytes(), "image/png") for p in paths]).run()
     assert not at.exception
     assert [e.value for e in at.error] == [f"{problem} Using the checkpoint's class names instead."]
     assert top_labels(at) == [trained_checkpoint.classes[label] for label in labels]
 
 
 def test_cli_predicts_with_the_trained_checkpoint(trained_checkpoint, tmp_path: Path, capsys) -> None:
-    checkpoint = tmp_path / "shapes.pth"
-    checkpoint.write_bytes(trained_checkpoint.data)
-    files, labels = pngs(5, seed=11)
-    paths = []
-    for name, data in files:
-        (tmp_path / name).write_bytes(data)
-        paths.append(str(tmp_path / name))
+    checkpoint, paths, labels = written(trained_checkpoint, tmp_path, 5, seed=11)
     assert main(["predict", *paths, "--checkpoint", str(checkpoint), "--topk", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"] == "cifar_resnet20 2cls"  # guessed from the checkpoint
