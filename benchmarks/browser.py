@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "click_and_settle", "open_settled", "running_app"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ROOT", "SETTLED", "click_and_settle", "open_settled", "running_app"]
 
 APP_ROOT = '[data-testid="stApp"]'
 SETTLED = f'{APP_ROOT}[data-test-script-state="notRunning"]'
