@@ -52,8 +52,8 @@ def _input_size(text: str) -> int | tuple[int, int]:
     raise argparse.ArgumentTypeError(f"expected a size like 224 or 224x320, got {text!r}")
 
 
-def _flag(name: str, info: FieldInfo) -> str:
-    return "--" + (info.flag or name).replace("_", "-")
+def _flag(info: FieldInfo) -> str:
+    return "--" + info.flag.replace("_", "-")
 
 
 def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,10 +63,10 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
                                                   "stages with a CIFAR stem, else four in the paper's proportions")
     for name, info in SPEC_FIELDS.items():
         if info.widget is Widget.CHECKBOX:
-            parser.add_argument(_flag(name, info), dest=name, action=argparse.BooleanOptionalAction, help=info.help)
+            parser.add_argument(_flag(info), dest=name, action=argparse.BooleanOptionalAction, help=info.help)
         else:
-            parser.add_argument(_flag(name, info), dest=name, choices=info.choices or None,
-                                metavar=None if info.choices else (info.flag or name).upper(), help=info.help)
+            parser.add_argument(_flag(info), dest=name, choices=info.choices or None,
+                                metavar=None if info.choices else info.flag.upper(), help=info.help)
 
 
 def spec_from_args(args: argparse.Namespace) -> ResNetSpec:
@@ -84,7 +84,7 @@ def spec_from_args(args: argparse.Namespace) -> ResNetSpec:
         try:
             changes[name] = value if isinstance(value, bool) else info.parse(value)
         except ValueError as error:
-            raise ValueError(f"{_flag(name, info)}: {error}") from None
+            raise ValueError(f"{_flag(info)}: {error}") from None
     if args.depth is None:
         return base.with_changes(**changes)
     if "stages" in changes:

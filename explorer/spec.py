@@ -143,7 +143,10 @@ def _format_enum(value: enum.Enum) -> str:
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """What the picker, the command line and the URL token need to know about one field."""
+    """What the picker, the command line and the URL token need to know about one field.
+
+    The URL token keys a field by its name (``stride_style=caffe``), so links stay stable.
+    """
 
     label: str  # the picker's label
     help: str  # for people: the picker's tooltip and the flag's ``--help`` line
@@ -151,11 +154,13 @@ class FieldInfo:
     parse: Callable[[str], Any]  # text from a link or a command line -> value; ValueError naming the text
     format: Callable[[Any], str]  # value -> text for a link; the inverse of ``parse``
     # The command-line flag without dashes and the picker's widget key after its prefix
-    # ("planes": ``--planes``, ``model_planes``); empty means the field's name.
+    # ("planes": ``--planes``, ``model_planes``); left empty, `SPEC_FIELDS` fills in the field's name.
     flag: str = ""
     enum: type[enum.Enum] | None = None  # the choices of SELECT and RADIO fields
     choice_labels: tuple[str, ...] = ()  # what the picker shows for each choice, if not the value
-    maximum: int | None = None  # the largest NUMBER accepted; the smallest is 1
+    # The largest value of a NUMBER field (the smallest is 1), far beyond any published net:
+    # past it a value is a typo, and the picker's input needs a bound.
+    maximum: int | None = None
     per_stage: bool = False  # one entry per stage (or per later stage): re-derived when the count changes
     bottleneck_only: bool = False  # meaningless for basic blocks: the picker hides it there
 
@@ -292,8 +297,10 @@ class ResNetSpec:
                 f"got {len(self.dilate)}."
             )
         for name, info in SPEC_FIELDS.items():
+            if info.widget is not Widget.NUMBER:
+                continue
             value = getattr(self, name)
-            if info.widget is Widget.NUMBER and value < 1:
+            if value < 1:
                 raise ValueError(f"{name} must be a positive whole number, got {value}.")
             if info.maximum is not None and value > info.maximum:
                 raise ValueError(
@@ -472,7 +479,9 @@ class ResNetSpec:
 
 
 # Each field's `FieldInfo`, in declaration order: what the token, the CLI and the picker walk.
-SPEC_FIELDS: dict[str, FieldInfo] = {f.name: f.metadata[_INFO] for f in fields(ResNetSpec)}
+SPEC_FIELDS: dict[str, FieldInfo] = {
+    f.name: replace(f.metadata[_INFO], flag=f.metadata[_INFO].flag or f.name) for f in fields(ResNetSpec)
+}
 
 
 # ---- depth <-> stage counts ---------------------------------------------------------

@@ -89,7 +89,7 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
     whose widgets need the stage count. Bottleneck-only fields are hidden for basic blocks
     and keep `ResNetSpec`'s defaults there.
     """
-    keys = {name: f"{prefix}_{info.flag or name}" for name, info in SPEC_FIELDS.items()}
+    keys = {name: f"{prefix}_{info.flag}" for name, info in SPEC_FIELDS.items()}
     for name, info in SPEC_FIELDS.items():
         _default(keys[name], _widget_value(info, getattr(base, name)))
     _default(f"{prefix}_by", "stage counts")

@@ -40,7 +40,7 @@ def cli_arguments(changes: dict[str, Any]) -> list[str]:
     arguments = []
     for name, value in changes.items():
         info = SPEC_FIELDS[name]
-        flag = (info.flag or name).replace("_", "-")
+        flag = info.flag.replace("_", "-")
         if info.widget is Widget.CHECKBOX:
             arguments.append(f"--{flag}" if value else f"--no-{flag}")
         else:
@@ -86,7 +86,7 @@ def picker_spec(preset: str, changes: dict[str, Any], depth: int | None = None) 
 
     def set_field(name: str, value: Any) -> None:
         info = SPEC_FIELDS[name]
-        key = f"model_{info.flag or name}"
+        key = f"model_{info.flag}"
         if info.widget is Widget.SELECT:
             at.selectbox(key=key).select(info.format(value)).run()
         elif info.widget is Widget.RADIO:
