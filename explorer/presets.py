@@ -28,7 +28,9 @@ def cifar_resnet(depth: int, block: Block | str = Block.BASIC, **fields: Any) ->
     fields.setdefault("shortcut", Shortcut.A)
     # One block a stage until `spec_for_depth` gives the depth's counts (same stage count, so
     # the 16/32/64 planes stay).
-    base = ResNetSpec(stages=(1, 1, 1), block=block, stage_planes=(16, 32, 64), stem=Stem.CIFAR, stem_width=16, **fields)
+    base = ResNetSpec(
+        stages=(1, 1, 1), block=block, stage_planes=(16, 32, 64), stem=Stem.CIFAR, stem_width=16, **fields,
+    )
     return spec_for_depth(base, depth)
 
 
