@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.anatomy import LayerTable, layer_table
-from explorer.spec import StrideStyle, resnet_for_depth
+from explorer.presets import resnet_for_depth
+from explorer.spec import StrideStyle
 
 PAPER_DEPTHS = (18, 34, 50, 101, 152)
 # Table 1's "FLOPs" row, x10^9 (multiply-adds, as the paper counts them).

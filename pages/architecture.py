@@ -11,7 +11,7 @@ from explorer.conventions import TOOLS, count_conventions
 from explorer.devices import DoesNotFit, describe_device
 from explorer.paper import paper_table1
 from explorer.profiling import measure_layer_costs
-from explorer.spec import spec_to_token
+from explorer.spec_token import spec_to_token
 
 LEVELS = {"leaf layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
 PROJECTION_CSS = "background-color: #fde3c8"

@@ -11,7 +11,7 @@ import torch
 from explorer import charts, ui
 from explorer.activations import CaptureTooLarge, capture_activations, capture_budget, capture_bytes, capture_points
 from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
-from explorer.spec import spec_to_token
+from explorer.spec_token import spec_to_token
 from explorer.weights import preprocessing_for
 
 st.title("Feature maps")

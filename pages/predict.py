@@ -8,7 +8,7 @@ import streamlit as st
 from explorer import charts, ui
 from explorer.images import ImageError, decode_image, preprocess, sample_images
 from explorer.predict import grad_cam, predict
-from explorer.spec import spec_to_token
+from explorer.spec_token import spec_to_token
 from explorer.weights import class_names_for, class_names_from_text, describe_spec, guess_spec, preprocessing_for
 
 st.title("Predict")

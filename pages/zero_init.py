@@ -5,7 +5,9 @@ import streamlit as st
 
 from explorer import charts, ui
 from explorer.devices import DoesNotFit
-from explorer.spec import Shortcut, cifar_resnet, spec_to_token
+from explorer.presets import cifar_resnet
+from explorer.spec import Shortcut
+from explorer.spec_token import spec_to_token
 from explorer.zero_init import (
     degradation_models, gradient_norms, task_batch, task_classes, train_models, twin_init, twins,
 )

@@ -73,7 +73,7 @@ def trained_checkpoint() -> TrainedCheckpoint:
 
     from explorer.build import build_model
     from explorer.images import Preprocessing, preprocess
-    from explorer.spec import cifar_resnet
+    from explorer.presets import cifar_resnet
     from explorer.synthetic import class_names, shapes_images, train
 
     spec = cifar_resnet(20, num_classes=2)

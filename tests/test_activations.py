@@ -11,7 +11,8 @@ from torch import nn
 from explorer.activations import CaptureTooLarge, capture_activations, capture_bytes, capture_points
 from explorer.anatomy import layer_table
 from explorer.build import build_model
-from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec
 
 
 def image(seed: int, size: int = 64) -> torch.Tensor:

@@ -14,7 +14,8 @@ from torchvision.models import get_model_weights
 
 from explorer.anatomy import LAYER_COLUMNS, layer_table, to_csv
 from explorer.build import build_model
-from explorer.spec import PRESETS, TORCHVISION_PRESETS, ResNetSpec, cifar_resnet, resnet_for_depth
+from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
+from explorer.spec import ResNetSpec
 from tests.conftest import FIXTURES, GOLDEN
 
 

@@ -107,7 +107,7 @@ def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, 
     """Twelve independent sessions (own browser contexts) load at the same time on one server."""
     from explorer.activations import capture_points
     from explorer.anatomy import human_count, layer_table
-    from explorer.spec import PRESETS
+    from explorer.presets import PRESETS
 
     def params(name: str, size: int = 224) -> str:
         return human_count(layer_table(PRESETS[name], size).totals.params)

@@ -9,7 +9,8 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from explorer.build import CaffeBottleneck, ZeroPadShortcut, build_model, residual_branch_last_bn
-from explorer.spec import PRESETS, TORCHVISION_PRESETS, ResNetSpec, cifar_resnet
+from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec
 
 
 @pytest.mark.parametrize("name", TORCHVISION_PRESETS)

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 from torchvision.models import get_model_weights
 
 from explorer.anatomy import BLOCK_COLUMNS, LAYER_COLUMNS, layer_table, to_csv
-from explorer.spec import PRESETS, ResNetSpec
+from explorer.presets import PRESETS
+from explorer.spec import ResNetSpec
 from tests.live_server import APP
 
 TIMEOUT = 120

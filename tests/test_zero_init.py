@@ -9,7 +9,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.build import build_model
-from explorer.spec import PRESETS, ResNetSpec, Shortcut, cifar_resnet
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec, Shortcut
 from explorer.zero_init import block_statistics, degradation_models, task_batch, train_models, twin_init, twins
 from tests.live_server import APP
 
