@@ -12,9 +12,10 @@ import torchinfo
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer.anatomy import LAYER_COLUMNS, layer_table, to_csv
+from explorer.anatomy import layer_table
 from explorer.build import build_model
 from explorer.spec import PRESETS, TORCHVISION_PRESETS, ResNetSpec, cifar_resnet, resnet_for_depth
+from explorer.table_format import LAYER_COLUMNS, to_csv
 from tests.conftest import FIXTURES, GOLDEN
 
 
