@@ -39,15 +39,16 @@ class Level(str, enum.Enum):
 
     @property
     def label(self) -> str:
+        """The level's name for people ("leaf layers", "blocks", "stages")."""
         return "leaf layers" if self is Level.LAYERS else self.value
 
 
 class RowKind(enum.Enum):
-    """What a row is on the main path, for colouring tables."""
+    """What a row is, for colouring tables: part of a shortcut, a resolution drop, or neither."""
 
     SHORTCUT = "shortcut"  # a projection / zero-pad layer, or a block with such a shortcut
     DOWNSAMPLING = "downsampling"  # the feature map gets smaller here
-    PLAIN = "plain"  # neither
+    OTHER = "other"  # neither
 
 
 def _shrinks(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> bool:
@@ -97,7 +98,7 @@ class LayerRow:
     def kind(self) -> RowKind:
         if self.downsample:
             return RowKind.SHORTCUT
-        return RowKind.DOWNSAMPLING if self.reduces_resolution else RowKind.PLAIN
+        return RowKind.DOWNSAMPLING if self.reduces_resolution else RowKind.OTHER
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class BlockRow:
     def kind(self) -> RowKind:
         if self.shortcut in COMPUTED_SHORTCUTS:
             return RowKind.SHORTCUT
-        return RowKind.DOWNSAMPLING if self.stride > 1 else RowKind.PLAIN
+        return RowKind.DOWNSAMPLING if self.stride > 1 else RowKind.OTHER
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class StageRow:
 
     @property
     def kind(self) -> RowKind:
-        return RowKind.DOWNSAMPLING if _shrinks(self.in_shape, self.out_shape) else RowKind.PLAIN
+        return RowKind.DOWNSAMPLING if _shrinks(self.in_shape, self.out_shape) else RowKind.OTHER
 
 
 TableRow = LayerRow | BlockRow | StageRow
@@ -408,4 +409,5 @@ def layer_table(spec: ResNetSpec, input_size: int | tuple[int, int] = 224) -> La
         output_stride=last_stage.rf_jump,
         input_size=size,
     )
-    return LayerTable(spec=spec, input_size=size, rows=rows, blocks=_block_rows(rows, spec.shortcut is Shortcut.NONE), stages=stages, totals=totals)
+    blocks = _block_rows(rows, plain=spec.shortcut is Shortcut.NONE)
+    return LayerTable(spec=spec, input_size=size, rows=rows, blocks=blocks, stages=stages, totals=totals)

@@ -74,8 +74,9 @@ with tabs[0]:
         styled = highlight(frame, rows).map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
                  column_config=ui.number_columns(frame))
-    st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[halves the "
-               "resolution (stride 2)] · MACs count conv and linear multiply-accumulates only; FLOPs = 2 × MACs.")
+    st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks the "
+               "feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
+               "FLOPs = 2 × MACs.")
     st.download_button("Download this table as CSV", to_csv(rows, columns), key="arch_csv",
                        file_name=f"{spec.name.replace(' ', '_')}_{level.value}_{choice.input_size}px.csv",
                        mime="text/csv")

@@ -352,15 +352,15 @@ def test_rows_at_each_level_and_what_kind_each_row_is() -> None:
     layers = {(r.name, r.call): r.kind for r in table.rows}
     assert layers[("layer2.0.downsample.0", 0)] is RowKind.SHORTCUT
     assert layers[("layer2.0.conv1", 0)] is layers[("maxpool", 0)] is RowKind.DOWNSAMPLING
-    assert layers[("layer2.0.conv2", 0)] is layers[("layer2.0.relu", 1)] is RowKind.PLAIN
+    assert layers[("layer2.0.conv2", 0)] is layers[("layer2.0.relu", 1)] is RowKind.OTHER
     blocks = {b.name: b.kind for b in table.blocks}
     assert [name for name, kind in blocks.items() if kind is RowKind.SHORTCUT] == ["layer2.0", "layer3.0", "layer4.0"]
     assert [name for name, kind in blocks.items() if kind is RowKind.DOWNSAMPLING] == ["stem"]
     plain = {b.name: b.kind for b in layer_table(PRESETS["resnet18"].with_changes(shortcut="none"), 224).blocks}
     assert [name for name, kind in plain.items() if kind is RowKind.DOWNSAMPLING] == ["stem", "layer2.0", "layer3.0", "layer4.0"]
     assert [(s.stage, s.kind) for s in table.stages] == [
-        ("stem", RowKind.DOWNSAMPLING), ("layer1", RowKind.PLAIN), ("layer2", RowKind.DOWNSAMPLING),
-        ("layer3", RowKind.DOWNSAMPLING), ("layer4", RowKind.DOWNSAMPLING), ("head", RowKind.PLAIN),
+        ("stem", RowKind.DOWNSAMPLING), ("layer1", RowKind.OTHER), ("layer2", RowKind.DOWNSAMPLING),
+        ("layer3", RowKind.DOWNSAMPLING), ("layer4", RowKind.DOWNSAMPLING), ("head", RowKind.OTHER),
     ]
 
 
