@@ -13,22 +13,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from explorer.anatomy import (
-    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, LayerTable, human_bytes, human_count, layer_table,
-    records, to_csv,
-)
+from explorer.anatomy import LayerTable, Level, layer_table
 from explorer.devices import pick_device
 from explorer.images import ImageError, decode_image, preprocess
 from explorer.predict import predict
 from explorer.presets import PRESETS, get_preset
 from explorer.spec import SPEC_FIELDS, FieldInfo, ResNetSpec, Widget, spec_for_depth
 from explorer.spec_token import spec_from_token
+from explorer.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
 from explorer.weights import (
     ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_text, download_weights,
     guess_spec, load_model, preprocessing_for, read_checkpoint,
 )
-
-LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
 
 
 class UsageError(Exception):
@@ -124,24 +120,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def table_json(table: LayerTable, level: str) -> dict[str, Any]:
-    """``{"spec", "totals", "rows"}`` with plain integers and lists, for scripts."""
-    rows = {"layers": table.rows, "blocks": table.blocks, "stages": table.stages}[level]
+def table_json(table: LayerTable, level: Level) -> dict[str, Any]:
+    """``{"spec", "totals", "level", "rows"}`` with plain integers and lists, for scripts."""
     totals = {key: _plain(value) for key, value in asdict(table.totals).items()}
     totals["flops"] = table.totals.flops
     return {
         "spec": {"name": table.spec.name, "depth": table.spec.depth, **table.spec.to_dict()},
         "totals": totals,
-        "level": level,
-        "rows": [{k: _plain(v) for k, v in asdict(row).items()} for row in rows],
+        "level": level.value,
+        "rows": [{k: _plain(v) for k, v in asdict(row).items()} for row in table.rows_at(level)],
     }
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     table = layer_table(spec, args.input)
-    columns = LEVELS[args.level]
-    rows = {"layers": table.rows, "blocks": table.blocks, "stages": table.stages}[args.level]
+    level = Level(args.level)
+    columns = LEVEL_COLUMNS[level]
+    rows = table.rows_at(level)
     if args.csv:
         text = to_csv(rows, columns)
         if args.csv == "-":
@@ -151,7 +147,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
             f.write(text)
         print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
     if args.json:
-        print(json.dumps(table_json(table, args.level), indent=1))
+        print(json.dumps(table_json(table, level), indent=1))
     elif not args.csv:
         print(_text_table(records(rows, columns)))
         print()
@@ -256,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     table = commands.add_parser("table", help="print the layer table of a ResNet")
     _add_spec_arguments(table)
     table.add_argument("--input", type=_input_size, default=None, help="input side or HxW (default 224, CIFAR 32)")
-    table.add_argument("--level", choices=list(LEVELS), default="layers", help="leaf layers, blocks or stages")
+    table.add_argument("--level", choices=[level.value for level in Level], default=Level.LAYERS.value,
+                       help=", ".join(level.label for level in Level))
     table.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
     table.add_argument("--json", action="store_true", help="print {spec, totals, rows} as JSON")
     table.set_defaults(run=_cmd_table)

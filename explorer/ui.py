@@ -12,12 +12,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explorer.anatomy import LayerTable, human_bytes, human_count, layer_table
+from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, sample_images
 from explorer.presets import PRESETS, get_preset
 from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
 from explorer.spec_token import spec_from_token, spec_to_token
+from explorer.table_format import human_bytes, human_count
 from explorer.weights import (
     Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, read_checkpoint,
     weights_file,
@@ -329,3 +330,14 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     except (CheckpointError, DoesNotFit) as error:
         st.error(str(error))
         return None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_conventions(spec: ResNetSpec, input_size: int):
+    """`count_conventions` (a `Conventions`) per (spec, input size): each call builds three meta models.
+
+    thop and torchinfo load here, on first use, not with every page.
+    """
+    from explorer.conventions import count_conventions
+
+    return count_conventions(layer_table(spec, input_size))

@@ -106,8 +106,9 @@ def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifact
 def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, artifacts_dir: Path) -> None:
     """Twelve independent sessions (own browser contexts) load at the same time on one server."""
     from explorer.activations import capture_points
-    from explorer.anatomy import human_count, layer_table
+    from explorer.anatomy import layer_table
     from explorer.presets import PRESETS
+    from explorer.table_format import human_count
 
     def params(name: str, size: int = 224) -> str:
         return human_count(layer_table(PRESETS[name], size).totals.params)
