@@ -17,7 +17,7 @@ from timing import median_seconds
 from explorer.activations import capture_activations, capture_bytes, capture_points
 from explorer.build import build_model
 from explorer.images import decode_image, preprocess, sample_images
-from explorer.spec import PRESETS
+from explorer.presets import PRESETS
 
 
 def main() -> None:

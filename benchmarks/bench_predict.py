@@ -16,7 +16,7 @@ from timing import median_seconds
 from explorer.build import build_model
 from explorer.images import decode_image, preprocess, sample_images
 from explorer.predict import predict
-from explorer.spec import PRESETS
+from explorer.presets import PRESETS
 
 
 def main() -> None:

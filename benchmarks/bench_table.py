@@ -21,7 +21,7 @@ import torchvision
 from timing import median_seconds
 
 from explorer.anatomy import layer_table
-from explorer.spec import PRESETS
+from explorer.presets import PRESETS
 
 MODELS = ("resnet18", "resnet50", "resnet152")
 

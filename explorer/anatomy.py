@@ -9,21 +9,50 @@ FLOPs = 2 x MACs. Receptive fields follow Araujo et al. 2019 (https://distill.pu
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 from torch import nn
 
-from explorer.build import NoShortcut, ZeroPadShortcut, build_model
-from explorer.spec import ResNetSpec, check_input_size
+from explorer.build import ZeroPadShortcut, build_model
+from explorer.spec import ResNetSpec, Shortcut, check_input_size
 
 FP32_BYTES = 4
+# Block shortcuts that compute something (a layer of their own in the table).
+COMPUTED_SHORTCUTS = ("projection", "avg-pool projection", "zero-pad")
+
+
+def is_leaf_layer(module: nn.Module) -> bool:
+    """A module the layer table lists: no children, and not an ``nn.Identity`` placeholder."""
+    return next(module.children(), None) is None and not isinstance(module, nn.Identity)
+
+
+class Level(str, enum.Enum):
+    """How finely a layer table is listed (the CLI's ``--level`` values)."""
+
+    LAYERS = "layers"  # every call of every leaf layer
+    BLOCKS = "blocks"  # every residual block, plus the stem and the head
+    STAGES = "stages"  # stem, layer1 ... layerN, head
+
+    @property
+    def label(self) -> str:
+        """The level's name for people ("leaf layers", "blocks", "stages")."""
+        return "leaf layers" if self is Level.LAYERS else self.value
+
+
+class RowKind(enum.Enum):
+    """What a row is, for colouring tables: part of a shortcut, a resolution drop, or neither."""
+
+    SHORTCUT = "shortcut"  # a projection / zero-pad layer, or a block with such a shortcut
+    DOWNSAMPLING = "downsampling"  # the feature map gets smaller here
+    OTHER = "other"  # neither
+
+
+def _shrinks(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> bool:
+    return len(out_shape) == 3 and out_shape[1:] != in_shape[1:]
 
 
 @dataclass(frozen=True)
@@ -58,7 +87,18 @@ class LayerRow:
     @property
     def reduces_resolution(self) -> bool:
         """True where the feature map gets smaller (what seed 002 calls "down sample")."""
-        return len(self.out_shape) == 3 and self.out_shape[1:] != self.in_shape[1:]
+        return _shrinks(self.in_shape, self.out_shape)
+
+    @property
+    def block_name(self) -> str:
+        """The `BlockRow` this row rolls up into: "layer2.0", or "stem" / "head"."""
+        return self.stage if self.block is None else f"{self.stage}.{self.block}"
+
+    @property
+    def kind(self) -> RowKind:
+        if self.downsample:
+            return RowKind.SHORTCUT
+        return RowKind.DOWNSAMPLING if self.reduces_resolution else RowKind.OTHER
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,12 @@ class BlockRow:
     rf_jump: int
     layers: int  # leaf rows in this block
 
+    @property
+    def kind(self) -> RowKind:
+        if self.shortcut in COMPUTED_SHORTCUTS:
+            return RowKind.SHORTCUT
+        return RowKind.DOWNSAMPLING if self.stride > 1 else RowKind.OTHER
+
 
 @dataclass(frozen=True)
 class StageRow:
@@ -95,6 +141,18 @@ class StageRow:
     rf_size: int
     rf_jump: int
     layers: int
+
+    @property
+    def stage(self) -> str:
+        """The stage, named as on `LayerRow` and `BlockRow`."""
+        return self.name
+
+    @property
+    def kind(self) -> RowKind:
+        return RowKind.DOWNSAMPLING if _shrinks(self.in_shape, self.out_shape) else RowKind.OTHER
+
+
+TableRow = LayerRow | BlockRow | StageRow
 
 
 @dataclass(frozen=True)
@@ -130,91 +188,9 @@ class LayerTable:
     stages: tuple[StageRow, ...]
     totals: Totals
 
-
-class Column(str, enum.Enum):
-    """Column keys shared by the CLI, the CSV/JSON exports, the pages and the charts."""
-
-    INDEX = "index"
-    NAME = "name"
-    TYPE = "type"
-    STAGE = "stage"
-    BLOCK = "block"
-    BLOCKS = "blocks"
-    IN_SHAPE = "in_shape"
-    OUT_SHAPE = "out_shape"
-    KERNEL = "kernel"
-    STRIDE = "stride"
-    PADDING = "padding"
-    DILATION = "dilation"
-    GROUPS = "groups"
-    DOWNSAMPLE = "downsample"
-    SHORTCUT = "shortcut"
-    CONVS = "convs"
-    PARAMS = "params"
-    MACS = "macs"
-    RF_SIZE = "rf_size"
-    RF_JUMP = "rf_jump"
-    ACTIVATION_BYTES = "activation_bytes"
-
-    @property
-    def label(self) -> str:
-        """Header for people; says the unit and the counting convention."""
-        return _LABELS.get(self, self.value.replace("_", " ").capitalize())
-
-
-_LABELS = {
-    Column.INDEX: "#",
-    Column.IN_SHAPE: "In (C×H×W)",
-    Column.OUT_SHAPE: "Out (C×H×W)",
-    Column.DOWNSAMPLE: "Shortcut layer",
-    Column.PARAMS: "Params",
-    Column.MACS: "MACs (conv+linear)",
-    Column.RF_SIZE: "RF (px)",
-    Column.RF_JUMP: "RF jump (px)",
-    Column.ACTIVATION_BYTES: "Activation (bytes, fp32)",
-}
-
-LAYER_COLUMNS = (
-    Column.INDEX, Column.NAME, Column.TYPE, Column.STAGE, Column.BLOCK, Column.IN_SHAPE, Column.OUT_SHAPE,
-    Column.KERNEL, Column.STRIDE, Column.PADDING, Column.DILATION, Column.GROUPS, Column.DOWNSAMPLE,
-    Column.PARAMS, Column.MACS, Column.RF_SIZE, Column.RF_JUMP, Column.ACTIVATION_BYTES,
-)
-BLOCK_COLUMNS = (
-    Column.NAME, Column.STAGE, Column.BLOCK, Column.IN_SHAPE, Column.OUT_SHAPE, Column.STRIDE, Column.SHORTCUT,
-    Column.CONVS, Column.PARAMS, Column.MACS, Column.RF_SIZE, Column.RF_JUMP, Column.ACTIVATION_BYTES,
-)
-STAGE_COLUMNS = (
-    Column.NAME, Column.BLOCKS, Column.IN_SHAPE, Column.OUT_SHAPE, Column.PARAMS, Column.MACS,
-    Column.RF_SIZE, Column.RF_JUMP, Column.ACTIVATION_BYTES,
-)
-
-
-def format_value(value: object) -> object:
-    """A cell for people and CSV: shapes as ``64x56x56``, pairs as ``3x3``, flags as "yes"/empty.
-
-    None stays None (an empty cell in a dataframe; the CSV writer prints it as nothing).
-    """
-    if value is None or value is False:
-        return None
-    if value is True:
-        return "yes"
-    if isinstance(value, tuple):
-        return "x".join(str(v) for v in value)
-    return value
-
-
-def records(rows: Iterable[LayerRow | BlockRow | StageRow], columns: Sequence[Column]) -> list[dict[str, object]]:
-    """Rows as dicts keyed by column label, values formatted for display and CSV."""
-    return [{c.label: format_value(getattr(row, c.value)) for c in columns} for row in rows]
-
-
-def to_csv(rows: Iterable[LayerRow | BlockRow | StageRow], columns: Sequence[Column]) -> str:
-    """The CSV text of exactly these rows and columns (the page's download, the CLI's --csv)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[c.label for c in columns], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records(rows, columns))
-    return buffer.getvalue()
+    def rows_at(self, level: Level) -> tuple[TableRow, ...]:
+        """The rows listed at ``level``: leaf-layer calls, blocks or stages."""
+        return {Level.LAYERS: self.rows, Level.BLOCKS: self.blocks, Level.STAGES: self.stages}[level]
 
 
 # ---- computing the table --------------------------------------------------------------
@@ -255,7 +231,7 @@ def _receptive_field(module: nn.Module, rf: tuple[int, int], in_side: int) -> tu
     size, jump = rf
     if isinstance(module, nn.AdaptiveAvgPool2d):  # a window over the whole map
         return size + (in_side - 1) * jump, jump * in_side
-    if isinstance(module, (ZeroPadShortcut, NoShortcut)):
+    if isinstance(module, ZeroPadShortcut):
         return size, jump * module.stride
     kernel, stride = getattr(module, "kernel_size", None), getattr(module, "stride", None)
     if kernel is None or stride is None:
@@ -324,7 +300,7 @@ def _leaf_rows(spec: ResNetSpec, input_size: tuple[int, int]) -> list[LayerRow]:
     model = build_model(spec, "meta")  # private to this call: hooks here race with nobody
     recorder = _Recorder(model, model.stage_names)
     for module in model.modules():
-        if not any(True for _ in module.children()) and not isinstance(module, nn.Identity):
+        if is_leaf_layer(module):
             module.register_forward_hook(recorder.hook)
         if isinstance(module, nn.BatchNorm2d):
             # BN keeps the shape, and on meta tensors it runs a Python decomposition that
@@ -337,13 +313,14 @@ def _leaf_rows(spec: ResNetSpec, input_size: tuple[int, int]) -> list[LayerRow]:
     return recorder.rows
 
 
-def _shortcut_kind(rows: Sequence[LayerRow]) -> str:
+def _shortcut_kind(rows: Sequence[LayerRow], plain: bool) -> str:
+    """One of "none" (a plain network), "identity" or `COMPUTED_SHORTCUTS`."""
+    if plain:
+        return "none"
     shortcut = [r for r in rows if r.downsample]
     if not shortcut:
         return "identity"
     types = {r.type for r in shortcut}
-    if "NoShortcut" in types:
-        return "none"
     if "ZeroPadShortcut" in types:
         return "zero-pad"
     return "avg-pool projection" if "AvgPool2d" in types else "projection"
@@ -353,9 +330,8 @@ def _conv_summary(rows: Sequence[LayerRow]) -> str:
     parts = []
     for r in rows:
         if r.type == "Conv2d" and not r.downsample:
-            k = "x".join(map(str, r.kernel))
             groups = f",g{r.groups}" if r.groups and r.groups > 1 else ""
-            parts.append(f"{k},{r.out_shape[0]}{groups}")
+            parts.append(f"{r.kernel[0]}x{r.kernel[1]},{r.out_shape[0]}{groups}")
     return " → ".join(parts)
 
 
@@ -365,25 +341,22 @@ def _side_ratio(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
     return max(1, round(in_shape[1] / out_shape[1]))
 
 
-def _group_key(row: LayerRow) -> tuple[str, int | None]:
-    return (row.stage, row.block)
-
-
-def _block_rows(rows: Sequence[LayerRow]) -> tuple[BlockRow, ...]:
-    groups: dict[tuple[str, int | None], list[LayerRow]] = {}
+def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
+    groups: dict[str, list[LayerRow]] = {}
     for row in rows:
-        groups.setdefault(_group_key(row), []).append(row)
+        groups.setdefault(row.block_name, []).append(row)
     blocks = []
-    for (stage, block), members in groups.items():
+    for name, members in groups.items():
         main = [r for r in members if not r.downsample]
+        stage, block = members[0].stage, members[0].block
         blocks.append(BlockRow(
-            name=stage if block is None else f"{stage}.{block}",
+            name=name,
             stage=stage,
             block=block,
             in_shape=members[0].in_shape,
             out_shape=members[-1].out_shape,
             stride=_side_ratio(members[0].in_shape, members[-1].out_shape),
-            shortcut="" if block is None else _shortcut_kind(members),
+            shortcut="" if block is None else _shortcut_kind(members, plain),
             convs=_conv_summary(main),
             params=sum(r.params for r in members),
             macs=sum(r.macs for r in members),
@@ -436,20 +409,5 @@ def layer_table(spec: ResNetSpec, input_size: int | tuple[int, int] = 224) -> La
         output_stride=last_stage.rf_jump,
         input_size=size,
     )
-    return LayerTable(spec=spec, input_size=size, rows=rows, blocks=_block_rows(rows), stages=stages, totals=totals)
-
-
-def human_count(value: float, unit: str = "") -> str:
-    """12,345,678 -> "12.35 M"; for totals shown to people (tables keep exact integers)."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f} {prefix}{unit}"
-    return f"{value:g} {unit}".rstrip()
-
-
-def human_bytes(value: float) -> str:
-    """Bytes in binary units: 102760448 -> "98.0 MiB"."""
-    for factor, prefix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= factor:
-            return f"{value / factor:.1f} {prefix}"
-    return f"{math.floor(value)} B"
+    blocks = _block_rows(rows, plain=spec.shortcut is Shortcut.NONE)
+    return LayerTable(spec=spec, input_size=size, rows=rows, blocks=blocks, stages=stages, totals=totals)

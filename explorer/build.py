@@ -7,7 +7,8 @@ torchvision lacks are small additions that keep torchvision's names:
 
 * `CaffeBottleneck` — stride on the first 1x1 conv (He et al. 2016's original placement);
 * `ZeroPadShortcut` — option A: strided identity plus zero channels, no parameters;
-* `NoShortcut` — the paper's plain baseline: the shortcut adds zeros;
+* `PlainBasicBlock`, `PlainBottleneck`, `PlainCaffeBottleneck` — the paper's plain baseline:
+  torchvision's blocks without ``out += identity`` (no shortcut module at all);
 * deep stem — ``conv1`` becomes three 3x3 convs (``conv1.0``, ``conv1.3``, ``conv1.6``),
   as timm names it, followed by torchvision's ``bn1`` and ``relu``;
 * avg-down shortcut — ``downsample = [AvgPool2d, conv1x1, BN]`` (mmcls ResNetV1d);
@@ -25,15 +26,41 @@ from explorer.spec import Block, ResNetSpec, Shortcut, Stem, StrideStyle
 
 
 class CaffeBottleneck(Bottleneck):
-    """torchvision's Bottleneck with the stride moved to ``conv1`` (the paper's "v1")."""
+    """torchvision's Bottleneck with the stride moved to ``conv1`` (the paper's "v1").
+
+    Built as a stride-1 Bottleneck whose ``conv1`` then takes the stride: every conv is made
+    once, in torchvision's order, so a seed gives the same weights as the pytorch-style block.
+    """
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  groups: int = 1, base_width: int = 64, dilation: int = 1,
                  norm_layer: type[nn.Module] | None = None) -> None:
-        super().__init__(inplanes, planes, stride, downsample, groups, base_width, dilation, norm_layer)
-        width = self.conv1.out_channels
-        self.conv1 = conv1x1(inplanes, width, stride)
-        self.conv2 = conv3x3(width, width, 1, groups, dilation)
+        super().__init__(inplanes, planes, 1, downsample, groups, base_width, dilation, norm_layer)
+        self.conv1.stride = (stride, stride)  # a 1x1 conv: no padding to change with it
+        self.stride = stride
+
+
+class PlainBasicBlock(BasicBlock):
+    """A BasicBlock without its shortcut: relu(F(x)), the paper's plain baseline (section 4.1)."""
+
+    def forward(self, x: Tensor) -> Tensor:  # BasicBlock.forward without ``out += identity``
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out)
+
+
+class PlainBottleneck(Bottleneck):
+    """A Bottleneck without its shortcut: relu(F(x)), the paper's plain baseline."""
+
+    def forward(self, x: Tensor) -> Tensor:  # Bottleneck.forward without ``out += identity``
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out)
+
+
+class PlainCaffeBottleneck(CaffeBottleneck, PlainBottleneck):
+    """`CaffeBottleneck`'s convs with `PlainBottleneck`'s forward."""
 
 
 class ZeroPadShortcut(nn.Module):
@@ -56,26 +83,6 @@ class ZeroPadShortcut(nn.Module):
         return f"stride={self.stride}, channels={self.in_channels}->{self.out_channels}"
 
 
-class NoShortcut(nn.Module):
-    """A "plain" network's shortcut: it adds nothing, so a block computes relu(F(x)).
-
-    torchvision's blocks always add ``downsample(x)``; returning zeros of the block's output
-    shape turns them into the paper's plain baseline without changing their code.
-    """
-
-    def __init__(self, stride: int, out_channels: int) -> None:
-        super().__init__()
-        self.stride = stride
-        self.out_channels = out_channels
-
-    def forward(self, x: Tensor) -> Tensor:
-        height, width = -(-x.shape[2] // self.stride), -(-x.shape[3] // self.stride)  # ceil, as a stride-s conv
-        return x.new_zeros(x.shape[0], self.out_channels, height, width)  # (N, C_out, H/s, W/s)
-
-    def extra_repr(self) -> str:
-        return f"stride={self.stride}, channels={self.out_channels}"
-
-
 def _stem_conv(spec: ResNetSpec) -> nn.Module:
     """``conv1``: 7x7/2 (ImageNet), three 3x3 convs (deep) or 3x3/1 (CIFAR)."""
     if spec.stem is Stem.IMAGENET:
@@ -91,10 +98,10 @@ def _stem_conv(spec: ResNetSpec) -> nn.Module:
 
 
 def _shortcut(spec: ResNetSpec, inplanes: int, outplanes: int, stride: int) -> nn.Module | None:
-    """The block's ``downsample``: None for an identity shortcut."""
+    """The block's ``downsample``: None for an identity shortcut and in a plain network."""
     shape_changes = stride != 1 or inplanes != outplanes
     if spec.shortcut is Shortcut.NONE:
-        return NoShortcut(stride, outplanes)
+        return None
     if spec.shortcut is Shortcut.A:
         return ZeroPadShortcut(stride, inplanes, outplanes) if shape_changes else None
     if spec.shortcut is Shortcut.B and not shape_changes:
@@ -108,9 +115,12 @@ def _shortcut(spec: ResNetSpec, inplanes: int, outplanes: int, stride: int) -> n
 
 
 def _block_class(spec: ResNetSpec) -> type[BasicBlock | Bottleneck]:
+    plain = spec.shortcut is Shortcut.NONE
     if spec.block is Block.BASIC:
-        return BasicBlock
-    return CaffeBottleneck if spec.stride_style is StrideStyle.CAFFE else Bottleneck
+        return PlainBasicBlock if plain else BasicBlock
+    if spec.stride_style is StrideStyle.CAFFE:
+        return PlainCaffeBottleneck if plain else CaffeBottleneck
+    return PlainBottleneck if plain else Bottleneck
 
 
 def _stage(spec: ResNetSpec, stage: int) -> nn.Sequential:
@@ -136,11 +146,26 @@ def _stage(spec: ResNetSpec, stage: int) -> nn.Sequential:
 
 
 class SpecResNet(ResNet):
-    """A torchvision ``ResNet`` assembled from a spec, with any number of stages."""
+    """A torchvision ``ResNet`` assembled from a spec, with any number of stages.
+
+    ``ResNet.__init__`` is skipped: it hard-codes the 7x7 stem and four stages, and builds
+    them with ``_make_layer``, which changes ``self.inplanes`` and ``self.dilation`` as it
+    goes. Here each stage is built from the spec (`_stage`), and the state ``ResNet.__init__``
+    leaves behind is set to the values it would have after building this network:
+    ``inplanes`` (channels out of the last stage), ``dilation`` (the last stage's),
+    ``groups``, ``base_width`` and ``_norm_layer``, so torchvision code that reads them
+    (``_make_layer`` appending a stage, for one) sees what it expects.
+    """
 
     def __init__(self, spec: ResNetSpec, init_weights: bool = True) -> None:
-        nn.Module.__init__(self)  # ResNet.__init__ hard-codes the stem and four stages
+        nn.Module.__init__(self)
+        last = len(spec.stages) - 1
         self.spec = spec
+        self._norm_layer = nn.BatchNorm2d
+        self.inplanes = spec.stage_out_channels(last)
+        self.dilation = spec.stage_dilation(last)
+        self.groups = spec.groups
+        self.base_width = spec.width_per_group
         self.conv1 = _stem_conv(spec)
         self.bn1 = nn.BatchNorm2d(spec.stem_width)
         self.relu = nn.ReLU(inplace=True)
@@ -149,7 +174,7 @@ class SpecResNet(ResNet):
         for i, name in enumerate(self.stage_names):
             self.add_module(name, _stage(spec, i))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(spec.stage_out_channels(len(spec.stages) - 1), spec.num_classes)
+        self.fc = nn.Linear(spec.stage_out_channels(last), spec.num_classes)
         if init_weights:
             _init_weights(self, spec.zero_init_residual)
 
@@ -167,7 +192,11 @@ def residual_branch_last_bn(block: nn.Module) -> nn.BatchNorm2d:
 
 
 def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
-    """torchvision's ResNet initialisation, step for step (He init, BN = 1/0, optional zero gamma)."""
+    """torchvision's ResNet initialisation, step for step (He init, BN = 1/0, optional zero gamma).
+
+    Re-typed because torchvision writes these loops inline in ``ResNet.__init__``, which
+    this model does not run (see `SpecResNet`).
+    """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from explorer.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.compare import StagePair
 from explorer.profiling import CostReport
+from explorer.table_format import format_shape
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
 SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections dashed
@@ -28,16 +29,12 @@ MAX_BLOCKS_SHOWN = 7
 HEAD_BLOCKS_SHOWN = 4
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))
-
-
 def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
     lines = [
-        f"<b>{block.name}</b>: {_shape(block.in_shape)} → {_shape(block.out_shape)}",
+        f"<b>{block.name}</b>: {format_shape(block.in_shape, '×')} → {format_shape(block.out_shape, '×')}",
         f"stride {block.stride} · {block.shortcut or 'no'} shortcut · {block.params:,} params · {block.macs:,} MACs",
     ]
-    lines += [f"{r.name} ({r.type}) → {_shape(r.out_shape)}" for r in rows[:14]]
+    lines += [f"{r.name} ({r.type}) → {format_shape(r.out_shape, '×')}" for r in rows[:14]]
     if len(rows) > 14:
         lines.append(f"… {len(rows) - 14} more layers")
     return "<br>".join(lines)
@@ -60,7 +57,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
     figure = go.Figure()
     rows_by_block: dict[str, list[LayerRow]] = {}
     for row in table.rows:
-        rows_by_block.setdefault(row.stage if row.block is None else f"{row.stage}.{row.block}", []).append(row)
+        rows_by_block.setdefault(row.block_name, []).append(row)
     columns = [(s.name, [b for b in table.blocks if b.stage == s.name]) for s in table.stages]
     width, height, gap = 0.78, 0.84, 0.25
     centres_x, centres_y, hovers, names = [], [], [], []
@@ -69,7 +66,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
     for x, ((stage_name, blocks), colour) in enumerate(zip(columns, STAGE_COLOURS * 4)):
         stage = next(s for s in table.stages if s.name == stage_name)
         title = f"<b>{stage_name}</b><br>{stage.blocks} block{'s' * (stage.blocks != 1)}" if stage.blocks else f"<b>{stage_name}</b>"
-        figure.add_annotation(x=x, y=0.75, text=f"{title}<br>→ {_shape(stage.out_shape)}", showarrow=False,
+        figure.add_annotation(x=x, y=0.75, text=f"{title}<br>→ {format_shape(stage.out_shape, '×')}", showarrow=False,
                               font={"size": 11}, yanchor="bottom")
         for y_index, block in enumerate(_visible_blocks(blocks)):
             y = -y_index * (height + gap)

@@ -14,19 +14,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from explorer.anatomy import (
-    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, LayerTable, human_bytes, human_count, layer_table,
-    records, to_csv,
-)
+from explorer.anatomy import LayerTable, Level, layer_table
 from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
 from explorer.devices import pick_device
 from explorer.images import ImageError, decode_image, preprocess
 from explorer.predict import predict
+from explorer.presets import PRESETS, cifar_resnet, get_preset
 from explorer.shapes_task import task_classes
-from explorer.spec import (
-    PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, cifar_resnet, get_preset, spec_from_token,
-    stages_for_depth,
-)
+from explorer.spec import SPEC_FIELDS, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.spec_token import spec_from_token
+from explorer.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
 from explorer.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
@@ -34,8 +31,6 @@ from explorer.weights import (
     WeightsUnavailable, available_weights, class_names_for, download_weights, guess_spec, load_model, preprocessing_for,
     read_checkpoint, weights_source,
 )
-
-LEVELS = {"layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
 
 
 class UsageError(Exception):
@@ -45,21 +40,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 3,4,6,3, got {text!r}") from None
-
-
-def _bool_list(text: str) -> tuple[bool, ...]:
-    values = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
-    try:
-        return tuple(values[v.strip().lower()] for v in text.split(","))
-    except KeyError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated true/false flags like F,T,T, got {text!r}") from None
 
 
 def _input_size(text: str) -> int | tuple[int, int]:
@@ -74,46 +54,45 @@ def _input_size(text: str) -> int | tuple[int, int]:
     raise argparse.ArgumentTypeError(f"expected a size like 224 or 224x320, got {text!r}")
 
 
+def _flag(info: FieldInfo) -> str:
+    return "--" + info.flag.replace("_", "-")
+
+
 def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """A positional preset, ``--depth``, and one flag per `ResNetSpec` field (from its `FieldInfo`)."""
     parser.add_argument("preset", nargs="?", default="resnet50", help="starting point (see `presets`)")
-    parser.add_argument("--depth", type=int, help="turn a depth into stage counts (paper proportions)")
-    parser.add_argument("--stages", type=_int_list, help="blocks per stage, e.g. 3,24,36,3")
-    parser.add_argument("--block", choices=[b.value for b in Block])
-    parser.add_argument("--planes", type=_int_list, help="planes per stage, e.g. 64,128,256,512")
-    parser.add_argument("--groups", type=int)
-    parser.add_argument("--width-per-group", type=int)
-    parser.add_argument("--stem", choices=[s.value for s in Stem])
-    parser.add_argument("--stem-width", type=int)
-    parser.add_argument("--avg-down", action="store_true", default=None, help="V1d average-pool shortcut")
-    parser.add_argument("--style", choices=[s.value for s in StrideStyle], help="stride on the 3x3 (pytorch) or 1x1 (caffe)")
-    parser.add_argument("--shortcut", choices=[s.value for s in Shortcut])
-    parser.add_argument("--dilate", type=_bool_list, help="per stage after the first, e.g. F,T,T")
-    parser.add_argument("--zero-init-residual", action="store_true", default=None)
-    parser.add_argument("--num-classes", type=int)
-    parser.add_argument("--in-channels", type=int)
+    parser.add_argument("--depth", type=int, help="stage counts for this depth instead of --stages: three equal "
+                                                  "stages with a CIFAR stem, else four in the paper's proportions")
+    for name, info in SPEC_FIELDS.items():
+        if info.widget is Widget.CHECKBOX:
+            parser.add_argument(_flag(info), dest=name, action=argparse.BooleanOptionalAction, help=info.help)
+        else:
+            parser.add_argument(_flag(info), dest=name, choices=info.choices or None,
+                                metavar=None if info.choices else info.flag.upper(), help=info.help)
 
 
 def spec_from_args(args: argparse.Namespace) -> ResNetSpec:
-    """The preset with every given option applied on top (validated by `ResNetSpec`)."""
+    """The preset with every given option applied on top (validated by `ResNetSpec`).
+
+    ``--depth`` sets the stage counts through `spec_for_depth`, from the preset with the
+    other options; per-stage options (``--planes``, ``--dilate``) then apply to those stages.
+    """
     base = get_preset(args.preset)
-    changes: dict[str, Any] = {
-        key: value
-        for key, value in {
-            "stages": args.stages, "block": args.block, "stage_planes": args.planes, "groups": args.groups,
-            "width_per_group": args.width_per_group, "stem": args.stem, "stem_width": args.stem_width,
-            "avg_down": args.avg_down, "stride_style": args.style, "shortcut": args.shortcut,
-            "dilate": args.dilate, "zero_init_residual": args.zero_init_residual,
-            "num_classes": args.num_classes, "in_channels": args.in_channels,
-        }.items()
-        if value is not None
-    }
-    if args.depth is not None:
-        if args.stages is not None:
-            raise ValueError("Give either --depth or --stages, not both.")
-        block = Block(changes.get("block", base.block))
-        cifar = Stem(changes.get("stem", base.stem)) is Stem.CIFAR
-        changes["stages"] = stages_for_depth(args.depth, block, len(base.stages), equal=cifar)
-    return base.with_changes(**changes)
+    changes: dict[str, Any] = {}
+    for name, info in SPEC_FIELDS.items():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        try:
+            changes[name] = value if isinstance(value, bool) else info.parse(value)
+        except ValueError as error:
+            raise ValueError(f"{_flag(info)}: {error}") from None
+    if args.depth is None:
+        return base.with_changes(**changes)
+    if "stages" in changes:
+        raise ValueError("Give either --depth or --stages, not both.")
+    per_stage = {name: changes.pop(name) for name in list(changes) if SPEC_FIELDS[name].per_stage}
+    return spec_for_depth(base.with_changes(**changes), args.depth).with_changes(**per_stage)
 
 
 def _text_table(rows: list[dict[str, object]]) -> str:
@@ -147,24 +126,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def table_json(table: LayerTable, level: str) -> dict[str, Any]:
-    """``{"spec", "totals", "rows"}`` with plain integers and lists, for scripts."""
-    rows = {"layers": table.rows, "blocks": table.blocks, "stages": table.stages}[level]
+def table_json(table: LayerTable, level: Level) -> dict[str, Any]:
+    """``{"spec", "totals", "level", "rows"}`` with plain integers and lists, for scripts."""
     totals = {key: _plain(value) for key, value in asdict(table.totals).items()}
     totals["flops"] = table.totals.flops
     return {
         "spec": {"name": table.spec.name, "depth": table.spec.depth, **table.spec.to_dict()},
         "totals": totals,
-        "level": level,
-        "rows": [{k: _plain(v) for k, v in asdict(row).items()} for row in rows],
+        "level": level.value,
+        "rows": [{k: _plain(v) for k, v in asdict(row).items()} for row in table.rows_at(level)],
     }
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     table = layer_table(spec, args.input)
-    columns = LEVELS[args.level]
-    rows = {"layers": table.rows, "blocks": table.blocks, "stages": table.stages}[args.level]
+    level = Level(args.level)
+    columns = LEVEL_COLUMNS[level]
+    rows = table.rows_at(level)
     if args.csv:
         text = to_csv(rows, columns)
         if args.csv == "-":
@@ -174,7 +153,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
             f.write(text)
         print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
     if args.json:
-        print(json.dumps(table_json(table, args.level), indent=1))
+        print(json.dumps(table_json(table, level), indent=1))
     elif not args.csv:
         print(_text_table(records(rows, columns)))
         print()
@@ -293,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     table = commands.add_parser("table", help="print the layer table of a ResNet")
     _add_spec_arguments(table)
     table.add_argument("--input", type=_input_size, default=None, help="input side or HxW (default 224, CIFAR 32)")
-    table.add_argument("--level", choices=list(LEVELS), default="layers", help="leaf layers, blocks or stages")
+    table.add_argument("--level", choices=[level.value for level in Level], default=Level.LAYERS.value,
+                       help=", ".join(level.label for level in Level))
     table.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
     table.add_argument("--json", action="store_true", help="print {spec, totals, rows} as JSON")
     table.set_defaults(run=_cmd_table)

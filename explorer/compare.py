@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.anatomy import LayerTable, human_bytes, human_count
+from explorer.anatomy import LayerTable
+from explorer.table_format import human_bytes, human_count
 
 
 @dataclass(frozen=True)

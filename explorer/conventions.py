@@ -24,7 +24,7 @@ import torchinfo
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.anatomy import LayerTable
+from explorer.anatomy import LayerTable, is_leaf_layer
 from explorer.build import build_model
 
 # Each tool's column label and what it counts.
@@ -61,7 +61,7 @@ class Conventions:
 
 
 def _leaf_types(model: nn.Module) -> dict[str, str]:
-    return {name: type(m).__name__ for name, m in model.named_modules() if not any(True for _ in m.children())}
+    return {name: type(m).__name__ for name, m in model.named_modules() if is_leaf_layer(m)}
 
 
 def _torchinfo_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
@@ -117,7 +117,6 @@ def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds:
         "AdaptiveAvgPool2d": f"Global average pool: thop counts {per_output:g} ops per output value "
                              f"(the window's adds and one divide), the others 0.",
         "ZeroPadShortcut": "Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere.",
-        "NoShortcut": "A plain network's shortcut adds zeros: no arithmetic, 0 everywhere.",
         RESIDUAL_ADD: f"{adds:,} additions (every element of every block's output, out += identity). No "
                       f"tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
                       f"(FlopCounterMode).",

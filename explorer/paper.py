@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.anatomy import LayerTable, layer_table
-from explorer.spec import StrideStyle, resnet_for_depth
+from explorer.presets import resnet_for_depth
+from explorer.spec import StrideStyle
+from explorer.table_format import format_shape
 
 PAPER_DEPTHS = (18, 34, 50, 101, 152)
 # Table 1's "FLOPs" row, x10^9 (multiply-adds, as the paper counts them).
@@ -32,7 +34,7 @@ def _stage_cell(table: LayerTable, stage: str) -> str:
 
 def _stem_cell(table: LayerTable) -> str:
     conv = next(r for r in table.rows if r.type == "Conv2d")
-    return f"{conv.kernel[0]}x{conv.kernel[1]}, {conv.out_shape[0]}, stride {conv.stride[0]}"
+    return f"{format_shape(conv.kernel)}, {conv.out_shape[0]}, stride {conv.stride[0]}"
 
 
 def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str, ...]]:
@@ -42,10 +44,10 @@ def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str
     reference = pytorch[PAPER_DEPTHS[0]]
     stem_conv = next(r for r in reference.rows if r.type == "Conv2d")
     rows = [
-        PaperRow("conv1", f"{stem_conv.out_shape[1]}×{stem_conv.out_shape[2]}", tuple(_stem_cell(pytorch[d]) for d in PAPER_DEPTHS)),
+        PaperRow("conv1", format_shape(stem_conv.out_shape[1:], "×"), tuple(_stem_cell(pytorch[d]) for d in PAPER_DEPTHS)),
     ]
     for index, stage in enumerate(s for s in reference.stages if s.name.startswith("layer")):
-        side = f"{stage.out_shape[1]}×{stage.out_shape[2]}"
+        side = format_shape(stage.out_shape[1:], "×")
         prefix = "3x3 max pool, stride 2; " if index == 0 else ""
         rows.append(PaperRow(
             f"conv{index + 2}_x ({stage.name})", side,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.anatomy import layer_table
+from explorer.anatomy import is_leaf_layer, layer_table
 from explorer.build import build_model
 from explorer.devices import check_fits
 from explorer.spec import ResNetSpec
@@ -110,7 +110,7 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
 
         timer = _Timer(cuda)
         for name, module in model.named_modules():
-            if not any(True for _ in module.children()) and not isinstance(module, nn.Identity):
+            if is_leaf_layer(module):
                 module.register_forward_pre_hook(timer.before)
                 module.register_forward_hook(timer.after(name))
         runs = []

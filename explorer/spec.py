@@ -8,16 +8,20 @@ Variants are fields, not subclasses (after timm's ``resnet.py``): the letters of
 * v1 (the original paper):  ``stride_style=StrideStyle.CAFFE``   — stride on the first 1x1;
 * C: ``stem=Stem.DEEP`` — three 3x3 convs instead of one 7x7;
 * D: ``stem=Stem.DEEP, avg_down=True`` — plus an average-pooled projection shortcut.
+
+Each field carries a `FieldInfo` (label, help, parser, widget kind): the URL token
+(`explorer.spec_token`), the command-line flags (`explorer.cli`) and the sidebar picker
+(`explorer.ui`) are all made from it, so a new field is declared here once.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from typing import Any
-
-from torchvision.models import list_models
 
 # The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
 # is a typo, and building it would only hang the app.
@@ -65,15 +69,132 @@ class Shortcut(str, enum.Enum):
     NONE = "none"  # no shortcut at all: the paper's "plain" baseline network
 
 
-def _enum_value(enum_cls: type[enum.Enum], value: Any, field_name: str) -> enum.Enum:
-    """Turn a UI/CLI string into an enum member, with a message naming the choices."""
+def _enum_value(enum_cls: type[enum.Enum], value: Any) -> Any:
+    """Turn a UI/CLI/URL string into an enum member, with a message naming the choices."""
     if isinstance(value, enum_cls):
         return value
     try:
         return enum_cls(value)
     except ValueError:
         choices = ", ".join(repr(m.value) for m in enum_cls)
-        raise ValueError(f"{field_name}={value!r} is not one of {choices}.") from None
+        raise ValueError(f"{value!r} is not one of {choices}.") from None
+
+
+# ---- field metadata: how each field is shown, typed in and written in links ------------
+
+
+class Widget(enum.Enum):
+    """How the sidebar picker shows a field."""
+
+    SELECT = "select"  # a selectbox over the field's enum values
+    RADIO = "radio"  # a horizontal radio over the field's enum values
+    CHECKBOX = "checkbox"
+    NUMBER = "number"  # a whole-number input between the field's bounds
+    INTS = "ints"  # a text box of comma-separated whole numbers, one per stage
+    LATER_STAGES = "later_stages"  # a multiselect of stages 2..N, one flag each
+
+
+_FLAGS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+
+
+def _parse_flag(text: str) -> bool:
+    try:
+        return _FLAGS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{text!r} is not a yes/no flag: use 1 or 0 (or true/false).") from None
+
+
+def _parse_flags(text: str) -> tuple[bool, ...]:
+    try:
+        return tuple(_FLAGS[v.strip().lower()] for v in text.split(",") if v.strip())
+    except KeyError:
+        raise ValueError(f"{text!r} is not a list of yes/no flags separated by commas, like F,T,T or 0,1,1.") from None
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number: a whole number is expected.") from None
+
+
+def _parse_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a list of whole numbers separated by commas, like 3,4,6,3.") from None
+
+
+def _format_flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _format_flags(values: tuple[bool, ...]) -> str:
+    return ",".join(map(_format_flag, values))
+
+
+def _format_ints(values: tuple[int, ...]) -> str:
+    return ",".join(map(str, values))
+
+
+def _format_enum(value: enum.Enum) -> str:
+    return str(value.value)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What the picker, the command line and the URL token need to know about one field.
+
+    The URL token keys a field by its name (``stride_style=caffe``), so links stay stable.
+    """
+
+    label: str  # the picker's label
+    help: str  # for people: the picker's tooltip and the flag's ``--help`` line
+    widget: Widget
+    parse: Callable[[str], Any]  # text from a link or a command line -> value; ValueError naming the text
+    format: Callable[[Any], str]  # value -> text for a link; the inverse of ``parse``
+    # The command-line flag without dashes and the picker's widget key after its prefix
+    # ("planes": ``--planes``, ``model_planes``); left empty, `SPEC_FIELDS` fills in the field's name.
+    flag: str = ""
+    enum: type[enum.Enum] | None = None  # the choices of SELECT and RADIO fields
+    choice_labels: tuple[str, ...] = ()  # what the picker shows for each choice, if not the value
+    # The largest value of a NUMBER field (the smallest is 1), far beyond any published net:
+    # past it a value is a typo, and the picker's input needs a bound.
+    maximum: int | None = None
+    per_stage: bool = False  # one entry per stage (or per later stage): re-derived when the count changes
+    bottleneck_only: bool = False  # meaningless for basic blocks: the picker hides it there
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values a SELECT or RADIO field accepts, as text."""
+        return tuple(m.value for m in self.enum) if self.enum is not None else ()
+
+
+_INFO = "explorer"  # the key of a field's `FieldInfo` in its ``dataclasses`` metadata
+
+
+def _choice(enum_cls: type[enum.Enum], label: str, help: str, widget: Widget = Widget.SELECT,
+            choice_labels: tuple[str, ...] = (), flag: str = "") -> dict[str, FieldInfo]:
+    info = FieldInfo(label, help, widget, partial(_enum_value, enum_cls), _format_enum, flag=flag,
+                     enum=enum_cls, choice_labels=choice_labels)
+    return {_INFO: info}
+
+
+def _number(label: str, help: str, maximum: int, bottleneck_only: bool = False) -> dict[str, FieldInfo]:
+    info = FieldInfo(label, help, Widget.NUMBER, _parse_int, str, maximum=maximum, bottleneck_only=bottleneck_only)
+    return {_INFO: info}
+
+
+def _switch(label: str, help: str) -> dict[str, FieldInfo]:
+    return {_INFO: FieldInfo(label, help, Widget.CHECKBOX, _parse_flag, _format_flag)}
+
+
+def _ints(label: str, help: str, flag: str = "", per_stage: bool = False) -> dict[str, FieldInfo]:
+    return {_INFO: FieldInfo(label, help, Widget.INTS, _parse_ints, _format_ints, flag=flag, per_stage=per_stage)}
+
+
+def _later_stage_flags(label: str, help: str) -> dict[str, FieldInfo]:
+    return {_INFO: FieldInfo(label, help, Widget.LATER_STAGES, _parse_flags, _format_flags, per_stage=True)}
 
 
 @dataclass(frozen=True)
@@ -81,45 +202,68 @@ class ResNetSpec:
     """A complete ResNet architecture. Defaults describe torchvision's ``resnet50``."""
 
     # Blocks per stage; one entry per stage ("layer1", "layer2", ...).
-    stages: tuple[int, ...] = (3, 4, 6, 3)
+    stages: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata=_ints(
+        "Blocks per stage", "Residual blocks in each stage, e.g. 3,4,6,3 (ResNet-50) or 3,24,36,3."))
     # Residual block type; decides the expansion (1 or 4) and how depth is counted.
-    block: Block = Block.BOTTLENECK
+    block: Block = field(default=Block.BOTTLENECK, metadata=_choice(
+        Block, "Block", "basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+)."))
     # ``planes`` of each stage: the block's inner width before expansion and grouping.
     # Empty means the paper's doubling from 64: (64, 128, 256, 512) for four stages.
-    stage_planes: tuple[int, ...] = ()
+    stage_planes: tuple[int, ...] = field(default=(), metadata=_ints(
+        "Planes per stage", "The inner width of each stage's blocks, e.g. 64,128,256,512; leave empty to double "
+        "from 64.", flag="planes", per_stage=True))
     # Grouped 3x3 conv in bottlenecks (ResNeXt cardinality); 1 for plain ResNets.
-    groups: int = 1
+    groups: int = field(default=1, metadata=_number(
+        "Groups", "ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d).", 256, bottleneck_only=True))
     # torchvision's ``width_per_group``: bottleneck width = int(planes * w / 64) * groups.
     # 4 with groups=32 is ResNeXt "32x4d"; 128 with groups=1 is Wide ResNet "_2".
-    width_per_group: int = 64
+    width_per_group: int = field(default=64, metadata=_number(
+        "Width/group", "64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2.", 1024,
+        bottleneck_only=True))
     # Stem layout; CIFAR nets use a 3x3 stride-1 conv and no max pool.
-    stem: Stem = Stem.IMAGENET
+    stem: Stem = field(default=Stem.IMAGENET, metadata=_choice(
+        Stem, "Stem", "imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool."))
     # Channels out of the stem (torchvision's fixed ``inplanes = 64``; 16 for CIFAR).
-    stem_width: int = 64
+    stem_width: int = field(default=64, metadata=_number(
+        "Stem width", "Channels out of the stem: 64 for ImageNet ResNets, 16 for CIFAR ones.", 1024))
     # V1d: the projection shortcut average-pools first, then a stride-1 1x1 conv, so the
     # shortcut no longer ignores 3 of every 4 pixels.
-    avg_down: bool = False
+    avg_down: bool = field(default=False, metadata=_switch(
+        "Avg-pool downsampling shortcut (ResNet-D)", "The projection shortcut average-pools, then a stride-1 "
+        "1x1 conv (V1d)."))
     # Which conv of a stride-2 bottleneck carries the stride.
-    stride_style: StrideStyle = StrideStyle.PYTORCH
+    stride_style: StrideStyle = field(default=StrideStyle.PYTORCH, metadata=_choice(
+        StrideStyle, "Stride on", "Which conv of a downsampling bottleneck has stride 2: the 3x3 (pytorch, v1.5) "
+        "or the first 1x1 (caffe, the paper's v1).", Widget.RADIO, ("3x3 (pytorch, v1.5)", "1x1 (caffe, v1)"),
+        flag="style"))
     # Paper option A/B/C for the shortcut connections, or "none" for a plain network.
-    shortcut: Shortcut = Shortcut.B
+    shortcut: Shortcut = field(default=Shortcut.B, metadata=_choice(
+        Shortcut, "Shortcut option", "A: zero-pad identity. B: projection where the shape changes. C: projection "
+        "everywhere. none: a plain network without shortcuts (the paper's baseline).", Widget.RADIO))
     # For stages 2..N: replace the stride-2 by dilation (torchvision's
     # ``replace_stride_with_dilation``; segmentation backbones use output stride 8 or 16).
     # Empty means no dilation.
-    dilate: tuple[bool, ...] = ()
+    dilate: tuple[bool, ...] = field(default=(), metadata=_later_stage_flags(
+        "Dilate instead of stride", "Stages after the first that keep the resolution and dilate their 3x3 convs "
+        "instead of striding (segmentation backbones); on the command line one flag per stage, e.g. F,T,T."))
     # Start each residual branch's last BN at gamma = 0 so every block starts as identity.
-    zero_init_residual: bool = False
+    zero_init_residual: bool = field(default=False, metadata=_switch(
+        "zero_init_residual", "Start each residual branch's last BN at γ = 0, so every block starts as identity."))
     # Size of the classifier (``fc``).
-    num_classes: int = 1000
+    num_classes: int = field(default=1000, metadata=_number(
+        "Classes", "Outputs of the classifier (fc): 1000 for ImageNet, 10 for CIFAR-10.", 100_000))
     # Channels of the input image (3 for RGB, 1 for grayscale).
-    in_channels: int = 3
+    in_channels: int = field(default=3, metadata=_number(
+        "Input channels", "Channels of the input image: 3 for RGB, 1 for grayscale.", 64))
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: normalise inputs once, here
-        set_field(self, "block", _enum_value(Block, self.block, "block"))
-        set_field(self, "stem", _enum_value(Stem, self.stem, "stem"))
-        set_field(self, "stride_style", _enum_value(StrideStyle, self.stride_style, "stride_style"))
-        set_field(self, "shortcut", _enum_value(Shortcut, self.shortcut, "shortcut"))
+        for name, info in SPEC_FIELDS.items():
+            if info.enum is not None:
+                try:
+                    set_field(self, name, _enum_value(info.enum, getattr(self, name)))
+                except ValueError as error:
+                    raise ValueError(f"{name}={error}") from None
         set_field(self, "stages", tuple(int(n) for n in self.stages))
         planes = tuple(int(p) for p in self.stage_planes) or _default_planes(len(self.stages), 64)
         set_field(self, "stage_planes", planes)
@@ -149,10 +293,17 @@ class ResNetSpec:
                 f"dilate needs one flag for each stage after the first ({len(self.stages) - 1}), "
                 f"got {len(self.dilate)}."
             )
-        for name in ("groups", "width_per_group", "stem_width", "num_classes", "in_channels"):
+        for name, info in SPEC_FIELDS.items():
+            if info.widget is not Widget.NUMBER:
+                continue
             value = getattr(self, name)
             if value < 1:
                 raise ValueError(f"{name} must be a positive whole number, got {value}.")
+            if info.maximum is not None and value > info.maximum:
+                raise ValueError(
+                    f"{name}={value:,} is more than the explorer builds (at most {info.maximum:,}); "
+                    "no published ResNet comes near it."
+                )
         if any(p < 1 for p in self.stage_planes):
             raise ValueError(f"Every stage needs at least one channel; stage_planes={list(self.stage_planes)}.")
         if self.stem is Stem.DEEP and self.stem_width < 2:
@@ -245,7 +396,10 @@ class ResNetSpec:
     @property
     def preset(self) -> str | None:
         """The preset this spec equals, if any (``"resnet50"``)."""
-        return _PRESET_BY_SPEC.get(self)
+        # The preset table is made of specs, so it is imported once specs exist.
+        from explorer.presets import preset_name
+
+        return preset_name(self)
 
     @property
     def name(self) -> str:
@@ -257,7 +411,7 @@ class ResNetSpec:
         default_stages = _default_stages(self.depth, self.block, len(self.stages), self.is_cifar)
         if default_stages != self.stages:
             parts.append("[" + ",".join(map(str, self.stages)) + "]")
-        if self.block is not _default_block(self.depth, self.is_cifar):
+        if self.block is not default_block(self.depth, self.is_cifar):
             parts.append(self.block.value)
         if self.groups != 1 or self.width_per_group != 64:
             width = self.width_per_group * self.groups
@@ -312,12 +466,20 @@ class ResNetSpec:
     def with_changes(self, **changes: Any) -> ResNetSpec:
         """A copy with some fields changed (validated again).
 
-        A new number of stages re-derives ``stage_planes`` and ``dilate`` unless given.
+        A new number of stages re-derives the per-stage fields (``stage_planes``, ``dilate``)
+        unless given.
         """
         if "stages" in changes and len(changes["stages"]) != len(self.stages):
-            changes.setdefault("stage_planes", ())
-            changes.setdefault("dilate", ())
+            for name, info in SPEC_FIELDS.items():
+                if info.per_stage:
+                    changes.setdefault(name, ())
         return replace(self, **changes)
+
+
+# Each field's `FieldInfo`, in declaration order: what the token, the CLI and the picker walk.
+SPEC_FIELDS: dict[str, FieldInfo] = {
+    f.name: replace(f.metadata[_INFO], flag=f.metadata[_INFO].flag or f.name) for f in fields(ResNetSpec)
+}
 
 
 # ---- depth <-> stage counts ---------------------------------------------------------
@@ -346,7 +508,7 @@ def stages_for_depth(depth: int, block: Block | str, num_stages: int = 4, equal:
     paper's 3:4:6:3 proportions (largest remainder, at least one block a stage), or
     equally with ``equal=True`` (the CIFAR nets of section 4.2: depth 6n+2 -> n, n, n).
     """
-    block = _enum_value(Block, block, "block")
+    block = _block(block)
     per_block = block.convs_per_block
     blocks, remainder = divmod(depth - 2, per_block)
     if depth < 2 + per_block * num_stages or remainder:
@@ -385,7 +547,28 @@ def stages_for_depth(depth: int, block: Block | str, num_stages: int = 4, equal:
     return tuple(counts)
 
 
-def _default_block(depth: int, cifar: bool) -> Block:
+def spec_for_depth(base: ResNetSpec, depth: int) -> ResNetSpec:
+    """``base`` with the stage counts of a ``depth``-layer net of its block type and stem.
+
+    The stem decides how many stages: a CIFAR stem gets the three equal stages of section
+    4.2 (depth 6n+2 with basic blocks, 9n+2 with bottlenecks); any other stem the four of
+    Table 1, split as published or in the paper's 3:4:6:3 proportions. The base's own
+    number of stages does not count, so resnet50 with a CIFAR stem at depth 20 has three
+    stages (2,2,2 of bottlenecks; 3,3,3 of basic blocks), in the picker and on the command
+    line alike. A new stage count re-derives the per-stage fields (see `with_changes`).
+    """
+    num_stages = 3 if base.is_cifar else 4
+    return base.with_changes(stages=stages_for_depth(depth, base.block, num_stages, equal=base.is_cifar))
+
+
+def _block(value: Block | str) -> Block:
+    try:
+        return _enum_value(Block, value)
+    except ValueError as error:
+        raise ValueError(f"block={error}") from None
+
+
+def default_block(depth: int, cifar: bool = False) -> Block:
     """The block torchvision/the paper would use for this depth."""
     return Block.BASIC if cifar or depth < 50 else Block.BOTTLENECK
 
@@ -400,30 +583,6 @@ def _default_stages(depth: int, block: Block, num_stages: int, cifar: bool) -> t
         return stages_for_depth(depth, block, num_stages, equal=cifar)
     except ValueError:
         return None
-
-
-def resnet_for_depth(depth: int, block: Block | str | None = None, **fields_: Any) -> ResNetSpec:
-    """An ImageNet ResNet of any depth (basic blocks below 50 layers unless told)."""
-    block = _default_block(depth, cifar=False) if block is None else _enum_value(Block, block, "block")
-    return ResNetSpec(stages=stages_for_depth(depth, block), block=block, **fields_)
-
-
-def cifar_resnet(depth: int, block: Block | str = Block.BASIC, **fields_: Any) -> ResNetSpec:
-    """The CIFAR ResNets of section 4.2: 3 stages of 16/32/64 planes, depth 6n+2 (basic).
-
-    The paper's CIFAR nets use shortcut option A (parameter-free), so that is the default.
-    """
-    block = _enum_value(Block, block, "block")
-    fields_.setdefault("num_classes", 10)
-    fields_.setdefault("shortcut", Shortcut.A)
-    return ResNetSpec(
-        stages=stages_for_depth(depth, block, num_stages=3, equal=True),
-        block=block,
-        stage_planes=(16, 32, 64),
-        stem=Stem.CIFAR,
-        stem_width=16,
-        **fields_,
-    )
 
 
 def check_input_size(spec: ResNetSpec, input_size: int | tuple[int, int]) -> tuple[int, int]:
@@ -447,120 +606,3 @@ def check_input_size(spec: ResNetSpec, input_size: int | tuple[int, int]) -> tup
             f"{stride} pixels."
         )
     return height, width
-
-
-# ---- presets ------------------------------------------------------------------------
-
-# Parameter counts (1000 classes) from torchvision's weights meta, for the reader.
-PRESETS: dict[str, ResNetSpec] = {
-    "resnet18": ResNetSpec(stages=(2, 2, 2, 2), block=Block.BASIC),  # 11,689,512
-    "resnet34": ResNetSpec(stages=(3, 4, 6, 3), block=Block.BASIC),  # 21,797,672
-    "resnet50": ResNetSpec(stages=(3, 4, 6, 3)),  # 25,557,032
-    "resnet101": ResNetSpec(stages=(3, 4, 23, 3)),  # 44,549,160
-    "resnet152": ResNetSpec(stages=(3, 8, 36, 3)),  # 60,192,808
-    "resnext50_32x4d": ResNetSpec(stages=(3, 4, 6, 3), groups=32, width_per_group=4),  # 25,028,904
-    "resnext101_32x8d": ResNetSpec(stages=(3, 4, 23, 3), groups=32, width_per_group=8),  # 88,791,336
-    "resnext101_64x4d": ResNetSpec(stages=(3, 4, 23, 3), groups=64, width_per_group=4),  # 83,455,272
-    "wide_resnet50_2": ResNetSpec(stages=(3, 4, 6, 3), width_per_group=128),  # 68,883,240
-    "wide_resnet101_2": ResNetSpec(stages=(3, 4, 23, 3), width_per_group=128),  # 126,886,696
-    "resnet50_caffe": ResNetSpec(stride_style=StrideStyle.CAFFE),  # the paper's v1
-    "resnet50c": ResNetSpec(stem=Stem.DEEP),  # mmcls ResNetV1c
-    "resnet50d": ResNetSpec(stem=Stem.DEEP, avg_down=True),  # mmcls ResNetV1d
-    "resnet200": resnet_for_depth(200),
-    "cifar_resnet20": cifar_resnet(20),  # 0.27M in the paper
-    "cifar_resnet32": cifar_resnet(32),  # 0.46M
-    "cifar_resnet44": cifar_resnet(44),  # 0.66M
-    "cifar_resnet56": cifar_resnet(56),  # 0.85M
-    "cifar_resnet110": cifar_resnet(110),  # 1.7M
-    "cifar_resnet1202": cifar_resnet(1202),  # 19.4M
-}
-# The ImageNet models torchvision ships (with weights enums) under these same names.
-TORCHVISION_PRESETS: tuple[str, ...] = tuple(name for name in PRESETS if name in set(list_models()))
-_PRESET_BY_SPEC: dict[ResNetSpec, str] = {spec: name for name, spec in PRESETS.items()}
-
-
-def get_preset(name: str) -> ResNetSpec:
-    """A preset by name, with the list of names in the error."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(PRESETS)}.") from None
-
-
-# ---- URL tokens ---------------------------------------------------------------------
-
-_TOKEN_BASES = {  # the preset a custom spec is written relative to
-    (Stem.CIFAR, Block.BASIC): "cifar_resnet20",
-    (Stem.CIFAR, Block.BOTTLENECK): "cifar_resnet20",
-    (Stem.IMAGENET, Block.BASIC): "resnet18",
-    (Stem.DEEP, Block.BASIC): "resnet18",
-}
-
-
-def _token_value(value: Any) -> str:
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, tuple):
-        return ",".join(_token_value(v) for v in value)
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
-def spec_to_token(spec: ResNetSpec) -> str:
-    """A short, readable string for URLs: ``resnet50`` or ``resnet50;stride_style=caffe;stem=deep``."""
-    if spec.preset is not None:
-        return spec.preset
-    base_name = _TOKEN_BASES.get((spec.stem, spec.block), "resnet50")
-    base = PRESETS[base_name]
-    changes = [
-        f"{f.name}={_token_value(getattr(spec, f.name))}"
-        for f in fields(spec)
-        if getattr(spec, f.name) != getattr(base, f.name)
-    ]
-    return ";".join([base_name, *changes])
-
-
-def spec_from_token(token: str) -> ResNetSpec:
-    """Inverse of `spec_to_token`; raises ValueError naming what it could not read."""
-    base_name, *assignments = token.strip().split(";")
-    base = get_preset(base_name)
-    types = {f.name: f.type for f in fields(ResNetSpec)}
-    changes: dict[str, Any] = {}
-    for assignment in assignments:
-        key, sep, text = assignment.partition("=")
-        if not sep or key not in types:
-            raise ValueError(f"Cannot read {assignment!r} in the model link: expected field=value with a ResNetSpec field.")
-        try:
-            if key in ("stages", "stage_planes"):
-                changes[key] = tuple(int(v) for v in text.split(",") if v)
-            elif key == "dilate":
-                changes[key] = tuple(v == "1" for v in text.split(",") if v)
-            elif key in ("avg_down", "zero_init_residual"):
-                changes[key] = text == "1"
-            elif key in ("groups", "width_per_group", "stem_width", "num_classes", "in_channels"):
-                changes[key] = int(text)
-            else:
-                changes[key] = text
-        except ValueError:
-            raise ValueError(f"Cannot read {assignment!r} in the model link: {text!r} is not a number.") from None
-    return base.with_changes(**changes)
-
-
-__all__ = [
-    "Block",
-    "MAX_BLOCKS",
-    "PRESETS",
-    "ResNetSpec",
-    "Shortcut",
-    "Stem",
-    "StrideStyle",
-    "TORCHVISION_PRESETS",
-    "check_input_size",
-    "spec_from_token",
-    "spec_to_token",
-    "cifar_resnet",
-    "get_preset",
-    "resnet_for_depth",
-    "stages_for_depth",
-]

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, TypeVar
 import pandas as pd
 import streamlit as st
 
-from explorer.anatomy import LayerTable, human_bytes, human_count, layer_table
+from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, sample_images
-from explorer.spec import (
-    PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, get_preset, spec_from_token, spec_to_token,
-    stages_for_depth,
-)
+from explorer.presets import PRESETS, get_preset
+from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.spec_token import spec_from_token, spec_to_token
+from explorer.table_format import human_bytes, human_count
 from explorer.weights import (
     Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, default_weights, load_model,
     read_checkpoint, weights_file, weights_source,
@@ -44,91 +44,87 @@ class ModelChoice:
     input_size: int
 
 
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ValueError(f"{what} must be whole numbers separated by commas, like 3,4,6,3 (got {text!r}).") from None
-    if not values:
-        raise ValueError(f"{what} needs at least one number.")
-    return values
-
-
 def _default(key: str, value: object) -> None:
     """Seed a widget's state once, so widgets need no ``value=`` (and never fight session state)."""
     if key not in st.session_state:
         st.session_state[key] = value
 
 
-def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
-    """Widgets for every spec field, seeded from ``base``; raises ValueError on a bad combination."""
-    k = f"{prefix}_"
-    _default(k + "block", base.block.value)
-    _default(k + "stem", base.stem.value)
-    _default(k + "by", "stage counts")
-    _default(k + "depth", base.depth)
-    _default(k + "stages", ",".join(map(str, base.stages)))
-    _default(k + "planes", ",".join(map(str, base.stage_planes)))
-    _default(k + "groups", base.groups)
-    _default(k + "wpg", base.width_per_group)
-    _default(k + "stem_width", base.stem_width)
-    _default(k + "avg_down", base.avg_down)
-    _default(k + "style", base.stride_style.value)
-    _default(k + "shortcut", base.shortcut.value)
-    _default(k + "dilate", [f"layer{i + 2}" for i, d in enumerate(base.dilate) if d])
-    _default(k + "zero_init", base.zero_init_residual)
-    _default(k + "classes", base.num_classes)
-    _default(k + "in_channels", base.in_channels)
+def _stage_names(num_stages: int) -> list[str]:
+    """The stages after the first, as the picker names them (``dilate`` has one flag each)."""
+    return [f"layer{i + 2}" for i in range(num_stages - 1)]
 
-    block = Block(box.selectbox("Block", [b.value for b in Block], key=k + "block",
-                                help="basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+)."))
-    stem = Stem(box.selectbox("Stem", [s.value for s in Stem], key=k + "stem",
-                              help="imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool."))
-    by = box.radio("Size by", ["depth", "stage counts"], key=k + "by", horizontal=True)
+
+def _widget_value(info: FieldInfo, value: object) -> object:
+    """A field's value as its widget holds it in session state."""
+    if info.widget is Widget.INTS:
+        return info.format(value)
+    if info.widget is Widget.LATER_STAGES:
+        return [name for name, on in zip(_stage_names(len(value) + 1), value) if on]
+    if info.enum is not None:
+        return value.value
+    return value
+
+
+def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
+    """The widget `FieldInfo.widget` names; returns the field's value (ValueError naming bad text)."""
+    if info.widget is Widget.SELECT:
+        return info.parse(box.selectbox(info.label, info.choices, key=key, help=info.help))
+    if info.widget is Widget.RADIO:
+        labels = dict(zip(info.choices, info.choice_labels))
+        return info.parse(box.radio(info.label, info.choices, key=key, help=info.help, horizontal=True,
+                                    format_func=lambda value: labels.get(value, value)))
+    if info.widget is Widget.CHECKBOX:
+        return box.checkbox(info.label, key=key, help=info.help)
+    if info.widget is Widget.NUMBER:
+        return int(box.number_input(info.label, min_value=1, max_value=info.maximum, step=1, key=key, help=info.help))
+    if info.widget is Widget.INTS:
+        try:
+            return info.parse(box.text_input(info.label, key=key, help=info.help))
+        except ValueError as error:
+            raise ValueError(f"{info.label}: {error}") from None
+    names = _stage_names(num_stages)  # Widget.LATER_STAGES
+    st.session_state[key] = [name for name in st.session_state[key] if name in names]
+    chosen = box.multiselect(info.label, names, key=key, help=info.help)
+    return tuple(name in chosen for name in names)
+
+
+def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
+    """One widget per spec field (from its `FieldInfo`), seeded from ``base``; ValueError on a bad combination.
+
+    Fields that do not depend on the stage count come first; then the size, as a depth
+    (`spec_for_depth`, as ``--depth`` does) or as blocks per stage; then the per-stage fields,
+    whose widgets need the stage count. Bottleneck-only fields are hidden for basic blocks
+    and keep `ResNetSpec`'s defaults there.
+    """
+    keys = {name: f"{prefix}_{info.flag}" for name, info in SPEC_FIELDS.items()}
+    for name, info in SPEC_FIELDS.items():
+        _default(keys[name], _widget_value(info, getattr(base, name)))
+    _default(f"{prefix}_by", "stage counts")
+    _default(f"{prefix}_depth", base.depth)
+
+    values: dict[str, object] = {}
+    for name, info in SPEC_FIELDS.items():
+        if name == "stages" or info.per_stage or (info.bottleneck_only and values["block"] is not Block.BOTTLENECK):
+            continue
+        values[name] = _field_widget(box, keys[name], info, len(base.stages))
+    by = box.radio("Size by", ["depth", "stage counts"], key=f"{prefix}_by", horizontal=True)
     if by == "depth":
-        depth = box.number_input("Depth", min_value=4, max_value=6002, step=1, key=k + "depth",
-                                 help="Weighted layers: stem + convs in blocks + fc. Stage counts follow the paper.")
-        cifar = stem is Stem.CIFAR
-        stages = stages_for_depth(int(depth), block, 3 if cifar else 4, equal=cifar)
+        depth = box.number_input("Depth", min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
+                                 help="Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
+                                      "CIFAR stem, else four in the paper's proportions.")
+        stages = spec_for_depth(ResNetSpec(**values), int(depth)).stages
         box.caption(f"→ stages {', '.join(map(str, stages))}")
     else:
-        stages = _parse_ints(box.text_input("Blocks per stage", key=k + "stages"), "Blocks per stage")
-    planes_text = box.text_input("Planes per stage", key=k + "planes",
-                                 help="The inner width of each stage's blocks; leave empty to double from 64.")
-    planes = _parse_ints(planes_text, "Planes per stage") if planes_text.strip() else ()
-    if planes and len(planes) != len(stages):
-        planes = ()  # a new stage count: fall back to the paper's doubling
-        box.caption("Planes reset to doubling from 64 to match the number of stages.")
-    groups, width = base.groups, base.width_per_group
-    if block is Block.BOTTLENECK:
-        left, right = box.columns(2)
-        groups = left.number_input("Groups", min_value=1, max_value=256, step=1, key=k + "groups",
-                                   help="ResNeXt cardinality (32 for resnext50_32x4d).")
-        width = right.number_input("Width/group", min_value=1, max_value=1024, step=1, key=k + "wpg",
-                                   help="64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2.")
-    else:
-        groups, width = 1, 64
-    stem_width = box.number_input("Stem width", min_value=1, max_value=1024, step=1, key=k + "stem_width")
-    style = box.radio("Stride on", [s.value for s in StrideStyle], key=k + "style", horizontal=True,
-                      format_func=lambda v: {"pytorch": "3x3 (pytorch, v1.5)", "caffe": "1x1 (caffe, v1)"}[v])
-    shortcut = box.radio("Shortcut option", [s.value for s in Shortcut], key=k + "shortcut", horizontal=True,
-                         help="A: zero-pad identity. B: projection where the shape changes. C: projection everywhere. "
-                              "none: a plain network without shortcuts (the paper's baseline).")
-    avg_down = box.checkbox("Avg-pool downsampling shortcut (ResNet-D)", key=k + "avg_down")
-    stage_names = [f"layer{i + 2}" for i in range(len(stages) - 1)]
-    st.session_state[k + "dilate"] = [s for s in st.session_state[k + "dilate"] if s in stage_names]
-    dilated = box.multiselect("Dilate instead of stride", stage_names, key=k + "dilate",
-                              help="Keeps the resolution and widens the 3x3 convs instead (segmentation backbones).")
-    zero_init = box.checkbox("zero_init_residual", key=k + "zero_init")
-    left, right = box.columns(2)
-    classes = left.number_input("Classes", min_value=1, max_value=100_000, step=1, key=k + "classes")
-    in_channels = right.number_input("Input channels", min_value=1, max_value=64, step=1, key=k + "in_channels")
-    return ResNetSpec(
-        stages=stages, block=block, stage_planes=planes, groups=int(groups), width_per_group=int(width),
-        stem=stem, stem_width=int(stem_width), avg_down=avg_down, stride_style=style, shortcut=shortcut,
-        dilate=tuple(name in dilated for name in stage_names), zero_init_residual=zero_init,
-        num_classes=int(classes), in_channels=int(in_channels),
-    )
+        stages = _field_widget(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages))
+    for name, info in SPEC_FIELDS.items():
+        if info.per_stage:
+            value = _field_widget(box, keys[name], info, len(stages))
+            if info.widget is Widget.INTS and value and len(value) != len(stages):
+                value = ()  # typed for another stage count: back to the default (planes doubling from 64)
+                box.caption(f"{info.label}: back to the default, to match the {len(stages)} stages.")
+            values[name] = value
+    return ResNetSpec(stages=stages, **values)
 
 
 def model_picker(prefix: str, default: str, box=None, label: str = "Model", with_input_size: bool = True) -> ModelChoice | None:
@@ -374,3 +370,14 @@ def plain_vs_residual_gradients(spec: ResNetSpec, seed: int, batch: int) -> dict
     from explorer.degradation import initial_gradients
 
     return initial_gradients(spec, seed, batch)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_conventions(spec: ResNetSpec, input_size: int):
+    """`count_conventions` (a `Conventions`) per (spec, input size): each call builds three meta models.
+
+    thop and torchinfo load here, on first use, not with every page.
+    """
+    from explorer.conventions import count_conventions
+
+    return count_conventions(layer_table(spec, input_size))

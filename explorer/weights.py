@@ -26,7 +26,8 @@ from torchvision.models import get_model_weights
 
 from explorer.build import build_model
 from explorer.images import Preprocessing
-from explorer.spec import TORCHVISION_PRESETS, Block, ResNetSpec, Shortcut, Stem
+from explorer.presets import TORCHVISION_PRESETS
+from explorer.spec import Block, ResNetSpec, Shortcut, Stem
 
 CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model")
 CLASS_NAME_KEYS = ("classes", "class_names", "categories")
@@ -204,7 +205,11 @@ def read_checkpoint(data: bytes) -> Checkpoint:
 
 
 def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
-    """The ResNet a state dict looks like (stride placement cannot be seen in weights: pytorch)."""
+    """The ResNet a state dict looks like, or None.
+
+    It sets only the fields the tensors show; the others (where the stride sits, dilation,
+    zero-init: the same tensors either way) keep `ResNetSpec`'s defaults.
+    """
     try:
         stages = []
         while any(k.startswith(f"layer{len(stages) + 1}.") for k in state):
@@ -216,12 +221,11 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         expansion = block.expansion
         stage_out = [state[f"layer{i + 1}.0.bn{3 if block is Block.BOTTLENECK else 2}.weight"].shape[0] for i in range(len(stages))]
         planes = tuple(c // expansion for c in stage_out)
-        conv2 = state["layer1.0.conv2.weight"]  # (width, width/groups, 3, 3)
-        groups, width_per_group = 1, 64
+        grouping = {}  # basic blocks have no grouped or widened conv to see
         if block is Block.BOTTLENECK:
-            width = conv2.shape[0]
-            groups = width // conv2.shape[1]
-            width_per_group = width // groups * 64 // planes[0]
+            width, per_group = state["layer1.0.conv2.weight"].shape[:2]  # (width, width/groups, 3, 3)
+            groups = width // per_group
+            grouping = {"groups": groups, "width_per_group": width // groups * 64 // planes[0]}
         if "conv1.0.weight" in state:
             stem, stem_width = Stem.DEEP, state["conv1.6.weight"].shape[0]
         elif state["conv1.weight"].shape[-1] == 3:
@@ -234,7 +238,7 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         avg_down = any(f"{p}.downsample.1.weight" in state and state[f"{p}.downsample.1.weight"].dim() == 4 for p in projected)
         shortcut = Shortcut.C if len(projected) == sum(stages) else Shortcut.B if projected else Shortcut.A
         spec = ResNetSpec(
-            stages=tuple(stages), block=block, stage_planes=planes, groups=groups, width_per_group=width_per_group,
+            stages=tuple(stages), block=block, stage_planes=planes, **grouping,
             stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut,
             num_classes=state["fc.weight"].shape[0], in_channels=in_channels,
         )

@@ -1,41 +1,22 @@
 """Architecture: the layer table, diagram, shape flow, Table 1, counting conventions, measured cost."""
 
-import pandas as pd
 import streamlit as st
 
 from explorer import charts, ui
-from explorer.anatomy import (
-    BLOCK_COLUMNS, LAYER_COLUMNS, STAGE_COLUMNS, human_bytes, human_count, layer_table, records, to_csv,
-)
-from explorer.conventions import TOOLS, count_conventions
+from explorer.anatomy import Level, RowKind
+from explorer.conventions import TOOLS
 from explorer.devices import DoesNotFit, describe_device
 from explorer.paper import paper_table1
 from explorer.profiling import measure_layer_costs
-from explorer.spec import spec_to_token
+from explorer.spec_token import spec_to_token
+from explorer.table_format import LEVEL_COLUMNS, format_shape, human_bytes, human_count, records, to_csv
 
-LEVELS = {"leaf layers": LAYER_COLUMNS, "blocks": BLOCK_COLUMNS, "stages": STAGE_COLUMNS}
-PROJECTION_CSS = "background-color: #fde3c8"
-STRIDE_CSS = "background-color: #d6e9f8"
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def conventions_for(spec, input_size):
-    """Cached per (spec, input size): each call builds three private meta models."""
-    return count_conventions(layer_table(spec, input_size))
+KIND_CSS = {RowKind.SHORTCUT: "background-color: #fde3c8", RowKind.DOWNSAMPLING: "background-color: #d6e9f8"}
 
 
-def highlight(frame: pd.DataFrame, rows):
-    """Projection/shortcut rows orange, resolution-halving rows blue."""
-    def style(row: pd.Series) -> list[str]:
-        source = rows[row.name]
-        if getattr(source, "downsample", False) or getattr(source, "shortcut", "") not in ("", "identity"):
-            css = PROJECTION_CSS
-        elif getattr(source, "reduces_resolution", False) or getattr(source, "stride", 1) == 2:
-            css = STRIDE_CSS
-        else:
-            css = ""
-        return [css] * len(row)
-    return frame.style.apply(style, axis=1)
+def highlight(frame, rows):
+    """Shortcut-branch rows orange, rows where the map gets smaller blue (``frame`` row i is ``rows[i]``)."""
+    return frame.style.apply(lambda row: [KIND_CSS.get(rows[row.name].kind, "")] * len(row), axis=1)
 
 
 st.title("Architecture")
@@ -78,25 +59,26 @@ tabs = st.tabs(["Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counti
 
 with tabs[0]:
     left, right = st.columns([1, 3])
-    level = left.radio("Granularity", list(LEVELS), key="arch_level", horizontal=True)
+    level = left.radio("Granularity", list(Level), key="arch_level", horizontal=True,
+                       format_func=lambda level: Level(level).label)  # Level(): a test may pass "blocks"
     stage_names = [s.name for s in table.stages]
     chosen = right.multiselect("Stages", stage_names, default=stage_names, key="arch_stage_filter")
-    source = {"leaf layers": table.rows, "blocks": table.blocks, "stages": table.stages}[level]
-    rows = [r for r in source if getattr(r, "stage", getattr(r, "name", "")) in chosen]
-    columns = LEVELS[level]
+    rows = [r for r in table.rows_at(level) if r.stage in chosen]
+    columns = LEVEL_COLUMNS[level]
     frame = ui.display_frame(records(rows, columns), [c.label for c in columns])
     styled = highlight(frame, rows)
-    if report is not None and level == "leaf layers":  # the measured cost, coloured on the table
+    if report is not None and level is Level.LAYERS:  # the measured cost, coloured on the table
         latency = {(c.name, c.call): c.milliseconds for c in report.layers}
         frame.insert(3, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in rows])
         slowest = frame["Latency (ms)"].max()
         styled = highlight(frame, rows).map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
                  column_config=ui.number_columns(frame))
-    st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[halves the "
-               "resolution (stride 2)] · MACs count conv and linear multiply-accumulates only; FLOPs = 2 × MACs.")
+    st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks the "
+               "feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
+               "FLOPs = 2 × MACs.")
     st.download_button("Download this table as CSV", to_csv(rows, columns), key="arch_csv",
-                       file_name=f"{spec.name.replace(' ', '_')}_{level.replace(' ', '_')}_{choice.input_size}px.csv",
+                       file_name=f"{spec.name.replace(' ', '_')}_{level.value}_{choice.input_size}px.csv",
                        mime="text/csv")
 
 with tabs[1]:
@@ -104,9 +86,10 @@ with tabs[1]:
                             selection_mode="points", width="stretch")
     picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]
     if picked:
-        block_rows = [r for r in table.rows if (r.stage if r.block is None else f"{r.stage}.{r.block}") == picked[0]]
+        block_rows = [r for r in table.rows if r.block_name == picked[0]]
         st.markdown(f"**{picked[0]}** — its layers:")
-        st.dataframe(ui.display_frame(records(block_rows, LAYER_COLUMNS), [c.label for c in LAYER_COLUMNS]),
+        layer_columns = LEVEL_COLUMNS[Level.LAYERS]
+        st.dataframe(ui.display_frame(records(block_rows, layer_columns), [c.label for c in layer_columns]),
                      hide_index=True, width="stretch")
     else:
         st.caption("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
@@ -120,19 +103,22 @@ with tabs[3]:
                 "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
                 "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the paper.")
     paper_rows, headers = paper_table1()
-    st.dataframe(pd.DataFrame([{"layer": r.layer, "output size": r.output_size, **dict(zip(headers, r.cells))}
-                               for r in paper_rows]), hide_index=True, width="stretch")
+    paper_frame = ui.display_frame([{"layer": r.layer, "output size": r.output_size, **dict(zip(headers, r.cells))}
+                                    for r in paper_rows], ["layer", "output size", *headers])
+    st.dataframe(paper_frame, hide_index=True, width="stretch")
 
 with tabs[4]:
     st.markdown("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
                 "paper report. Each tool runs on its own private meta-device model.")
     st.markdown("\n".join(f"- **{label}**: {counts}" for label, counts in TOOLS.values()))
     with st.spinner("Counting with torchinfo, thop and FlopCounterMode…"):
-        conventions = conventions_for(spec, choice.input_size)
-    counts = pd.DataFrame(
+        conventions = ui.cached_conventions(spec, choice.input_size)
+    tool_labels = [label for label, _ in TOOLS.values()]
+    counts = ui.display_frame(
         [{"Layer type": r.layer_type, **{label: getattr(r, tool) for tool, (label, _) in TOOLS.items()}}
          for r in conventions.rows]
-        + [{"Layer type": "total", **{label: conventions.total(tool) for tool, (label, _) in TOOLS.items()}}]
+        + [{"Layer type": "total", **{label: conventions.total(tool) for tool, (label, _) in TOOLS.items()}}],
+        ["Layer type", *tool_labels],
     )
     st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
     st.markdown("**Why they differ**\n\n" + "\n".join(f"- **{r.layer_type}**: {r.explanation}" for r in conventions.rows))
@@ -148,12 +134,13 @@ with tabs[5]:
         st.error(st.session_state["arch_cost_error"])
     if report is not None:
         st.metric("Whole forward (no hooks)", f"{report.forward_milliseconds:.1f} ms")
-        cost = pd.DataFrame([{
+        cost_rows = [{
             "#": i, "Name": c.name + (f" (call {c.call + 1})" if c.call else ""), "Type": r.type,
-            "Out (C×H×W)": "x".join(map(str, r.out_shape)), "MACs (conv+linear)": r.macs,
+            "Out (C×H×W)": format_shape(r.out_shape), "MACs (conv+linear)": r.macs,
             "Latency (ms)": round(c.milliseconds, 3),
             **({"Peak memory (bytes)": c.peak_bytes} if report.peak_bytes is not None else {}),
-        } for i, (c, r) in enumerate(zip(report.layers, table.rows))])
+        } for i, (c, r) in enumerate(zip(report.layers, table.rows))]
+        cost = ui.display_frame(cost_rows, list(cost_rows[0]))
         slowest = cost["Latency (ms)"].max()
         st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"]),
                      hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))

@@ -1,10 +1,10 @@
 """Compare: two ResNets side by side (ResNet-18 vs ResNet-50 by default)."""
 
-import pandas as pd
 import streamlit as st
 
 from explorer import charts, ui
 from explorer.compare import aligned_stages, explain_difference, totals_diff
+from explorer.table_format import format_shape
 
 st.title("Compare two ResNets")
 left, right = st.columns(2)
@@ -27,10 +27,10 @@ st.subheader("Where the difference goes")
 st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, table_b)))
 
 st.subheader("Totals")
-totals_frame = pd.DataFrame([{
+totals_frame = ui.display_frame([{
     "": d.metric, f"A: {name_a}": d.a, f"B: {name_b}": d.b, "B − A": d.difference,
     "B / A": f"{d.ratio:.2f}×" if d.ratio is not None else "–",
-} for d in totals_diff(table_a, table_b)])
+} for d in totals_diff(table_a, table_b)], ["", f"A: {name_a}", f"B: {name_b}", "B − A", "B / A"])
 st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.number_columns(totals_frame))
 
 pairs = aligned_stages(table_a, table_b)
@@ -41,18 +41,19 @@ for column, table in zip(st.columns(2), (table_a, table_b)):
     spec = table.spec
     column.markdown(f"**{spec.name}** — {spec.block.value} blocks, expansion {spec.block.expansion}: a block's "
                     f"output has {spec.block.expansion}× its inner width.")
-    anatomy = pd.DataFrame([{
-        "stage": s.name, "first block": b.convs, "shortcut": b.shortcut, "params/block": b.params,
+    anatomy = ui.display_frame([{
+        "stage": b.stage, "first block": b.convs, "shortcut": b.shortcut, "params/block": b.params,
         "MACs/block": b.macs,
-    } for s in table.stages for b in table.blocks if b.stage == s.name and b.block == 0])
+    } for b in table.blocks if b.block == 0], ["stage", "first block", "shortcut", "params/block", "MACs/block"])
     column.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
 
 st.subheader("Stages, aligned")
-stages_frame = pd.DataFrame([{
+stage_rows = [{
     "stage": p.name,
-    "A blocks": p.a_blocks, "A out": "x".join(map(str, p.a_out)) if p.a_out else "–",
-    "B blocks": p.b_blocks, "B out": "x".join(map(str, p.b_out)) if p.b_out else "–",
+    "A blocks": p.a_blocks, "A out": format_shape(p.a_out) if p.a_out else "–",
+    "B blocks": p.b_blocks, "B out": format_shape(p.b_out) if p.b_out else "–",
     "A params": p.a_params, "B params": p.b_params, "A MACs": p.a_macs, "B MACs": p.b_macs,
     "B − A MACs": p.b_macs - p.a_macs,
-} for p in pairs])
+} for p in pairs]
+stages_frame = ui.display_frame(stage_rows, list(stage_rows[0]))
 st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=ui.number_columns(stages_frame))

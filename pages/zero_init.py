@@ -6,8 +6,10 @@ import streamlit as st
 from explorer import charts, ui
 from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, degradation_models
 from explorer.devices import DoesNotFit
+from explorer.presets import cifar_resnet
 from explorer.shapes_task import task_classes
-from explorer.spec import Shortcut, cifar_resnet, spec_to_token
+from explorer.spec import Shortcut
+from explorer.spec_token import spec_to_token
 from explorer.training import SUMMARY_WINDOW, summarize, train_models
 from explorer.zero_init import twins
 

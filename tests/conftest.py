@@ -73,7 +73,7 @@ def trained_checkpoint() -> TrainedCheckpoint:
 
     from explorer.build import build_model
     from explorer.images import Preprocessing, preprocess
-    from explorer.spec import cifar_resnet
+    from explorer.presets import cifar_resnet
     from explorer.shapes_task import class_names, shapes_images
     from explorer.training import train
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,13 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 APP = REPO_ROOT / "explorer" / "app.py"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags for a sandboxed, offline machine: no background connections, no GPU, root allowed.
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def free_port() -> int:
@@ -32,12 +40,12 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0) -> Iterator[str]:
-    """Yield the base URL of ``streamlit run explorer/app.py`` served by ``python``."""
+def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, app: Path = APP) -> Iterator[str]:
+    """Yield the base URL of ``streamlit run <app>`` (default: this checkout's) served by ``python``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        python, "-m", "streamlit", "run", str(APP),
+        python, "-m", "streamlit", "run", str(app),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]

@@ -19,7 +19,8 @@ from explorer.anatomy import layer_table
 from explorer.build import build_model
 from explorer.images import Preprocessing
 from explorer.model_views import MAX_IDLE_VIEWS, leased_view
-from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec
 from explorer.weights import ModelSource
 
 

@@ -9,12 +9,16 @@ import pytest
 import thop
 import torch
 import torchinfo
+import torchvision
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import get_model_weights
 
-from explorer.anatomy import LAYER_COLUMNS, layer_table, to_csv
+from explorer.anatomy import Level, RowKind, layer_table
 from explorer.build import build_model
-from explorer.spec import PRESETS, TORCHVISION_PRESETS, ResNetSpec, cifar_resnet, resnet_for_depth
+from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
+from explorer.spec import ResNetSpec
+from explorer.table_format import LEVEL_COLUMNS, to_csv
 from tests.conftest import FIXTURES, GOLDEN
 
 
@@ -54,20 +58,21 @@ def test_reference_md_mult_adds_are_torchinfo_convention() -> None:
         assert layer_table(spec, 224).totals.macs + _bn_affine_and_bias(spec) == quoted
 
 
-def _thop_conv_linear_macs(model: nn.Module, x: torch.Tensor) -> int:
+def _thop_conv_linear_ops(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """thop's count for every conv and linear module, by qualified name."""
     _, _, info = thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
     modules = dict(model.named_modules())
+    ops_by_name: dict[str, int] = {}
 
-    def walk(tree: dict, prefix: str = "") -> int:
-        total = 0
+    def walk(tree: dict, prefix: str = "") -> None:
         for key, (ops, _params, children) in tree.items():
             name = prefix + key
             if isinstance(modules[name], (nn.Conv2d, nn.Linear)):
-                total += int(ops)
-            total += walk(children, name + ".")
-        return total
+                ops_by_name[name] = int(ops)
+            walk(children, name + ".")
 
-    return walk(info)
+    walk(info)
+    return ops_by_name
 
 
 @pytest.mark.parametrize(("spec", "size"), [
@@ -75,14 +80,17 @@ def _thop_conv_linear_macs(model: nn.Module, x: torch.Tensor) -> int:
     (PRESETS["resnet50d"], 128), (PRESETS["resnext50_32x4d"], 96), (cifar_resnet(20), 32),
     (ResNetSpec(dilate=(False, True, True), num_classes=21), 96),
 ])
-def test_params_and_macs_equal_torchinfo_and_thop(spec: ResNetSpec, size: int) -> None:
-    totals = layer_table(spec, size).totals
+def test_params_and_macs_equal_torchinfo_and_thop_per_layer(spec: ResNetSpec, size: int) -> None:
+    table = layer_table(spec, size)
     model = build_model(spec, seed=0)
     x = torch.zeros(1, spec.in_channels, size, size)
     info = torchinfo.summary(model, input_data=x, verbose=0)
-    assert info.total_params == totals.params
-    assert info.total_mult_adds == totals.macs + _bn_affine_and_bias(spec, size)
-    assert _thop_conv_linear_macs(build_model(spec, seed=0), x) == totals.macs
+    assert info.total_params == table.totals.params
+    assert info.total_mult_adds == table.totals.macs + _bn_affine_and_bias(spec, size)
+    # Every conv and linear row, one by one (each is called once), and no layer thop counts that we miss.
+    ours = {r.name: r.macs for r in table.rows if r.type in ("Conv2d", "Linear")}
+    assert _thop_conv_linear_ops(build_model(spec, seed=0), x) == ours
+    assert sum(ours.values()) == table.totals.macs
 
 
 def _hooked_forward(spec: ResNetSpec, size: int) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
@@ -105,6 +113,7 @@ def _hooked_forward(spec: ResNetSpec, size: int) -> list[tuple[str, tuple[int, .
     (PRESETS["resnet50d"], 96), (ResNetSpec(dilate=(False, True, True)), 64),
     (PRESETS["resnext50_32x4d"], 64), (cifar_resnet(20), 32), (cifar_resnet(20).with_changes(shortcut="C"), 40),
     (ResNetSpec(stages=(1, 1, 1), block="basic", in_channels=1, num_classes=3), 45),
+    (cifar_resnet(20, shortcut="none"), 32), (PRESETS["resnet50_caffe"].with_changes(shortcut="none"), 64),
 ])
 def test_every_row_shape_equals_a_real_forward(spec: ResNetSpec, size: int) -> None:
     rows = layer_table(spec, size).rows
@@ -181,32 +190,43 @@ def test_cifar_parameter_counts_match_the_paper(depth: int, paper_millions: floa
     assert projection > params  # "a projection shortcut adds a little"
 
 
-def _gradient_receptive_field(spec: ResNetSpec, size: int, stage: str) -> int:
-    """Rows of input pixels that reach the centre pixel of ``stage``'s output (all weights positive)."""
+def _gradient_receptive_field(spec: ResNetSpec, size: int, stage: str) -> tuple[int, int]:
+    """(size, jump) of ``stage``'s receptive field, measured with gradients (all weights positive).
+
+    Size: rows of input pixels that reach the centre pixel of the stage's output. Jump: how
+    many rows that window moves down for the output pixel one row below.
+    """
     model = build_model(spec, seed=0)
     with torch.no_grad():
         for p in model.parameters():
             p.abs_()
     captured = {}
-    getattr(model, stage).register_forward_hook(lambda m, a, out: captured.setdefault("out", out))
+    getattr(model, stage).register_forward_hook(lambda m, a, out: captured.update(out=out))
     x = torch.rand(1, spec.in_channels, size, size, requires_grad=True)
     model(x)
-    out = captured["out"]
-    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
-    rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)) > 0)
-    return int(rows.max() - rows.min() + 1)
+    out = captured["out"]  # (1, C, H, W)
+    row, column = out.shape[2] // 2, out.shape[3] // 2
+
+    def rows_reached(output_row: int) -> tuple[int, int]:
+        x.grad = None
+        out[0, :, output_row, column].sum().backward(retain_graph=True)
+        rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)) > 0)
+        return int(rows.min()), int(rows.max())
+
+    top, bottom = rows_reached(row)
+    next_top, _ = rows_reached(row + 1)  # lower in the image: its top edge is not clipped either
+    return bottom - top + 1, next_top - top
 
 
 @pytest.mark.parametrize(("spec", "size"), [
-    (cifar_resnet(20, shortcut="B"), 128),
+    (cifar_resnet(20, shortcut="B"), 128), (cifar_resnet(20), 96), (cifar_resnet(20, shortcut="none"), 96),
     (ResNetSpec(stages=(1, 1, 1), stem="cifar", stem_width=16, stage_planes=(8, 16, 32), dilate=(True, True)), 96),
     (ResNetSpec(stages=(1, 1, 1), stem="cifar", stem_width=16, stage_planes=(8, 16, 32), stride_style="caffe"), 96),
 ])
-def test_receptive_field_equals_the_gradient_footprint(spec: ResNetSpec, size: int) -> None:
+def test_receptive_field_size_and_jump_equal_the_gradient_footprint(spec: ResNetSpec, size: int) -> None:
     table = layer_table(spec, size)
-    for stage in table.stages:
-        if stage.name.startswith("layer"):
-            assert _gradient_receptive_field(spec, size, stage.name) == stage.rf_size, stage.name
+    for stage in (s for s in table.stages if s.name.startswith("layer")):
+        assert _gradient_receptive_field(spec, size, stage.name) == (stage.rf_size, stage.rf_jump), stage.name
 
 
 def test_known_receptive_fields_of_torchvision_models() -> None:
@@ -256,14 +276,93 @@ def test_activation_bytes_are_fp32_outputs() -> None:
     assert row.name == "conv1" and row.activation_bytes == 64 * 112 * 112 * 4
 
 
+@pytest.mark.parametrize("level", list(Level))
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
-def test_golden_layer_tables(name: str) -> None:
-    """Whole-table snapshots; regenerate with UPDATE_GOLDEN=1 after an intended change."""
-    text = to_csv(layer_table(PRESETS[name], 224).rows, LAYER_COLUMNS)
-    path = GOLDEN / f"{name}_224.csv"
+def test_golden_tables(name: str, level: Level) -> None:
+    """Whole-table snapshots at every level; regenerate with UPDATE_GOLDEN=1 after an intended change."""
+    text = to_csv(layer_table(PRESETS[name], 224).rows_at(level), LEVEL_COLUMNS[level])
+    path = GOLDEN / (f"{name}_224.csv" if level is Level.LAYERS else f"{name}_224_{level.value}.csv")
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def _torchvision_parts(name: str, level: Level) -> dict[str, tuple[int, int, tuple[int, ...]]]:
+    """(params, MACs, output shape) per block or stage of torchvision's own model at 224 px.
+
+    Parameters from the submodules, MACs from FlopCounterMode (FLOPs / 2: conv and matmul
+    only), shapes from forward hooks: nothing of the explorer's is used.
+    """
+    with torch.device("meta"):
+        model = torchvision.models.get_model(name).eval()
+    stages = ("layer1", "layer2", "layer3", "layer4")
+    if level is Level.BLOCKS:
+        middle = {f"{s}.{i}": (f"{s}.{i}",) for s in stages for i in range(len(model.get_submodule(s)))}
+    else:
+        middle = {s: (s,) for s in stages}
+    parts = {"stem": ("conv1", "bn1", "relu", "maxpool"), **middle, "head": ("avgpool", "fc")}
+    outputs: dict[str, tuple[int, ...]] = {}
+    for part, modules in parts.items():
+        model.get_submodule(modules[-1]).register_forward_hook(
+            lambda m, a, out, part=part: outputs.update({part: tuple(out.shape[1:])}))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.empty(1, 3, 224, 224, device="meta"))
+    flops = counter.get_flop_counts()
+    return {
+        part: (
+            sum(p.numel() for m in modules for p in model.get_submodule(m).parameters()),
+            sum(sum(flops.get(f"ResNet.{m}", {}).values()) for m in modules) // 2,
+            outputs[part],
+        )
+        for part, modules in parts.items()
+    }
+
+
+@pytest.mark.parametrize("level", [Level.BLOCKS, Level.STAGES])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_block_and_stage_rows_equal_torchvisions_own_model(name: str, level: Level) -> None:
+    rows = layer_table(PRESETS[name], 224).rows_at(level)
+    assert {r.name: (r.params, r.macs, r.out_shape) for r in rows} == _torchvision_parts(name, level)
+
+
+@pytest.mark.parametrize("spec", [
+    PRESETS["resnet18"], PRESETS["resnet34"], PRESETS["resnet50"], PRESETS["resnet101"], cifar_resnet(20),
+    cifar_resnet(56), cifar_resnet(110), PRESETS["resnet50_caffe"], PRESETS["resnet50c"],
+], ids=lambda spec: spec.name)
+def test_a_plain_net_is_its_residual_net_without_the_shortcut_layers(spec: ResNetSpec) -> None:
+    """So the plain net's rows, params, MACs and activation memory are never above the residual net's."""
+    size = spec.natural_input_size
+    residual = layer_table(spec, size)
+    plain = layer_table(spec.with_changes(shortcut="none"), size)
+
+    def main_path(rows) -> list[tuple]:
+        return [(r.name, r.call, r.in_shape, r.out_shape, r.params, r.macs, r.activation_bytes, r.rf_size, r.rf_jump)
+                for r in rows]
+
+    assert main_path(plain.rows) == main_path(r for r in residual.rows if not r.downsample)
+    for figure in ("layers", "params", "macs", "activation_bytes"):
+        assert getattr(plain.totals, figure) <= getattr(residual.totals, figure), figure
+    assert plain.totals.layers < residual.totals.layers  # every preset here has shortcut layers
+    assert {b.shortcut for b in plain.blocks if b.block is not None} == {"none"}
+
+
+def test_rows_at_each_level_and_what_kind_each_row_is() -> None:
+    table = layer_table(PRESETS["resnet18"], 224)
+    assert [table.rows_at(level) for level in Level] == [table.rows, table.blocks, table.stages]
+    assert [b.name for b in table.blocks] == list(dict.fromkeys(r.block_name for r in table.rows))
+    layers = {(r.name, r.call): r.kind for r in table.rows}
+    assert layers[("layer2.0.downsample.0", 0)] is RowKind.SHORTCUT
+    assert layers[("layer2.0.conv1", 0)] is layers[("maxpool", 0)] is RowKind.DOWNSAMPLING
+    assert layers[("layer2.0.conv2", 0)] is layers[("layer2.0.relu", 1)] is RowKind.OTHER
+    blocks = {b.name: b.kind for b in table.blocks}
+    assert [name for name, kind in blocks.items() if kind is RowKind.SHORTCUT] == ["layer2.0", "layer3.0", "layer4.0"]
+    assert [name for name, kind in blocks.items() if kind is RowKind.DOWNSAMPLING] == ["stem"]
+    plain = {b.name: b.kind for b in layer_table(PRESETS["resnet18"].with_changes(shortcut="none"), 224).blocks}
+    assert [name for name, kind in plain.items() if kind is RowKind.DOWNSAMPLING] == ["stem", "layer2.0", "layer3.0", "layer4.0"]
+    assert [(s.stage, s.kind) for s in table.stages] == [
+        ("stem", RowKind.DOWNSAMPLING), ("layer1", RowKind.OTHER), ("layer2", RowKind.DOWNSAMPLING),
+        ("layer3", RowKind.DOWNSAMPLING), ("layer4", RowKind.DOWNSAMPLING), ("head", RowKind.OTHER),
+    ]
 
 
 def test_too_small_input_is_a_value_error() -> None:

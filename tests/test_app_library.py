@@ -12,8 +12,10 @@ from explorer.compare import aligned_stages, explain_difference, totals_diff
 from explorer.conventions import RESIDUAL_ADD, count_conventions
 from explorer.devices import DoesNotFit, check_fits, describe_device, pick_device
 from explorer.paper import PAPER_GFLOPS, paper_table1
+from explorer.presets import PRESETS, cifar_resnet, resnet_for_depth
 from explorer.profiling import measure_layer_costs
-from explorer.spec import PRESETS, ResNetSpec, cifar_resnet, resnet_for_depth, spec_from_token, spec_to_token
+from explorer.spec import ResNetSpec
+from explorer.spec_token import spec_from_token, spec_to_token
 
 
 @pytest.mark.parametrize("spec", [

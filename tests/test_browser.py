@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.live_server import running_app
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     if os.environ.get("REQUIRE_BROWSER"):
         raise RuntimeError("REQUIRE_BROWSER is set but no chromium is installed (apt-get install chromium)")
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
-
-# Flags for a sandboxed, offline machine: no background connections, no GPU, root allowed.
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +106,9 @@ def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifact
 def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, artifacts_dir: Path) -> None:
     """Twelve independent sessions (own browser contexts) load at the same time on one server."""
     from explorer.activations import capture_points
-    from explorer.anatomy import human_count, layer_table
-    from explorer.spec import PRESETS
+    from explorer.anatomy import layer_table
+    from explorer.presets import PRESETS
+    from explorer.table_format import human_count
 
     def params(name: str, size: int = 224) -> str:
         return human_count(layer_table(PRESETS[name], size).totals.params)

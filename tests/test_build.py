@@ -8,8 +8,12 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from explorer.build import CaffeBottleneck, ZeroPadShortcut, build_model, residual_branch_last_bn
-from explorer.spec import PRESETS, TORCHVISION_PRESETS, ResNetSpec, cifar_resnet
+from explorer.build import (
+    CaffeBottleneck, PlainBasicBlock, PlainBottleneck, PlainCaffeBottleneck, ZeroPadShortcut, build_model,
+    residual_branch_last_bn,
+)
+from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec
 
 
 @pytest.mark.parametrize("name", TORCHVISION_PRESETS)
@@ -57,6 +61,55 @@ def test_meta_models_allocate_no_weights_and_real_ones_are_in_eval_mode() -> Non
     meta = build_model(PRESETS["wide_resnet101_2"], "meta")
     assert all(p.is_meta for p in meta.parameters())
     assert not build_model(PRESETS["resnet18"]).training
+
+
+@pytest.mark.parametrize(("name", "dilate"), [
+    ("resnet18", (False, False, False)), ("resnet50", (False, False, False)), ("resnext101_32x8d", (False, False, False)),
+    ("wide_resnet50_2", (False, False, False)), ("resnet50", (False, True, True)),
+])
+def test_the_model_has_the_attributes_torchvisions_resnet_init_leaves(name: str, dilate: tuple[bool, ...]) -> None:
+    with torch.device("meta"):
+        reference = torchvision.models.get_model(name, replace_stride_with_dilation=list(dilate))
+    ours = build_model(PRESETS[name].with_changes(dilate=dilate), "meta")
+    for attribute in ("inplanes", "dilation", "groups", "base_width", "_norm_layer"):
+        assert getattr(ours, attribute) == getattr(reference, attribute), attribute
+    # torchvision code that reads them, e.g. _make_layer appending a stage, makes the same stage.
+    block = type(reference.layer1[0])
+    with torch.device("meta"):
+        appended = ours._make_layer(block, 256, 2, stride=2).state_dict()
+        expected = reference._make_layer(block, 256, 2, stride=2).state_dict()
+    assert {k: v.shape for k, v in appended.items()} == {k: v.shape for k, v in expected.items()}
+
+
+@pytest.mark.parametrize("spec", [
+    PRESETS["resnet18"], ResNetSpec(stages=(1, 2)), ResNetSpec(stages=(1, 2), stride_style="caffe"),
+])
+def test_a_plain_block_is_torchvisions_block_without_the_add(spec: ResNetSpec) -> None:
+    residual = build_model(spec, seed=0)
+    plain = build_model(spec.with_changes(shortcut="none"), seed=1)
+    # Strict: the plain net holds exactly the residual net's weights outside the shortcuts.
+    plain.load_state_dict({k: v for k, v in residual.state_dict().items() if ".downsample." not in k})
+    blocks = [(n, m) for n, m in plain.named_modules() if isinstance(m, (BasicBlock, Bottleneck))]
+    assert {type(m) for _, m in blocks} <= {PlainBasicBlock, PlainBottleneck, PlainCaffeBottleneck}
+    for name, block in blocks:
+        twin = residual.get_submodule(name)
+        assert block.downsample is None
+        branch = {}  # F(x): the residual block's last BN output, before its in-place add (the hook returns None)
+        handle = residual_branch_last_bn(twin).register_forward_hook(lambda m, a, out: branch.update(F=out.clone()))
+        x = torch.rand(2, block.conv1.in_channels, 16, 16)
+        with torch.no_grad():
+            out, residual_out = block(x), twin(x)
+        handle.remove()
+        torch.testing.assert_close(out, torch.relu(branch["F"]), rtol=0, atol=0)  # relu(F(x)): no add
+        assert not torch.equal(out, residual_out)
+
+
+def test_caffe_blocks_build_each_conv_once_so_a_seed_gives_the_pytorch_style_weights() -> None:
+    pytorch = build_model(ResNetSpec(stages=(2, 2, 2)), seed=5)
+    caffe = build_model(ResNetSpec(stages=(2, 2, 2), stride_style="caffe"), seed=5)
+    assert isinstance(caffe.layer2[0], CaffeBottleneck)
+    for (key, a), b in zip(pytorch.state_dict().items(), caffe.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
 
 
 def test_caffe_style_puts_the_stride_on_the_first_1x1() -> None:

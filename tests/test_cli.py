@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from explorer.anatomy import BLOCK_COLUMNS, LAYER_COLUMNS, layer_table, to_csv
+from explorer.anatomy import layer_table
 from explorer.cli import main
-from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec
+from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, to_csv
 from tests.conftest import REPO_ROOT
 
 
@@ -63,6 +65,16 @@ def test_depth_and_cifar_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out)["spec"]["stage_planes"] == [64, 128, 256]
 
 
+@pytest.mark.parametrize(("block", "stages"), [([], [2, 2, 2]), (["--block", "basic"], [3, 3, 3])])
+def test_a_cifar_stem_on_an_imagenet_preset_sizes_by_depth_in_three_stages(
+    block: list[str], stages: list[int], capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["table", "resnet50", "--stem", "cifar", "--depth", "20", *block, "--json", "--level", "stages"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["spec"]["stages"] == stages and data["spec"]["stage_planes"] == [64, 128, 256]
+    assert data["totals"]["depth"] == 20 and data["totals"]["input_size"] == [32, 32]
+
+
 def test_presets_lists_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
@@ -76,7 +88,11 @@ def test_presets_lists_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
     (["table", "--depth", "51"], "nearest are 50 and 53"),
     (["table", "--input", "8"], "at least 32 pixels"),
     (["table", "--input", "big"], "expected a size like 224"),
-    (["table", "--stages", "3,x"], "comma-separated whole numbers"),
+    (["table", "--stages", "3,x"], "--stages: '3,x' is not a list of whole numbers"),
+    (["table", "--dilate", "F,X"], "--dilate: 'F,X' is not a list of yes/no flags"),
+    (["table", "--num-classes", "200000"], "num_classes=200,000 is more than the explorer builds"),
+    (["table", "--stem", "cifar", "--depth", "22"], "bottleneck blocks in 3 stages: the depth must be 9n+2"),
+    (["table", "--stem", "cifar", "--block", "basic", "--depth", "22"], "6n+2; the nearest are 20 and 26"),
     (["table", "resnet18", "--groups", "32"], "BasicBlock has no grouped"),
     (["table", "--depth", "50", "--stages", "3,4,6,3"], "either --depth or --stages"),
     (["table", "--csv", "/no/such/folder/t.csv"], "No such file or directory"),

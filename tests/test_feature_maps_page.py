@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.build import build_model
-from explorer.spec import PRESETS
+from explorer.presets import PRESETS
 from explorer.weights import available_weights, weights_file
 from tests import images_corpus as corpus
 from tests.live_server import APP

@@ -8,8 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from torchvision.models import get_model_weights
 
-from explorer.anatomy import BLOCK_COLUMNS, LAYER_COLUMNS, layer_table, to_csv
-from explorer.spec import PRESETS, ResNetSpec
+from explorer.anatomy import layer_table
+from explorer.presets import PRESETS
+from explorer.spec import ResNetSpec
+from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, to_csv
 from tests.live_server import APP
 
 TIMEOUT = 120

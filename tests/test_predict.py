@@ -11,7 +11,7 @@ import torch
 from explorer.build import build_model
 from explorer.images import Preprocessing, preprocess
 from explorer.predict import grad_cam, predict, stage_names
-from explorer.spec import PRESETS
+from explorer.presets import PRESETS
 from explorer.shapes_task import CUE_COLOURS, shapes_images
 from explorer.weights import load_checkpoint_model, read_checkpoint
 

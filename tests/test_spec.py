@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, get_preset, resnet_for_depth
 from explorer.spec import (
-    PRESETS, TORCHVISION_PRESETS, Block, ResNetSpec, Shortcut, Stem, StrideStyle, check_input_size,
-    cifar_resnet, get_preset, resnet_for_depth, stages_for_depth,
+    Block, ResNetSpec, Shortcut, Stem, StrideStyle, check_input_size, spec_for_depth, stages_for_depth,
 )
 
 
@@ -54,6 +54,17 @@ def test_impossible_depths_name_the_nearest_possible_ones(depth: int, block: Blo
         stages_for_depth(depth, block)
 
 
+def test_depth_sets_three_equal_stages_for_a_cifar_stem_and_four_otherwise() -> None:
+    resnet50 = PRESETS["resnet50"]
+    bottlenecks = spec_for_depth(resnet50.with_changes(stem="cifar"), 20)  # 9n+2 with three layers a block
+    assert bottlenecks.stages == (2, 2, 2) and bottlenecks.block is Block.BOTTLENECK
+    assert bottlenecks.stage_planes == (64, 128, 256) and bottlenecks.dilate == (False, False)
+    assert spec_for_depth(resnet50.with_changes(stem="cifar", block="basic"), 20).stages == (3, 3, 3)
+    assert spec_for_depth(PRESETS["cifar_resnet20"], 56) == cifar_resnet(56)  # same count: 16/32/64 planes stay
+    assert spec_for_depth(PRESETS["cifar_resnet20"].with_changes(stem="imagenet"), 34).stages == (3, 4, 6, 3)
+    assert spec_for_depth(resnet50.with_changes(stages=(1, 1, 1)), 101).stages == (3, 4, 23, 3)
+
+
 def test_cifar_depth_that_does_not_split_equally_is_refused() -> None:
     with pytest.raises(ValueError, match="6n\\+2; the nearest are 20 and 26"):
         cifar_resnet(22)
@@ -70,6 +81,7 @@ def test_cifar_depth_that_does_not_split_equally_is_refused() -> None:
     ({"num_classes": 0}, "num_classes must be a positive"),
     ({"in_channels": -3}, "in_channels must be a positive"),
     ({"groups": 0}, "groups must be a positive"),
+    ({"num_classes": 200_000}, "num_classes=200,000 is more than the explorer builds"),
     ({"stem": "vgg"}, "stem='vgg' is not one of"),
     ({"stride_style": "tensorflow"}, "stride_style='tensorflow' is not one of"),
     ({"dilate": (True,)}, "one flag for each stage after the first"),

@@ -14,14 +14,6 @@ FORBIDDEN_CACHES = {"cache_data", "cache_resource"}
 PAGES = sorted((REPO_ROOT / "pages").glob("*.py"))
 
 
-def page_params():
-    for page in PAGES:
-        marks = []
-        if page.name == "architecture.py":  # the architecture helper moves its cache to ui.py (issue 11)
-            marks.append(pytest.mark.xfail(strict=True, reason="its cache moves to ui.py in another branch"))
-        yield pytest.param(page, id=page.stem, marks=marks)
-
-
 def offences(source: str) -> list[str]:
     """Imports of tensor, hashing or regex modules and uses of Streamlit's caches in ``source``."""
     found = []
@@ -41,6 +33,6 @@ def test_the_check_finds_each_kind_of_offence() -> None:
     assert offences("import streamlit as st\nfrom explorer import ui\nui.remembered('k', 1, int)\n") == []
 
 
-@pytest.mark.parametrize("page", list(page_params()))
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.stem)
 def test_a_page_holds_no_logic_of_its_own(page: Path) -> None:
     assert offences(page.read_text(encoding="utf-8")) == []

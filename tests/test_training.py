@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.shapes_task import task_batch, task_classes
-from explorer.spec import cifar_resnet
+from explorer.presets import cifar_resnet
 from explorer.training import MIN_TRAIN_BATCH, SUMMARY_WINDOW, TrainStep, summarize, train_models
 from explorer.zero_init import twins
 

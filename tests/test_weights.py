@@ -11,7 +11,8 @@ import torch
 
 from explorer import weights as weights_module
 from explorer.build import build_model
-from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec
 from explorer.weights import (
     CheckpointError, ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_file,
     default_weights, guess_spec, load_checkpoint_model, load_model, load_pretrained, read_checkpoint, state_mismatch,

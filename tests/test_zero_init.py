@@ -9,8 +9,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.build import build_model
+from explorer.presets import PRESETS, cifar_resnet
 from explorer.shapes_task import task_batch
-from explorer.spec import PRESETS, ResNetSpec, cifar_resnet
+from explorer.spec import ResNetSpec
 from explorer.training import train_models
 from explorer.zero_init import block_statistics, twin_init, twins
 from tests.live_server import APP

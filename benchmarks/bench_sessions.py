@@ -1,0 +1,127 @@
+"""N real browser sessions open mixed pages at once on one server: how long until all settle.
+
+Each session is its own Chromium context (own cookies, own Streamlit session) and opens one
+page of a rotating mix of every page and several models. Reported: p50/p95/max time from the
+request to the page settled, the wall time until every session settled, the server's CPU
+seconds per session (from /proc, user + system) and its peak resident memory (VmHWM).
+
+    python benchmarks/bench_sessions.py [--sessions 10 30] [--repo PATH] [--python PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SETTLED, running_app
+
+MIX = [
+    "architecture?model=resnet18",
+    "feature-maps?model=resnet50",
+    "compare",
+    "predict?model=resnet18",
+    "architecture?model=resnet152",
+    "feature-maps?model=resnet18",
+    "zero-init?model=cifar_resnet20",
+    "architecture?model=resnext50_32x4d",
+    "predict?model=cifar_resnet20&model_input=32",
+    "",
+    "feature-maps?model=cifar_resnet56&model_input=32",
+    "architecture?model=cifar_resnet110&model_input=32",
+]
+
+
+def server_pid(port: int) -> int:
+    """The `streamlit run` process listening on ``port`` (found by its command line)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"streamlit" in b" ".join(command) and str(port).encode() in command:
+                return int(entry.name)
+    raise RuntimeError(f"no streamlit process serves port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def peak_rss_mib(pid: int) -> float:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+# Stamps, by the page's own clock (0 = its navigation start), the first moment the page has a
+# heading and its script is not running: the first run has finished.
+STAMP_SETTLED = """
+const timer = setInterval(() => {
+  if (document.querySelector('h1') && document.querySelector('%s')) {
+    window.__settledAt = performance.now();
+    clearInterval(timer);
+  }
+}, 20);
+""" % SETTLED
+
+
+def open_all(browser, url: str, count: int) -> tuple[list[float], float]:
+    """Open ``count`` sessions at once; seconds from each request to settled, and the wall time."""
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in range(count)]
+    for context in contexts:
+        context.add_init_script(STAMP_SETTLED)
+    pages = [context.new_page() for context in contexts]
+    start = time.perf_counter()
+    for index, page in enumerate(pages):
+        page.goto(f"{url}/{MIX[index % len(MIX)]}", wait_until="commit")
+    settled = []
+    for page in pages:
+        page.wait_for_function("() => window.__settledAt !== undefined", timeout=600_000, polling=100)
+        settled.append(page.evaluate("() => window.__settledAt") / 1e3)
+        if page.locator('[data-testid="stException"]').count():
+            raise RuntimeError(f"exception on {page.url}")
+    wall = time.perf_counter() - start
+    for context in contexts:
+        context.close()
+    return settled, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--repo", type=Path, default=ROOT)
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    logs = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
+    rows = []
+    for count in args.sessions:  # a fresh server for each count: nothing cached from the last
+        with running_app(args.python, cwd=args.repo, log_path=logs / f"server-{count}.log",
+                         app=args.repo / "explorer" / "app.py") as url, sync_playwright() as playwright:
+            pid = server_pid(int(url.rsplit(":", 1)[1]))
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            cpu_before = cpu_seconds(pid)
+            times, wall = open_all(browser, url, count)
+            cpu = cpu_seconds(pid) - cpu_before
+            rows.append(f"| {count} | {statistics.median(times):.1f} s | {percentile(times, 0.95):.1f} s | "
+                        f"{max(times):.1f} s | {wall:.1f} s | {cpu / count:.2f} s | {peak_rss_mib(pid):,.0f} MiB |")
+            browser.close()
+    print("| sessions | p50 to settled | p95 | max | all settled (wall) | server CPU / session | server peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

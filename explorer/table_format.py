@@ -1,0 +1,124 @@
+"""The layer table for people and files: column labels, cells, CSV, and readable totals.
+
+`anatomy.py` computes rows of plain numbers and tuples; this module only turns them into
+text, so the CLI, the CSV/JSON exports, the pages and the charts show them alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import math
+from collections.abc import Iterable, Sequence
+
+from explorer.anatomy import Level, TableRow
+
+
+class Column(str, enum.Enum):
+    """Column keys (row attribute names) shared by the CLI, the CSV exports and the pages."""
+
+    INDEX = "index"
+    NAME = "name"
+    TYPE = "type"
+    STAGE = "stage"
+    BLOCK = "block"
+    BLOCKS = "blocks"
+    IN_SHAPE = "in_shape"
+    OUT_SHAPE = "out_shape"
+    KERNEL = "kernel"
+    STRIDE = "stride"
+    PADDING = "padding"
+    DILATION = "dilation"
+    GROUPS = "groups"
+    DOWNSAMPLE = "downsample"
+    SHORTCUT = "shortcut"
+    CONVS = "convs"
+    PARAMS = "params"
+    MACS = "macs"
+    RF_SIZE = "rf_size"
+    RF_JUMP = "rf_jump"
+    ACTIVATION_BYTES = "activation_bytes"
+
+    @property
+    def label(self) -> str:
+        """Header for people; says the unit and the counting convention."""
+        return _LABELS.get(self, self.value.replace("_", " ").capitalize())
+
+
+_LABELS = {
+    Column.INDEX: "#",
+    Column.IN_SHAPE: "In (C×H×W)",
+    Column.OUT_SHAPE: "Out (C×H×W)",
+    Column.DOWNSAMPLE: "Shortcut layer",
+    Column.PARAMS: "Params",
+    Column.MACS: "MACs (conv+linear)",
+    Column.RF_SIZE: "RF (px)",
+    Column.RF_JUMP: "RF jump (px)",
+    Column.ACTIVATION_BYTES: "Activation (bytes, fp32)",
+}
+
+LAYER_COLUMNS = (
+    Column.INDEX, Column.NAME, Column.TYPE, Column.STAGE, Column.BLOCK, Column.IN_SHAPE, Column.OUT_SHAPE,
+    Column.KERNEL, Column.STRIDE, Column.PADDING, Column.DILATION, Column.GROUPS, Column.DOWNSAMPLE,
+    Column.PARAMS, Column.MACS, Column.RF_SIZE, Column.RF_JUMP, Column.ACTIVATION_BYTES,
+)
+BLOCK_COLUMNS = (
+    Column.NAME, Column.STAGE, Column.BLOCK, Column.IN_SHAPE, Column.OUT_SHAPE, Column.STRIDE, Column.SHORTCUT,
+    Column.CONVS, Column.PARAMS, Column.MACS, Column.RF_SIZE, Column.RF_JUMP, Column.ACTIVATION_BYTES,
+)
+STAGE_COLUMNS = (
+    Column.NAME, Column.BLOCKS, Column.IN_SHAPE, Column.OUT_SHAPE, Column.PARAMS, Column.MACS,
+    Column.RF_SIZE, Column.RF_JUMP, Column.ACTIVATION_BYTES,
+)
+# The columns shown for each level's rows (`LayerTable.rows_at`).
+LEVEL_COLUMNS = {Level.LAYERS: LAYER_COLUMNS, Level.BLOCKS: BLOCK_COLUMNS, Level.STAGES: STAGE_COLUMNS}
+
+
+def format_shape(shape: Sequence[int], separator: str = "x") -> str:
+    """(64, 56, 56) -> "64x56x56"; charts and captions pass "×"."""
+    return separator.join(str(side) for side in shape)
+
+
+def format_value(value: object) -> object:
+    """A cell for people and CSV: shapes as ``64x56x56``, pairs as ``3x3``, flags as "yes"/empty.
+
+    None stays None (an empty cell in a dataframe; the CSV writer prints it as nothing).
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "yes"
+    if isinstance(value, tuple):
+        return format_shape(value)
+    return value
+
+
+def records(rows: Iterable[TableRow], columns: Sequence[Column]) -> list[dict[str, object]]:
+    """Rows as dicts keyed by column label, values formatted for display and CSV."""
+    return [{c.label: format_value(getattr(row, c.value)) for c in columns} for row in rows]
+
+
+def to_csv(rows: Iterable[TableRow], columns: Sequence[Column]) -> str:
+    """The CSV text of exactly these rows and columns (the page's download, the CLI's --csv)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[c.label for c in columns], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records(rows, columns))
+    return buffer.getvalue()
+
+
+def human_count(value: float, unit: str = "") -> str:
+    """12,345,678 -> "12.35 M"; for totals shown to people (tables keep exact integers)."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f} {prefix}{unit}"
+    return f"{value:g} {unit}".rstrip()
+
+
+def human_bytes(value: float) -> str:
+    """Bytes in binary units: 102760448 -> "98.0 MiB"."""
+    for factor, prefix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= factor:
+            return f"{value / factor:.1f} {prefix}"
+    return f"{math.floor(value)} B"
