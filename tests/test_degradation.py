@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from explorer.cli import main
 from explorer.degradation import degradation_models, initial_gradients
-from explorer.shapes_task import task_batch
 from explorer.presets import PRESETS, cifar_resnet
+from explorer.shapes_task import task_batch
 from explorer.spec import Shortcut
 from explorer.training import gradient_norms, summarize, train_models
 

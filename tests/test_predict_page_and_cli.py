@@ -16,8 +16,8 @@ from explorer.build import build_model
 from explorer.cli import main
 from explorer.images import Preprocessing, decode_image, preprocess, sample_images
 from explorer.predict import grad_cam, predict
-from explorer.shapes_task import shapes_images
 from explorer.presets import PRESETS
+from explorer.shapes_task import shapes_images
 from tests import images_corpus as corpus
 from tests.checkpoints import CreatesAFile, saved
 from tests.live_server import APP

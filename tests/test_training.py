@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.shapes_task import task_batch, task_classes
 from explorer.presets import cifar_resnet
+from explorer.shapes_task import task_batch, task_classes
 from explorer.training import MIN_TRAIN_BATCH, SUMMARY_WINDOW, TrainStep, summarize, train_models
 from explorer.zero_init import twins
 
