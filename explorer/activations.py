@@ -30,6 +30,7 @@ from explorer.build import build_model, residual_branch_last_bn
 from explorer.images import Preprocessing
 from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
+from explorer.table_format import format_shape
 from explorer.weights import ModelSource
 
 FP16_BYTES = 2
@@ -136,10 +137,6 @@ class Activation:
         return buffer.getvalue()
 
 
-def _shape(shape: Sequence[int]) -> str:
-    return "×".join(map(str, shape))
-
-
 def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: bool = False,
                    residual_parts: bool = False, blocks: Sequence[str] | None = None) -> tuple[CapturePoint, ...]:
     """What can be captured, in execution order.
@@ -154,13 +151,14 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
     if blocks is None:
         stem = next(s for s in table.stages if s.name == "stem")
         points.append(CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape,
-                                   f"stem · output · {_shape(stem.out_shape)}"))
+                                   f"stem · output · {format_shape(stem.out_shape, '×')}"))
     model = build_model(spec, "meta")
     for block_row in table.blocks:
         if block_row.block is None or (blocks is not None and block_row.name not in blocks):
             continue
         name = block_row.name
         block = model.get_submodule(name)
+        output = "relu(F(x))" if block_row.shortcut == "none" else "relu(x + F(x))"
         where = dict(stage=block_row.stage, block=block_row.block)
         if detail:
             for row in table.rows:
@@ -169,19 +167,19 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
                     nth = f" (call {row.call + 1})" if row.call else ""
                     points.append(CapturePoint(key, row.name, row.call, False, "layer", **where,
                                                shape=row.out_shape,
-                                               label=f"{key} · {row.type}{nth} · {_shape(row.out_shape)}"))
+                                               label=f"{key} · {row.type}{nth} · {format_shape(row.out_shape, '×')}"))
+        if residual_parts and block_row.shortcut != "none":  # a plain block has no shortcut to show
+            points.append(
+                CapturePoint(f"{name}:shortcut", f"{name}.downsample" if block.downsample is not None else name, 0,
+                             block.downsample is None, "shortcut", **where, shape=block_row.out_shape,
+                             label=f"{name} · shortcut ({block_row.shortcut}) · {format_shape(block_row.out_shape, '×')}"))
         if residual_parts:
             last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
-            shortcut_module = f"{name}.downsample" if block.downsample is not None else name
-            points += [
-                CapturePoint(f"{name}:shortcut", shortcut_module, 0, block.downsample is None, "shortcut", **where,
-                             shape=block_row.out_shape,
-                             label=f"{name} · shortcut ({block_row.shortcut}) · {_shape(block_row.out_shape)}"),
-                CapturePoint(f"{name}:branch", last_bn, 0, False, "residual branch F(x)", **where,
-                             shape=block_row.out_shape, label=f"{name} · residual branch F(x) · {_shape(block_row.out_shape)}"),
-            ]
+            points.append(CapturePoint(f"{name}:branch", last_bn, 0, False, "residual branch F(x)", **where,
+                                       shape=block_row.out_shape,
+                                       label=f"{name} · residual branch F(x) · {format_shape(block_row.out_shape, '×')}"))
         points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
-                                   label=f"{name} · block output relu(x + F(x)) · {_shape(block_row.out_shape)}"))
+                                   label=f"{name} · block output {output} · {format_shape(block_row.out_shape, '×')}"))
     return tuple(points)
 
 
@@ -280,15 +278,18 @@ def value_range(activations: Sequence[Activation], selected: Activation, scale: 
 
 @dataclass(frozen=True)
 class ResidualParts:
-    """One block's shortcut x, residual branch F(x) and output relu(x + F(x)), from one forward pass."""
+    """One block's shortcut x, residual branch F(x) and output relu(x + F(x)), from one forward pass.
 
-    shortcut: Activation
+    A plain block (shortcut "none") has no shortcut: its output is relu(F(x)).
+    """
+
+    shortcut: Activation | None
     branch: Activation
     output: Activation
 
     @property
-    def all(self) -> tuple[Activation, Activation, Activation]:
-        return self.shortcut, self.branch, self.output
+    def all(self) -> tuple[Activation, ...]:
+        return tuple(part for part in (self.shortcut, self.branch, self.output) if part is not None)
 
     def channel_range(self, channel: int) -> tuple[float, float]:
         """One colour range for ``channel`` of the three maps, so they can be compared."""
@@ -303,7 +304,7 @@ def capture_residual_parts(model: nn.Module, spec: ResNetSpec, image: torch.Tens
     if not points:
         raise ValueError(f"{spec.name} has no block named {block!r}.")
     by_key = {a.point.key: a for a in capture_activations(model, spec, image, points)}
-    return ResidualParts(by_key[f"{block}:shortcut"], by_key[f"{block}:branch"], by_key[block])
+    return ResidualParts(by_key.get(f"{block}:shortcut"), by_key[f"{block}:branch"], by_key[block])
 
 
 def file_stem(spec: ResNetSpec, point: CapturePoint) -> str:

@@ -28,7 +28,7 @@ from explorer.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
 from explorer.weights import (
-    WeightsUnavailable, available_weights, class_names_for, download_weights, guess_spec, load_model, preprocessing_for,
+    WeightsUnavailable, available_weights, class_names_for, default_weights, download_weights, guess_spec, load_model, preprocessing_for,
     read_checkpoint, weights_source,
 )
 
@@ -251,7 +251,7 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> int:
         options = available_weights(get_preset(name))
         if not options:
             raise ValueError(f"{name} has no torchvision ImageNet weights.")
-        chosen = [args.weights] if args.weights else [n for n, w in options.items() if w is w.__class__.DEFAULT]
+        chosen = [args.weights or default_weights(get_preset(name))]
         for weights_name in chosen:
             if weights_name not in options:
                 raise ValueError(f"Unknown weights {weights_name!r} for {name}; available: {', '.join(options)}.")

@@ -137,10 +137,16 @@ if block is not None:
     with st.spinner(f"Capturing {block}'s shortcut and residual branch…"):
         parts = ui.remembered("fm_parts", (capture_key, block),
                               lambda: capture_residual_parts(model, spec, steps.tensor, block, settings.crop))
-    st.subheader(f"What makes {block} a residual block")
-    st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
+    if parts.shortcut is None:
+        st.subheader(f"{block} is a plain block")
+        st.caption("No shortcut: the block outputs relu(F(x)). Same channel, one colour range for both maps.")
+        titles = ("residual branch F(x)", "relu(F(x))")
+    else:
+        st.subheader(f"What makes {block} a residual block")
+        st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
+        titles = ("shortcut x", "residual branch F(x)", "relu(x + F(x))")
     shared_range = parts.channel_range(channel)
-    for column, part, title in zip(st.columns(3), parts.all, ("shortcut x", "residual branch F(x)", "relu(x + F(x))")):
+    for column, part, title in zip(st.columns(len(titles)), parts.all, titles):
         figure = charts.channel_grid(part.maps, [channel], "per layer", shared_range, f"{title}: {part.point.role}")
         column.plotly_chart(figure, key=f"fm_triple_{title}", width="stretch")
 

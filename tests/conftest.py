@@ -11,6 +11,23 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+APP = REPO_ROOT / "explorer" / "app.py"
+APPTEST_TIMEOUT = 180  # seconds for one AppTest run on a 2-core machine (a cold ResNet-152 page)
+
+
+def open_app(page: str | None = None, timeout: float = APPTEST_TIMEOUT, **query: str):
+    """An AppTest of the whole app (app.py, sidebar included) with ``query`` in the URL,
+    switched to ``pages/<page>.py`` when given; fails on any exception it shows."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import APP
 
-APP = REPO_ROOT / "explorer" / "app.py"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags for a sandboxed, offline machine: no background connections, no GPU, root allowed.
 CHROMIUM_ARGS = [

@@ -265,3 +265,12 @@ def test_a_capture_key_changes_with_whatever_changes_the_maps() -> None:
               CaptureKey(spec, source, "abc", Preprocessing.for_size(64), False),
               CaptureKey(spec, source, "abc", settings, True)]
     assert len({key, *others}) == 6
+
+
+def test_a_plain_block_shows_its_branch_and_output_but_no_shortcut() -> None:
+    spec = cifar_resnet(20, shortcut="none")
+    model = build_model(spec, seed=0)
+    parts = capture_residual_parts(model, spec, image(2, 32), "layer2.0", 32)
+    assert parts.shortcut is None and len(parts.all) == 2
+    assert torch.equal(parts.output.tensor.float(), torch.relu(parts.branch.tensor.float()))
+    assert "relu(F(x))" in parts.output.point.label and "x + F(x)" not in parts.output.point.label

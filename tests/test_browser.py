@@ -53,6 +53,16 @@ def open_page(browser, url: str, artifacts_dir: Path, shot: str):
     return page
 
 
+def test_a_plain_checkout_serves_a_real_session(browser, plain_checkout_python: str, tmp_path: Path) -> None:
+    """`streamlit run` where the package is not installed: a real browser session runs the app's code."""
+    log = tmp_path / "server.log"
+    with running_app(plain_checkout_python, cwd=tmp_path, log_path=log) as url:
+        page = open_page(browser, url, tmp_path, "plain-checkout")
+        assert visible(page, "What each page teaches")
+        page.close()
+    assert "Traceback" not in log.read_text()
+
+
 def test_home_page_loads_in_chromium(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, app_url, artifacts_dir, "home")
     assert visible(page, "What each page teaches")

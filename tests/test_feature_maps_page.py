@@ -13,9 +13,8 @@ from explorer.build import build_model
 from explorer.presets import PRESETS
 from explorer.weights import available_weights, weights_file
 from tests import images_corpus as corpus
-from tests.live_server import APP
+from tests.conftest import open_app
 
-TIMEOUT = 180
 
 
 # No test here may download: the network fails and the weights cache is empty.
@@ -23,11 +22,7 @@ pytestmark = pytest.mark.usefixtures("offline")
 
 
 def open_page(model: str = "resnet18", size: str = "96", weights: str | None = "random") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["model"] = model
-    at.query_params["model_input"] = size
-    at.run()
-    at.switch_page("../pages/feature_maps.py").run()
+    at = open_app("feature_maps", model=model, model_input=size)
     if weights and at.radio(key="fm_weights_kind").value != weights:
         at.radio(key="fm_weights_kind").set_value(weights).run()
     assert not at.exception, at.exception

@@ -12,20 +12,8 @@ from explorer.anatomy import layer_table
 from explorer.presets import PRESETS
 from explorer.spec import ResNetSpec
 from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, to_csv
-from tests.live_server import APP
+from tests.conftest import open_app
 
-TIMEOUT = 120
-
-
-def start(page: str | None = None, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page:
-        at.switch_page(f"../pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def metric_help(at: AppTest, label: str) -> str:
@@ -33,7 +21,7 @@ def metric_help(at: AppTest, label: str) -> str:
 
 
 def test_home_explains_the_pages_and_the_device() -> None:
-    at = start()
+    at = open_app()
     text = " ".join(m.value for m in at.markdown)
     assert "residual blocks" in text
     assert any("Models run on" in i.value for i in at.info)
@@ -42,7 +30,7 @@ def test_home_explains_the_pages_and_the_device() -> None:
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet101", "wide_resnet50_2", "resnext50_32x4d"])
 def test_switching_presets_gives_torchvisions_totals(name: str) -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     at.selectbox(key="model_preset").select(name).run()
     assert not at.exception
     params = get_model_weights(name).DEFAULT.meta["num_params"]
@@ -52,7 +40,7 @@ def test_switching_presets_gives_torchvisions_totals(name: str) -> None:
 
 
 def test_the_choice_survives_a_page_switch_and_lives_in_the_url() -> None:
-    at = start()
+    at = open_app()
     at.selectbox(key="model_preset").select("resnet50_caffe").run()
     assert at.query_params["model"] == "resnet50_caffe"
     at.switch_page("../pages/architecture.py").run()
@@ -61,7 +49,7 @@ def test_the_choice_survives_a_page_switch_and_lives_in_the_url() -> None:
 
 
 def test_a_shared_link_opens_that_model() -> None:
-    at = start("architecture", model="resnet50;stem=deep;stride_style=caffe", model_input="320")
+    at = open_app("architecture", model="resnet50;stem=deep;stride_style=caffe", model_input="320")
     assert at.selectbox(key="model_preset").value == "custom…"
     assert at.number_input(key="model_input").value == 320
     spec = ResNetSpec(stem="deep", stride_style="caffe")
@@ -70,7 +58,7 @@ def test_a_shared_link_opens_that_model() -> None:
 
 
 def test_a_broken_link_falls_back_with_a_warning() -> None:
-    at = start(model="resnet50;stages=x")
+    at = open_app(model="resnet50;stages=x")
     assert any("Ignoring the model in the link" in w.value for w in at.warning)
     assert at.selectbox(key="model_preset").value == "resnet50"
     assert at.query_params["model"] == "resnet50"
@@ -83,7 +71,7 @@ def test_a_broken_link_falls_back_with_a_warning() -> None:
     ("model_stages", "10000", "far beyond any trained ResNet"),
 ])
 def test_a_bad_custom_combination_shows_an_error_not_a_traceback(widget: str, value: str, message: str) -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     at.selectbox(key="model_preset").select("custom…").run()
     at.text_input(key=widget).input(value).run()
     assert not at.exception
@@ -91,20 +79,20 @@ def test_a_bad_custom_combination_shows_an_error_not_a_traceback(widget: str, va
 
 
 def test_impossible_depth_and_tiny_input_are_errors() -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     at.selectbox(key="model_preset").select("custom…").run()
     at.radio(key="model_by").set_value("depth").run()
     at.number_input(key="model_depth").set_value(51).run()
     assert not at.exception
     assert any("nearest are 50 and 53" in e.value for e in at.error)
-    at = start("architecture")
+    at = open_app("architecture")
     at.number_input(key="model_input").set_value(8).run()
     assert not at.exception
     assert any("at least 32 pixels" in e.value for e in at.error)
 
 
 def test_custom_fields_start_from_the_current_preset() -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     at.selectbox(key="model_preset").select("resnext50_32x4d").run()
     at.selectbox(key="model_preset").select("custom…").run()
     assert at.number_input(key="model_groups").value == 32
@@ -113,7 +101,7 @@ def test_custom_fields_start_from_the_current_preset() -> None:
 
 
 def test_csv_download_is_exactly_the_table_shown(downloads: list) -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     csv_files = [data for data, name in downloads if name and name.endswith(".csv")]
     assert csv_files[-1].decode() == to_csv(layer_table(PRESETS["resnet50"], 224).rows, LAYER_COLUMNS)
     at.radio(key="arch_level").set_value("blocks").run()
@@ -126,7 +114,7 @@ def test_csv_download_is_exactly_the_table_shown(downloads: list) -> None:
 
 
 def test_diagram_draws_projection_shortcuts_dashed_and_identity_solid() -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     figure = next(c for c in at.get("plotly_chart") if "hover or click a block" in c.proto.spec)
     traces = json.loads(figure.proto.spec)["data"]
     dashes = [t["line"]["dash"] for t in traces if t.get("legendgroup") in ("projection", "identity")]
@@ -137,7 +125,7 @@ def test_diagram_draws_projection_shortcuts_dashed_and_identity_solid() -> None:
 
 
 def test_counting_conventions_are_reconciled_on_the_page() -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     frames = [d.value for d in at.dataframe]
     counts = next(f for f in frames if "torchinfo mult-adds" in f.columns)
     total = counts[counts["Layer type"] == "total"].iloc[0]
@@ -150,14 +138,14 @@ def test_counting_conventions_are_reconciled_on_the_page() -> None:
 
 
 def test_paper_table_is_computed_for_both_stride_styles() -> None:
-    at = start("architecture")
+    at = open_app("architecture")
     paper = next(d.value for d in at.dataframe if "152-layer" in d.value.columns)
     caffe = paper[paper["layer"].str.startswith("GMACs, stride on 1x1")].iloc[0]
     assert caffe["50-layer"] == "3.86" and caffe["152-layer"] == "11.28"
 
 
 def test_measured_cost_times_every_layer() -> None:
-    at = start("architecture", model="resnet18", model_input="64")
+    at = open_app("architecture", model="resnet18", model_input="64")
     at.button(key="arch_measure").click().run()
     assert not at.exception
     assert any(m.label == "Whole forward (no hooks)" for m in at.metric)
@@ -168,7 +156,7 @@ def test_measured_cost_times_every_layer() -> None:
 
 
 def test_compare_defaults_to_resnet18_vs_resnet50() -> None:
-    at = start("compare")
+    at = open_app("compare")
     assert at.selectbox(key="a_preset").value == "resnet18" and at.selectbox(key="b_preset").value == "resnet50"
     totals = next(d.value for d in at.dataframe if "B / A" in d.value.columns).set_index("")
     assert totals.loc["Parameters", "A: resnet18"] == 11_689_512
@@ -181,7 +169,7 @@ def test_compare_defaults_to_resnet18_vs_resnet50() -> None:
 
 
 def test_compare_follows_its_pickers_and_reports_errors() -> None:
-    at = start("compare")
+    at = open_app("compare")
     at.selectbox(key="b_preset").select("resnet152").run()
     totals = next(d.value for d in at.dataframe if "B / A" in d.value.columns).set_index("")
     assert totals.loc["Parameters", "B: resnet152"] == 60_192_808

@@ -20,9 +20,8 @@ from explorer.presets import PRESETS
 from explorer.shapes_task import shapes_images
 from tests import images_corpus as corpus
 from tests.checkpoints import CreatesAFile, saved
-from tests.live_server import APP
+from tests.conftest import open_app
 
-TIMEOUT = 180
 
 
 # No test here may download: the network fails and the weights cache is empty.
@@ -55,13 +54,7 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def open_predict(model: str, size: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params["model"] = model
-    at.query_params["model_input"] = size
-    at.run()
-    at.switch_page("../pages/predict.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_app("predict", model=model, model_input=size)
 
 
 def test_the_page_classifies_with_the_trained_checkpoint(trained_checkpoint) -> None:

@@ -7,13 +7,12 @@ from dataclasses import fields
 from typing import Any
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from explorer.cli import build_parser, spec_from_args
 from explorer.presets import PRESETS
 from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Shortcut, Stem, StrideStyle, Widget
 from explorer.spec_token import spec_from_token, spec_to_token
-from tests.live_server import APP
+from tests.conftest import open_app
 
 # One change per field, each from a preset where it is valid and differs. A new field
 # needs a row here (the walk below fails with a KeyError until it has one).
@@ -79,9 +78,7 @@ def test_links_keep_todays_format() -> None:
 
 def picker_spec(preset: str, changes: dict[str, Any], depth: int | None = None) -> ResNetSpec:
     """Drive the sidebar's custom picker as a person would: fields, then the size, then per-stage fields."""
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params["model"] = preset
-    at.run()
+    at = open_app(model=preset)
     at.selectbox(key="model_preset").select("custom…").run()
 
     def set_field(name: str, value: Any) -> None:

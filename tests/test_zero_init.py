@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from explorer.build import build_model
 from explorer.presets import PRESETS, cifar_resnet
@@ -14,7 +13,7 @@ from explorer.shapes_task import task_batch
 from explorer.spec import ResNetSpec
 from explorer.training import train_models
 from explorer.zero_init import block_statistics, twin_init, twins
-from tests.live_server import APP
+from tests.conftest import open_app
 
 
 @pytest.mark.parametrize(("spec", "size"), [
@@ -72,10 +71,7 @@ def test_plain_nets_have_no_shortcut_and_the_same_parameters() -> None:
 
 
 def test_the_page_with_tiny_settings() -> None:
-    at = AppTest.from_file(str(APP), default_timeout=300)
-    at.query_params["model"] = "cifar_resnet20"
-    at.run()
-    at.switch_page("../pages/zero_init.py").run()
+    at = open_app("zero_init", timeout=300, model="cifar_resnet20")
     assert not at.exception
     at.number_input(key="zi_batch").set_value(8).run()
     at.number_input(key="zi_steps").set_value(3).run()
@@ -96,10 +92,7 @@ def test_the_page_with_tiny_settings() -> None:
 
 
 def test_the_page_explains_plain_networks() -> None:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params["model"] = "cifar_resnet20;shortcut=none"
-    at.run()
-    at.switch_page("../pages/zero_init.py").run()
+    at = open_app("zero_init", timeout=120, model="cifar_resnet20;shortcut=none")
     assert not at.exception and any("plain network" in i.value for i in at.info)
 
 
@@ -110,9 +103,6 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(devices, "free_bytes", lambda device: 50 * 2**20)
     with pytest.raises(DoesNotFit, match="Training resnet50 zero-init at 224x224 with batch 64 needs about"):
         train_models(twins(PRESETS["resnet50"]), steps=1, batch_size=64, input_size=224)
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params["model"] = "resnet152"
-    at.run()
-    at.switch_page("../pages/zero_init.py").run()
+    at = open_app("zero_init", timeout=120, model="resnet152")
     at.number_input(key="zi_size").set_value(224).run()
     assert not at.exception and any("but only 0.0 GiB is free" in e.value for e in at.error)
