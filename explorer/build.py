@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
+from explorer.private_rng import private_rng
 from explorer.spec import Block, ResNetSpec, Shortcut, Stem, StrideStyle
 
 
@@ -214,15 +215,14 @@ def build_model(spec: ResNetSpec, device: str | torch.device = "cpu", seed: int 
     """A fresh model for ``spec`` in eval mode on ``device``.
 
     ``device="meta"`` allocates no weights (for shapes and counts). Real weights are made
-    on the CPU and then moved, so a seed gives the same weights on every device; the seed
-    is applied without disturbing the caller's global RNG.
+    on the CPU and then moved, so a seed gives the same weights on every device. They are
+    drawn from a private generator (`private_rng`), so concurrent sessions never disturb one
+    another's seeds and torch's global generator is never touched.
     """
     device = torch.device(device)
     if device.type == "meta":
         with torch.device("meta"):
             return SpecResNet(spec, init_weights=False).eval()  # meta tensors hold no values
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
+    with private_rng(seed):
         model = SpecResNet(spec)
     return model.to(device).eval()

@@ -6,6 +6,9 @@
   linear bias;
 * thop ``profile`` — the same conv/linear MACs, plus per-element work of BN and pooling;
 * ``torch.utils.flop_counter.FlopCounterMode`` — FLOPs (2 per MAC) of conv and matmul ops.
+  Its formulas (``flop_registry``) are applied by a small dispatch mode of our own:
+  FlopCounterMode itself installs *global* module hooks (its ModuleTracker) that would fire
+  on every other session's forward pass while it counts; dispatch modes are thread-local.
 
 Each tool runs on its own freshly built ``meta`` model: hooks and mode switches of those
 tools never touch a model another session uses, and nothing is computed, only counted.
@@ -14,7 +17,6 @@ tools never touch a model another session uses, and nothing is computed, only co
 from __future__ import annotations
 
 import math
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 
@@ -22,7 +24,8 @@ import thop
 import torch
 import torchinfo
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from explorer.anatomy import LayerTable, is_leaf_layer
 from explorer.build import build_model
@@ -90,13 +93,29 @@ def _thop_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
     return counts
 
 
+class _FlopCounter(TorchDispatchMode):
+    """FlopCounterMode's per-op FLOP formulas, counted in this thread only (no module hooks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        packet = func._overloadpacket
+        if packet in flop_registry:
+            self.counts[str(packet)] += int(flop_registry[packet](*args, **kwargs, out_val=out))
+        return out
+
+
 def _flop_counter_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
     model = build_model(table.spec, "meta")
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with _FlopCounter() as counter, torch.no_grad():
         model(x)
     counts: Counter = Counter()
-    for op, flops in counter.get_flop_counts()["Global"].items():
-        counts[_FLOP_OPS.get(str(op), str(op))] += int(flops)
+    for op, flops in counter.counts.items():
+        counts[_FLOP_OPS.get(op, op)] += flops
     return counts
 
 
@@ -126,13 +145,11 @@ def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds:
 def count_conventions(table: LayerTable) -> Conventions:
     """Count ``table``'s spec with every tool and line the counts up per layer type."""
     x = torch.empty(1, table.spec.in_channels, *table.input_size, device="meta")  # (1, C, H, W)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # thop warns about modules it does not count
-        by_tool = {
-            "torchinfo": _torchinfo_by_type(table, x),
-            "thop": _thop_by_type(table, x),
-            "flop_counter": _flop_counter_by_type(table, x),
-        }
+    by_tool = {
+        "torchinfo": _torchinfo_by_type(table, x),
+        "thop": _thop_by_type(table, x),
+        "flop_counter": _flop_counter_by_type(table, x),
+    }
     ours: Counter = Counter()
     outputs: Counter = Counter()
     bn_params = 0

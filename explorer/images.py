@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
+
+from explorer.private_rng import private_rng
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 # 40 megapixels (e.g. 8000x5000) and 50 MB of file: beyond any classroom photo, far below
@@ -59,33 +60,50 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def picture_format(data: bytes) -> str | None:
+    """The picture format Pillow recognises in ``data`` from its header ("PNG", "JPEG", ...), or None."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format
+    except Exception:  # not a picture, or not one Pillow knows: that is the answer
+        return None
+
+
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_FILE_BYTES) -> DecodedImage:
-    """Decode uploaded bytes; raise `ImageError` with a clear sentence for anything unusable."""
+    """Decode uploaded bytes; raise `ImageError` with a clear sentence for anything unusable.
+
+    This is the boundary for uploaded bytes: whatever fails in here (Pillow's parsers, EXIF,
+    colour conversion) ends as an `ImageError`. The size is checked from the header before
+    any pixel is decoded.
+    """
     if not data:
         raise ImageError("The file is empty (0 bytes).")
     if len(data) > max_bytes:
         raise ImageError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"The image declares {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
-                    f"is {max_pixels / 1e6:.0f} megapixels. Resize it first."
-                )
-            frames = getattr(image, "n_frames", 1)
-            image.seek(0)
-            image.load()
+        return _decode(data, max_pixels)
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError("This file is not an image that Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, …).") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError(f"The image is too large to decode safely (over {max_pixels / 1e6:.0f} megapixels).") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageError(f"The image file is damaged or truncated and cannot be decoded ({error}).") from None
+    except Exception as error:  # truncated data, broken EXIF, a codec's own error, ...
+        text = " ".join(str(error).split())[:200] or type(error).__name__
+        raise ImageError(f"The image file is damaged or truncated and cannot be decoded ({text}).") from None
+
+
+def _decode(data: bytes, max_pixels: int) -> DecodedImage:
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image declares {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
+            f"is {max_pixels / 1e6:.0f} megapixels. Resize it first."
+        )
+    frames = getattr(image, "n_frames", 1)
+    image.seek(0)
+    image.load()
     orientation = image.getexif().get(0x0112, 1)  # EXIF Orientation; 1 = as stored
     rgb = _to_rgb(ImageOps.exif_transpose(image))
     return DecodedImage(image=rgb, format=image.format or "unknown", mode=image.mode, size=rgb.size, frames=frames,
@@ -171,7 +189,6 @@ def augmentation_samples(image: Image.Image, count: int, seed: int, policy: str 
     elif policy == "AugMix":
         steps.append(v2.AugMix())
     pipeline = v2.Compose(steps)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with private_rng(seed):  # torchvision's transforms draw from torch's RNG: give them this thread's own
         return [pipeline(image) for _ in range(count)]
 

@@ -3,12 +3,17 @@
 The model is built for the measurement and thrown away: the timing hooks never touch a
 model another session uses. GPU timings use CUDA events; CPU timings ``perf_counter``.
 Peak memory per layer is measured on CUDA only (``torch.cuda.max_memory_allocated``); the
-CPU allocator has no such counter, so there the report leaves it empty.
+CPU allocator has no such counter, so there the report leaves it empty. CUDA's peak counter
+is one per device for the whole process: measurements on CUDA are serialised by a lock, so
+two sessions never reset each other's peak (another session's forward pass can still add
+its own allocations to a peak; the figure is then an upper bound).
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,6 +24,8 @@ from explorer.anatomy import is_leaf_layer, layer_table
 from explorer.build import build_model
 from explorer.devices import check_fits
 from explorer.spec import ResNetSpec
+
+_CUDA_PEAK_LOCK = threading.Lock()  # torch.cuda.reset_peak_memory_stats is process-wide
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,12 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
                f"A forward pass of {spec.name} at {table.input_size[0]}x{table.input_size[1]} with batch {batch}")
     cuda = device.startswith("cuda")
     model = build_model(spec, device, seed=seed)
-    x = torch.randn(batch, spec.in_channels, *table.input_size, device=device)  # (N, C, H, W)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, spec.in_channels, *table.input_size, generator=generator).to(device)  # (N, C, H, W)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     forward_times = []
-    with torch.inference_mode():
+    with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
         model(x)  # warm-up: kernel selection, allocator
         for _ in range(repeats):
             sync()

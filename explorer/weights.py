@@ -25,7 +25,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from explorer.build import build_model
-from explorer.images import Preprocessing
+from explorer.images import Preprocessing, picture_format
 from explorer.presets import TORCHVISION_PRESETS
 from explorer.spec import Block, ResNetSpec, Shortcut, Stem
 
@@ -167,10 +167,16 @@ def read_checkpoint(data: bytes) -> Checkpoint:
 
     Accepts a bare state dict or a dict holding one under ``model_state_dict`` /
     ``state_dict`` / ``model`` (DataParallel's ``module.`` prefix removed), with optional
-    class names under ``classes`` / ``class_names`` / ``categories``.
+    class names under ``classes`` / ``class_names`` / ``categories``. This is the boundary
+    for uploaded bytes: whatever goes wrong in here ends as a `CheckpointError` with a
+    sentence for the user.
     """
     if not data:
         raise CheckpointError("The checkpoint file is empty.")
+    picture = picture_format(data)
+    if picture is not None:
+        raise CheckpointError(f"This file is a {picture} picture, not a checkpoint. Give pictures to the image "
+                              "uploader; here, a .pth/.pt file written by torch.save.")
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -183,15 +189,38 @@ def read_checkpoint(data: bytes) -> Checkpoint:
             ) from None
         raise CheckpointError("This is not a PyTorch checkpoint that can be read (its contents are not a "
                               "valid torch.save file).") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        raise CheckpointError(f"This is not a PyTorch checkpoint that can be read ({str(error)[:200]}).") from None
+    except Exception as error:  # any other failure on untrusted bytes: zip, storage, struct, ...
+        raise CheckpointError(f"This is not a PyTorch checkpoint that can be read ({_brief(error)}).") from None
+    try:
+        return _checkpoint(loaded, hashlib.sha256(data).hexdigest())
+    except CheckpointError:
+        raise
+    except Exception as error:
+        raise CheckpointError(f"This file does not hold a model's state dict ({_brief(error)}).") from None
+
+
+def _brief(error: BaseException) -> str:
+    """An exception in a few words, for a message: its text cut short, or its type."""
+    text = " ".join(str(error).split())
+    return (text[:200] + "…" if len(text) > 200 else text) or type(error).__name__
+
+
+def _checkpoint(loaded: object, digest: str) -> Checkpoint:
+    """The `Checkpoint` inside what ``torch.load`` returned; `CheckpointError` saying what is off."""
     if not isinstance(loaded, Mapping):
         raise CheckpointError(f"The checkpoint holds a {type(loaded).__name__}, not a state dict.")
     state = next((loaded[k] for k in CHECKPOINT_KEYS if isinstance(loaded.get(k), Mapping)), loaded)
+    odd_key = next((k for k in state if not isinstance(k, str)), None)
+    if odd_key is not None:
+        raise CheckpointError(f"The state dict has keys that are not layer names (for example {odd_key!r}): "
+                              "it is not a model's state dict.")
     state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise CheckpointError("The checkpoint contains no tensors: it is not a model's state dict.")
+    complex_key = next((k for k, v in tensors.items() if v.is_complex()), None)
+    if complex_key is not None:
+        raise CheckpointError(f"The tensor {complex_key!r} holds complex numbers: a ResNet's weights are real.")
     names = next((loaded[k] for k in CLASS_NAME_KEYS if k in loaded), None)
     if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
         names = None
@@ -200,7 +229,7 @@ def read_checkpoint(data: bytes) -> Checkpoint:
         state_dict=tensors,
         num_classes=int(fc.shape[0]) if fc is not None and fc.dim() == 2 else None,
         class_names=tuple(names) if names else None,
-        digest=hashlib.sha256(data).hexdigest(),
+        digest=digest,
     )
 
 
@@ -242,7 +271,7 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
             stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut,
             num_classes=state["fc.weight"].shape[0], in_channels=in_channels,
         )
-    except (KeyError, IndexError, ValueError, ZeroDivisionError):
+    except (KeyError, IndexError, ValueError, TypeError, RuntimeError, ZeroDivisionError):
         return None
     return spec
 
@@ -298,7 +327,10 @@ def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str 
     if problem:
         raise CheckpointError(problem)
     model = build_model(spec, "cpu", seed=0)
-    model.load_state_dict(checkpoint.state_dict)
+    try:
+        model.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as error:  # right names and shapes, unusable values (e.g. a dtype that cannot cast)
+        raise CheckpointError(f"The checkpoint's tensors cannot be loaded into {spec.name} ({_brief(error)}).") from None
     return model.to(device).eval()
 
 

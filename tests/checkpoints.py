@@ -18,7 +18,8 @@ class CreatesAFile:
         return (open, (str(self.path), "w"))
 
 
-def saved(obj: object) -> bytes:
+def saved(obj: object, zipped: bool = True) -> bytes:
+    """``torch.save`` bytes of ``obj``: the zip format, or the legacy one with ``zipped=False``."""
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
+    torch.save(obj, buffer, _use_new_zipfile_serialization=zipped)
     return buffer.getvalue()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from explorer.anatomy import layer_table
+from explorer.build import build_model
 from explorer.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
 from explorer.compare import aligned_stages, explain_difference, totals_diff
 from explorer.conventions import RESIDUAL_ADD, count_conventions
@@ -136,3 +138,23 @@ def test_option_a_diagram_uses_the_dotted_style() -> None:
     styles = {t.legendgroup: t.line.dash for t in diagram.data if t.legendgroup}
     assert styles == {"identity": "solid", "zero-pad": "dot"}
 
+
+
+def test_counting_installs_no_global_module_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Global hooks would fire on every other session's forward pass; counting must work without them."""
+    from torch.nn.modules import module as torch_module
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class Refusing(dict):
+        def __setitem__(self, key, value):
+            raise AssertionError("a global module hook was registered")
+
+    for name in ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
+                 "_global_backward_hooks"):
+        monkeypatch.setattr(torch_module, name, Refusing())
+    table = layer_table(PRESETS["resnet18"], 64)
+    conventions = count_conventions(table)
+    monkeypatch.undo()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():  # the reference, in the test's own thread
+        build_model(PRESETS["resnet18"], "meta")(torch.empty(1, 3, 64, 64, device="meta"))
+    assert conventions.total("flop_counter") == counter.get_total_flops() == 2 * table.totals.macs
