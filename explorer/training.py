@@ -155,3 +155,46 @@ def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32,
 
         histories[label] = train(model, inputs, labels, steps, batch_size, lr, seed, report)
     return histories
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Everything that determines a training run's curves: the key a whole class shares it under.
+
+    Runs are deterministic for these fields (the seed drives weights and batches through
+    private generators), so equal keys mean equal curves; torch's version is part of the key
+    because its kernels can change the last digits.
+    """
+
+    specs: tuple[tuple[str, ResNetSpec], ...]  # (label, spec) in training order
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+    input_size: int
+    torch_version: str = torch.__version__
+
+    @classmethod
+    def of(cls, specs: dict[str, ResNetSpec], steps: int, batch_size: int, lr: float, seed: int,
+           input_size: int) -> TrainingRun:
+        return cls(tuple(specs.items()), steps, max(batch_size, MIN_TRAIN_BATCH), lr, seed, input_size)
+
+    def train(self, report: Callable[[float, str, dict[str, list[TrainStep]]], bool]) -> dict[str, list[TrainStep]]:
+        """`train_models` with ``report(fraction done, text, curves so far)`` after every step; it
+        answers False to stop (then the curves so far are returned)."""
+        partial: dict[str, list[TrainStep]] = {label: [] for label, _ in self.specs}
+        total = self.steps * len(self.specs)
+
+        def on_step(label: str, step: TrainStep) -> bool:
+            partial[label].append(step)
+            done = sum(len(h) for h in partial.values())
+            return report(done / total, f"{label}: step {step.step + 1}/{self.steps}, loss {step.loss:.3f}", partial)
+
+        train_models(dict(self.specs), self.steps, self.batch_size, self.lr, self.seed, self.input_size,
+                     on_step=on_step)
+        return partial
+
+
+def curves_bytes(curves: dict[str, list[TrainStep]]) -> int:
+    """About what a run's curves cost to keep (three floats and an int a step, with overhead)."""
+    return 200 * sum(len(h) for h in curves.values()) + 1000

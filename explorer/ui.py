@@ -6,6 +6,9 @@ and in session state, so it survives page switches and a teacher can share a lin
 
 from __future__ import annotations
 
+import copy
+import os
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,7 @@ from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, sample_images
 from explorer.presets import PRESETS, get_preset
+from explorer.shared_results import Finished, SharedResults, SharedRun
 from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
 from explorer.spec_token import spec_from_token, spec_to_token
 from explorer.table_format import human_bytes, human_count
@@ -27,6 +31,8 @@ from explorer.weights import (
 )
 
 if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
+    from torch import nn
+
     from explorer.training import LayerGradient
     from explorer.zero_init import TwinInit
 
@@ -288,10 +294,83 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource
     return weights_source(spec, "random", seed=int(seed)), None
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _shared_model(spec: ResNetSpec, source: ModelSource, device: str, _checkpoint: Checkpoint | None, _progress=None):
-    """One model per (spec, weights, device) for every session; never modified after this."""
-    return load_model(spec, source, device, _checkpoint, _progress)
+# A waiter whose page reruns (any click) is interrupted and rejoins at once; only a run that
+# nobody rejoins within this time stops (a stop button's click, a closed tab).
+RERUN_GRACE_S = 3.0
+
+
+def _budget_bytes(variable: str, default_share: float) -> int:
+    """``variable`` in MiB if set, else ``default_share`` of the machine's memory (at least 512 MiB)."""
+    if variable in os.environ:
+        return int(os.environ[variable]) * 2**20
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(512 * 2**20, int(total * default_share))
+
+
+@st.cache_resource
+def class_models() -> SharedResults:
+    """Models every session shares, by (spec, weights, device); bounded by their bytes
+    (``EXPLORER_MODEL_CACHE_MB``, default a quarter of the memory), least recently used out."""
+    return SharedResults(_budget_bytes("EXPLORER_MODEL_CACHE_MB", 0.25))
+
+
+@st.cache_resource
+def class_results() -> SharedResults:
+    """Heavy deterministic results every session shares (training runs), bounded by bytes
+    (``EXPLORER_RESULTS_CACHE_MB``, default a twentieth of the memory)."""
+    return SharedResults(_budget_bytes("EXPLORER_RESULTS_CACHE_MB", 0.05))
+
+
+def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[SharedRun], T],
+                  size_of: Callable[[T], int], waiting: str, slot: str | None = None) -> T:
+    """Join (or start) the run for ``key`` and show its progress until it ends; its value.
+
+    Raises what the run raised. ``slot`` keeps the run in this session's state while it is
+    followed, so a stop button can take what it has so far (`stop_following`).
+    """
+    run = store.join(key, compute, size_of)
+    if slot:
+        st.session_state[slot] = run
+    bar = st.progress(run.fraction, text=run.text or waiting)
+    try:
+        return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting))
+    finally:
+        store.leave(run, grace=RERUN_GRACE_S)
+        bar.empty()
+
+
+def stop_following(slot: str) -> None:
+    """A stop button's callback: this session stops waiting for the run it follows under ``slot``
+    and keeps what the run had so far (in ``slot + "_stopped"``, with the run's key)."""
+    st.session_state.pop(slot, None)
+    run = st.session_state.pop(f"{slot}_run", None)
+    if run is not None and not run.done and run.partial is not None:
+        st.session_state[f"{slot}_stopped"] = (run.key, copy.deepcopy(run.partial))
+
+
+def computed_ago(finished: Finished) -> str:
+    """ "computed 2 min ago for this class (in 31 s)" """
+    seconds = max(0.0, time.time() - finished.finished_at)
+    when = (f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400
+            else f"{seconds / 3600:.0f} h")
+    return f"computed {when} ago for this class (in {finished.seconds:.0f} s)"
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of a model's parameters and buffers: what keeping it costs."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Module:
+    """A model from random or ImageNet weights, shared by every session (a download shows its progress)."""
+    def build(run: SharedRun) -> nn.Module:
+        def progress(done: int, total: int | None) -> None:
+            run.report(done / total if total else 0.0, f"Downloading {source.weights} weights… {done / 2**20:.0f} MB")
+
+        return load_model(spec, source, device, None, progress)
+
+    return follow_shared(class_models(), (spec, source, device), build, model_bytes,
+                         f"Building {spec.name} ({source.short_label}) on {device}…")
 
 
 @dataclass(frozen=True)
@@ -303,9 +382,11 @@ class LoadedModel:
 
 
 def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None) -> LoadedModel | None:
-    """The shared model, or None after an st.error (misfit checkpoint, not enough memory).
+    """The model ``source`` describes, or None after an st.error (misfit checkpoint, not enough memory).
 
-    Pretrained weights that cannot be had fall back to random weights, clearly labelled.
+    Random and ImageNet weights come from the class's shared models; a checkpoint's model
+    stays in this session (an upload is never served to another session). Pretrained
+    weights that cannot be had fall back to random weights, clearly labelled.
     """
     device = describe_device().device
     table = layer_table(spec, spec.natural_input_size)
@@ -313,28 +394,22 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     file = None
     try:
         check_fits(table.totals.param_bytes, table.totals.activation_bytes, device, f"Building {spec.name}")
+        if source.kind == "checkpoint":
+            with st.spinner(f"Loading the checkpoint into {spec.name} on {device}…"):
+                model = remembered("private_model", (spec, source, device),
+                                   lambda: load_model(spec, source, device, checkpoint))
+            return LoadedModel(model, source)
         file = weights_file(available_weights(spec)[source.weights]) if source.kind == "imagenet" else None
         if file is not None and file.name in failed:  # offline: do not retry on every rerun
             raise WeightsUnavailable(failed[file.name])
-        if file is not None and not file.exists():
-            bar = st.progress(0.0, text=f"Downloading {source.weights} weights for {spec.name}…")
-
-            def progress(done: int, total: int | None) -> None:
-                bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloading… {done / 2**20:.0f} MB")
-
-            try:
-                return LoadedModel(_shared_model(spec, source, device, checkpoint, progress), source)
-            finally:
-                bar.empty()
-        with st.spinner(f"Building {spec.name} ({source.label}) on {device}…"):
-            return LoadedModel(_shared_model(spec, source, device, checkpoint), source)
+        return LoadedModel(_class_model(spec, source, device), source)
     except WeightsUnavailable as error:
         if file is not None:
             failed[file.name] = str(error)
         st.error(str(error))
         st.warning("Continuing with **random weights (seed 0)**: what follows is an untrained network.")
         fallback = weights_source(spec, "random")
-        return LoadedModel(_shared_model(spec, fallback, device, None), fallback)
+        return LoadedModel(_class_model(spec, fallback, device), fallback)
     except (CheckpointError, DoesNotFit) as error:
         st.error(str(error))
         return None

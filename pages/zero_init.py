@@ -1,5 +1,7 @@
 """zero_init_residual and the degradation problem: see it, measure it, train it."""
 
+import secrets
+
 import pandas as pd
 import streamlit as st
 
@@ -8,9 +10,9 @@ from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, de
 from explorer.devices import DoesNotFit
 from explorer.presets import cifar_resnet
 from explorer.shapes_task import task_classes
+from explorer.shared_results import RunStopped
 from explorer.spec import Shortcut
-from explorer.spec_token import spec_to_token
-from explorer.training import SUMMARY_WINDOW, summarize, train_models
+from explorer.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
 from explorer.zero_init import twins
 
 st.title("zero_init_residual")
@@ -78,39 +80,45 @@ st.dataframe(identity, hide_index=True, width="stretch")
 
 
 def run_training(key: str, specs: dict, button_label: str, title: str) -> None:
-    """Train ``specs`` with a progress bar and a stop button; results kept per parameters."""
-    params = (tuple((label, spec_to_token(s)) for label, s in specs.items()), steps, batch, lr, seed, size)
-    results = st.session_state.setdefault(f"{key}_results", {})
-    start_col, stop_col = st.columns([3, 1])
-    start = start_col.button(button_label, key=f"{key}_train", type="primary")
-    stop_col.button("Stop", key=f"{key}_stop", help="Stops after the current step and keeps the curves so far.")
-    if start:
-        partial: dict[str, list] = {label: [] for label in specs}
-        results[params] = {"histories": partial, "done": False}
-        bar = st.progress(0.0, text="Training…")
-        total = steps * len(specs)
-
-        def on_step(label: str, step) -> None:
-            partial[label].append(step)
-            done = sum(len(h) for h in partial.values())
-            bar.progress(done / total, text=f"{label}: step {step.step + 1}/{steps}, loss {step.loss:.3f}")
-
-        try:
-            train_models(specs, steps, batch_size=batch, lr=lr, seed=seed, input_size=size, on_step=on_step)
-            results[params]["done"] = True
-        except DoesNotFit as error:
-            results.pop(params)
+    """Train ``specs`` once for the whole class: a session that asks while the run computes
+    follows the same run; a finished run is shown to everyone who picks the same settings."""
+    request = TrainingRun.of(specs, steps, batch, lr, seed, size)
+    store, following = ui.class_results(), f"{key}_following"
+    start_col, stop_col, again_col = st.columns([3, 1, 2])
+    if start_col.button(button_label, key=f"{key}_train", type="primary") or st.session_state.pop(f"{key}_again", False):
+        st.session_state[following] = request
+    stop_col.button("Stop", key=f"{key}_stop", on_click=ui.stop_following, args=(following,),
+                    help="Stops your waiting; the run stops when nobody in the class waits for it any more.")
+    again_col.button("Re-run with a new seed", key=f"{key}_reseed", on_click=new_seed, args=(key,),
+                     help="Everyone with the same settings shares one run; a new seed gives a run of your own.")
+    if st.session_state.get(following) == request:
+        try:  # a rerun of this page interrupts the wait; it rejoins the same run on its next run
+            ui.follow_shared(store, request, lambda run: request.train(run.report), curves_bytes,
+                             "Waiting for the run…", slot=f"{following}_run")
+        except (DoesNotFit, RunStopped) as error:
             st.error(str(error))
-        bar.empty()
-    entry = results.get(params)
-    if entry:
-        histories = {label: h for label, h in entry["histories"].items() if h}
-        if not entry["done"]:
-            st.warning("Stopped early: the curves show the steps that ran.")
-        st.plotly_chart(charts.training_curves(histories, title), key=f"{key}_curves", width="stretch")
-        summaries = [summarize(label, history) for label, history in histories.items()]
-        st.caption(f"Mean loss over the first {SUMMARY_WINDOW} steps: "
-                   + ", ".join(f"{s.label} {s.early_loss:.3f}" for s in summaries))
+        st.session_state.pop(following, None)
+    finished = store.finished(request)
+    stopped_key, stopped_curves = st.session_state.get(f"{following}_stopped", (None, None))
+    if finished is not None:
+        curves = finished.value
+        st.caption(f"Training curves {ui.computed_ago(finished)}: everyone with these settings sees this run.")
+    elif stopped_key == request:
+        curves = stopped_curves
+        st.warning("Stopped early: the curves show the steps that ran.")
+    else:
+        return
+    histories = {label: h for label, h in curves.items() if h}
+    st.plotly_chart(charts.training_curves(histories, title), key=f"{key}_curves", width="stretch")
+    summaries = [summarize(label, history) for label, history in histories.items()]
+    st.caption(f"Mean loss over the first {SUMMARY_WINDOW} steps: "
+               + ", ".join(f"{s.label} {s.early_loss:.3f}" for s in summaries))
+
+
+def new_seed(key: str) -> None:
+    """The re-run button's callback: a fresh seed (not from torch's RNG), and start at once."""
+    st.session_state["zi_seed"] = secrets.randbelow(2**31 - 1)
+    st.session_state[f"{key}_again"] = True
 
 
 st.subheader("Training the twins")

@@ -106,3 +106,27 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
     at = open_app("zero_init", timeout=120, model="resnet152")
     at.number_input(key="zi_size").set_value(224).run()
     assert not at.exception and any("but only 0.0 GiB is free" in e.value for e in at.error)
+
+
+def test_a_second_session_sees_the_class_run_without_training_again() -> None:
+    from explorer import ui
+
+    first = open_app("zero_init", timeout=300, model="cifar_resnet20")
+    first.number_input(key="zi_batch").set_value(8).run()
+    first.number_input(key="zi_steps").set_value(2).run()
+    first.number_input(key="zi_size").set_value(16).run()
+    store = ui.class_results()
+    started = store.runs_started
+    first.button(key="zi_train").click().run()
+    assert not first.exception and store.runs_started == started + 1
+    curves = json.loads(next(c for c in first.get("plotly_chart") if c.key == "zi_curves").proto.spec)
+    second = open_app("zero_init", timeout=300, model="cifar_resnet20")
+    second.number_input(key="zi_batch").set_value(8).run()
+    second.number_input(key="zi_steps").set_value(2).run()
+    second.number_input(key="zi_size").set_value(16).run()
+    assert not second.exception and store.runs_started == started + 1  # nothing trained again
+    assert any("ago for this class" in c.value for c in second.caption)
+    shown = json.loads(next(c for c in second.get("plotly_chart") if c.key == "zi_curves").proto.spec)
+    assert shown["data"] == curves["data"]
+    second.button(key="zi_reseed").click().run()  # a run of its own, with a new seed
+    assert not second.exception and store.runs_started == started + 2

@@ -1,0 +1,180 @@
+"""Heavy results computed once for a whole class: a server-wide store with in-flight sharing.
+
+When thirty students press *Train both twins* within seconds, the runs are identical (same
+spec, seed, steps, batch, learning rate: the results are deterministic), so one run serves
+all of them. `SharedResults` keys each result by everything that determines it and:
+
+* runs each key at most once at a time, in a worker thread of its own: a second session that
+  asks while it computes *joins* it, follows the same progress and gets the same result;
+* lets a session stop *its own waiting* (`leave`); the run itself stops only when nobody is
+  waiting any more (its ``report`` then answers False and the computation ends early);
+* keeps finished results, least recently used first out, within a budget of bytes;
+* hands a failure to every waiter and stores nothing for it (nor for a stopped run).
+
+Nothing here knows Streamlit: `explorer.ui` keeps the server's stores and draws the
+progress; uploads never go in (they stay in their session's state).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class RunStopped(RuntimeError):
+    """A run ended early because no session was waiting for it any more."""
+
+
+@dataclass(frozen=True)
+class Finished(Generic[T]):
+    """A stored result and when and how fast it was computed."""
+
+    value: T
+    size_bytes: int
+    finished_at: float  # time.time()
+    seconds: float  # how long the computation took
+
+
+class SharedRun(Generic[T]):
+    """One computation in flight: its progress, its waiters, and in the end a value or an error."""
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self.started_at = time.time()
+        self.fraction = 0.0
+        self.text = ""
+        self.partial: object = None  # what the computation has so far, for a waiter who stops
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.waiters = 0
+        self._done = threading.Event()
+        self._stop = threading.Event()
+
+    def report(self, fraction: float, text: str = "", partial: object = None) -> bool:
+        """Called by the computation; False means nobody waits any more: stop now."""
+        self.fraction, self.text = min(max(fraction, 0.0), 1.0), text
+        if partial is not None:
+            self.partial = partial
+        return not self._stop.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def follow(self, on_progress: Callable[[float, str], None] | None = None, interval: float = 0.2) -> T:
+        """Wait for the value, calling ``on_progress(fraction, text)`` meanwhile; re-raise a failure."""
+        while not self._done.wait(interval):
+            if on_progress is not None:
+                on_progress(self.fraction, self.text)
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+class SharedResults:
+    """Finished results by key within ``budget_bytes``, and the runs computing now."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._lock = threading.Lock()
+        self._finished: OrderedDict[Hashable, Finished] = OrderedDict()
+        self._running: dict[Hashable, SharedRun] = {}
+        self._bytes = 0
+        self.runs_started = 0  # how many computations ever started (tests and benchmarks read it)
+
+    def finished(self, key: Hashable) -> Finished | None:
+        """The stored result for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            entry = self._finished.get(key)
+            if entry is not None:
+                self._finished.move_to_end(key)
+            return entry
+
+    def join(self, key: Hashable, compute: Callable[[SharedRun], T], size_of: Callable[[T], int]) -> SharedRun[T]:
+        """The run for ``key``: the one in flight, a finished one, or a new one started now.
+
+        The caller counts as a waiter until it calls `leave`. ``compute(run)`` runs in a new
+        thread and should call ``run.report`` as it goes, ending early when it answers False.
+        """
+        with self._lock:
+            run = self._running.get(key)
+            if run is not None and run.stopped:
+                run = None  # it is winding down for lack of waiters: start afresh
+            if run is None:
+                finished = self._finished.get(key)
+                run = SharedRun(key)
+                if finished is not None:  # finished between the caller's look and now
+                    self._finished.move_to_end(key)
+                    run.value, run.fraction = finished.value, 1.0
+                    run._done.set()
+                else:
+                    self._running[key] = run
+                    self.runs_started += 1
+                    threading.Thread(target=self._execute, args=(run, compute, size_of), daemon=True,
+                                     name=f"shared-run-{self.runs_started}").start()
+            run.waiters += 1
+            return run
+
+    def leave(self, run: SharedRun, grace: float = 0.0) -> None:
+        """A waiter is gone; when the last one goes, an unfinished run stops after ``grace`` seconds
+        unless someone joins again meanwhile (a session whose page merely reran rejoins at once)."""
+        with self._lock:
+            run.waiters -= 1
+            if run.waiters > 0 or run.done:
+                return
+        if grace <= 0:
+            self._stop_if_alone(run)
+        else:
+            timer = threading.Timer(grace, self._stop_if_alone, args=(run,))
+            timer.daemon = True
+            timer.start()
+
+    def _stop_if_alone(self, run: SharedRun) -> None:
+        with self._lock:
+            if run.waiters <= 0 and not run.done:
+                run._stop.set()
+
+    def _execute(self, run: SharedRun[T], compute: Callable[[SharedRun], T], size_of: Callable[[T], int]) -> None:
+        start = time.perf_counter()
+        try:
+            value = compute(run)
+            if run.stopped:
+                raise RunStopped("Stopped: nobody was waiting for this result any more.")
+            run.value = value
+            self._store(run.key, Finished(value, size_of(value), time.time(), time.perf_counter() - start))
+        except BaseException as error:  # every waiter gets it; nothing is stored
+            run.error = error
+        finally:
+            with self._lock:
+                if self._running.get(run.key) is run:
+                    del self._running[run.key]
+            run._done.set()
+
+    def _store(self, key: Hashable, entry: Finished) -> None:
+        if entry.size_bytes > self.budget_bytes:
+            return  # larger than the whole budget: handed to its waiters, not kept
+        with self._lock:
+            old = self._finished.pop(key, None)
+            self._bytes -= old.size_bytes if old else 0
+            self._finished[key] = entry
+            self._bytes += entry.size_bytes
+            while self._bytes > self.budget_bytes:
+                _, evicted = self._finished.popitem(last=False)
+                self._bytes -= evicted.size_bytes
+
+    @property
+    def stored_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._finished)
