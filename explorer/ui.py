@@ -369,6 +369,9 @@ def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Modul
 
         return load_model(spec, source, device, None, progress)
 
+    finished = class_models().finished((spec, source, device))
+    if finished is not None:  # the common case: no progress bar to draw
+        return finished.value
     return follow_shared(class_models(), (spec, source, device), build, model_bytes,
                          f"Building {spec.name} ({source.short_label}) on {device}…")
 
