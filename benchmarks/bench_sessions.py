@@ -5,7 +5,11 @@ page of a rotating mix of every page and several models. Reported: p50/p95/max t
 request to the page settled, the wall time until every session settled, the server's CPU
 seconds per session (from /proc, user + system) and its peak resident memory (VmHWM).
 
-    python benchmarks/bench_sessions.py [--sessions 10 30] [--repo PATH] [--python PATH]
+"Class clicks Train": N sessions open the zero_init page of cifar_resnet20 and press *Train
+both twins* within a second; reported against one session alone on a fresh server (goal for
+N = 5: ≤ 1.3x), with the server's CPU seconds for each.
+
+    python benchmarks/bench_sessions.py [--sessions 10 30] [--train 5] [--repo PATH] [--python PATH]
 """
 
 from __future__ import annotations
@@ -97,9 +101,33 @@ def open_all(browser, url: str, count: int) -> tuple[list[float], float]:
     return settled, wall
 
 
+TRAIN_PAGE = "zero-init?model=cifar_resnet20"
+
+
+def class_clicks_train(browser, url: str, count: int) -> float:
+    """Seconds from the first of ``count`` sessions' clicks on *Train both twins* to the last curves."""
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in range(count)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        page.goto(f"{url}/{TRAIN_PAGE}", wait_until="commit")
+    for page in pages:
+        page.wait_for_selector(".st-key-zi_train button", timeout=600_000)
+        page.wait_for_selector(SETTLED, timeout=600_000)
+    start = time.perf_counter()
+    for page in pages:
+        page.locator(".st-key-zi_train button").click()
+    for page in pages:
+        page.wait_for_selector(".st-key-zi_curves", timeout=900_000)
+    wall = time.perf_counter() - start
+    for context in contexts:
+        context.close()
+    return wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--train", type=int, default=5, help="sessions pressing Train together (0: skip)")
     parser.add_argument("--repo", type=Path, default=ROOT)
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
@@ -121,6 +149,23 @@ def main() -> None:
     print("| sessions | p50 to settled | p95 | max | all settled (wall) | server CPU / session | server peak RSS |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    if args.train:
+        trains = []
+        for count in (1, args.train):  # a fresh server each: no stored result helps the second
+            with running_app(args.python, cwd=args.repo, log_path=logs / f"train-{count}.log",
+                             app=args.repo / "explorer" / "app.py") as url, sync_playwright() as playwright:
+                pid = server_pid(int(url.rsplit(":", 1)[1]))
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                cpu_before = cpu_seconds(pid)
+                trains.append((count, class_clicks_train(browser, url, count), cpu_seconds(pid) - cpu_before))
+                browser.close()
+        (_, alone, alone_cpu), (count, together, together_cpu) = trains
+        print()
+        print("| class clicks Train (cifar_resnet20 twins, page defaults) | wall | server CPU | vs one session |")
+        print("|---|---|---|---|")
+        print(f"| 1 session | {alone:.1f} s | {alone_cpu:.1f} s | 1.00x |")
+        print(f"| {count} sessions within a second | {together:.1f} s | {together_cpu:.1f} s | "
+              f"{together / alone:.2f}x (goal ≤ 1.3x) |")
 
 
 if __name__ == "__main__":
