@@ -7,7 +7,7 @@ the diagram's block picker are fragments: a click there reruns only that part.
 import streamlit as st
 
 from explorer import charts, ui
-from explorer.anatomy import Level, LayerTable, RowKind
+from explorer.anatomy import LayerTable, Level, RowKind
 from explorer.devices import DoesNotFit, describe_device
 from explorer.paper import paper_table1
 from explorer.profiling import CostReport, measure_layer_costs
