@@ -26,7 +26,7 @@ def highlight(frame, rows):
 
 
 @st.fragment
-def layer_table_view(table: LayerTable, report: CostReport | None, file_stem: str) -> None:
+def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     """Granularity, stage filter, one page of the table and its CSV; a click here reruns only this."""
     left, middle, right = st.columns([2, 5, 1])
     level = Level(left.radio("Granularity", list(Level), key="arch_level", horizontal=True,
@@ -44,12 +44,14 @@ def layer_table_view(table: LayerTable, report: CostReport | None, file_stem: st
     first = (page - 1) * PAGE_ROWS
     shown = rows[first:first + PAGE_ROWS]
     frame = ui.display_frame(records(shown, columns), [c.label for c in columns])
-    styled = highlight(frame, shown)
-    if report is not None and level is Level.LAYERS:  # the measured cost, coloured on the table
+    measured = report is not None and level is Level.LAYERS  # the measured cost, coloured on the table
+    if measured:
         latency = {(c.name, c.call): c.milliseconds for c in report.layers}
         frame.insert(3, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in shown])
+    styled = highlight(frame, shown)
+    if measured:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
-        styled = highlight(frame, shown).map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
+        styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
                  column_config=ui.number_columns(frame))
     paging = (f"Rows {first + 1:,}–{first + len(shown):,} of {len(rows):,} (page {page} of {pages}); the CSV holds "
@@ -58,8 +60,9 @@ def layer_table_view(table: LayerTable, report: CostReport | None, file_stem: st
                "the feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
                "FLOPs = 2 × MACs.")
     # A callable is encoded only when the button is clicked; "ignore": a download reruns nothing.
-    st.download_button("Download this table as CSV", lambda: to_csv(rows, columns), key="arch_csv",
-                       file_name=f"{file_stem}_{level.value}.csv", mime="text/csv", on_click="ignore")
+    name = f"{table.spec.name.replace(' ', '_')}_{level.value}_{table.input_size[0]}px.csv"
+    st.download_button("Download this table as CSV", lambda: to_csv(rows, columns), key="arch_csv", file_name=name,
+                       mime="text/csv", on_click="ignore")
 
 
 @st.fragment
@@ -109,7 +112,7 @@ layers_tab, diagram_tab, flow_tab, paper_tab, conventions_tab, cost_tab = st.tab
 
 if layers_tab.open:
     with layers_tab:
-        layer_table_view(table, report, f"{spec.name.replace(' ', '_')}_{choice.input_size}px")
+        layer_table_view(table, report)
 
 if diagram_tab.open:
     with diagram_tab:

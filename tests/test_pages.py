@@ -130,14 +130,14 @@ def test_csv_download_is_exactly_the_table_shown_and_encoded_on_click(downloads:
     at = open_app("architecture")
     encode, name = deferred_downloads[-1]
     assert encode() == to_csv(layer_table(PRESETS["resnet50"], 224).rows, LAYER_COLUMNS)
-    assert name == "resnet50_224px_layers.csv"
+    assert name == "resnet50_layers_224px.csv"
     at.radio(key="arch_level").set_value("blocks").run()
     at.multiselect(key="arch_stage_filter").set_value(["layer2"]).run()
     assert not at.exception
     blocks = [b for b in layer_table(PRESETS["resnet50"], 224).blocks if b.stage == "layer2"]
     encode, name = deferred_downloads[-1]
     assert encode() == to_csv(blocks, BLOCK_COLUMNS)
-    assert name == "resnet50_224px_blocks.csv"
+    assert name == "resnet50_blocks_224px.csv"
     assert not [n for _, n in downloads if n and n.endswith(".csv")]  # nothing encoded before a click
 
 
