@@ -15,6 +15,7 @@ import streamlit as st
 from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, sample_images
+from explorer.picker import ModelChoice
 from explorer.spec import ResNetSpec
 from explorer.table_format import human_bytes, human_count
 from explorer.weights import (
@@ -23,7 +24,6 @@ from explorer.weights import (
 )
 
 if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
-    from explorer.picker import ModelChoice
     from explorer.training import LayerGradient
     from explorer.zero_init import TwinInit
 
