@@ -7,6 +7,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+# plotly imports pandas lazily through a sys.modules lookup, which can hand a concurrent
+# session a half-imported module (seen with 12 sessions on a fresh server). Importing it
+# before plotly, through the import system and its module locks, makes a session wait for it.
+import pandas  # noqa: F401
 import plotly.graph_objects as go
 from PIL import Image
 from plotly.colors import sample_colorscale

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchvision.models import list_models
-
 from explorer.spec import Block, ResNetSpec, Shortcut, Stem, StrideStyle, default_block, spec_for_depth
 
 
@@ -57,8 +55,13 @@ PRESETS: dict[str, ResNetSpec] = {
     "cifar_resnet110": cifar_resnet(110),  # 1.7M
     "cifar_resnet1202": cifar_resnet(1202),  # 19.4M
 }
-# The ImageNet models torchvision ships (with weights enums) under these same names.
-TORCHVISION_PRESETS: tuple[str, ...] = tuple(name for name in PRESETS if name in set(list_models()))
+# The ImageNet models torchvision ships (with weights enums) under these same names. Written
+# out, not asked of torchvision.models.list_models (a test compares them), so that the model
+# picker, and with it the first page, loads no torch.
+TORCHVISION_PRESETS: tuple[str, ...] = (
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+    "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
+)
 _PRESET_BY_SPEC: dict[ResNetSpec, str] = {spec: name for name, spec in PRESETS.items()}
 
 

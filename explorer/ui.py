@@ -1,7 +1,6 @@
-"""Shared Streamlit pieces: the model picker, device line, and user-facing errors.
-
-The picker keeps the chosen spec as a URL token (``?model=resnet50;stride_style=caffe``)
-and in session state, so it survives page switches and a teacher can share a link.
+"""Shared Streamlit pieces of the pages that study a model: the glance and device lines,
+tables for st.dataframe, cached models and studies, image and weights pickers, user-facing
+errors. (The model picker itself is `picker`: it must not load torch.)
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import os
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
@@ -20,10 +18,9 @@ import streamlit as st
 from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, sample_images
-from explorer.presets import PRESETS, get_preset
+from explorer.picker import ModelChoice
 from explorer.shared_results import Finished, SharedResults, SharedRun
-from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
-from explorer.spec_token import spec_from_token, spec_to_token
+from explorer.spec import ResNetSpec
 from explorer.table_format import human_bytes, human_count
 from explorer.weights import (
     Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, default_weights, load_model,
@@ -37,139 +34,6 @@ if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
     from explorer.zero_init import TwinInit
 
 T = TypeVar("T")
-CUSTOM = "custom…"
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
-MAX_INPUT_SIZE = 4096
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """What a picker returns: a valid spec and the input size to study it at."""
-
-    spec: ResNetSpec
-    input_size: int
-
-
-def _default(key: str, value: object) -> None:
-    """Seed a widget's state once, so widgets need no ``value=`` (and never fight session state)."""
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
-def _stage_names(num_stages: int) -> list[str]:
-    """The stages after the first, as the picker names them (``dilate`` has one flag each)."""
-    return [f"layer{i + 2}" for i in range(num_stages - 1)]
-
-
-def _widget_value(info: FieldInfo, value: object) -> object:
-    """A field's value as its widget holds it in session state."""
-    if info.widget is Widget.INTS:
-        return info.format(value)
-    if info.widget is Widget.LATER_STAGES:
-        return [name for name, on in zip(_stage_names(len(value) + 1), value) if on]
-    if info.enum is not None:
-        return value.value
-    return value
-
-
-def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
-    """The widget `FieldInfo.widget` names; returns the field's value (ValueError naming bad text)."""
-    if info.widget is Widget.SELECT:
-        return info.parse(box.selectbox(info.label, info.choices, key=key, help=info.help))
-    if info.widget is Widget.RADIO:
-        labels = dict(zip(info.choices, info.choice_labels))
-        return info.parse(box.radio(info.label, info.choices, key=key, help=info.help, horizontal=True,
-                                    format_func=lambda value: labels.get(value, value)))
-    if info.widget is Widget.CHECKBOX:
-        return box.checkbox(info.label, key=key, help=info.help)
-    if info.widget is Widget.NUMBER:
-        return int(box.number_input(info.label, min_value=1, max_value=info.maximum, step=1, key=key, help=info.help))
-    if info.widget is Widget.INTS:
-        try:
-            return info.parse(box.text_input(info.label, key=key, help=info.help))
-        except ValueError as error:
-            raise ValueError(f"{info.label}: {error}") from None
-    names = _stage_names(num_stages)  # Widget.LATER_STAGES
-    st.session_state[key] = [name for name in st.session_state[key] if name in names]
-    chosen = box.multiselect(info.label, names, key=key, help=info.help)
-    return tuple(name in chosen for name in names)
-
-
-def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
-    """One widget per spec field (from its `FieldInfo`), seeded from ``base``; ValueError on a bad combination.
-
-    Fields that do not depend on the stage count come first; then the size, as a depth
-    (`spec_for_depth`, as ``--depth`` does) or as blocks per stage; then the per-stage fields,
-    whose widgets need the stage count. Bottleneck-only fields are hidden for basic blocks
-    and keep `ResNetSpec`'s defaults there.
-    """
-    keys = {name: f"{prefix}_{info.flag}" for name, info in SPEC_FIELDS.items()}
-    for name, info in SPEC_FIELDS.items():
-        _default(keys[name], _widget_value(info, getattr(base, name)))
-    _default(f"{prefix}_by", "stage counts")
-    _default(f"{prefix}_depth", base.depth)
-
-    values: dict[str, object] = {}
-    for name, info in SPEC_FIELDS.items():
-        if name == "stages" or info.per_stage or (info.bottleneck_only and values["block"] is not Block.BOTTLENECK):
-            continue
-        values[name] = _field_widget(box, keys[name], info, len(base.stages))
-    by = box.radio("Size by", ["depth", "stage counts"], key=f"{prefix}_by", horizontal=True)
-    if by == "depth":
-        depth = box.number_input("Depth", min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
-                                 help="Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
-                                      "CIFAR stem, else four in the paper's proportions.")
-        stages = spec_for_depth(ResNetSpec(**values), int(depth)).stages
-        box.caption(f"→ stages {', '.join(map(str, stages))}")
-    else:
-        stages = _field_widget(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages))
-    for name, info in SPEC_FIELDS.items():
-        if info.per_stage:
-            value = _field_widget(box, keys[name], info, len(stages))
-            if info.widget is Widget.INTS and value and len(value) != len(stages):
-                value = ()  # typed for another stage count: back to the default (planes doubling from 64)
-                box.caption(f"{info.label}: back to the default, to match the {len(stages)} stages.")
-            values[name] = value
-    return ResNetSpec(stages=stages, **values)
-
-
-def model_picker(prefix: str, default: str, box=None, label: str = "Model", with_input_size: bool = True) -> ModelChoice | None:
-    """Preset or custom spec, kept in the URL under ``prefix``; None (after an st.error) if invalid."""
-    box = box if box is not None else st.sidebar
-    token_key, size_key = f"{prefix}_token", f"{prefix}_input"
-    if token_key not in st.session_state:
-        st.session_state[token_key] = st.query_params.get(prefix, default)
-    try:
-        base = spec_from_token(st.session_state[token_key])
-    except ValueError as error:
-        box.warning(f"Ignoring the model in the link: {error}")
-        base = get_preset(default)
-    _default(f"{prefix}_preset", base.preset or CUSTOM)
-    choice = box.selectbox(label, [*PRESETS, CUSTOM], key=f"{prefix}_preset",
-                           help="A preset, or custom… to change any field (starting from the last model).")
-    try:
-        spec = _custom_spec(prefix, base, box.expander("Custom architecture", expanded=True)) if choice == CUSTOM else PRESETS[choice]
-    except ValueError as error:
-        box.error(f"This combination cannot be built: {error}")
-        return None
-    st.session_state[token_key] = spec_to_token(spec)
-    st.query_params[prefix] = st.session_state[token_key]
-    size = spec.natural_input_size
-    if with_input_size:
-        if size_key not in st.session_state:
-            st.session_state[size_key] = int(st.query_params.get(size_key, size)) if str(st.query_params.get(size_key, size)).isdigit() else size
-        size = int(box.number_input("Input size (px)", min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
-                                    help="Side of the square input image. ImageNet models use 224, CIFAR ones 32."))
-        st.query_params[size_key] = str(size)
-    return ModelChoice(spec, size)
-
-
-def choose_model(prefix: str, spec: ResNetSpec) -> None:
-    """Make the picker ``prefix`` show ``spec`` from the next run on (its widgets re-seed)."""
-    st.session_state[f"{prefix}_token"] = spec_to_token(spec)
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{prefix}_") and k != f"{prefix}_token"
-                and k != f"{prefix}_input"]:
-        del st.session_state[key]
 
 
 def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
@@ -192,20 +56,6 @@ def glance(table: LayerTable, box=None) -> None:
 
 def device_caption(box=None) -> None:
     (box or st.sidebar).caption(f"Compute device: {describe_device().label}")
-
-
-def pages() -> dict[str, st.Page]:
-    """The app's pages by name; `st.navigation` and `st.page_link` take these objects."""
-    return {
-        "home": st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
-        "architecture": st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon=":material/account_tree:", url_path="architecture"),
-        "compare": st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-        "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title="Feature maps", icon=":material/grid_view:",
-                                url_path="feature-maps"),
-        "zero_init": st.Page(PAGES_DIR / "zero_init.py", title="zero_init_residual", icon=":material/exposure_zero:",
-                             url_path="zero-init"),
-        "predict": st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/label:", url_path="predict"),
-    }
 
 
 def display_frame(rows: list[dict[str, object]], columns: list[str]):

@@ -1,22 +1,85 @@
-"""Architecture: the layer table, diagram, shape flow, Table 1, counting conventions, measured cost."""
+"""Architecture: the layer table, diagram, shape flow, Table 1, counting conventions, measured cost.
+
+Only the open tab is computed (tabs that rerun on change), and the table's controls and
+the diagram's block picker are fragments: a click there reruns only that part.
+"""
 
 import streamlit as st
 
 from explorer import charts, ui
-from explorer.anatomy import Level, RowKind
-from explorer.conventions import TOOLS
+from explorer.anatomy import LayerTable, Level, RowKind
 from explorer.devices import DoesNotFit, describe_device
 from explorer.paper import paper_table1
-from explorer.profiling import measure_layer_costs
+from explorer.profiling import CostReport, measure_layer_costs
 from explorer.spec_token import spec_to_token
-from explorer.table_format import LEVEL_COLUMNS, format_shape, human_bytes, human_count, records, to_csv
+from explorer.table_format import (
+    LEVEL_COLUMNS, PAGE_ROWS, format_shape, human_bytes, human_count, page_count, records, to_csv,
+)
 
+TABS = ("Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost")
 KIND_CSS = {RowKind.SHORTCUT: "background-color: #fde3c8", RowKind.DOWNSAMPLING: "background-color: #d6e9f8"}
 
 
 def highlight(frame, rows):
     """Shortcut-branch rows orange, rows where the map gets smaller blue (``frame`` row i is ``rows[i]``)."""
     return frame.style.apply(lambda row: [KIND_CSS.get(rows[row.name].kind, "")] * len(row), axis=1)
+
+
+@st.fragment
+def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
+    """Granularity, stage filter, one page of the table and its CSV; a click here reruns only this."""
+    left, middle, right = st.columns([2, 5, 1])
+    level = Level(left.radio("Granularity", list(Level), key="arch_level", horizontal=True,
+                             format_func=lambda level: Level(level).label))  # Level(): a test may pass "blocks"
+    stage_names = [s.name for s in table.stages]
+    chosen = middle.multiselect("Stages", stage_names, default=stage_names, key="arch_stage_filter")
+    rows = [r for r in table.rows_at(level) if r.stage in chosen]
+    columns = LEVEL_COLUMNS[level]
+    pages = page_count(len(rows))
+    page = 1
+    if pages > 1:  # Styler colours cost per row: a long table is shown a page at a time
+        if st.session_state.get("arch_page", 1) > pages:
+            st.session_state["arch_page"] = pages
+        page = int(right.number_input("Page", min_value=1, max_value=pages, step=1, key="arch_page"))
+    first = (page - 1) * PAGE_ROWS
+    shown = rows[first:first + PAGE_ROWS]
+    frame = ui.display_frame(records(shown, columns), [c.label for c in columns])
+    measured = report is not None and level is Level.LAYERS  # the measured cost, coloured on the table
+    if measured:
+        latency = {(c.name, c.call): c.milliseconds for c in report.layers}
+        frame.insert(3, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in shown])
+    styled = highlight(frame, shown)
+    if measured:
+        slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
+        styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
+    st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
+                 column_config=ui.number_columns(frame))
+    paging = (f"Rows {first + 1:,}–{first + len(shown):,} of {len(rows):,} (page {page} of {pages}); the CSV holds "
+              "all of them. " if pages > 1 else "")
+    st.caption(paging + ":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
+               "the feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
+               "FLOPs = 2 × MACs.")
+    # A callable is encoded only when the button is clicked; "ignore": a download reruns nothing.
+    name = f"{table.spec.name.replace(' ', '_')}_{level.value}_{table.input_size[0]}px.csv"
+    st.download_button("Download this table as CSV", lambda: to_csv(rows, columns), key="arch_csv", file_name=name,
+                       mime="text/csv", on_click="ignore")
+
+
+@st.fragment
+def diagram_view(table: LayerTable) -> None:
+    """The block diagram; clicking a block lists its layers, rerunning only this."""
+    event = st.plotly_chart(charts.architecture_diagram(table), key="arch_diagram", on_select="rerun",
+                            selection_mode="points", width="stretch")
+    picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]
+    if picked:
+        block_rows = [r for r in table.rows if r.block_name == picked[0]]
+        st.markdown(f"**{picked[0]}** — its layers:")
+        layer_columns = LEVEL_COLUMNS[Level.LAYERS]
+        st.dataframe(ui.display_frame(records(block_rows, layer_columns), [c.label for c in layer_columns]),
+                     hide_index=True, width="stretch")
+    else:
+        st.caption("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
+                   "(option A). Click a block to list its layers.")
 
 
 st.title("Architecture")
@@ -42,106 +105,78 @@ second[2].metric("Receptive field", f"{totals.rf_size} px", help=f"Of the last s
 
 device = describe_device()
 cost_key = (spec_to_token(spec), choice.input_size, batch, device.device)
-
-
-def measure() -> None:
-    """Button callback: runs before the page, so the layer table can show the result too."""
-    try:
-        st.session_state["arch_cost"] = (cost_key, measure_layer_costs(spec, choice.input_size, device.device, batch))
-        st.session_state.pop("arch_cost_error", None)
-    except DoesNotFit as error:
-        st.session_state["arch_cost_error"] = str(error)
-
-
 stored_cost = st.session_state.get("arch_cost")
 report = stored_cost[1] if stored_cost and stored_cost[0] == cost_key else None
-tabs = st.tabs(["Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost"])
+layers_tab, diagram_tab, flow_tab, paper_tab, conventions_tab, cost_tab = st.tabs(TABS, key="arch_tab",
+                                                                                   on_change="rerun")
 
-with tabs[0]:
-    left, right = st.columns([1, 3])
-    level = left.radio("Granularity", list(Level), key="arch_level", horizontal=True,
-                       format_func=lambda level: Level(level).label)  # Level(): a test may pass "blocks"
-    stage_names = [s.name for s in table.stages]
-    chosen = right.multiselect("Stages", stage_names, default=stage_names, key="arch_stage_filter")
-    rows = [r for r in table.rows_at(level) if r.stage in chosen]
-    columns = LEVEL_COLUMNS[level]
-    frame = ui.display_frame(records(rows, columns), [c.label for c in columns])
-    styled = highlight(frame, rows)
-    if report is not None and level is Level.LAYERS:  # the measured cost, coloured on the table
-        latency = {(c.name, c.call): c.milliseconds for c in report.layers}
-        frame.insert(3, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in rows])
-        slowest = frame["Latency (ms)"].max()
-        styled = highlight(frame, rows).map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
-    st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(rows), 640), width="stretch",
-                 column_config=ui.number_columns(frame))
-    st.caption(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks the "
-               "feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
-               "FLOPs = 2 × MACs.")
-    st.download_button("Download this table as CSV", to_csv(rows, columns), key="arch_csv",
-                       file_name=f"{spec.name.replace(' ', '_')}_{level.value}_{choice.input_size}px.csv",
-                       mime="text/csv")
+if layers_tab.open:
+    with layers_tab:
+        layer_table_view(table, report)
 
-with tabs[1]:
-    event = st.plotly_chart(charts.architecture_diagram(table), key="arch_diagram", on_select="rerun",
-                            selection_mode="points", width="stretch")
-    picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]
-    if picked:
-        block_rows = [r for r in table.rows if r.block_name == picked[0]]
-        st.markdown(f"**{picked[0]}** — its layers:")
-        layer_columns = LEVEL_COLUMNS[Level.LAYERS]
-        st.dataframe(ui.display_frame(records(block_rows, layer_columns), [c.label for c in layer_columns]),
-                     hide_index=True, width="stretch")
-    else:
-        st.caption("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
-                   "(option A). Click a block to list its layers.")
+if diagram_tab.open:
+    with diagram_tab:
+        diagram_view(table)
 
-with tabs[2]:
-    st.plotly_chart(charts.shape_flow_chart(table), key="arch_flow", width="stretch")
+if flow_tab.open:
+    with flow_tab:
+        st.plotly_chart(charts.shape_flow_chart(table), key="arch_flow", width="stretch")
 
-with tabs[3]:
-    st.markdown("He et al. 2016, Table 1, **recomputed by the explorer** for 224×224 inputs. The paper put the "
-                "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
-                "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the paper.")
-    paper_rows, headers = paper_table1()
-    paper_frame = ui.display_frame([{"layer": r.layer, "output size": r.output_size, **dict(zip(headers, r.cells))}
-                                    for r in paper_rows], ["layer", "output size", *headers])
-    st.dataframe(paper_frame, hide_index=True, width="stretch")
+if paper_tab.open:
+    with paper_tab:
+        st.markdown("He et al. 2016, Table 1, **recomputed by the explorer** for 224×224 inputs. The paper put the "
+                    "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
+                    "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the "
+                    "paper.")
+        paper_rows, headers = paper_table1()
+        paper_frame = ui.display_frame([{"layer": r.layer, "output size": r.output_size, **dict(zip(headers, r.cells))}
+                                        for r in paper_rows], ["layer", "output size", *headers])
+        st.dataframe(paper_frame, hide_index=True, width="stretch")
 
-with tabs[4]:
-    st.markdown("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
-                "paper report. Each tool runs on its own private meta-device model.")
-    st.markdown("\n".join(f"- **{label}**: {counts}" for label, counts in TOOLS.values()))
-    with st.spinner("Counting with torchinfo, thop and FlopCounterMode…"):
-        conventions = ui.cached_conventions(spec, choice.input_size)
-    tool_labels = [label for label, _ in TOOLS.values()]
-    counts = ui.display_frame(
-        [{"Layer type": r.layer_type, **{label: getattr(r, tool) for tool, (label, _) in TOOLS.items()}}
-         for r in conventions.rows]
-        + [{"Layer type": "total", **{label: conventions.total(tool) for tool, (label, _) in TOOLS.items()}}],
-        ["Layer type", *tool_labels],
-    )
-    st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
-    st.markdown("**Why they differ**\n\n" + "\n".join(f"- **{r.layer_type}**: {r.explanation}" for r in conventions.rows))
+if conventions_tab.open:
+    with conventions_tab:
+        from explorer.conventions import TOOLS  # thop and torchinfo load with it: only once this tab opens
 
-with tabs[5]:
-    st.markdown(f"One real forward pass of a batch of {batch} random image(s) at {choice.input_size}×{choice.input_size} "
-                f"on **{device.label}**: latency of every layer (median of 3 runs"
-                f"{', CUDA events' if device.device == 'cuda' else ''}) and its peak memory "
-                f"{'(CUDA allocator)' if device.device == 'cuda' else '(measured on CUDA only)'}. "
-                "The latency also appears, coloured, in the layer table.")
-    st.button("Measure one forward pass", key="arch_measure", on_click=measure)
-    if "arch_cost_error" in st.session_state:
-        st.error(st.session_state["arch_cost_error"])
-    if report is not None:
-        st.metric("Whole forward (no hooks)", f"{report.forward_milliseconds:.1f} ms")
-        cost_rows = [{
-            "#": i, "Name": c.name + (f" (call {c.call + 1})" if c.call else ""), "Type": r.type,
-            "Out (C×H×W)": format_shape(r.out_shape), "MACs (conv+linear)": r.macs,
-            "Latency (ms)": round(c.milliseconds, 3),
-            **({"Peak memory (bytes)": c.peak_bytes} if report.peak_bytes is not None else {}),
-        } for i, (c, r) in enumerate(zip(report.layers, table.rows))]
-        cost = ui.display_frame(cost_rows, list(cost_rows[0]))
-        slowest = cost["Latency (ms)"].max()
-        st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"]),
-                     hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))
-        st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")
+        st.markdown("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
+                    "paper report. Each tool runs on its own private meta-device model.")
+        st.markdown("\n".join(f"- **{label}**: {counts}" for label, counts in TOOLS.values()))
+        with st.spinner("Counting with torchinfo, thop and FlopCounterMode…"):
+            conventions = ui.cached_conventions(spec, choice.input_size)
+        tool_labels = [label for label, _ in TOOLS.values()]
+        counts = ui.display_frame(
+            [{"Layer type": r.layer_type, **{label: getattr(r, tool) for tool, (label, _) in TOOLS.items()}}
+             for r in conventions.rows]
+            + [{"Layer type": "total", **{label: conventions.total(tool) for tool, (label, _) in TOOLS.items()}}],
+            ["Layer type", *tool_labels],
+        )
+        st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
+        st.markdown("**Why they differ**\n\n"
+                    + "\n".join(f"- **{r.layer_type}**: {r.explanation}" for r in conventions.rows))
+
+if cost_tab.open:
+    with cost_tab:
+        st.markdown(f"One real forward pass of a batch of {batch} random image(s) at {choice.input_size}×"
+                    f"{choice.input_size} on **{device.label}**: latency of every layer (median of 3 runs"
+                    f"{', CUDA events' if device.device == 'cuda' else ''}) and its peak memory "
+                    f"{'(CUDA allocator)' if device.device == 'cuda' else '(measured on CUDA only)'}. "
+                    "The latency also appears, coloured, in the layer table.")
+        if st.button("Measure one forward pass", key="arch_measure"):
+            try:
+                with st.spinner(f"Running {spec.name} on {device.device}…"):
+                    report = measure_layer_costs(spec, choice.input_size, device.device, batch)
+                st.session_state["arch_cost"] = (cost_key, report)
+            except DoesNotFit as error:
+                st.error(str(error))
+        if report is not None:
+            st.metric("Whole forward (no hooks)", f"{report.forward_milliseconds:.1f} ms")
+            cost_rows = [{
+                "#": i, "Name": c.name + (f" (call {c.call + 1})" if c.call else ""), "Type": r.type,
+                "Out (C×H×W)": format_shape(r.out_shape), "MACs (conv+linear)": r.macs,
+                "Latency (ms)": round(c.milliseconds, 3),
+                **({"Peak memory (bytes)": c.peak_bytes} if report.peak_bytes is not None else {}),
+            } for i, (c, r) in enumerate(zip(report.layers, table.rows))]
+            cost = ui.display_frame(cost_rows, list(cost_rows[0]))
+            slowest = cost["Latency (ms)"].max()
+            st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"]),
+                         hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))
+            st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")

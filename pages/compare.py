@@ -2,23 +2,23 @@
 
 import streamlit as st
 
-from explorer import charts, ui
+from explorer import charts, picker, ui
 from explorer.compare import aligned_stages, explain_difference, totals_diff
 from explorer.table_format import format_shape
 
 st.title("Compare two ResNets")
 left, right = st.columns(2)
-choice_a = ui.model_picker("a", "resnet18", left, "Model A", with_input_size=False)
-choice_b = ui.model_picker("b", "resnet50", right, "Model B", with_input_size=False)
+choice_a = picker.model_picker("a", "resnet18", left, "Model A", with_input_size=False)
+choice_b = picker.model_picker("b", "resnet50", right, "Model B", with_input_size=False)
 if choice_a is None or choice_b is None:
     st.info("Fix the model marked in red to see the comparison.")
     st.stop()
 cifar = choice_a.spec.is_cifar and choice_b.spec.is_cifar
 if "cmp_input" not in st.session_state:
     st.session_state["cmp_input"] = 32 if cifar else 224
-size = int(st.columns(4)[0].number_input("Input size for both (px)", min_value=1, max_value=ui.MAX_INPUT_SIZE, step=16, key="cmp_input"))
-table_a = ui.table_or_error(ui.ModelChoice(choice_a.spec, size), left)
-table_b = ui.table_or_error(ui.ModelChoice(choice_b.spec, size), right)
+size = int(st.columns(4)[0].number_input("Input size for both (px)", min_value=1, max_value=picker.MAX_INPUT_SIZE, step=16, key="cmp_input"))
+table_a = ui.table_or_error(picker.ModelChoice(choice_a.spec, size), left)
+table_b = ui.table_or_error(picker.ModelChoice(choice_b.spec, size), right)
 if table_a is None or table_b is None:
     st.stop()
 name_a, name_b = table_a.spec.name, table_b.spec.name

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import charts, ui
+from explorer import charts, picker, ui
 from explorer.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
     capture_points, capture_residual_parts, file_stem, first_conv_filters, value_range,
@@ -62,7 +62,7 @@ if loaded is None:
 model, source = loaded.model, loaded.source
 st.caption(f"Weights: **{source.label}**")
 detail = st.toggle("Also every conv / BN / ReLU inside the blocks", key="fm_detail")
-table = ui.table_or_error(ui.ModelChoice(spec, settings.crop))
+table = ui.table_or_error(picker.ModelChoice(spec, settings.crop))
 if table is None:
     st.stop()
 points = capture_points(spec, settings.crop, detail)

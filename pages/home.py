@@ -1,9 +1,11 @@
-"""Home: what a ResNet is, what each page teaches, and where the work runs."""
+"""Home: what a ResNet is, what each page teaches, and where the work runs.
+
+It loads no torch, so it is the page a fresh server shows first and fast.
+"""
 
 import streamlit as st
 
-from explorer import ui
-from explorer.devices import describe_device
+from explorer import picker
 
 st.title("ResNet Explorer")
 st.markdown(
@@ -16,16 +18,16 @@ st.markdown(
     "read are the numbers of the real thing."
 )
 st.subheader("What each page teaches")
-st.page_link(ui.pages()["architecture"], label="**Architecture** — the layer table (shapes, strides, padding, "
+st.page_link(picker.pages()["architecture"], label="**Architecture** — the layer table (shapes, strides, padding, "
              "shortcuts, params, MACs, receptive field), a block diagram, the shape flow, the paper's Table 1 "
              "recomputed, how torchinfo/thop/PyTorch count differently, and measured per-layer latency.", icon=":material/account_tree:")
-st.page_link(ui.pages()["compare"], label="**Compare** — two models side by side (ResNet-18 vs ResNet-50 by default): "
+st.page_link(picker.pages()["compare"], label="**Compare** — two models side by side (ResNet-18 vs ResNet-50 by default): "
              "where the extra parameters, MACs and memory of the deeper model go.", icon=":material/compare_arrows:")
 st.markdown(
     "Pick a model in the sidebar — a preset or **custom…** to change depth, block type, width, stem, "
     "stride placement, shortcuts or dilation. The choice stays with you across pages and is kept in "
     "the page address, so you can share a link to exactly this model."
 )
-device = describe_device()
-st.info(f"Models run on **{device.label}**" + ("" if device.device != "cpu" else
-        " (no GPU here: everything works, measured timings are CPU timings)."))
+st.info("Models run on the server's GPU when it has one (CUDA or Apple MPS), otherwise on its CPU: everything "
+        "works either way, and measured timings are that device's. Every other page names the device at the foot "
+        "of its sidebar.")

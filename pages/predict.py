@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from explorer import charts, ui
+from explorer import charts, picker, ui
 from explorer.images import ImageError, decode_image, image_digest, preprocess, sample_images
 from explorer.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
 from explorer.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
@@ -47,7 +47,7 @@ def model_column(prefix: str, spec, input_size: int, box):
         guess = guess_spec(checkpoint.state_dict) if checkpoint is not None else None
         if guess is not None and prefix == "pr":
             if box.button(f"Use {describe_spec(guess)}", key=f"{prefix}_use_guess"):
-                ui.choose_model("model", guess)
+                picker.choose_model("model", guess)
                 st.rerun()
         return None
     source = loaded.source
@@ -60,7 +60,7 @@ def model_column(prefix: str, spec, input_size: int, box):
 models = [("pr", choice.spec, choice.input_size)]
 columns = st.columns(2) if compare else [st.container()]
 if compare:
-    second = ui.model_picker("pr_b", "resnet18", columns[1], "Second model", with_input_size=False)
+    second = picker.model_picker("pr_b", "resnet18", columns[1], "Second model", with_input_size=False)
     if second is None:
         st.stop()
     columns[0].markdown(f"**{choice.spec.name}** (sidebar)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,7 +13,7 @@ from torchvision.models import get_model_weights
 from explorer.anatomy import layer_table
 from explorer.presets import PRESETS
 from explorer.spec import ResNetSpec
-from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, to_csv
+from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
 from tests.conftest import open_app
 
 
@@ -100,21 +102,104 @@ def test_custom_fields_start_from_the_current_preset() -> None:
     assert at.query_params["model"] == "resnet50;groups=32;width_per_group=4;stride_style=caffe"
 
 
-def test_csv_download_is_exactly_the_table_shown(downloads: list) -> None:
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the Architecture page's tabs (what a click on it does: set its state, rerun)."""
+    at.session_state["arch_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Callable[[], str | bytes], str | None]]:
+    """Every (callable, file name) handed to st.download_button to encode on click."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured = []
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        captured.append((data_callable, file_name))
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return captured
+
+
+def test_csv_download_is_exactly_the_table_shown_and_encoded_on_click(downloads: list, deferred_downloads: list) -> None:
     at = open_app("architecture")
-    csv_files = [data for data, name in downloads if name and name.endswith(".csv")]
-    assert csv_files[-1].decode() == to_csv(layer_table(PRESETS["resnet50"], 224).rows, LAYER_COLUMNS)
+    encode, name = deferred_downloads[-1]
+    assert encode() == to_csv(layer_table(PRESETS["resnet50"], 224).rows, LAYER_COLUMNS)
+    assert name == "resnet50_layers_224px.csv"
     at.radio(key="arch_level").set_value("blocks").run()
     at.multiselect(key="arch_stage_filter").set_value(["layer2"]).run()
     assert not at.exception
     blocks = [b for b in layer_table(PRESETS["resnet50"], 224).blocks if b.stage == "layer2"]
-    data, name = [d for d in downloads if d[1] and d[1].endswith(".csv")][-1]
-    assert data.decode() == to_csv(blocks, BLOCK_COLUMNS)
+    encode, name = deferred_downloads[-1]
+    assert encode() == to_csv(blocks, BLOCK_COLUMNS)
     assert name == "resnet50_blocks_224px.csv"
+    assert not [n for _, n in downloads if n and n.endswith(".csv")]  # nothing encoded before a click
+
+
+def test_a_long_table_is_shown_a_page_at_a_time_and_the_csv_holds_it_all(deferred_downloads: list) -> None:
+    rows = layer_table(PRESETS["cifar_resnet1202"], 32).rows
+    assert len(rows) == 3607
+    at = open_app("architecture", model="cifar_resnet1202", model_input="32")
+    page = at.number_input(key="arch_page")
+    assert (page.value, page.max) == (1, 8)
+    shown = at.dataframe[0].value
+    assert len(shown) == PAGE_ROWS == 500 and list(shown["Name"][:2]) == ["conv1", "bn1"]
+    assert len(deferred_downloads[-1][0]().splitlines()) == 1 + 3607
+    page.set_value(8).run()
+    shown = at.dataframe[0].value
+    assert len(shown) == 3607 - 7 * 500
+    assert list(shown["#"]) == [r.index for r in rows[3500:]] and shown["Name"].iloc[-1] == "fc"
+    assert any("Rows 3,501–3,607 of 3,607 (page 8 of 8)" in c.value for c in at.caption)
+    # One stage of 200 blocks (1,201 rows: 6 a block and layer2.0's zero-pad shortcut) has 3
+    # pages: page 8 becomes the last.
+    at.multiselect(key="arch_stage_filter").set_value(["layer2"]).run()
+    layer2 = [r for r in rows if r.stage == "layer2"]
+    assert len(layer2) == 1201
+    assert (at.number_input(key="arch_page").value, at.number_input(key="arch_page").max) == (3, 3)
+    assert list(at.dataframe[0].value["Name"]) == [r.name for r in layer2[1000:]]
+    assert deferred_downloads[-1][0]() == to_csv(layer2, LAYER_COLUMNS)
+    at.radio(key="arch_level").set_value("blocks").run()  # 200 block rows: one page, no page picker
+    assert len(at.dataframe[0].value) == 200 and "arch_page" not in [n.key for n in at.number_input]
+
+
+def test_closed_tabs_compute_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import charts, paper, profiling, ui
+
+    calls: Counter[str] = Counter()
+
+    def counted(module, name: str) -> None:
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    for module, name in ((ui, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
+                         (charts, "shape_flow_chart"), (profiling, "measure_layer_costs")):
+        counted(module, name)
+    at = open_app("architecture", model="resnet18", model_input="64")
+    assert calls == Counter() and len(at.dataframe) == 1 and not at.get("plotly_chart")
+    expected = Counter()
+    for label, name in (("Diagram", "architecture_diagram"), ("Shape flow", "shape_flow_chart"),
+                        ("Paper Table 1", "paper_table1"), ("Counting conventions", "cached_conventions")):
+        open_tab(at, label)
+        expected[name] += 1
+        assert calls == expected, label
+    open_tab(at, "Measured cost")
+    assert calls == expected  # measuring waits for its button
+    at.button(key="arch_measure").click().run()
+    assert calls == expected + Counter(measure_layer_costs=1)
 
 
 def test_diagram_draws_projection_shortcuts_dashed_and_identity_solid() -> None:
-    at = open_app("architecture")
+    at = open_tab(open_app("architecture"), "Diagram")
     figure = next(c for c in at.get("plotly_chart") if "hover or click a block" in c.proto.spec)
     traces = json.loads(figure.proto.spec)["data"]
     dashes = [t["line"]["dash"] for t in traces if t.get("legendgroup") in ("projection", "identity")]
@@ -125,7 +210,7 @@ def test_diagram_draws_projection_shortcuts_dashed_and_identity_solid() -> None:
 
 
 def test_counting_conventions_are_reconciled_on_the_page() -> None:
-    at = open_app("architecture")
+    at = open_tab(open_app("architecture"), "Counting conventions")
     frames = [d.value for d in at.dataframe]
     counts = next(f for f in frames if "torchinfo mult-adds" in f.columns)
     total = counts[counts["Layer type"] == "total"].iloc[0]
@@ -138,21 +223,24 @@ def test_counting_conventions_are_reconciled_on_the_page() -> None:
 
 
 def test_paper_table_is_computed_for_both_stride_styles() -> None:
-    at = open_app("architecture")
+    at = open_tab(open_app("architecture"), "Paper Table 1")
     paper = next(d.value for d in at.dataframe if "152-layer" in d.value.columns)
     caffe = paper[paper["layer"].str.startswith("GMACs, stride on 1x1")].iloc[0]
     assert caffe["50-layer"] == "3.86" and caffe["152-layer"] == "11.28"
 
 
-def test_measured_cost_times_every_layer() -> None:
-    at = open_app("architecture", model="resnet18", model_input="64")
+def test_measured_cost_times_every_layer_and_colours_the_layer_table() -> None:
+    at = open_tab(open_app("architecture", model="resnet18", model_input="64"), "Measured cost")
     at.button(key="arch_measure").click().run()
     assert not at.exception
     assert any(m.label == "Whole forward (no hooks)" for m in at.metric)
-    tables = [d.value for d in at.dataframe if "Latency (ms)" in d.value.columns]
-    assert len(tables) == 2  # coloured on the layer table, and in the measured-cost tab
-    assert all(len(t) == len(layer_table(PRESETS["resnet18"], 64).rows) for t in tables)
-    assert all((t["Latency (ms)"] >= 0).all() for t in tables)
+    rows = layer_table(PRESETS["resnet18"], 64).rows
+    measured = next(d.value for d in at.dataframe if "Latency (ms)" in d.value.columns)
+    open_tab(at, "Layer table")
+    coloured = at.dataframe[0].value
+    for table in (measured, coloured):
+        assert len(table) == len(rows) and (table["Latency (ms)"] >= 0).all()
+    assert list(coloured["Latency (ms)"]) == list(measured["Latency (ms)"])
 
 
 def test_compare_defaults_to_resnet18_vs_resnet50() -> None:
