@@ -16,7 +16,7 @@ import streamlit as st
 
 from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
-from explorer.images import DecodedImage, ImageError, decode_image, sample_images
+from explorer.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.presets import PRESETS, get_preset
 from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
 from explorer.spec_token import spec_from_token, spec_to_token
@@ -231,21 +231,32 @@ def sidebar_model() -> ModelChoice | None:
 
 @dataclass(frozen=True)
 class PickedImage:
-    """A decoded picture and where it came from (a sample name or the upload's name)."""
+    """A decoded picture, where it came from (a sample name or the upload's name) and its fingerprint."""
 
     name: str
     decoded: DecodedImage
+    digest: str  # `images.image_digest` of the decoded picture, for memo and cache keys
+
+
+def picked_image(name: str, data: bytes) -> PickedImage:
+    """Decode ``data`` (`decode_image`, raising `ImageError`) and fingerprint the picture."""
+    decoded = decode_image(data)
+    return PickedImage(name, decoded, image_digest(decoded.image))
 
 
 def image_picker(prefix: str, box=None) -> PickedImage | None:
-    """A shipped sample or an upload, decoded safely; None after a clear st.error."""
+    """A shipped sample or an upload, decoded safely; None after a clear st.error.
+
+    A picture is decoded and fingerprinted once per session (uploads by their upload id), not
+    on every rerun of the page.
+    """
     box = box if box is not None else st
     samples = sample_images()
     source = box.radio("Image", ["sample", "upload"], key=f"{prefix}_image_source", horizontal=True)
     if source == "sample":
         name = box.selectbox("Sample photo", list(samples), key=f"{prefix}_sample",
                              help="Public-domain / CC0 photos, see assets/samples/LICENSES.md.")
-        return PickedImage(name, decode_image(samples[name].read_bytes()))
+        return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes()))
     # type=None: st.file_uploader judges only the name and raises on one it does not list;
     # decode_image judges the content and explains, so every name is accepted here.
     upload = box.file_uploader("Upload an image", type=None, key=f"{prefix}_upload",
@@ -254,7 +265,8 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
         box.info("Choose an image file, or switch back to a sample.")
         return None
     try:
-        return PickedImage(upload.name, decode_image(upload.getvalue()))
+        return remembered(f"{prefix}_picked", ("upload", upload.file_id),
+                          lambda: picked_image(upload.name, upload.getvalue()))
     except ImageError as error:
         box.error(f"{upload.name}: {error}")
         return None
@@ -279,7 +291,7 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource
                                    help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
         if upload is not None:
             try:
-                checkpoint = read_checkpoint(upload.getvalue())
+                checkpoint = remembered(f"{prefix}_read_checkpoint", upload.file_id, lambda: read_checkpoint(upload.getvalue()))
                 return weights_source(spec, checkpoint=checkpoint), checkpoint
             except CheckpointError as error:
                 box.error(f"{upload.name}: {error}")
