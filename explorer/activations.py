@@ -187,7 +187,8 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
 
 
 def capture_bytes(points: Sequence[CapturePoint]) -> int:
-    """Memory the captured float16 maps of one image will take."""
+    """Memory the captured float16 maps of one image take at most (a map reached twice, such as an
+    identity shortcut's input, is copied once)."""
     return sum(p.bytes for p in points)
 
 
