@@ -291,7 +291,7 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource
                                    help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
         if upload is not None:
             try:
-                checkpoint = remembered(f"{prefix}_read_checkpoint", upload.file_id, lambda: read_checkpoint(upload.getvalue()))
+                checkpoint = read_checkpoint(upload.getvalue())
                 return weights_source(spec, checkpoint=checkpoint), checkpoint
             except CheckpointError as error:
                 box.error(f"{upload.name}: {error}")
