@@ -38,6 +38,7 @@ FP16_MAX = 65504.0
 DEFAULT_BUDGET_MB = 1024
 CHANNELS_PER_PAGE = 64  # one page of the channel grid: 8 x 8 tiles
 TOP_K_DEFAULT = 16  # channels shown first: two rows of the grid
+SHORTCUT, BRANCH = "shortcut", "residual branch F(x)"  # the roles of a block's residual parts
 
 
 def capture_budget() -> int:
@@ -57,7 +58,7 @@ class CapturePoint:
     module: str  # module to hook ("" for none)
     call: int  # which call of that module (BasicBlock's relu is called twice)
     pre: bool  # capture the module's input instead of its output
-    role: str  # "stem", "block output", "residual branch F(x)", "shortcut", "layer"
+    role: str  # "stem", "block output", BRANCH, SHORTCUT, "layer"
     stage: str
     block: int | None
     shape: tuple[int, int, int]  # (C, H, W) of one image
@@ -71,6 +72,11 @@ class CapturePoint:
     def block_name(self) -> str | None:
         """The block this point belongs to ("layer2.0"), None for the stem."""
         return None if self.block is None else f"{self.stage}.{self.block}"
+
+    @property
+    def is_residual_part(self) -> bool:
+        """A block's shortcut or residual branch: shown beside its block, not listed as a layer."""
+        return self.role in (SHORTCUT, BRANCH)
 
 
 @dataclass(frozen=True)
@@ -138,23 +144,20 @@ class Activation:
 
 
 def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: bool = False,
-                   residual_parts: bool = False, blocks: Sequence[str] | None = None) -> tuple[CapturePoint, ...]:
+                   residual_parts: bool = False) -> tuple[CapturePoint, ...]:
     """What can be captured, in execution order.
 
     Always the stem's output and every block's output (after the final ReLU). ``detail``
     adds every conv/BN/ReLU call inside the blocks; ``residual_parts`` adds each block's
-    shortcut and residual branch F(x) (the last BN, before the add). ``blocks`` (names like
-    "layer2.0") keeps only those blocks, without the stem.
+    shortcut and residual branch F(x) (the last BN, before the add).
     """
     table = layer_table(spec, input_size)
-    points: list[CapturePoint] = []
-    if blocks is None:
-        stem = next(s for s in table.stages if s.name == "stem")
-        points.append(CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape,
-                                   f"stem · output · {format_shape(stem.out_shape, '×')}"))
+    stem = next(s for s in table.stages if s.name == "stem")
+    points = [CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape,
+                           f"stem · output · {format_shape(stem.out_shape, '×')}")]
     model = build_model(spec, "meta")
     for block_row in table.blocks:
-        if block_row.block is None or (blocks is not None and block_row.name not in blocks):
+        if block_row.block is None:
             continue
         name = block_row.name
         block = model.get_submodule(name)
@@ -171,11 +174,11 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
         if residual_parts and block_row.shortcut != "none":  # a plain block has no shortcut to show
             points.append(
                 CapturePoint(f"{name}:shortcut", f"{name}.downsample" if block.downsample is not None else name, 0,
-                             block.downsample is None, "shortcut", **where, shape=block_row.out_shape,
+                             block.downsample is None, SHORTCUT, **where, shape=block_row.out_shape,
                              label=f"{name} · shortcut ({block_row.shortcut}) · {format_shape(block_row.out_shape, '×')}"))
         if residual_parts:
             last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
-            points.append(CapturePoint(f"{name}:branch", last_bn, 0, False, "residual branch F(x)", **where,
+            points.append(CapturePoint(f"{name}:branch", last_bn, 0, False, BRANCH, **where,
                                        shape=block_row.out_shape,
                                        label=f"{name} · residual branch F(x) · {format_shape(block_row.out_shape, '×')}"))
         points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
@@ -184,7 +187,8 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
 
 
 def capture_bytes(points: Sequence[CapturePoint]) -> int:
-    """Memory the captured float16 maps of one image will take."""
+    """Memory the captured float16 maps of one image take at most (a map reached twice, such as an
+    identity shortcut's input, is copied once)."""
     return sum(p.bytes for p in points)
 
 
@@ -297,13 +301,12 @@ class ResidualParts:
         return min(float(v.min()) for v in values), max(float(v.max()) for v in values)
 
 
-def capture_residual_parts(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, block: str,
-                           input_size: int | tuple[int, int]) -> ResidualParts:
-    """Capture ``block``'s ("layer2.0") shortcut, residual branch and output for ``image`` (3, H, W)."""
-    points = capture_points(spec, input_size, residual_parts=True, blocks=[block])
-    if not points:
-        raise ValueError(f"{spec.name} has no block named {block!r}.")
-    by_key = {a.point.key: a for a in capture_activations(model, spec, image, points)}
+def residual_parts(activations: Sequence[Activation], block: str) -> ResidualParts:
+    """``block``'s ("layer2.0") shortcut, residual branch and output, picked from a capture of
+    ``capture_points(..., residual_parts=True)``: the one forward pass that captured the layers."""
+    by_key = {a.point.key: a for a in activations}
+    if f"{block}:branch" not in by_key or block not in by_key:
+        raise ValueError(f"The capture holds no residual parts of a block named {block!r}.")
     return ResidualParts(by_key.get(f"{block}:shortcut"), by_key[f"{block}:branch"], by_key[block])
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 
 from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
-from explorer.images import DecodedImage, ImageError, decode_image, sample_images
+from explorer.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.picker import ModelChoice
 from explorer.shared_results import Finished, SharedResults, SharedRun
 from explorer.spec import ResNetSpec
@@ -87,21 +87,32 @@ def sidebar_model() -> ModelChoice | None:
 
 @dataclass(frozen=True)
 class PickedImage:
-    """A decoded picture and where it came from (a sample name or the upload's name)."""
+    """A decoded picture, where it came from (a sample name or the upload's name) and its fingerprint."""
 
     name: str
     decoded: DecodedImage
+    digest: str  # `images.image_digest` of the decoded picture, for memo and cache keys
+
+
+def picked_image(name: str, data: bytes) -> PickedImage:
+    """Decode ``data`` (`decode_image`, raising `ImageError`) and fingerprint the picture."""
+    decoded = decode_image(data)
+    return PickedImage(name, decoded, image_digest(decoded.image))
 
 
 def image_picker(prefix: str, box=None) -> PickedImage | None:
-    """A shipped sample or an upload, decoded safely; None after a clear st.error."""
+    """A shipped sample or an upload, decoded safely; None after a clear st.error.
+
+    A picture is decoded and fingerprinted once per session (uploads by their upload id), not
+    on every rerun of the page.
+    """
     box = box if box is not None else st
     samples = sample_images()
     source = box.radio("Image", ["sample", "upload"], key=f"{prefix}_image_source", horizontal=True)
     if source == "sample":
         name = box.selectbox("Sample photo", list(samples), key=f"{prefix}_sample",
                              help="Public-domain / CC0 photos, see assets/samples/LICENSES.md.")
-        return PickedImage(name, decode_image(samples[name].read_bytes()))
+        return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes()))
     # type=None: st.file_uploader judges only the name and raises on one it does not list;
     # decode_image judges the content and explains, so every name is accepted here.
     upload = box.file_uploader("Upload an image", type=None, key=f"{prefix}_upload",
@@ -110,7 +121,8 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
         box.info("Choose an image file, or switch back to a sample.")
         return None
     try:
-        return PickedImage(upload.name, decode_image(upload.getvalue()))
+        return remembered(f"{prefix}_picked", ("upload", upload.file_id),
+                          lambda: picked_image(upload.name, upload.getvalue()))
     except ImageError as error:
         box.error(f"{upload.name}: {error}")
         return None

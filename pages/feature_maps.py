@@ -1,14 +1,134 @@
-"""Feature maps: what every layer does to a picture, and per-layer activations to browse."""
+"""Feature maps: what every layer does to a picture, and per-layer activations to browse.
+
+A class browses click by click, so each interactive part is an `st.fragment`: a click in
+the layer browser, the one-channel view or the augmentation preview reruns only that part.
+The page around them (picture, preprocessing, weights, the capture) runs when one of its
+own widgets changes, and then reuses what this session already computed.
+"""
+
+from functools import partial
 
 import streamlit as st
 
 from explorer import charts, picker, ui
 from explorer.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
-    capture_points, capture_residual_parts, file_stem, first_conv_filters, value_range,
+    capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
-from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, image_digest, preprocess
+from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
 from explorer.weights import preprocessing_for
+
+
+@st.fragment
+def augmentation_preview(picked, crop: int) -> None:
+    """Eight random training views, computed only while the expander is open, once per roll."""
+    expander = st.expander("Training augmentation preview (RandomResizedCrop + flip, as torchvision's "
+                           "ClassificationPresetTrain)", key="fm_augment", on_change="rerun")
+    if not expander.open:
+        return
+    with expander:
+        a, b = st.columns([3, 1])
+        policy = a.selectbox("Policy", AUGMENT_POLICIES, key="fm_policy")
+        if b.button("Re-roll", key="fm_reroll"):
+            st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
+        roll = st.session_state.get("fm_roll", 0)
+        views = ui.remembered("fm_views", (picked.digest, roll, policy, crop),
+                              lambda: augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=crop))
+        for column, view in zip(st.columns(4) * 2, views):
+            column.image(view, width="stretch")
+        st.caption(f"Random views, roll {roll}: what one training image looks like across epochs.")
+
+
+@st.fragment
+def layer_browser(spec, activations, cropped, detail: bool) -> None:
+    """The layer picker and everything that shows the chosen layer: grid, statistics, downloads,
+    one channel, the block's residual parts and the depth chart's mark."""
+    layers = [a for a in activations if not a.point.is_residual_part]  # parts show beside their block
+    by_key = {a.point.key: a for a in layers}
+    keys = list(by_key)
+    if st.session_state.get("fm_layer") not in by_key:
+        st.session_state["fm_layer"] = keys[0]
+
+    def step(offset: int) -> None:
+        index = keys.index(st.session_state["fm_layer"]) + offset
+        st.session_state["fm_layer"] = keys[max(0, min(len(keys) - 1, index))]
+
+    st.subheader("Browse the layers")
+    prev, pick, nxt = st.columns([1, 8, 1])
+    prev.button("◀ prev", key="fm_prev", on_click=step, args=(-1,), width="stretch")
+    pick.selectbox("Layer (execution order)", keys, key="fm_layer", format_func=lambda k: by_key[k].point.label,
+                   label_visibility="collapsed")
+    nxt.button("next ▶", key="fm_next", on_click=step, args=(1,), width="stretch")
+    selected = by_key[st.session_state["fm_layer"]]
+    maps = selected.maps  # (C, H, W)
+
+    c1, c2, c3 = st.columns([2, 2, 3])
+    scale = c1.radio("Colour scale", list(charts.SCALES), key="fm_scale",
+                     help="CNN Explainer's choice: per channel, layer or globally.")
+    which = c2.radio("Channels", ["top-k by mean", "all, paged"], key="fm_which")
+    if which == "top-k by mean":
+        most = min(CHANNELS_PER_PAGE, selected.channels)
+        k = c3.slider("k", 1, most, min(TOP_K_DEFAULT, most), key="fm_topk")
+        channels = list(selected.top_channels(k))
+    else:
+        pages = selected.page_count
+        page = c3.number_input(f"Page (of {pages}, {CHANNELS_PER_PAGE} channels each)", 1, pages, 1, key="fm_page")
+        channels = list(selected.channel_page(page))
+    colour_range = value_range(layers, selected, scale)
+    st.plotly_chart(charts.channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
+                    width="stretch")
+    m = st.columns(5)
+    m[0].metric("Mean", f"{selected.mean:.3f}")
+    m[1].metric("Std", f"{selected.std:.3f}")
+    m[2].metric("Zeros", f"{selected.zero_fraction:.0%}", help="Exact zeros: the sparsity a ReLU leaves.")
+    m[3].metric("Range", f"{selected.minimum:.2f} … {selected.maximum:.2f}")
+    m[4].metric("Map size", f"{maps.shape[1]}×{maps.shape[2]}", help=f"{maps.shape[0]} channels")
+
+    # The files are made when a button is clicked, not on every layer shown; a click reruns nothing.
+    safe_name = file_stem(spec, selected.point)
+    d1, d2 = st.columns(2)
+    d1.download_button("Download these maps (PNG)", partial(charts.viridis_png, maps[channels], scale, colour_range),
+                       file_name=f"{safe_name}.png", mime="image/png", key="fm_png", on_click="ignore")
+    d2.download_button("Download the layer's tensor (.pt)", selected.pt_bytes, file_name=f"{safe_name}.pt",
+                       mime="application/octet-stream", key="fm_pt", on_click="ignore")
+
+    block = selected.point.block_name
+    one_channel(selected, channels[0], cropped, None if block is None else residual_parts(activations, block))
+
+    st.subheader("Across depth")
+    st.plotly_chart(charts.depth_statistics(
+        keys, [a.point.label for a in layers],
+        {"mean": [a.mean for a in layers], "std": [a.std for a in layers],
+         "zeros": [a.zero_fraction for a in layers], "size": [a.tensor.shape[1] for a in layers]},
+        selected.point.key), key="fm_depth", width="stretch")
+    st.caption("Along the main path: the stem, every block's output"
+               + (" and every layer inside the blocks." if detail else "."))
+
+
+@st.fragment
+def one_channel(selected, first_channel: int, cropped, parts) -> None:
+    """One channel of the chosen layer, over the input, and (in a block) its shortcut and branch."""
+    maps = selected.maps
+    st.subheader("One channel")
+    channel = st.selectbox("Channel", list(range(maps.shape[0])), index=first_channel, key="fm_channel")
+    z1, z2 = st.columns(2)
+    z1.plotly_chart(charts.channel_zoom(maps[channel], f"{selected.point.key}, channel {channel}"), key="fm_zoom",
+                    width="stretch")
+    z2.image(charts.overlay(cropped, maps[channel]), caption=f"channel {channel} over the input", width="stretch")
+    if parts is None:
+        return
+    block = selected.point.block_name
+    if parts.shortcut is None:
+        st.subheader(f"{block} is a plain block")
+        st.caption("No shortcut: the block outputs relu(F(x)). Same channel, one colour range for both maps.")
+        titles = ("residual branch F(x)", "relu(F(x))")
+    else:
+        st.subheader(f"What makes {block} a residual block")
+        st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
+        titles = ("shortcut x", "residual branch F(x)", "relu(x + F(x))")
+    st.plotly_chart(charts.side_by_side([part.maps[channel] for part in parts.all], titles, parts.channel_range(channel),
+                                        f"{block}, channel {channel}"), key="fm_parts", width="stretch")
+
 
 st.title("Feature maps")
 choice = ui.sidebar_model()
@@ -28,7 +148,8 @@ if picked is None:
 
 # ---- preprocessing ------------------------------------------------------------------
 settings = preprocessing_for(spec, source, choice.input_size)
-steps = preprocess(picked.decoded.image, settings)
+steps = ui.remembered("fm_steps", (picked.digest, settings), lambda: preprocess(picked.decoded.image, settings))
+denormalized = ui.remembered("fm_denormalized", (picked.digest, settings), lambda: denormalize(steps.tensor, settings))
 info = picked.decoded
 st.subheader("What the model sees")
 st.caption(f"{picked.name}: {info.format}, {info.size[0]}×{info.size[1]} px, mode {info.mode}"
@@ -39,21 +160,11 @@ columns[0].image(steps.original, caption=f"original {steps.original.size[0]}×{s
 columns[1].image(steps.resized, caption=f"resize short side → {settings.resize}: {steps.resized.size[0]}×{steps.resized.size[1]}",
                  width="stretch")
 columns[2].image(steps.cropped, caption=f"center crop {settings.crop}×{settings.crop}", width="stretch")
-columns[3].image(denormalize(steps.tensor, settings), width="stretch",
+columns[3].image(denormalized, width="stretch",
                  caption="normalized tensor (shown de-normalized): per channel mean "
                          + ", ".join(f"{m:+.2f}" for m in steps.channel_mean) + "; std "
                          + ", ".join(f"{s:.2f}" for s in steps.channel_std))
-
-with st.expander("Training augmentation preview (RandomResizedCrop + flip, as torchvision's ClassificationPresetTrain)"):
-    a, b = st.columns([3, 1])
-    policy = a.selectbox("Policy", AUGMENT_POLICIES, key="fm_policy")
-    if b.button("Re-roll", key="fm_reroll"):
-        st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
-    roll = st.session_state.get("fm_roll", 0)
-    views = augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=settings.crop)
-    for column, view in zip(st.columns(4) * 2, views):
-        column.image(view, width="stretch")
-    st.caption(f"Random views, roll {roll}: what one training image looks like across epochs.")
+augmentation_preview(picked, settings.crop)
 
 # ---- capture --------------------------------------------------------------------------
 loaded = ui.cached_model(spec, source, checkpoint)
@@ -65,11 +176,13 @@ detail = st.toggle("Also every conv / BN / ReLU inside the blocks", key="fm_deta
 table = ui.table_or_error(picker.ModelChoice(spec, settings.crop))
 if table is None:
     st.stop()
-points = capture_points(spec, settings.crop, detail)
+# Every block's shortcut and residual branch come in the same forward pass, so browsing blocks runs no model.
+points = capture_points(spec, settings.crop, detail, residual_parts=True)
 needed = capture_bytes(points)
-st.caption(f"Capturing {len(points)} maps of one image: {needed / 2**20:,.1f} MiB as float16 "
+st.caption(f"Capturing {len(points)} maps of one image (with each block's shortcut and residual branch): "
+           f"up to {needed / 2**20:,.1f} MiB as float16 "
            f"(budget {capture_budget() / 2**20:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).")
-capture_key = CaptureKey(spec, source, image_digest(picked.decoded.image), settings, detail)
+capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
     with st.spinner("One forward pass, capturing every chosen layer…"):
         activations = ui.remembered("fm_capture", capture_key,
@@ -77,86 +190,8 @@ try:
 except CaptureTooLarge as error:
     st.error(str(error))
     st.stop()
-by_key = {a.point.key: a for a in activations}
-keys = [a.point.key for a in activations]
 
-# ---- layer picker -------------------------------------------------------------------
-if st.session_state.get("fm_layer") not in by_key:
-    st.session_state["fm_layer"] = keys[0]
-
-
-def step(offset: int) -> None:
-    index = keys.index(st.session_state["fm_layer"]) + offset
-    st.session_state["fm_layer"] = keys[max(0, min(len(keys) - 1, index))]
-
-
-st.subheader("Browse the layers")
-prev, pick, nxt = st.columns([1, 8, 1])
-prev.button("◀ prev", key="fm_prev", on_click=step, args=(-1,), width="stretch")
-pick.selectbox("Layer (execution order)", keys, key="fm_layer", format_func=lambda k: by_key[k].point.label,
-               label_visibility="collapsed")
-nxt.button("next ▶", key="fm_next", on_click=step, args=(1,), width="stretch")
-selected = by_key[st.session_state["fm_layer"]]
-maps = selected.maps  # (C, H, W)
-
-c1, c2, c3 = st.columns([2, 2, 3])
-scale = c1.radio("Colour scale", list(charts.SCALES), key="fm_scale", help="CNN Explainer's choice: per channel, layer or globally.")
-which = c2.radio("Channels", ["top-k by mean", "all, paged"], key="fm_which")
-if which == "top-k by mean":
-    most = min(CHANNELS_PER_PAGE, selected.channels)
-    k = c3.slider("k", 1, most, min(TOP_K_DEFAULT, most), key="fm_topk")
-    channels = list(selected.top_channels(k))
-else:
-    pages = selected.page_count
-    page = c3.number_input(f"Page (of {pages}, {CHANNELS_PER_PAGE} channels each)", 1, pages, 1, key="fm_page")
-    channels = list(selected.channel_page(page))
-colour_range = value_range(activations, selected, scale)
-st.plotly_chart(charts.channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid", width="stretch")
-m = st.columns(5)
-m[0].metric("Mean", f"{selected.mean:.3f}")
-m[1].metric("Std", f"{selected.std:.3f}")
-m[2].metric("Zeros", f"{selected.zero_fraction:.0%}", help="Exact zeros: the sparsity a ReLU leaves.")
-m[3].metric("Range", f"{selected.minimum:.2f} … {selected.maximum:.2f}")
-m[4].metric("Map size", f"{maps.shape[1]}×{maps.shape[2]}", help=f"{maps.shape[0]} channels")
-
-safe_name = file_stem(spec, selected.point)
-d1, d2 = st.columns(2)
-d1.download_button("Download these maps (PNG)", charts.viridis_png(maps[channels], scale, colour_range),
-                   file_name=f"{safe_name}.png", mime="image/png", key="fm_png")
-d2.download_button("Download the layer's tensor (.pt)", selected.pt_bytes(), file_name=f"{safe_name}.pt",
-                   mime="application/octet-stream", key="fm_pt")
-
-st.subheader("One channel")
-channel = st.selectbox("Channel", list(range(maps.shape[0])), index=channels[0], key="fm_channel")
-z1, z2 = st.columns(2)
-z1.plotly_chart(charts.channel_zoom(maps[channel], f"{selected.point.key}, channel {channel}"), key="fm_zoom", width="stretch")
-z2.image(charts.overlay(steps.cropped, maps[channel]), caption=f"channel {channel} over the input", width="stretch")
-
-block = selected.point.block_name
-if block is not None:
-    with st.spinner(f"Capturing {block}'s shortcut and residual branch…"):
-        parts = ui.remembered("fm_parts", (capture_key, block),
-                              lambda: capture_residual_parts(model, spec, steps.tensor, block, settings.crop))
-    if parts.shortcut is None:
-        st.subheader(f"{block} is a plain block")
-        st.caption("No shortcut: the block outputs relu(F(x)). Same channel, one colour range for both maps.")
-        titles = ("residual branch F(x)", "relu(F(x))")
-    else:
-        st.subheader(f"What makes {block} a residual block")
-        st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
-        titles = ("shortcut x", "residual branch F(x)", "relu(x + F(x))")
-    shared_range = parts.channel_range(channel)
-    for column, part, title in zip(st.columns(len(titles)), parts.all, titles):
-        figure = charts.channel_grid(part.maps, [channel], "per layer", shared_range, f"{title}: {part.point.role}")
-        column.plotly_chart(figure, key=f"fm_triple_{title}", width="stretch")
-
-st.subheader("Across depth")
-st.plotly_chart(charts.depth_statistics(
-    keys, [a.point.label for a in activations],
-    {"mean": [a.mean for a in activations], "std": [a.std for a in activations],
-     "zeros": [a.zero_fraction for a in activations], "size": [a.tensor.shape[1] for a in activations]},
-    selected.point.key), key="fm_depth", width="stretch")
-st.caption("Along the main path: the stem, every block's output" + (" and every layer inside the blocks." if detail else "."))
+layer_browser(spec, activations, steps.cropped, detail)
 
 filters = first_conv_filters(model)  # (out, 3, k, k)
 st.subheader(f"The first conv's {filters.shape[0]} filters")

@@ -1,15 +1,55 @@
-"""Predict: classify images with ImageNet weights or your checkpoint, with Grad-CAM."""
+"""Predict: classify images with ImageNet weights or your checkpoint, with Grad-CAM.
+
+The results are an `st.fragment`, and each image's row a fragment inside it: the Grad-CAM
+stage reruns the results, an image's Grad-CAM class only that row; neither reruns the
+uploads or the models. Predictions and Grad-CAMs are remembered for this session.
+"""
 
 from functools import partial
 
 import streamlit as st
 
 from explorer import charts, picker, ui
-from explorer.images import ImageError, decode_image, image_digest, preprocess, sample_images
+from explorer.images import ImageError, preprocess, sample_images
 from explorer.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
 from explorer.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
 
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
+
+
+@st.fragment
+def results(rows, models, setups) -> None:
+    """The Grad-CAM stage and one row per image."""
+    stages = stage_names(models[0][1])
+    stage = st.selectbox("Grad-CAM from stage", stages, index=len(stages) - 1, key="pr_stage",
+                         help="Later stages: coarser maps, more semantic; earlier: finer, more about edges.")
+    for number, (title, digest, inputs) in enumerate(rows):
+        image_row(number, title, digest, inputs, stage, models, setups)
+
+
+@st.fragment
+def image_row(number: int, title: str, digest: str, inputs, stage: str, models, setups) -> None:
+    """One image through every model: top-5 and Grad-CAM; ``inputs`` holds (tensor, cropped picture) per model."""
+    st.divider()
+    st.markdown(title)
+    row = st.columns(len(setups))
+    for (prefix, spec, _size), (model, source, names, settings), (tensor, cropped), cell in zip(models, setups, inputs, row):
+        key = PredictionKey(spec, source, settings, names, digest)
+        (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
+        picture, chart = cell.columns([2, 3])
+        cell_stage = stage if stage in stage_names(spec) else None
+        target = picture.selectbox("Grad-CAM class", range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
+                                   format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
+        class_index = prediction.indices[target]
+        cam = ui.remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
+                            partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
+        picture.image(charts.overlay(cropped, cam, alpha=0.45), width="stretch",
+                      caption=f"Grad-CAM for “{prediction.labels[target]}” from {cell_stage or 'the last stage'}")
+        chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities,
+                                            f"{spec.name}: top-5 ({source.short_label})"),
+                           key=f"{prefix}_{number}_bars", width="stretch")
+        chart.caption(f"{prediction.milliseconds:.1f} ms on {prediction.device}")
+
 
 st.title("Predict")
 choice = ui.sidebar_model()
@@ -26,12 +66,7 @@ left, right = st.columns(2)
 chosen_samples = left.multiselect("Sample photos", list(samples), default=["chelsea", "coffee"], key="pr_samples")
 uploads = right.file_uploader("…and/or your images", type=None, accept_multiple_files=True, key="pr_uploads",
                               help="Several at once; each is judged by its content, not its name.")
-images = [(name, decode_image(samples[name].read_bytes())) for name in chosen_samples]
-for upload in uploads or []:
-    try:
-        images.append((upload.name, decode_image(upload.getvalue())))
-    except ImageError as error:
-        st.error(f"{upload.name}: {error}")
+problems = st.container()  # pictures that cannot be read are reported here
 compare = st.toggle("Compare models: the same images through two models", key="pr_compare")
 
 
@@ -69,35 +104,28 @@ setups = [model_column(prefix, spec, size, column) for (prefix, spec, size), col
 if any(setup is None for setup in setups):
     st.stop()
 
-if not images:
+
+def picture_row(name: str, data: bytes) -> tuple[str, str, list] | None:
+    """One picture's row title, fingerprint and, per model, (normalized tensor, cropped picture);
+    None after an st.error.
+
+    Only these leave the function: the rows are fragments, which keep their arguments (and this
+    page's variables) until the page runs again, so no decoded original stays in memory.
+    """
+    try:
+        picked = ui.picked_image(name, data)
+    except ImageError as error:
+        problems.error(f"{name}: {error}")
+        return None
+    steps = [preprocess(picked.decoded.image, settings) for *_, settings in setups]
+    return (f"**{name}** · {picked.decoded.format}, {picked.decoded.size[0]}×{picked.decoded.size[1]}", picked.digest,
+            [(s.tensor, s.cropped) for s in steps])
+
+
+rows = [picture_row(name, samples[name].read_bytes()) for name in chosen_samples]
+rows += [picture_row(upload.name, upload.getvalue()) for upload in uploads or []]
+rows = [row for row in rows if row is not None]
+if not rows:
     st.info("Choose a sample photo or upload an image.")
     st.stop()
-
-stages = stage_names(choice.spec)
-stage = st.selectbox("Grad-CAM from stage", stages, index=len(stages) - 1, key="pr_stage",
-                     help="Later stages: coarser maps, more semantic; earlier: finer, more about edges.")
-
-# ---- one row per image ----------------------------------------------------------------
-# Predictions and Grad-CAMs are remembered for this session, so a widget change does not redo every image.
-for number, (name, decoded) in enumerate(images):
-    st.divider()
-    st.markdown(f"**{name}** · {decoded.format}, {decoded.size[0]}×{decoded.size[1]}")
-    row = st.columns(len(setups))
-    digest = image_digest(decoded.image)
-    for (prefix, spec, _size), (model, source, names, settings), cell in zip(models, setups, row):
-        steps = preprocess(decoded.image, settings)
-        key = PredictionKey(spec, source, settings, names, digest)
-        (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, steps.tensor, names, topk=5), MEMO_ENTRIES)
-        picture, chart = cell.columns([2, 3])
-        cell_stage = stage if stage in stage_names(spec) else None
-        target = picture.selectbox("Grad-CAM class", range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
-                                   format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
-        class_index = prediction.indices[target]
-        cam = ui.remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
-                            partial(grad_cam, model, spec, steps.tensor, class_index, cell_stage), MEMO_ENTRIES)
-        picture.image(charts.overlay(steps.cropped, cam, alpha=0.45), width="stretch",
-                      caption=f"Grad-CAM for “{prediction.labels[target]}” from {cell_stage or 'the last stage'}")
-        chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities,
-                                            f"{spec.name}: top-5 ({source.short_label})"),
-                           key=f"{prefix}_{number}_bars", width="stretch")
-        chart.caption(f"{prediction.milliseconds:.1f} ms on {prediction.device}")
+results(rows, models, setups)

@@ -13,10 +13,11 @@ from torch import nn
 
 from explorer.activations import (
     CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, capture_activations, capture_bytes,
-    capture_points, capture_residual_parts, file_stem, first_conv_filters, value_range,
+    capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
 from explorer.anatomy import layer_table
 from explorer.build import build_model
+from explorer.charts import channel_grid, depth_statistics, side_by_side
 from explorer.images import Preprocessing
 from explorer.model_views import MAX_IDLE_VIEWS, leased_view
 from explorer.presets import PRESETS, cifar_resnet
@@ -181,7 +182,7 @@ def test_default_points_are_the_main_path_and_blocks_select_residual_parts() -> 
     spec = PRESETS["resnet50"]
     points = capture_points(spec, 224)
     assert [p.role for p in points] == ["stem"] + ["block output"] * 16
-    assert [p.key for p in capture_points(spec, 224, residual_parts=True, blocks=["layer2.0"])] == [
+    assert [p.key for p in capture_points(spec, 224, residual_parts=True) if p.block_name == "layer2.0"] == [
         "layer2.0:shortcut", "layer2.0:branch", "layer2.0"]
     detail = capture_points(spec, 224, detail=True)
     assert len(detail) == 1 + sum(1 for r in layer_table(spec, 224).rows if r.block is not None and len(r.out_shape) == 3) + 16
@@ -225,20 +226,47 @@ def test_colour_ranges_are_the_layers_or_every_layers() -> None:
     assert value_range([low, high], high, "per channel") == (0.0, 8.0)
 
 
-def test_residual_parts_are_one_blocks_shortcut_branch_and_output() -> None:
+def test_residual_parts_are_one_blocks_shortcut_branch_and_output_from_the_one_capture() -> None:
     spec = PRESETS["resnet18"]
     model = build_model(spec, seed=0)
     x = image(6)
-    parts = capture_residual_parts(model, spec, x, "layer2.0", 64)
+    every = capture_activations(model, spec, x, capture_points(spec, 64, residual_parts=True))
+    parts = residual_parts(every, "layer2.0")
     assert [p.point.key for p in parts.all] == ["layer2.0:shortcut", "layer2.0:branch", "layer2.0"]
-    every = {a.point.key: a for a in capture_activations(model, spec, x, capture_points(spec, 64, residual_parts=True))}
-    assert all(torch.equal(p.tensor, every[p.point.key].tensor) for p in parts.all)
+    by_key = {a.point.key: a for a in every}
+    assert all(p is by_key[p.point.key] for p in parts.all)  # the capture's own maps: no forward pass of its own
+    assert [p.point.is_residual_part for p in parts.all] == [True, True, False]
     channel = 5
     values = [p.tensor[channel].float() for p in parts.all]
     assert parts.channel_range(channel) == (min(float(v.min()) for v in values), max(float(v.max()) for v in values))
     assert parts.channel_range(channel)[0] < 0 < parts.channel_range(channel)[1]  # the branch goes negative
-    with pytest.raises(ValueError, match="no block named 'layer9.0'"):
-        capture_residual_parts(model, spec, x, "layer9.0", 64)
+    for block in ("layer9.0", "stem"):
+        with pytest.raises(ValueError, match=f"no residual parts of a block named '{block}'"):
+            residual_parts(every, block)
+    with pytest.raises(ValueError, match="no residual parts"):  # a capture of the main path only
+        residual_parts(capture_activations(model, spec, x, capture_points(spec, 64)), "layer2.0")
+
+
+def test_feature_map_charts_label_every_tile_mark_the_layer_and_share_one_range() -> None:
+    maps = np.arange(20 * 5 * 6, dtype=np.float32).reshape(20, 5, 6)
+    grid = channel_grid(maps, [3, 1, 7, 0, 2, 4, 5, 6, 9, 11], "per layer", (0.0, 1.0), "t")
+    # 8 tiles of 6 px (+1 px gap) per row; the second row starts 5 + 1 px lower.
+    assert [(a.x, a.y, a.text) for a in grid.layout.annotations][:2] == [(0, 10, "c3"), (7, 10, "c1")]
+    assert [(a.x, a.y, a.text) for a in grid.layout.annotations][8:] == [(0, 4, "c9"), (7, 4, "c11")]
+    depth = depth_statistics(["a", "b", "c"], ["A", "B", "C"], {"mean": [1, 2, 3], "std": [1, 1, 1], "zeros": [0, 0, 0],
+                                                                  "size": [8, 4, 4]}, "c")
+    assert [(s.x0, s.xref, s.yref) for s in depth.layout.shapes] == [
+        (2, "x", "y domain"), (2, "x2", "y2 domain"), (2, "x3", "y3 domain"), (2, "x4", "y4 domain")]
+    assert [t.xaxis for t in depth.data] == ["x", "x2", "x3", "x4"]  # one mark on each subplot's own axis
+    assert not depth_statistics(["a"], ["A"], {"mean": [1]}, "gone").layout.shapes
+    parts = side_by_side([maps[0], maps[1], maps[2]], ["x", "F(x)", "out"], (-1.0, 60.0), "layer1.0, channel 0")
+    assert [(t.xaxis, t.yaxis, t.coloraxis) for t in parts.data] == [("x", "y", "coloraxis"), ("x2", "y2", "coloraxis"),
+                                                                      ("x3", "y3", "coloraxis")]
+    np.testing.assert_array_equal(parts.data[1].z, maps[1][::-1])
+    assert (parts.layout.coloraxis.cmin, parts.layout.coloraxis.cmax) == (-1.0, 60.0)
+    domains = [tuple(parts.layout[f"xaxis{i}"].domain) for i in (1, 2, 3)]
+    assert domains[0][0] == 0 and domains[2][1] == pytest.approx(1) and domains[0][1] < domains[1][0] < domains[1][1] < domains[2][0]
+    assert [a.text for a in parts.layout.annotations] == ["x", "F(x)", "out"]
 
 
 def test_downloads_and_filters_come_from_the_capture_and_the_model() -> None:
@@ -269,8 +297,8 @@ def test_a_capture_key_changes_with_whatever_changes_the_maps() -> None:
 
 def test_a_plain_block_shows_its_branch_and_output_but_no_shortcut() -> None:
     spec = cifar_resnet(20, shortcut="none")
-    model = build_model(spec, seed=0)
-    parts = capture_residual_parts(model, spec, image(2, 32), "layer2.0", 32)
+    captured = capture_activations(build_model(spec, seed=0), spec, image(2, 32), capture_points(spec, 32, residual_parts=True))
+    parts = residual_parts(captured, "layer2.0")
     assert parts.shortcut is None and len(parts.all) == 2
     assert torch.equal(parts.output.tensor.float(), torch.relu(parts.branch.tensor.float()))
     assert "relu(F(x))" in parts.output.point.label and "x + F(x)" not in parts.output.point.label

@@ -1,21 +1,24 @@
-"""AppTest of the Feature maps page: samples, uploads (good and bad), weights, browsing, downloads."""
+"""AppTest of the Feature maps page: samples, uploads (good and bad), weights, browsing, downloads,
+and that a click computes nothing its part of the page does not show."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from explorer import activations, charts, images, ui
 from explorer.build import build_model
 from explorer.presets import PRESETS
 from explorer.weights import available_weights, weights_file
 from tests import images_corpus as corpus
 from tests.conftest import open_app
-
-
 
 # No test here may download: the network fails and the weights cache is empty.
 pytestmark = pytest.mark.usefixtures("offline")
@@ -84,13 +87,88 @@ def test_detail_mode_adds_every_inner_layer() -> None:
     assert len(options) > plain and any("layer1.0.relu_1" in o for o in options)
 
 
-def test_downloads_are_the_selected_layer(downloads: list) -> None:
+def counted(monkeypatch: pytest.MonkeyPatch, module, name: str) -> list[tuple]:
+    """Record every call of ``module.name`` (the attribute the page imports on each run)."""
+    calls: list[tuple] = []
+    original = getattr(module, name)
+
+    def recording(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return calls
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes]]:
+    """The callables handed to st.download_button, by file name: the file is made only when one is called."""
+    made: dict[str, Callable[[], bytes]] = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made
+
+
+def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: dict,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded = counted(monkeypatch, charts, "viridis_png")
     at = open_page()
     at.selectbox(key="fm_layer").set_value("layer3.1").run()
-    files = {name: data for data, name in downloads if name}
-    tensor = torch.load(io.BytesIO(files["resnet18_layer3.1.pt"]), weights_only=True)
+    assert encoded == []  # browsing encodes no PNG
+    tensor = torch.load(io.BytesIO(deferred_downloads["resnet18_layer3.1.pt"]()), weights_only=True)
     assert tensor.shape == (256, 6, 6) and tensor.dtype == torch.float16
-    assert files["resnet18_layer3.1.png"].startswith(b"\x89PNG")
+    png = Image.open(io.BytesIO(deferred_downloads["resnet18_layer3.1.png"]()))
+    assert len(encoded) == 1
+    assert png.size == (8 * 7 - 1, 2 * 7 - 1)  # the top 16 channels of 6×6: two rows of 8 tiles, 1-px gaps
+
+
+def test_browsing_recomputes_nothing_above_the_layer_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest reruns the whole page on every click (the browser reruns only the fragment):
+    even then the picture, preprocessing, previews and capture are not computed again."""
+    work = {name: counted(monkeypatch, module, name) for module, name in [
+        (ui, "decode_image"), (images, "preprocess"), (images, "denormalize"), (images, "augmentation_samples"),
+        (activations, "capture_activations")]}
+    at = open_page()  # ImageNet preprocessing first (offline: random weights), then random weights at 96 px
+    assert {name: len(calls) for name, calls in work.items()} == {
+        "decode_image": 1, "preprocess": 2, "denormalize": 2, "augmentation_samples": 0, "capture_activations": 2}
+    for calls in work.values():
+        calls.clear()
+    at.button(key="fm_next").click().run()
+    at.button(key="fm_next").click().run()  # layer1.1: its shortcut and branch come from the one capture
+    at.selectbox(key="fm_layer").set_value("layer3.0").run()
+    at.button(key="fm_prev").click().run()
+    at.radio(key="fm_scale").set_value("global").run()
+    at.selectbox(key="fm_channel").set_value(3).run()
+    assert not at.exception and at.selectbox(key="fm_layer").value == "layer2.1"
+    assert any("What makes layer2.1 a residual block" in s.value for s in at.subheader)
+    assert all(calls == [] for calls in work.values()), {name: len(calls) for name, calls in work.items()}
+
+
+def test_augmentation_previews_are_computed_only_while_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    previews = counted(monkeypatch, images, "augmentation_samples")
+    at = open_page()
+    (expander,) = at.get("expander")
+    assert not expander.proto.expanded and not expander.children  # closed: nothing inside, nothing computed
+    at.button(key="fm_next").click().run()
+    assert previews == []
+    at.session_state["fm_augment"] = True  # the user opens it
+    at.run()
+    (expander,) = at.get("expander")
+    assert len(previews) == 1 and len(expander.get("image")) == 8
+    at.button(key="fm_next").click().run()
+    assert len(previews) == 1  # the same roll of the same picture is not drawn again
+    at.button(key="fm_reroll").click().run()
+    at.selectbox(key="fm_policy").set_value("AutoAugment").run()
+    assert len(previews) == 3
+    at.session_state["fm_augment"] = False
+    at.run()
+    at.button(key="fm_next").click().run()
+    assert len(previews) == 3 and not at.get("expander")[0].children and not at.exception
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [

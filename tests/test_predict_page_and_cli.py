@@ -142,6 +142,42 @@ def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class(media: dic
     assert distance(pixels, expected[2]) < 10 and distance(pixels, expected[0]) > 25
 
 
+def test_grad_cam_controls_compute_only_the_maps_they_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import predict as predict_module
+
+    calls: dict[str, list[tuple]] = {"predict": [], "grad_cam": []}
+
+    def recorded(name: str, original):
+        def recording(*args, **kwargs):
+            calls[name].append(args)
+            return original(*args, **kwargs)
+        return recording
+
+    for name in calls:  # the page imports them from the module on every run
+        monkeypatch.setattr(predict_module, name, recorded(name, getattr(predict_module, name)))
+
+    def shown_classes() -> list[int]:
+        """The class each photo's Grad-CAM is drawn for, from the captions ("class 7": no names, random weights)."""
+        captions = [i.proto.imgs[0].caption for i in at.get("image") if i.proto.imgs[0].caption.startswith("Grad-CAM")]
+        return [int(c.split("“class ")[1].split("”")[0]) for c in captions]
+
+    at = open_predict("cifar_resnet20", "32")
+    at.radio(key="pr_weights_kind").set_value("random").run()
+    assert at.multiselect(key="pr_samples").value == ["chelsea", "coffee"]
+    predictions, cams = len(calls["predict"]), len(calls["grad_cam"])
+    assert predictions >= 2 and cams >= 2
+    at.selectbox(key="pr_1_cam").set_value(3).run()  # the second photo's 4th class
+    assert not at.exception and len(calls["predict"]) == predictions
+    assert [(args[3], args[4]) for args in calls["grad_cam"][cams:]] == [(shown_classes()[1], "layer3")]
+    at.selectbox(key="pr_stage").set_value("layer1").run()
+    assert len(calls["predict"]) == predictions
+    assert [(args[3], args[4]) for args in calls["grad_cam"][cams + 1:]] == [(c, "layer1") for c in shown_classes()]
+    at.selectbox(key="pr_stage").set_value("layer3").run()
+    at.selectbox(key="pr_1_cam").set_value(0).run()
+    assert len(calls["grad_cam"]) == cams + 1 + 2  # the layer3 maps of both classes were made before
+    assert len(calls["predict"]) == predictions
+
+
 def test_class_names_file_renames_the_classes(trained_checkpoint) -> None:
     at = open_predict("cifar_resnet20;num_classes=2", "32")
     at.multiselect(key="pr_samples").set_value([]).run()
