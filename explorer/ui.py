@@ -92,12 +92,13 @@ class PickedImage:
     name: str
     decoded: DecodedImage
     digest: str  # `images.image_digest` of the decoded picture, for memo and cache keys
+    sample: bool  # one of the shipped samples (results may be shared), not an upload (private)
 
 
-def picked_image(name: str, data: bytes) -> PickedImage:
+def picked_image(name: str, data: bytes, sample: bool = False) -> PickedImage:
     """Decode ``data`` (`decode_image`, raising `ImageError`) and fingerprint the picture."""
     decoded = decode_image(data)
-    return PickedImage(name, decoded, image_digest(decoded.image))
+    return PickedImage(name, decoded, image_digest(decoded.image), sample)
 
 
 def image_picker(prefix: str, box=None) -> PickedImage | None:
@@ -112,7 +113,7 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
     if source == "sample":
         name = box.selectbox("Sample photo", list(samples), key=f"{prefix}_sample",
                              help="Public-domain / CC0 photos, see assets/samples/LICENSES.md.")
-        return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes()))
+        return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes(), sample=True))
     # type=None: st.file_uploader judges only the name and raises on one it does not list;
     # decode_image judges the content and explains, so every name is accepted here.
     upload = box.file_uploader("Upload an image", type=None, key=f"{prefix}_upload",
@@ -199,6 +200,19 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
     finally:
         store.leave(run, grace=RERUN_GRACE_S)
         bar.empty()
+
+
+def class_or_session_result(shared: bool, slot: str, key: Hashable, compute: Callable[[], T],
+                             size_of: Callable[[T], int], waiting: str) -> T:
+    """``compute()`` once for the whole class when ``shared`` (nothing uploaded went into it),
+    else remembered in this session only (`remembered`): an upload's results stay private."""
+    if not shared:
+        with st.spinner(waiting):
+            return remembered(slot, key, compute)
+    finished = class_results().finished(key)
+    if finished is not None:
+        return finished.value
+    return follow_shared(class_results(), key, lambda run: compute(), size_of, waiting)
 
 
 def stop_following(slot: str) -> None:

@@ -184,9 +184,10 @@ st.caption(f"Capturing {len(points)} maps of one image (with each block's shortc
            f"(budget {capture_budget() / 2**20:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).")
 capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
-    with st.spinner("One forward pass, capturing every chosen layer…"):
-        activations = ui.remembered("fm_capture", capture_key,
-                                    lambda: capture_activations(model, spec, steps.tensor, points))
+    activations = ui.class_or_session_result(
+        picked.sample and source.kind != "checkpoint", "fm_capture", capture_key,
+        lambda: capture_activations(model, spec, steps.tensor, points), lambda maps: capture_bytes(points),
+        "One forward pass, capturing every chosen layer…")
 except CaptureTooLarge as error:
     st.error(str(error))
     st.stop()

@@ -16,12 +16,21 @@ from streamlit.testing.v1 import AppTest
 from explorer import activations, charts, images, ui
 from explorer.build import build_model
 from explorer.presets import PRESETS
+from explorer.shared_results import SharedResults
 from explorer.weights import available_weights, weights_file
 from tests import images_corpus as corpus
 from tests.conftest import open_app
 
 # No test here may download: the network fails and the weights cache is empty.
-pytestmark = pytest.mark.usefixtures("offline")
+pytestmark = pytest.mark.usefixtures("offline", "fresh_class_store")
+
+
+@pytest.fixture
+def fresh_class_store(monkeypatch: pytest.MonkeyPatch) -> SharedResults:
+    """A class-wide store of this test's own: no other test's captures in it."""
+    store = SharedResults(2**30)
+    monkeypatch.setattr(ui, "class_results", lambda: store)
+    return store
 
 
 def open_page(model: str = "resnet18", size: str = "96", weights: str | None = "random") -> AppTest:
@@ -224,3 +233,19 @@ def test_a_checkpoint_with_another_fc_size_is_explained() -> None:
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert "fc.weight: checkpoint (5, 512) vs model (1000, 512)" in message and "resnet18 with 5 classes" in message
+
+
+def test_a_sample_is_captured_once_for_the_class_and_an_upload_stays_private(
+        monkeypatch: pytest.MonkeyPatch, fresh_class_store: SharedResults) -> None:
+    captures = counted(monkeypatch, activations, "capture_activations")
+    first = open_page()
+    second = open_page()  # another student, the same sample, weights and size
+    assert len(captures) == 2 and fresh_class_store.runs_started == 2  # ImageNet fallback, then random at 96
+    assert not second.exception and second.selectbox(key="fm_layer").value == first.selectbox(key="fm_layer").value
+    stored = len(fresh_class_store)
+    data = corpus.encode(corpus.photo(160, 120), "PNG")
+    for session in (first, second):  # the same picture uploaded by two students: each computes its own
+        session.radio(key="fm_image_source").set_value("upload").run()
+        session.file_uploader(key="fm_upload").upload("mine.png", data, "image/png").run()
+        assert not session.exception
+    assert len(captures) == 4 and len(fresh_class_store) == stored and fresh_class_store.runs_started == 2
