@@ -4,11 +4,15 @@ Each benchmark runs in its own process (so one's caches and memory do not help a
 its peak resident memory is reported beside its table. With CUDA, a GPU section runs the
 `gpu` tests and the capture and predict benchmarks on the GPU; without, it says so.
 
-    python benchmarks/run_all.py
+    python benchmarks/run_all.py [--before PATH]
+
+``--before PATH`` also runs the browser benchmarks against another checkout (e.g. a worktree
+of an older commit) in the same run, for before/after tables.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
@@ -30,6 +34,8 @@ BENCHMARKS = [
     ("Page render (AppTest)", "bench_pages.py", []),
     ("Activation capture vs plain forward", "bench_capture.py", []),
     ("Prediction vs plain forward", "bench_predict.py", []),
+    ("Click to settled in a real browser", "bench_clicks.py", []),
+    ("Many sessions on one server, and a class clicking Train", "bench_sessions.py", []),
 ]
 
 
@@ -66,6 +72,9 @@ def run(script: str, extra: list[str]) -> tuple[str, float | None]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="an older checkout to run the browser benchmarks against too")
+    args = parser.parse_args()
     sections = [f"# Benchmark results\n\nMeasured {datetime.date.today().isoformat()} in one run of "
                 f"`python benchmarks/run_all.py` on: {machine()}.\n"]
     for title, script, extra in BENCHMARKS:
@@ -73,6 +82,12 @@ def main() -> None:
         text, peak = run(script, extra)
         memory = f"\n\nPeak memory of this benchmark's process: {peak:.2f} GiB." if peak is not None else ""
         sections.append(f"## {title}\n\n`{script}`\n\n{text}{memory}\n")
+        if args.before is not None and script in ("bench_clicks.py", "bench_sessions.py"):
+            print(f"running {script} against {args.before} …", file=sys.stderr)
+            text, _ = run(script, ["--repo", str(args.before)])
+            commit = subprocess.run(["git", "-C", str(args.before), "log", "-1", "--format=%h %s"],
+                                    capture_output=True, text=True, check=False).stdout.strip()
+            sections.append(f"### Before: the same benchmark against `{commit}`\n\n{text}\n")
     if torch.cuda.is_available():
         tests = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q"], cwd=ROOT, capture_output=True, text=True)
         gpu = [f"`pytest -m gpu`: {tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else 'no output'}\n"]
