@@ -196,7 +196,8 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
         st.session_state[slot] = run
     bar = st.progress(run.fraction, text=run.text or waiting)
     try:
-        return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting))
+        # Twice a second is smooth enough, and each update re-renders every follower's page.
+        return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting), interval=1.0)
     finally:
         store.leave(run, grace=RERUN_GRACE_S)
         bar.empty()

@@ -79,10 +79,16 @@ identity = pd.DataFrame([{
 st.dataframe(identity, hide_index=True, width="stretch")
 
 
-def run_training(key: str, specs: dict, button_label: str, title: str) -> None:
+@st.fragment
+def run_training(key: str, specs: dict, button_label: str, title: str, settings: tuple[int, int, float, int, int]) -> None:
     """Train ``specs`` once for the whole class: a session that asks while the run computes
-    follows the same run; a finished run is shown to everyone who picks the same settings."""
-    request = TrainingRun.of(specs, steps, batch, lr, seed, size)
+    follows the same run; a finished run is shown to everyone who picks the same settings.
+
+    A fragment: pressing Train or Stop reruns only this part of the page.
+    """
+    if st.session_state.get("zi_seed") != settings[3]:  # the re-run button drew a new seed: redraw it all
+        st.rerun()
+    request = TrainingRun.of(specs, *settings)
     store, following = ui.class_results(), f"{key}_following"
     start_col, stop_col, again_col = st.columns([3, 1, 2])
     if start_col.button(button_label, key=f"{key}_train", type="primary") or st.session_state.pop(f"{key}_again", False):
@@ -122,7 +128,8 @@ def new_seed(key: str) -> None:
 
 
 st.subheader("Training the twins")
-run_training("zi", twins(spec), "Train both twins", f"{spec.name}: the same seed and batches, with and without the flag")
+run_training("zi", twins(spec), "Train both twins", f"{spec.name}: the same seed and batches, with and without the flag",
+             (steps, batch, lr, seed, size))
 
 st.subheader("The degradation problem: plain vs residual")
 st.markdown(
@@ -144,4 +151,5 @@ else:
     st.plotly_chart(charts.lines(layer_names, {label: [g.norm for g in grads] for label, grads in gradients.items()},
                                  f"Gradient norm per layer at initialisation, depth {deep} (log scale)", "‖∇W‖", log=True),
                     key="zi_plain_gradients", width="stretch")
-run_training("deg", models, "Train the four networks", f"plain vs residual at depths {shallow} and {deep}")
+run_training("deg", models, "Train the four networks", f"plain vs residual at depths {shallow} and {deep}",
+             (steps, batch, lr, seed, size))
