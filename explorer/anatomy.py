@@ -341,51 +341,48 @@ def _side_ratio(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
     return max(1, round(in_shape[1] / out_shape[1]))
 
 
-def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
+def _grouped(rows: Sequence[LayerRow], key) -> dict[str, list[LayerRow]]:
+    """Rows by ``key(row)``, in execution order."""
     groups: dict[str, list[LayerRow]] = {}
     for row in rows:
-        groups.setdefault(row.block_name, []).append(row)
+        groups.setdefault(key(row), []).append(row)
+    return groups
+
+
+def _rollup(members: Sequence[LayerRow]) -> dict[str, object]:
+    """What a block row and a stage row both sum up from their leaf rows."""
+    return dict(
+        in_shape=members[0].in_shape,
+        out_shape=members[-1].out_shape,
+        params=sum(r.params for r in members),
+        macs=sum(r.macs for r in members),
+        activation_bytes=sum(r.activation_bytes for r in members),
+        rf_size=members[-1].rf_size,
+        rf_jump=members[-1].rf_jump,
+        layers=len(members),
+    )
+
+
+def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
     blocks = []
-    for name, members in groups.items():
-        main = [r for r in members if not r.downsample]
+    for name, members in _grouped(rows, lambda row: row.block_name).items():
         stage, block = members[0].stage, members[0].block
         blocks.append(BlockRow(
             name=name,
             stage=stage,
             block=block,
-            in_shape=members[0].in_shape,
-            out_shape=members[-1].out_shape,
             stride=_side_ratio(members[0].in_shape, members[-1].out_shape),
             shortcut="" if block is None else _shortcut_kind(members, plain),
-            convs=_conv_summary(main),
-            params=sum(r.params for r in members),
-            macs=sum(r.macs for r in members),
-            activation_bytes=sum(r.activation_bytes for r in members),
-            rf_size=members[-1].rf_size,
-            rf_jump=members[-1].rf_jump,
-            layers=len(members),
+            convs=_conv_summary([r for r in members if not r.downsample]),
+            **_rollup(members),
         ))
     return tuple(blocks)
 
 
 def _stage_rows(rows: Sequence[LayerRow]) -> tuple[StageRow, ...]:
-    groups: dict[str, list[LayerRow]] = {}
-    for row in rows:
-        groups.setdefault(row.stage, []).append(row)
     return tuple(
-        StageRow(
-            name=stage,
-            blocks=len({r.block for r in members if r.block is not None}),
-            in_shape=members[0].in_shape,
-            out_shape=members[-1].out_shape,
-            params=sum(r.params for r in members),
-            macs=sum(r.macs for r in members),
-            activation_bytes=sum(r.activation_bytes for r in members),
-            rf_size=members[-1].rf_size,
-            rf_jump=members[-1].rf_jump,
-            layers=len(members),
-        )
-        for stage, members in groups.items()
+        StageRow(name=stage, blocks=len({r.block for r in members if r.block is not None}), **_rollup(members))
+        for stage, members in _grouped(rows, lambda row: row.stage).items()
     )
 
 

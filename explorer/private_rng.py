@@ -1,16 +1,16 @@
 """Seeded randomness that belongs to one thread: a private ``torch.Generator`` for any torch code.
 
 Sessions run in threads of one process, and torch's global generator is shared by all of
-them: ``torch.manual_seed`` in one session changes what another session draws. Code we do
+them: seeding it in one session changes what another session draws. Code we do
 not own (torch's module constructors and ``nn.init``, torchvision's augmentation transforms)
 draws from that global generator without a way to pass ours. `private_rng` closes the gap
 with a ``TorchFunctionMode``: while it is active, every torch call *in this thread* that
 accepts a ``generator`` and was given none gets the private one. Modes are thread-local, so
 other threads and the global generator are untouched.
 
-A seed then gives the same numbers as ``torch.manual_seed(seed)`` would (a fresh CPU
-``torch.Generator`` seeded alike yields the same stream), so a seeded ``build_model`` still
-equals torchvision's model built after ``torch.manual_seed`` weight for weight.
+A seed then gives the same numbers as seeding the global generator with it would (a fresh
+CPU ``torch.Generator`` seeded alike yields the same stream), so a seeded ``build_model``
+still equals torchvision's model built after a global seed, weight for weight.
 """
 
 from __future__ import annotations
