@@ -189,14 +189,18 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
     """Join (or start) the run for ``key`` and show its progress until it ends; its value.
 
     Raises what the run raised. ``slot`` keeps the run in this session's state while it is
-    followed, so a stop button can take what it has so far (`stop_following`).
+    followed, so a stop button can take what it has so far (`stop_following`). A stored
+    result is returned at once, with no progress bar drawn (the common case).
     """
+    finished = store.finished(key)
+    if finished is not None:
+        return finished.value
     run = store.join(key, compute, size_of)
     if slot:
         st.session_state[slot] = run
     bar = st.progress(run.fraction, text=run.text or waiting)
     try:
-        # Twice a second is smooth enough, and each update re-renders every follower's page.
+        # Once a second is smooth enough, and each update re-renders every follower's page.
         return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting), interval=1.0)
     finally:
         store.leave(run, grace=RERUN_GRACE_S)
@@ -210,9 +214,6 @@ def class_or_session_result(shared: bool, slot: str, key: Hashable, compute: Cal
     if not shared:
         with st.spinner(waiting):
             return remembered(slot, key, compute)
-    finished = class_results().finished(key)
-    if finished is not None:
-        return finished.value
     return follow_shared(class_results(), key, lambda run: compute(), size_of, waiting)
 
 
@@ -246,9 +247,6 @@ def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Modul
 
         return load_model(spec, source, device, None, progress)
 
-    finished = class_models().finished((spec, source, device))
-    if finished is not None:  # the common case: no progress bar to draw
-        return finished.value
     return follow_shared(class_models(), (spec, source, device), build, model_bytes,
                          f"Building {spec.name} ({source.short_label}) on {device}…")
 
