@@ -28,7 +28,7 @@ from explorer.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
 from explorer.weights import (
-    WeightsUnavailable, available_weights, class_names_for, default_weights, download_weights, guess_spec, load_model, preprocessing_for,
+    WeightsUnavailable, available_weights, class_names_for, default_weights, download_weights, fit_head, guess_spec, load_model, preprocessing_for,
     read_checkpoint, weights_source,
 )
 
@@ -187,6 +187,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             raise ValueError("Cannot tell which ResNet this checkpoint is; give --model.")
     else:
         spec = get_preset("resnet50")
+    head_note = None
+    if checkpoint is not None:
+        spec, head_note = fit_head(spec, checkpoint)
     source = weights_source(spec, args.weights, checkpoint, args.seed)
     device = pick_device()
     model = load_model(spec, source, device, checkpoint)
@@ -205,13 +208,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         results.append((path, prediction))
     if args.json:
         print(json.dumps({
-            "model": spec.name, "weights": source.label, "device": device,
+            "model": spec.name, "weights": source.label, "device": device, "note": head_note,
             "images": [{"image": path, "milliseconds": round(p.milliseconds, 3), "predictions": [
                 {"label": label, "index": index, "probability": probability}
                 for label, index, probability in zip(p.labels, p.indices, p.probabilities)]} for path, p in results],
         }, indent=1))
         return 0
     print(f"{spec.name}, {source.label}, on {device}")
+    if head_note:
+        print(head_note)
     for path, p in results:
         print(f"{path} ({p.milliseconds:.1f} ms)")
         for rank, (label, probability) in enumerate(zip(p.labels, p.probabilities), start=1):
@@ -282,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--model", help="preset or model link, e.g. resnet50 or 'resnet50;stem=deep' "
                                              "(default resnet50, or what the checkpoint looks like)")
     predict_cmd.add_argument("--weights", help="torchvision weights name (default: the model's DEFAULT), or random")
-    predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file, read with weights_only=True")
+    predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file, read with weights_only=True; a fc with other classes replaces the model's")
     predict_cmd.add_argument("--classes", metavar="FILE", help="class names, one per line; overrides the checkpoint's")
     predict_cmd.add_argument("--topk", type=int, default=5)
     predict_cmd.add_argument("--input", type=int, help="input side for non-ImageNet weights (default 224, CIFAR 32)")

@@ -23,7 +23,7 @@ from explorer.shared_results import Finished, SharedResults, SharedRun
 from explorer.spec import ResNetSpec
 from explorer.table_format import human_bytes, human_count
 from explorer.weights import (
-    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, default_weights, load_model,
+    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, default_weights, fit_head, load_model,
     read_checkpoint, weights_file, weights_source,
 )
 
@@ -129,8 +129,13 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
         return None
 
 
-def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource, Checkpoint | None]:
-    """Random (seeded), torchvision ImageNet weights, or an uploaded checkpoint."""
+def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec, ModelSource, Checkpoint | None]:
+    """Random (seeded), torchvision ImageNet weights, or an uploaded checkpoint, and the spec they load into.
+
+    The spec is ``spec`` unless a checkpoint fits it with another number of classes: then
+    its fc takes the checkpoint's classes (`fit_head`), as fine-tuning code does, and the
+    picker says so.
+    """
     box = box if box is not None else st
     options = available_weights(spec)
     kinds = ["random", *(["imagenet"] if options else []), "checkpoint"]
@@ -142,19 +147,22 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ModelSource
         name = box.selectbox("ImageNet weights", list(options), index=list(options).index(default_weights(spec)),
                              key=f"{prefix}_weights_name",
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
-        return weights_source(spec, name), None
+        return spec, weights_source(spec, name), None
     if kind == "checkpoint":
         upload = box.file_uploader("Checkpoint (.pth / .pt)", type=None, key=f"{prefix}_checkpoint",
                                    help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
         if upload is not None:
             try:
                 checkpoint = read_checkpoint(upload.getvalue())
-                return weights_source(spec, checkpoint=checkpoint), checkpoint
+                fitted, note = fit_head(spec, checkpoint)
+                if note:
+                    box.info(note)
+                return fitted, weights_source(fitted, checkpoint=checkpoint), checkpoint
             except CheckpointError as error:
                 box.error(f"{upload.name}: {error}")
         box.warning("No usable checkpoint yet: showing random weights.")
     seed = box.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
-    return weights_source(spec, "random", seed=int(seed)), None
+    return spec, weights_source(spec, "random", seed=int(seed)), None
 
 
 # A waiter whose page reruns (any click) is interrupted and rejoins at once; only a run that

@@ -321,6 +321,25 @@ def state_mismatch(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> str |
     return message
 
 
+def fit_head(spec: ResNetSpec, checkpoint: Checkpoint) -> tuple[ResNetSpec, str | None]:
+    """``spec`` with its fc resized to the checkpoint's classes, and a sentence saying so.
+
+    Fine-tuning replaces the fc (``model.fc = nn.Linear(model.fc.in_features, 3)``) and
+    saves the state dict, so "resnet18 with this checkpoint" means resnet18 with the
+    checkpoint's fc. ``spec`` itself and None when the classes already agree or a new fc
+    would not make the checkpoint fit (its misfit is then explained by `state_mismatch`).
+    """
+    classes = checkpoint.num_classes
+    if classes is None or classes == spec.num_classes:
+        return spec, None
+    resized = spec.with_changes(num_classes=classes)
+    if not fits(resized, checkpoint.state_dict):
+        return spec, None
+    return resized, (f"The checkpoint's fc has {classes} outputs, so the model's {spec.num_classes}-class fc was "
+                     f"replaced by a {classes}-class one before loading: the model's classes were taken from the "
+                     "checkpoint.")
+
+
 def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str = "cpu") -> nn.Module:
     """``spec`` with the checkpoint's weights; raises `CheckpointError` saying what does not fit."""
     problem = state_mismatch(spec, checkpoint.state_dict)

@@ -142,7 +142,7 @@ if spec.in_channels != 3:
 
 left, right = st.columns(2)
 picked = ui.image_picker("fm", left)
-source, checkpoint = ui.weights_picker("fm", spec, right)
+spec, source, checkpoint = ui.weights_picker("fm", spec, right)
 if picked is None:
     st.stop()
 

@@ -33,7 +33,7 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
     st.divider()
     st.markdown(title)
     row = st.columns(len(setups))
-    for (prefix, spec, _size), (model, source, names, settings), (tensor, cropped), cell in zip(models, setups, inputs, row):
+    for (prefix, *_), (spec, model, source, names, settings), (tensor, cropped), cell in zip(models, setups, inputs, row):
         key = PredictionKey(spec, source, settings, names, digest)
         (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
         picture, chart = cell.columns([2, 3])
@@ -71,8 +71,9 @@ compare = st.toggle("Compare models: the same images through two models", key="p
 
 
 def model_column(prefix: str, spec, input_size: int, box):
-    """Weights for one model, then everything needed to classify with it; None if unusable."""
-    source, checkpoint = ui.weights_picker(prefix, spec, box)
+    """Weights for one model, then everything needed to classify with it (the spec's fc may have taken a
+    checkpoint's classes); None if unusable."""
+    spec, source, checkpoint = ui.weights_picker(prefix, spec, box)
     names_file = None
     if source.kind == "checkpoint":
         names_file = box.file_uploader("Class names (text, one per line)", type=None, key=f"{prefix}_names")
@@ -89,7 +90,7 @@ def model_column(prefix: str, spec, input_size: int, box):
     classes = class_names_for(spec, source, checkpoint, names_file.getvalue() if names_file is not None else None)
     for problem in classes.skipped:
         box.error(f"{problem} Using {classes.origin} instead.")
-    return loaded.model, source, classes.names, preprocessing_for(spec, source, input_size)
+    return spec, loaded.model, source, classes.names, preprocessing_for(spec, source, input_size)
 
 
 models = [("pr", choice.spec, choice.input_size)]

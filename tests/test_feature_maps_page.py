@@ -224,15 +224,21 @@ def test_a_misfit_checkpoint_is_explained() -> None:
     assert any("does not fit resnet18" in e.value and "resnet50 with 3 classes" in e.value for e in at.error)
 
 
-def test_a_checkpoint_with_another_fc_size_is_explained() -> None:
+def test_a_checkpoint_with_another_fc_takes_its_classes_and_a_misfit_is_explained() -> None:
     at = open_page()
     at.radio(key="fm_weights_kind").set_value("checkpoint").run()
     buffer = io.BytesIO()
     torch.save({"state_dict": build_model(PRESETS["resnet18"].with_changes(num_classes=5), "cpu").state_dict()}, buffer)
     at.file_uploader(key="fm_checkpoint").upload("five.pth", buffer.getvalue()).run()
+    assert not at.exception and not at.error
+    assert any("replaced by a 5-class one" in i.value for i in at.info)
+    assert at.selectbox(key="fm_layer").value is not None  # captured with the checkpoint's weights
+    buffer = io.BytesIO()
+    torch.save(build_model(PRESETS["resnet34"].with_changes(num_classes=5), "cpu").state_dict(), buffer)
+    at.file_uploader(key="fm_checkpoint").upload("deeper.pth", buffer.getvalue()).run()
     assert not at.exception
     message = " ".join(e.value for e in at.error)
-    assert "fc.weight: checkpoint (5, 512) vs model (1000, 512)" in message and "resnet18 with 5 classes" in message
+    assert "does not fit resnet18" in message and "resnet34 with 5 classes" in message
 
 
 def test_a_sample_is_captured_once_for_the_class_and_an_upload_stays_private(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torchvision
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -247,3 +249,43 @@ def test_cli_predict_errors_are_one_line(trained_checkpoint, tmp_path: Path, off
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (args, err)
     assert not (tmp_path / "pwned").exists()
+
+
+def seed_003_checkpoint(classes: int = 3) -> tuple[torch.nn.Module, bytes]:
+    """torchvision's resnet18 with its fc replaced and saved, as seed 003 fine-tunes it."""
+    model = torchvision.models.resnet18()
+    model.fc = torch.nn.Linear(model.fc.in_features, classes)
+    buffer = io.BytesIO()
+    torch.save({"epoch": 3, "model_state_dict": model.state_dict()}, buffer)
+    return model.eval(), buffer.getvalue()
+
+
+def test_cli_puts_a_checkpoints_fc_on_the_named_model(tmp_path: Path, capsys) -> None:
+    model, data = seed_003_checkpoint()
+    (tmp_path / "mine.pth").write_bytes(data)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(corpus.encode(corpus.photo(), "PNG"))
+    args = ["predict", str(photo), "--model", "resnet18", "--checkpoint", str(tmp_path / "mine.pth")]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "3-class one" in report["note"] and "classes were taken from the checkpoint" in report["note"]
+    with torch.no_grad():  # the same picture straight through seed 003's model
+        expected = torch.softmax(model(preprocess(decode_image(photo.read_bytes()).image,
+                                                  Preprocessing.for_size(224)).tensor[None]), 1)[0]
+    predictions = report["images"][0]["predictions"]
+    assert [p["label"] for p in predictions] == [f"class {i}" for i in expected.argsort(descending=True).tolist()]
+    assert [p["probability"] for p in predictions] == pytest.approx(expected.sort(descending=True).values.tolist(), abs=1e-5)
+    assert main(args) == 0
+    assert "classes were taken from the checkpoint" in capsys.readouterr().out
+
+
+def test_the_picker_puts_a_checkpoints_fc_on_the_sidebar_model() -> None:
+    _, data = seed_003_checkpoint()
+    at = open_predict("resnet18", "224")
+    at.multiselect(key="pr_samples").set_value(["chelsea"]).run()
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("mine.pth", data).run()
+    assert not at.exception and not at.error
+    assert any("classes were taken from the checkpoint" in i.value for i in at.info)
+    bars = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
+    assert len(bars) == 1 and sorted(bars[0]["data"][0]["y"]) == ["class 0", "class 1", "class 2"]
