@@ -113,12 +113,31 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
     return ResNetSpec(stages=stages, **values)
 
 
+def _from_link(param: str) -> str | None:
+    """The address's ``param`` when it came from a link (Home's lesson path, a shared URL), else None.
+
+    The picker writes its choice to the address on every run; a value other than the last one
+    it wrote was put there by whoever opened the page.
+    """
+    value = st.query_params.get(param)
+    return value if value is not None and value != st.session_state.get("picker_wrote", {}).get(param) else None
+
+
+def _to_address(param: str, value: str) -> None:
+    st.query_params[param] = value
+    st.session_state.setdefault("picker_wrote", {})[param] = value
+
+
 def model_picker(prefix: str, default: str, box=None, label: str = "Model", with_input_size: bool = True) -> ModelChoice | None:
     """Preset or custom spec, kept in the URL under ``prefix``; None (after an st.error) if invalid."""
     box = box if box is not None else st.sidebar
     token_key, size_key = f"{prefix}_token", f"{prefix}_input"
+    linked = _from_link(prefix)
+    if linked is not None:  # the link's model wins over what this session had chosen
+        _reseed(prefix)
+        st.session_state[token_key] = linked
     if token_key not in st.session_state:
-        st.session_state[token_key] = st.query_params.get(prefix, default)
+        st.session_state[token_key] = default
     try:
         base = spec_from_token(st.session_state[token_key])
     except ValueError as error:
@@ -133,20 +152,28 @@ def model_picker(prefix: str, default: str, box=None, label: str = "Model", with
         box.error(f"This combination cannot be built: {error}")
         return None
     st.session_state[token_key] = spec_to_token(spec)
-    st.query_params[prefix] = st.session_state[token_key]
+    _to_address(prefix, st.session_state[token_key])
     size = spec.natural_input_size
     if with_input_size:
-        if size_key not in st.session_state:
-            st.session_state[size_key] = int(st.query_params.get(size_key, size)) if str(st.query_params.get(size_key, size)).isdigit() else size
+        linked_size = _from_link(size_key) or ""
+        if linked_size.isdigit() and 1 <= int(linked_size) <= MAX_INPUT_SIZE:
+            st.session_state[size_key] = int(linked_size)
+        elif size_key not in st.session_state:
+            st.session_state[size_key] = size
         size = int(box.number_input("Input size (px)", min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
                                     help="Side of the square input image. ImageNet models use 224, CIFAR ones 32."))
-        st.query_params[size_key] = str(size)
+        _to_address(size_key, str(size))
     return ModelChoice(spec, size)
 
 
 def choose_model(prefix: str, spec: ResNetSpec) -> None:
     """Make the picker ``prefix`` show ``spec`` from the next run on (its widgets re-seed)."""
     st.session_state[f"{prefix}_token"] = spec_to_token(spec)
+    _reseed(prefix)
+
+
+def _reseed(prefix: str) -> None:
+    """Forget the picker's widgets, so they take their values from its token on their next run."""
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{prefix}_") and k != f"{prefix}_token"
                 and k != f"{prefix}_input"]:
         del st.session_state[key]

@@ -1,4 +1,4 @@
-"""Home: what a ResNet is, what each page teaches, and where the work runs.
+"""Home: what a ResNet is, what each page teaches, a lesson path, and where the work runs.
 
 It loads no torch, so it is the page a fresh server shows first and fast.
 """
@@ -6,6 +6,7 @@ It loads no torch, so it is the page a fresh server shows first and fast.
 import streamlit as st
 
 from explorer import picker
+from explorer.lesson import LESSON, PAGE_SUMMARIES
 
 st.title("ResNet Explorer")
 st.markdown(
@@ -17,12 +18,20 @@ st.markdown(
     "Every model here is built live from torchvision's own ResNet classes, so the numbers you "
     "read are the numbers of the real thing."
 )
-st.subheader("What each page teaches")
-st.page_link(picker.pages()["architecture"], label="**Architecture** — the layer table (shapes, strides, padding, "
-             "shortcuts, params, MACs, receptive field), a block diagram, the shape flow, the paper's Table 1 "
-             "recomputed, how torchinfo/thop/PyTorch count differently, and measured per-layer latency.", icon=":material/account_tree:")
-st.page_link(picker.pages()["compare"], label="**Compare** — two models side by side (ResNet-18 vs ResNet-50 by default): "
-             "where the extra parameters, MACs and memory of the deeper model go.", icon=":material/compare_arrows:")
+pages = picker.pages()
+guide, lesson = st.columns(2, gap="large")
+with guide:
+    st.subheader("What each page teaches")
+    for summary in PAGE_SUMMARIES:
+        st.page_link(pages[summary.page], label=f"**{summary.title}**", icon=pages[summary.page].icon)
+        st.caption(summary.teaches)
+with lesson:
+    st.subheader("A lesson: ResNet-18 vs ResNet-50")
+    st.markdown("ResNet-50 costs 2.25× the MACs of ResNet-18: where does that go, and what does it buy? "
+                "Each step opens its page with the right model chosen.")
+    for number, step in enumerate(LESSON, start=1):
+        st.page_link(pages[step.page], label=f"**{number}. {step.label}**", query_params=step.query_params)
+        st.caption(f"Look for {step.look_for}")
 st.markdown(
     "Pick a model in the sidebar — a preset or **custom…** to change depth, block type, width, stem, "
     "stride placement, shortcuts or dilation. The choice stays with you across pages and is kept in "

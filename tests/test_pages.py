@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from torchvision.models import get_model_weights
 
+from explorer import picker
 from explorer.anatomy import layer_table
+from explorer.lesson import LESSON, PAGE_SUMMARIES
 from explorer.presets import PRESETS
 from explorer.spec import ResNetSpec
 from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
@@ -265,3 +268,37 @@ def test_compare_follows_its_pickers_and_reports_errors() -> None:
     at.text_input(key="a_stages").input("1,-1").run()
     assert not at.exception
     assert any("at least one block" in e.value for e in at.error)
+
+
+def test_home_lists_every_page_and_links_the_lesson_in_order() -> None:
+    at = open_app()
+    links = [link.proto for link in at.get("page_link")]
+    titled = [link.label for link in links if not link.query_string]
+    assert titled == [f"**{summary.title}**" for summary in PAGE_SUMMARIES]
+    assert [summary.page for summary in PAGE_SUMMARIES] == [name for name in picker.pages() if name != "home"]
+    url_path = {name: name.replace("_", "-") for name in picker.pages()}  # as pages() names the addresses
+    lesson = [(link.page, link.label, link.query_string) for link in links if link.query_string]
+    assert lesson == [(url_path[step.page], f"**{number}. {step.label}**", urlencode(step.query_params))
+                      for number, step in enumerate(LESSON, start=1)]
+    assert [step.page for step in LESSON] == ["architecture", "compare", "feature_maps", "zero_init", "predict"]
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("step", LESSON, ids=lambda step: step.page)
+def test_a_lesson_link_opens_its_page_on_its_models_over_the_sessions_choice(step) -> None:
+    at = open_app(step.page)
+    for prefix, _ in step.models:  # the student had picked other models there
+        at.selectbox(key=f"{prefix}_preset").select("resnet34").run()
+    at.switch_page("../pages/home.py").run()
+    number = LESSON.index(step)
+    link = [link.proto for link in at.get("page_link") if link.query_string][number]
+    for key, value in parse_qsl(link.query_string):
+        at.query_params[key] = value
+    at.switch_page(f"../pages/{step.page}.py").run()
+    assert not at.exception
+    for prefix, preset in step.models:
+        assert at.selectbox(key=f"{prefix}_preset").value == preset
+        assert at.query_params[prefix] == preset
+    at.switch_page("../pages/home.py").run()  # a page switch afterwards keeps the linked model
+    if step.models[0][0] == "model":
+        assert at.selectbox(key="model_preset").value == step.models[0][1]
