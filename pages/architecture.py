@@ -13,7 +13,7 @@ from explorer.paper import paper_table1
 from explorer.profiling import CostReport, measure_layer_costs
 from explorer.spec_token import spec_to_token
 from explorer.table_format import (
-    LEVEL_COLUMNS, PAGE_ROWS, format_shape, human_bytes, human_count, page_count, records, to_csv,
+    LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, records, screen_columns, to_csv,
 )
 
 TABS = ("Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost")
@@ -34,7 +34,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     stage_names = [s.name for s in table.stages]
     chosen = middle.multiselect("Stages", stage_names, default=stage_names, key="arch_stage_filter")
     rows = [r for r in table.rows_at(level) if r.stage in chosen]
-    columns = LEVEL_COLUMNS[level]
+    columns = screen_columns(rows, LEVEL_COLUMNS[level])
     pages = page_count(len(rows))
     page = 1
     if pages > 1:  # Styler colours cost per row: a long table is shown a page at a time
@@ -47,13 +47,13 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     measured = report is not None and level is Level.LAYERS  # the measured cost, coloured on the table
     if measured:
         latency = {(c.name, c.call): c.milliseconds for c in report.layers}
-        frame.insert(3, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in shown])
+        frame.insert(frame.columns.get_loc(Column.MACS.label) + 1, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in shown])
     styled = highlight(frame, shown)
     if measured:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
         styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
-                 column_config=ui.number_columns(frame))
+                 column_config={**ui.number_columns(frame), Column.NAME.label: st.column_config.TextColumn(pinned=True)})
     paging = (f"Rows {first + 1:,}–{first + len(shown):,} of {len(rows):,} (page {page} of {pages}); the CSV holds "
               "all of them. " if pages > 1 else "")
     st.caption(paging + ":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
@@ -61,7 +61,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
                "FLOPs = 2 × MACs.")
     # A callable is encoded only when the button is clicked; "ignore": a download reruns nothing.
     name = f"{table.spec.name.replace(' ', '_')}_{level.value}_{table.input_size[0]}px.csv"
-    st.download_button("Download this table as CSV", lambda: to_csv(rows, columns), key="arch_csv", file_name=name,
+    st.download_button("Download this table as CSV", lambda: to_csv(rows, LEVEL_COLUMNS[level]), key="arch_csv", file_name=name,
                        mime="text/csv", on_click="ignore")
 
 

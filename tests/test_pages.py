@@ -302,3 +302,18 @@ def test_a_lesson_link_opens_its_page_on_its_models_over_the_sessions_choice(ste
     at.switch_page("../pages/home.py").run()  # a page switch afterwards keeps the linked model
     if step.models[0][0] == "model":
         assert at.selectbox(key="model_preset").value == step.models[0][1]
+
+
+@pytest.mark.parametrize(("token", "shown", "hidden"), [
+    ("resnet18", {"Shortcut layer"}, {"Dilation", "Groups"}),
+    ("resnext50_32x4d", {"Groups", "Shortcut layer"}, {"Dilation"}),
+    ("resnet50;dilate=0,1,1", {"Dilation"}, {"Groups"}),
+    ("resnet18;shortcut=none", set(), {"Shortcut layer", "Dilation", "Groups"}),
+])
+def test_the_screen_table_leads_with_what_a_reader_needs_and_hides_silent_columns(token: str, shown: set[str],
+                                                                                  hidden: set[str]) -> None:
+    at = open_app("architecture", model=token)
+    columns = list(at.dataframe[0].value.columns)
+    assert columns[:5] == ["#", "Name", "Out (C×H×W)", "Params", "MACs (conv+linear)"]
+    assert shown <= set(columns) and not hidden & set(columns)
+    assert set(columns) | hidden == {c.label for c in LAYER_COLUMNS}  # nothing else is dropped
