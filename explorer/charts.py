@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,17 @@ SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections 
 # Stages longer than this show their first blocks, a "⋮ n more" box and the last block.
 MAX_BLOCKS_SHOWN = 7
 HEAD_BLOCKS_SHOWN = 4
+# Legends sit at the foot of the figure, under the axis labels, so that they never cover a
+# title however many rows they wrap to (the figure's bottom margin grows to hold them).
+LEGEND_AT_FOOT = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
+# A log axis labelled at the powers of ten only: 1, 10, 100 … (no "2, 5" between them).
+DECADES = {"type": "log", "dtick": 1, "exponentformat": "power", "minor": {"showgrid": True, "gridcolor": "#f4f4f4"}}
+
+
+def wrapped_title(text: str, width: int = 60) -> str:
+    """A title broken into lines of about ``width`` characters: plotly never wraps one, and a
+    figure in half a page is narrower than most titles."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
@@ -111,7 +123,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
     figure.update_yaxes(visible=False, range=[-(depth - 0.4) * (height + gap), 1.6])
     figure.update_layout(
         height=int(200 + depth * 95), margin={"l": 10, "r": 10, "t": 40, "b": 40}, plot_bgcolor="white",
-        font={"color": "#1f2d3d"}, legend={"orientation": "h", "y": 0, "x": 0, "yanchor": "top"},
+        font={"color": "#1f2d3d"}, legend=LEGEND_AT_FOOT,
         hoverlabel={"align": "left"},
         title={"text": f"{table.spec.name}: stem → stages → head (hover or click a block)", "font": {"size": 14}},
     )
@@ -130,9 +142,8 @@ def shape_flow_chart(table: LayerTable) -> go.Figure:
     figure.update_yaxes(title_text="channels", type="log", dtick=math.log10(2), secondary_y=False)
     figure.update_yaxes(title_text="feature-map height (px)", type="log", dtick=math.log10(2), secondary_y=True)
     figure.update_xaxes(title_text="block output (execution order)", tickangle=-45)
-    figure.update_layout(height=420, margin={"l": 10, "r": 10, "t": 70, "b": 10}, hovermode="x unified",
-                         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
-                         plot_bgcolor="white", font={"color": "#1f2d3d"},
+    figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 50, "b": 40}, hovermode="x unified",
+                         legend=LEGEND_AT_FOOT, plot_bgcolor="white", font={"color": "#1f2d3d"},
                          title={"text": "Shape flow: the channels double each time the map halves", "font": {"size": 14}})
     return figure
 
@@ -152,8 +163,8 @@ def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figur
         for index, (name, colour) in enumerate(((name_a, "#3498db"), (name_b, "#e67e22"))):
             figure.add_trace(go.Bar(x=stages, y=[v[index] for v in values], name=name, marker_color=colour,
                                     showlegend=col == 1, legendgroup=name), row=1, col=col)
-    figure.update_layout(barmode="group", height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         legend={"orientation": "h", "y": -0.15})
+    figure.update_layout(barmode="group", height=380, margin={"l": 10, "r": 10, "t": 50, "b": 40},
+                         legend=LEGEND_AT_FOOT)
     return figure
 
 
@@ -364,11 +375,11 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
         y = [v if not (log and v <= 0) else None for v in values]
         figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line={"color": colour},
                                     marker={"size": 5}, connectgaps=False))
-    figure.update_yaxes(title_text=y_title, type="log" if log else "linear")
+    figure.update_yaxes(title_text=y_title, **(DECADES if log else {}))
     figure.update_xaxes(tickangle=-45)
-    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10}, hovermode="x unified",
-                         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
-                         title={"text": title, "font": {"size": 14}}, plot_bgcolor="white")
+    figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 70, "b": 40}, hovermode="x unified",
+                         legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}},
+                         plot_bgcolor="white")
     return figure
 
 
@@ -383,6 +394,6 @@ def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
                                     legendgroup=name, showlegend=False), row=1, col=2)
     figure.update_xaxes(title_text="step")
     figure.update_yaxes(range=[0, 1.02], row=1, col=2)
-    figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                         legend={"orientation": "h", "y": -0.2}, title={"text": title, "font": {"size": 14}})
+    figure.update_layout(height=400, margin={"l": 10, "r": 10, "t": 60, "b": 40},
+                         legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}})
     return figure
