@@ -375,7 +375,11 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
         y = [v if not (log and v <= 0) else None for v in values]
         figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line={"color": colour},
                                     marker={"size": 5}, connectgaps=False))
-    figure.update_yaxes(title_text=y_title, **(DECADES if log else {}))
+    figure.update_yaxes(title_text=y_title)
+    positive = [v for values in series.values() for v in values if v > 0]
+    if log and positive:  # whole decades, so that at least two labelled ticks show however narrow the data
+        low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+        figure.update_yaxes(range=[low, max(high, low + 1)], **DECADES)
     figure.update_xaxes(tickangle=-45)
     figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 70, "b": 40}, hovermode="x unified",
                          legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}},

@@ -49,3 +49,10 @@ def test_log_axes_are_labelled_at_powers_of_ten() -> None:
     for name, axis in log_axes:
         # Decades (1, 10, 100) everywhere; the shape flow's channels and heights double, so they read 64, 128, 256.
         assert axis.dtick == (math.log10(2) if name == "shape flow" else 1), name
+
+
+def test_a_narrow_log_axis_still_spans_whole_decades() -> None:
+    figure = charts.lines(BLOCKS, {"a": [0.3, 0.5, 2.5]}, "narrow", "value", log=True)
+    assert list(figure.layout.yaxis.range) == [-1, 1]  # labels 0.1, 1, 10
+    figure = charts.lines(BLOCKS, {"a": [1.0, 0.0]}, "one value", "value", log=True)
+    assert list(figure.layout.yaxis.range) == [0, 1]
