@@ -18,14 +18,17 @@ if importlib.util.find_spec("explorer") is None:
 import streamlit as st  # noqa: E402
 
 from explorer import picker  # noqa: E402
+from explorer.i18n import _  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
+# The language first: the page titles in the navigation (drawn above it) are already in it.
+picker.language_switch()
 page = st.navigation(list(picker.pages().values()))
 
 # One model picker for every page that studies one model (Compare has two of its own).
 choice = None
 if page.url_path != "compare":
-    st.sidebar.header("Model")
+    st.sidebar.header(_("Model"))
     choice = picker.model_picker("model", "resnet50")
     st.session_state["sidebar_choice"] = choice
 # Home needs no torch, so it opens before torch has loaded (~3 s here); the other pages load it.

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, N_, _
 from explorer.presets import PRESETS, get_preset
 from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
 from explorer.spec_token import spec_from_token, spec_to_token
 
-CUSTOM = "custom…"
+CUSTOM = N_("custom…")
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 MAX_INPUT_SIZE = 4096
 
@@ -55,23 +56,23 @@ def _widget_value(info: FieldInfo, value: object) -> object:
 def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
     """The widget `FieldInfo.widget` names; returns the field's value (ValueError naming bad text)."""
     if info.widget is Widget.SELECT:
-        return info.parse(box.selectbox(info.label, info.choices, key=key, help=info.help))
+        return info.parse(box.selectbox(_(info.label), info.choices, key=key, help=_(info.help)))
     if info.widget is Widget.RADIO:
         labels = dict(zip(info.choices, info.choice_labels))
-        return info.parse(box.radio(info.label, info.choices, key=key, help=info.help, horizontal=True,
-                                    format_func=lambda value: labels.get(value, value)))
+        return info.parse(box.radio(_(info.label), info.choices, key=key, help=_(info.help), horizontal=True,
+                                    format_func=lambda value: _(labels[value]) if value in labels else value))
     if info.widget is Widget.CHECKBOX:
-        return box.checkbox(info.label, key=key, help=info.help)
+        return box.checkbox(_(info.label), key=key, help=_(info.help))
     if info.widget is Widget.NUMBER:
-        return int(box.number_input(info.label, min_value=1, max_value=info.maximum, step=1, key=key, help=info.help))
+        return int(box.number_input(_(info.label), min_value=1, max_value=info.maximum, step=1, key=key, help=_(info.help)))
     if info.widget is Widget.INTS:
         try:
-            return info.parse(box.text_input(info.label, key=key, help=info.help))
+            return info.parse(box.text_input(_(info.label), key=key, help=_(info.help)))
         except ValueError as error:
-            raise ValueError(f"{info.label}: {error}") from None
+            raise ValueError(f"{_(info.label)}: {error}") from None
     names = _stage_names(num_stages)  # Widget.LATER_STAGES
     st.session_state[key] = [name for name in st.session_state[key] if name in names]
-    chosen = box.multiselect(info.label, names, key=key, help=info.help)
+    chosen = box.multiselect(_(info.label), names, key=key, help=_(info.help))
     return tuple(name in chosen for name in names)
 
 
@@ -94,13 +95,13 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
         if name == "stages" or info.per_stage or (info.bottleneck_only and values["block"] is not Block.BOTTLENECK):
             continue
         values[name] = _field_widget(box, keys[name], info, len(base.stages))
-    by = box.radio("Size by", ["depth", "stage counts"], key=f"{prefix}_by", horizontal=True)
+    by = box.radio(_("Size by"), [N_("depth"), N_("stage counts")], key=f"{prefix}_by", horizontal=True, format_func=_)
     if by == "depth":
-        depth = box.number_input("Depth", min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
-                                 help="Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
-                                      "CIFAR stem, else four in the paper's proportions.")
+        depth = box.number_input(_("Depth"), min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
+                                 help=_("Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
+                                        "CIFAR stem, else four in the paper's proportions."))
         stages = spec_for_depth(ResNetSpec(**values), int(depth)).stages
-        box.caption(f"→ stages {', '.join(map(str, stages))}")
+        box.caption(_("→ stages {stages}").format(stages=", ".join(map(str, stages))))
     else:
         stages = _field_widget(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages))
     for name, info in SPEC_FIELDS.items():
@@ -108,7 +109,8 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
             value = _field_widget(box, keys[name], info, len(stages))
             if info.widget is Widget.INTS and value and len(value) != len(stages):
                 value = ()  # typed for another stage count: back to the default (planes doubling from 64)
-                box.caption(f"{info.label}: back to the default, to match the {len(stages)} stages.")
+                box.caption(_("{field}: back to the default, to match the {count} stages.").format(
+                    field=_(info.label), count=len(stages)))
             values[name] = value
     return ResNetSpec(stages=stages, **values)
 
@@ -128,7 +130,21 @@ def _to_address(param: str, value: str) -> None:
     st.session_state.setdefault("picker_wrote", {})[param] = value
 
 
-def model_picker(prefix: str, default: str, box=None, label: str = "Model", with_input_size: bool = True) -> ModelChoice | None:
+def language_switch(box=None) -> str:
+    """English / 简体中文 for this session, kept in the URL (``?lang=zh``) and across pages like the
+    model; a link's language wins, then the session's, then English."""
+    box = box if box is not None else st.sidebar
+    linked = _from_link(SESSION_KEY)
+    if linked in LANGUAGES:
+        st.session_state[SESSION_KEY] = linked
+    elif SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = DEFAULT_LANGUAGE
+    chosen = box.radio(_("Language"), list(LANGUAGES), key=SESSION_KEY, format_func=LANGUAGES.get, horizontal=True)
+    _to_address(SESSION_KEY, chosen)
+    return chosen
+
+
+def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), with_input_size: bool = True) -> ModelChoice | None:
     """Preset or custom spec, kept in the URL under ``prefix``; None (after an st.error) if invalid."""
     box = box if box is not None else st.sidebar
     token_key, size_key = f"{prefix}_token", f"{prefix}_input"
@@ -141,15 +157,15 @@ def model_picker(prefix: str, default: str, box=None, label: str = "Model", with
     try:
         base = spec_from_token(st.session_state[token_key])
     except ValueError as error:
-        box.warning(f"Ignoring the model in the link: {error}")
+        box.warning(_("Ignoring the model in the link: {error}").format(error=error))
         base = get_preset(default)
     _default(f"{prefix}_preset", base.preset or CUSTOM)
-    choice = box.selectbox(label, [*PRESETS, CUSTOM], key=f"{prefix}_preset",
-                           help="A preset, or custom… to change any field (starting from the last model).")
+    choice = box.selectbox(_(label), [*PRESETS, CUSTOM], key=f"{prefix}_preset", format_func=_,
+                           help=_("A preset, or custom… to change any field (starting from the last model)."))
     try:
-        spec = _custom_spec(prefix, base, box.expander("Custom architecture", expanded=True)) if choice == CUSTOM else PRESETS[choice]
+        spec = _custom_spec(prefix, base, box.expander(_("Custom architecture"), expanded=True)) if choice == CUSTOM else PRESETS[choice]
     except ValueError as error:
-        box.error(f"This combination cannot be built: {error}")
+        box.error(_("This combination cannot be built: {error}").format(error=error))
         return None
     st.session_state[token_key] = spec_to_token(spec)
     _to_address(prefix, st.session_state[token_key])
@@ -160,8 +176,8 @@ def model_picker(prefix: str, default: str, box=None, label: str = "Model", with
             st.session_state[size_key] = int(linked_size)
         elif size_key not in st.session_state:
             st.session_state[size_key] = size
-        size = int(box.number_input("Input size (px)", min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
-                                    help="Side of the square input image. ImageNet models use 224, CIFAR ones 32."))
+        size = int(box.number_input(_("Input size (px)"), min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
+                                    help=_("Side of the square input image. ImageNet models use 224, CIFAR ones 32.")))
         _to_address(size_key, str(size))
     return ModelChoice(spec, size)
 
@@ -182,12 +198,12 @@ def _reseed(prefix: str) -> None:
 def pages() -> dict[str, st.Page]:
     """The app's pages by name; `st.navigation` and `st.page_link` take these objects."""
     return {
-        "home": st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
-        "architecture": st.Page(PAGES_DIR / "architecture.py", title="Architecture", icon=":material/account_tree:", url_path="architecture"),
-        "compare": st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-        "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title="Feature maps", icon=":material/grid_view:",
+        "home": st.Page(PAGES_DIR / "home.py", title=_("Home"), icon=":material/home:", default=True),
+        "architecture": st.Page(PAGES_DIR / "architecture.py", title=_("Architecture"), icon=":material/account_tree:", url_path="architecture"),
+        "compare": st.Page(PAGES_DIR / "compare.py", title=_("Compare"), icon=":material/compare_arrows:", url_path="compare"),
+        "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title=_("Feature maps"), icon=":material/grid_view:",
                                 url_path="feature-maps"),
         "zero_init": st.Page(PAGES_DIR / "zero_init.py", title="zero_init_residual", icon=":material/exposure_zero:",
                              url_path="zero-init"),
-        "predict": st.Page(PAGES_DIR / "predict.py", title="Predict", icon=":material/label:", url_path="predict"),
+        "predict": st.Page(PAGES_DIR / "predict.py", title=_("Predict"), icon=":material/label:", url_path="predict"),
     }

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from typing import Any
 
+from explorer.i18n import N_
+
 # The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
 # is a typo, and building it would only hang the app.
 MAX_BLOCKS = 1000
@@ -203,58 +205,58 @@ class ResNetSpec:
 
     # Blocks per stage; one entry per stage ("layer1", "layer2", ...).
     stages: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata=_ints(
-        "Blocks per stage", "Residual blocks in each stage, e.g. 3,4,6,3 (ResNet-50) or 3,24,36,3."))
+        N_("Blocks per stage"), N_("Residual blocks in each stage, e.g. 3,4,6,3 (ResNet-50) or 3,24,36,3.")))
     # Residual block type; decides the expansion (1 or 4) and how depth is counted.
     block: Block = field(default=Block.BOTTLENECK, metadata=_choice(
-        Block, "Block", "basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+)."))
+        Block, N_("Block"), N_("basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+).")))
     # ``planes`` of each stage: the block's inner width before expansion and grouping.
     # Empty means the paper's doubling from 64: (64, 128, 256, 512) for four stages.
     stage_planes: tuple[int, ...] = field(default=(), metadata=_ints(
-        "Planes per stage", "The inner width of each stage's blocks, e.g. 64,128,256,512; leave empty to double "
-        "from 64.", flag="planes", per_stage=True))
+        N_("Planes per stage"), N_("The inner width of each stage's blocks, e.g. 64,128,256,512; leave empty to double "
+        "from 64."), flag="planes", per_stage=True))
     # Grouped 3x3 conv in bottlenecks (ResNeXt cardinality); 1 for plain ResNets.
     groups: int = field(default=1, metadata=_number(
-        "Groups", "ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d).", 256, bottleneck_only=True))
+        N_("Groups"), N_("ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d)."), 256, bottleneck_only=True))
     # torchvision's ``width_per_group``: bottleneck width = int(planes * w / 64) * groups.
     # 4 with groups=32 is ResNeXt "32x4d"; 128 with groups=1 is Wide ResNet "_2".
     width_per_group: int = field(default=64, metadata=_number(
-        "Width/group", "64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2.", 1024,
+        N_("Width/group"), N_("64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2."), 1024,
         bottleneck_only=True))
     # Stem layout; CIFAR nets use a 3x3 stride-1 conv and no max pool.
     stem: Stem = field(default=Stem.IMAGENET, metadata=_choice(
-        Stem, "Stem", "imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool."))
+        Stem, N_("Stem"), N_("imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool.")))
     # Channels out of the stem (torchvision's fixed ``inplanes = 64``; 16 for CIFAR).
     stem_width: int = field(default=64, metadata=_number(
-        "Stem width", "Channels out of the stem: 64 for ImageNet ResNets, 16 for CIFAR ones.", 1024))
+        N_("Stem width"), N_("Channels out of the stem: 64 for ImageNet ResNets, 16 for CIFAR ones."), 1024))
     # V1d: the projection shortcut average-pools first, then a stride-1 1x1 conv, so the
     # shortcut no longer ignores 3 of every 4 pixels.
     avg_down: bool = field(default=False, metadata=_switch(
-        "Avg-pool downsampling shortcut (ResNet-D)", "The projection shortcut average-pools, then a stride-1 "
-        "1x1 conv (V1d)."))
+        N_("Avg-pool downsampling shortcut (ResNet-D)"), N_("The projection shortcut average-pools, then a stride-1 "
+        "1x1 conv (V1d).")))
     # Which conv of a stride-2 bottleneck carries the stride.
     stride_style: StrideStyle = field(default=StrideStyle.PYTORCH, metadata=_choice(
-        StrideStyle, "Stride on", "Which conv of a downsampling bottleneck has stride 2: the 3x3 (pytorch, v1.5) "
-        "or the first 1x1 (caffe, the paper's v1).", Widget.RADIO, ("3x3 (pytorch, v1.5)", "1x1 (caffe, v1)"),
+        StrideStyle, N_("Stride on"), N_("Which conv of a downsampling bottleneck has stride 2: the 3x3 (pytorch, v1.5) "
+        "or the first 1x1 (caffe, the paper's v1)."), Widget.RADIO, (N_("3x3 (pytorch, v1.5)"), N_("1x1 (caffe, v1)")),
         flag="style"))
     # Paper option A/B/C for the shortcut connections, or "none" for a plain network.
     shortcut: Shortcut = field(default=Shortcut.B, metadata=_choice(
-        Shortcut, "Shortcut option", "A: zero-pad identity. B: projection where the shape changes. C: projection "
-        "everywhere. none: a plain network without shortcuts (the paper's baseline).", Widget.RADIO))
+        Shortcut, N_("Shortcut option"), N_("A: zero-pad identity. B: projection where the shape changes. C: projection "
+        "everywhere. none: a plain network without shortcuts (the paper's baseline)."), Widget.RADIO))
     # For stages 2..N: replace the stride-2 by dilation (torchvision's
     # ``replace_stride_with_dilation``; segmentation backbones use output stride 8 or 16).
     # Empty means no dilation.
     dilate: tuple[bool, ...] = field(default=(), metadata=_later_stage_flags(
-        "Dilate instead of stride", "Stages after the first that keep the resolution and dilate their 3x3 convs "
-        "instead of striding (segmentation backbones); on the command line one flag per stage, e.g. F,T,T."))
+        N_("Dilate instead of stride"), N_("Stages after the first that keep the resolution and dilate their 3x3 convs "
+        "instead of striding (segmentation backbones); on the command line one flag per stage, e.g. F,T,T.")))
     # Start each residual branch's last BN at gamma = 0 so every block starts as identity.
     zero_init_residual: bool = field(default=False, metadata=_switch(
-        "zero_init_residual", "Start each residual branch's last BN at γ = 0, so every block starts as identity."))
+        "zero_init_residual", N_("Start each residual branch's last BN at γ = 0, so every block starts as identity.")))
     # Size of the classifier (``fc``).
     num_classes: int = field(default=1000, metadata=_number(
-        "Classes", "Outputs of the classifier (fc): 1000 for ImageNet, 10 for CIFAR-10.", 100_000))
+        N_("Classes"), N_("Outputs of the classifier (fc): 1000 for ImageNet, 10 for CIFAR-10."), 100_000))
     # Channels of the input image (3 for RGB, 1 for grayscale).
     in_channels: int = field(default=3, metadata=_number(
-        "Input channels", "Channels of the input image: 3 for RGB, 1 for grayscale.", 64))
+        N_("Input channels"), N_("Channels of the input image: 3 for RGB, 1 for grayscale."), 64))
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: normalise inputs once, here

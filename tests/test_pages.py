@@ -274,7 +274,7 @@ def test_home_lists_every_page_and_links_the_lesson_in_order() -> None:
     at = open_app()
     links = [link.proto for link in at.get("page_link")]
     titled = [link.label for link in links if not link.query_string]
-    assert titled == [f"**{summary.title}**" for summary in PAGE_SUMMARIES]
+    assert titled == [f"**{summary.title}**" for summary in PAGE_SUMMARIES]  # English: the marked text itself
     assert [summary.page for summary in PAGE_SUMMARIES] == [name for name in picker.pages() if name != "home"]
     url_path = {name: name.replace("_", "-") for name in picker.pages()}  # as pages() names the addresses
     lesson = [(link.page, link.label, link.query_string) for link in links if link.query_string]
