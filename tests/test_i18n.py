@@ -100,3 +100,15 @@ def test_the_language_follows_in_language_and_defaults_to_english() -> None:
     with in_language("zh"):
         assert CJK.search(_("Architecture"))
     assert set(LANGUAGES) == {"en", *CATALOGS}
+
+
+def test_the_language_comes_from_the_link_and_stays_across_pages() -> None:
+    at = open_app(lang="zh")
+    assert at.title[0].value == "ResNet 探索器" and at.radio(key="lang").value == "zh"
+    at.switch_page("../pages/architecture.py").run()
+    at.switch_page("../pages/home.py").run()
+    assert at.title[0].value == "ResNet 探索器" and at.query_params["lang"] == "zh"
+    at.radio(key="lang").set_value("en").run()
+    assert at.title[0].value == "ResNet Explorer" and at.query_params["lang"] == "en"
+    english = open_app()
+    assert english.title[0].value == "ResNet Explorer" and english.radio(key="lang").value == "en"
