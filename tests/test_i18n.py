@@ -112,3 +112,30 @@ def test_the_language_comes_from_the_link_and_stays_across_pages() -> None:
     assert at.title[0].value == "ResNet Explorer" and at.query_params["lang"] == "en"
     english = open_app()
     assert english.title[0].value == "ResNet Explorer" and english.radio(key="lang").value == "en"
+
+
+def shown_text(at) -> str:
+    """What a reader sees of a page: titles, prose, captions, messages and widget labels."""
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error")
+             for e in getattr(at, kind)]
+    parts += [w.label for kind in ("radio", "selectbox", "multiselect", "number_input", "slider", "toggle", "checkbox",
+                                   "button") for w in getattr(at, kind)]
+    return " ".join(str(p) for p in parts)
+
+
+def chinese_share(text: str) -> float:
+    """Chinese characters among the letters of ``text`` (a Latin word counts as one letter's worth:
+    identifiers and model names stay in Latin script)."""
+    words = re.findall(r"[A-Za-z]+", text)
+    han = len(CJK.findall(text))
+    return han / max(1, han + len(words))
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("page", ["home", "architecture", "compare", "feature_maps", "zero_init", "predict"])
+def test_every_page_opens_in_chinese(page: str) -> None:
+    at = open_app(None if page == "home" else page, lang="zh")
+    assert not at.exception
+    assert CJK.search(at.title[0].value), at.title[0].value
+    share = chinese_share(shown_text(at))
+    assert share > 0.8, f"{page}: only {share:.0%} of what it shows is Chinese:\n{shown_text(at)[:2000]}"
