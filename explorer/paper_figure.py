@@ -249,7 +249,7 @@ def _split(heights: Sequence[float], columns: int) -> list[tuple[int, int]]:
     best: tuple[float, list[tuple[int, int]]] | None = None
     for cuts in itertools.combinations(range(1, len(heights)), columns - 1):
         edges = [0, *cuts, len(heights)]
-        runs = list(zip(edges, edges[1:]))
+        runs = list(itertools.pairwise(edges))
         tallest = max(sum(heights[a:b]) for a, b in runs)
         if best is None or tallest < best[0]:
             best = (tallest, runs)
@@ -411,9 +411,9 @@ def _svg_points(points: Sequence[tuple[float, float]]) -> str:
 
 def to_svg(figure: PaperFigure) -> str:
     """The figure as a standalone SVG document (vector: sharp on any slide)."""
+    size = f'width="{figure.width:.0f}" height="{figure.height:.0f}" viewBox="0 0 {figure.width:.0f} {figure.height:.0f}"'
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{figure.width:.0f}" height="{figure.height:.0f}" '
-        f'viewBox="0 0 {figure.width:.0f} {figure.height:.0f}" font-family={quoteattr(FONT_FAMILY)}>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" {size} font-family={quoteattr(FONT_FAMILY)}>',
         f"<title>{escape(figure.name)}: architecture in the style of He et al. 2016, Figure 3</title>",
         '<rect width="100%" height="100%" fill="white"/>',
     ]
@@ -478,7 +478,7 @@ def _dashed(points: Sequence[tuple[float, float]], dashes: Sequence[float]) -> l
     pattern = itertools.cycle(enumerate(dashes))
     index, left = next(pattern)
     current: list[tuple[float, float]] = [points[0]]
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         length = math.hypot(x1 - x0, y1 - y0)
         done = 0.0
         while length - done > left:
