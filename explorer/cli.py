@@ -1,5 +1,5 @@
 """Command line: ``python -m explorer table resnet50 [--csv F] [--json] ...``, ``predict IMG...``, ``presets``,
-``degradation``.
+``degradation``, ``figure resnet34 --out F.svg``.
 
 Errors a user can cause print one line to stderr and exit with status 2.
 """
@@ -18,6 +18,7 @@ from explorer.anatomy import LayerTable, Level, layer_table
 from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
 from explorer.devices import pick_device
 from explorer.images import ImageError, decode_image, preprocess
+from explorer.paper_figure import FOLD_AFTER, paper_figure, to_png, to_svg
 from explorer.predict import predict
 from explorer.presets import PRESETS, cifar_resnet, get_preset
 from explorer.shapes_task import task_classes
@@ -250,6 +251,21 @@ def _cmd_degradation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_figure(args: argparse.Namespace) -> int:
+    """Write the paper-style architecture figure (He et al. 2016, Fig. 3) as SVG or PNG, by the file's suffix."""
+    out = Path(args.out)
+    encoders = {".svg": lambda f: to_svg(f).encode(), ".png": to_png}
+    if out.suffix.lower() not in encoders:
+        raise ValueError(f"--out must end in .svg or .png, got {out.name!r}.")
+    spec = spec_from_args(args)
+    table = layer_table(spec, args.input or spec.natural_input_size)
+    figure = paper_figure(table, plain_twin=args.plain_twin, fold_after=args.fold_after,
+                          columns=None if args.slide else args.columns)
+    out.write_bytes(encoders[out.suffix.lower()](figure))
+    print(f"wrote {out} ({figure.width:.0f}x{figure.height:.0f} px)", file=sys.stderr)
+    return 0
+
+
 def _cmd_fetch_weights(args: argparse.Namespace) -> int:
     """Download torchvision ImageNet weights into the cache (for offline machines and images)."""
     for name in args.models:
@@ -307,6 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
     degradation.add_argument("--seed", type=int, default=0)
     degradation.add_argument("--input", type=int, help="input side (default: the CIFAR nets' 32)")
     degradation.set_defaults(run=_cmd_degradation)
+    figure = commands.add_parser("figure", help="draw the architecture as in the paper's Fig. 3 (SVG or PNG)")
+    _add_spec_arguments(figure)
+    figure.add_argument("--out", required=True, metavar="FILE", help="where to write it: a .svg or .png file")
+    figure.add_argument("--input", type=_input_size, default=None, help="input side or HxW (default 224, CIFAR 32)")
+    figure.add_argument("--plain-twin", action="store_true", help="the same net without shortcuts beside it")
+    figure.add_argument("--fold-after", type=int, default=FOLD_AFTER,
+                        help=f"fold stages of more blocks than this (default {FOLD_AFTER})")
+    figure.add_argument("--columns", type=int, default=1, help="cut each net's column between stages (default 1)")
+    figure.add_argument("--slide", action="store_true", help="as many columns as fit a 16:9 slide best")
+    figure.set_defaults(run=_cmd_figure)
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(run=_cmd_presets)
     return parser

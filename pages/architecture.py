@@ -10,7 +10,9 @@ from explorer import charts, ui
 from explorer.anatomy import LayerTable, Level, RowKind
 from explorer.devices import DoesNotFit, describe_device
 from explorer.paper import paper_table1
+from explorer.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
 from explorer.profiling import CostReport, measure_layer_costs
+from explorer.spec import MAX_BLOCKS
 from explorer.spec_token import spec_to_token
 from explorer.table_format import (
     LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, records, screen_columns, to_csv,
@@ -65,9 +67,41 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
                        mime="text/csv", on_click="ignore")
 
 
+DIAGRAM_STYLES = ("Interactive blocks", "Paper style (Figure 3)")
+
+
+def paper_figure_view(table: LayerTable) -> None:
+    """He et al. 2016, Figure 3, drawn from this model's layer table, with SVG and PNG downloads."""
+    controls = st.container(horizontal=True, vertical_alignment="bottom", gap="large")
+    twin = controls.toggle("With the plain twin beside it", key="arch_figure_twin",
+                           help="The same network without shortcuts, as the paper's middle column.")
+    slide = controls.toggle("Fit a 16:9 slide", key="arch_figure_slide",
+                            help="Cut each column between stages into as many columns as show it largest on a slide.")
+    fold_after = int(controls.number_input("Fold stages of more blocks than", min_value=FOLD_HEAD + 1,
+                                           max_value=MAX_BLOCKS, value=FOLD_AFTER, step=1, key="arch_figure_fold",
+                                           width=220, help="A folded stage shows its first two blocks, how many "
+                                                           "are left out, and its last block."))
+    figure = paper_figure(table, plain_twin=twin, fold_after=fold_after, columns=None if slide else 1)
+    svg = to_svg(figure)
+    buttons = st.container(horizontal=True)
+    # Callables are encoded only when clicked; "ignore": a download reruns nothing.
+    buttons.download_button("Download SVG", lambda: svg, key="arch_figure_svg", file_name=f"{figure.name}_fig3.svg",
+                            mime="image/svg+xml", on_click="ignore")
+    buttons.download_button("Download PNG", lambda: to_png(figure), key="arch_figure_png",
+                            file_name=f"{figure.name}_fig3.png", mime="image/png", on_click="ignore")
+    st.caption("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out), each shortcut an "
+               "arc beside its block — solid: identity, dashed: projection, dotted: zero-padded identity "
+               "(option A); **/2** where a layer halves the map, and the output shape (H×W×C) after each stage.")
+    st.image(svg, width="content")
+
+
 @st.fragment
 def diagram_view(table: LayerTable) -> None:
-    """The block diagram; clicking a block lists its layers, rerunning only this."""
+    """The interactive block diagram, or the paper's Figure 3; a click here reruns only this."""
+    style = st.radio("Style", DIAGRAM_STYLES, key="arch_diagram_style", horizontal=True)
+    if style == DIAGRAM_STYLES[1]:
+        paper_figure_view(table)
+        return
     event = st.plotly_chart(charts.architecture_diagram(table), key="arch_diagram", on_select="rerun",
                             selection_mode="points", width="stretch")
     picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]

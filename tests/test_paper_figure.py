@@ -1,0 +1,200 @@
+"""The paper-style figure (He et al. 2016, Fig. 3): layout from the layer table, SVG, PNG, CLI and the page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageColor
+
+from explorer.anatomy import layer_table
+from explorer.cli import main
+from explorer.paper_figure import (
+    FONT, PNG_SCALE, ArcStyle, Label, PaperFigure, Role, _font, paper_figure, slide_scale, to_png, to_svg,
+)
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.spec import ResNetSpec, Shortcut
+from tests.conftest import open_app
+from tests.test_pages import deferred_downloads, open_tab  # noqa: F401  (deferred_downloads is a fixture)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def figure_of(name: str, **options) -> PaperFigure:
+    spec = PRESETS[name]
+    return paper_figure(layer_table(spec, spec.natural_input_size), **options)
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+
+
+def test_resnet34_has_the_papers_sixteen_shortcuts_three_of_them_projections() -> None:
+    figure = figure_of("resnet34")
+    styles = Counter(arc.style for arc in figure.arcs)
+    assert styles == {ArcStyle.IDENTITY: 13, ArcStyle.PROJECTION: 3}
+    assert [a.block for a in figure.arcs if a.style is ArcStyle.PROJECTION] == ["layer2.0", "layer3.0", "layer4.0"]
+    assert len(figure.boxes) == 34 + 2  # the 34 weighted layers, the max pool and the avg pool
+
+
+def test_halving_is_marked_on_exactly_the_layers_that_halve_the_map() -> None:
+    figure = figure_of("resnet34")
+    assert [b.layer for b in figure.boxes if "/2" in b.text] == [
+        "conv1", "maxpool", "layer2.0.conv1", "layer3.0.conv1", "layer4.0.conv1"]
+    texts = [b.text for b in figure.boxes]
+    assert texts[:3] == ["7x7 conv, 64, /2", "pool, /2", "3x3 conv, 64"]
+    assert "3x3 conv, 128, /2" in texts and texts[-2:] == ["avg pool", "fc 1000"]
+
+
+def test_output_shapes_stand_between_the_stages() -> None:
+    figure = figure_of("resnet34")
+    shapes = figure.labels_of(Role.SHAPE)
+    assert [s.text for s in shapes] == ["56×56×64", "56×56×64", "28×28×128", "14×14×256", "7×7×512"]
+    stages = ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    for label, before, after in zip(shapes, stages, stages[1:]):
+        above = max(b.y + b.height for b in figure.boxes if b.block.split(".")[0] == before)
+        below = min(b.y for b in figure.boxes if b.block.split(".")[0] == after)
+        assert above < label.y < below, label
+    assert figure.labels_of(Role.INPUT)[0].text == "image, 224×224×3"
+
+
+def test_cifar_option_a_shortcuts_are_dotted() -> None:
+    figure = figure_of("cifar_resnet20")
+    assert Counter(a.style for a in figure.arcs) == {ArcStyle.IDENTITY: 7, ArcStyle.ZERO_PAD: 2}
+    assert [b.layer for b in figure.boxes if b.halves] == ["layer2.0.conv1", "layer3.0.conv1"]
+    assert [s.text for s in figure.labels_of(Role.SHAPE)] == ["32×32×16", "32×32×16", "16×16×32", "8×8×64"]
+
+
+def test_the_plain_twin_stands_on_the_left_without_arcs() -> None:
+    plain = PRESETS["resnet34"].with_changes(shortcut=Shortcut.NONE)
+    assert paper_figure(layer_table(plain, 224)).arcs == ()
+    twins = figure_of("resnet34", plain_twin=True)
+    assert [t.text for t in twins.labels_of(Role.TITLE)] == ["resnet34 plain", "resnet34"]
+    assert len(twins.boxes) == 2 * 36 and len(twins.arcs) == 16
+    plain_right = max(b.x + b.width for b in twins.boxes[:36])
+    assert all(b.x > plain_right for b in twins.boxes[36:]) and all(a.x > plain_right for a in twins.arcs)
+    assert twins.name == "resnet34_with_plain_twin"
+    # A plain spec gets its residual twin, on the right as well.
+    assert [t.text for t in paper_figure(layer_table(plain, 224), plain_twin=True).labels_of(Role.TITLE)] == [
+        "resnet34 plain", "resnet34"]
+
+
+@pytest.mark.parametrize(("name", "fold_after", "folded"), [
+    ("resnet152", 6, {"layer2": 5, "layer3": 33}),
+    ("resnet101", 6, {"layer3": 20}),
+    ("resnet50", 3, {"layer2": 1, "layer3": 3}),
+    ("resnet34", 6, {}),
+])
+def test_folding_keeps_the_block_count(name: str, fold_after: int, folded: dict[str, int]) -> None:
+    figure = figure_of(name, fold_after=fold_after)
+    table = layer_table(PRESETS[name], 224)
+    assert {f.stage: f.blocks for f in figure.folds} == folded
+    for stage in table.stages[1:-1]:
+        shown = {b.block for b in figure.boxes if b.block.startswith(stage.name + ".")}
+        assert len(shown) + folded.get(stage.name, 0) == stage.blocks
+        if stage.name in folded:  # the first two blocks and the last
+            assert shown == {f"{stage.name}.0", f"{stage.name}.1", f"{stage.name}.{stage.blocks - 1}"}
+    assert [f.text for f in figure.folds if f.stage == "layer3"][:1] == (
+        [f"… {folded['layer3']} more identical blocks"] if "layer3" in folded else [])
+
+
+def test_a_folded_resnet152_fits_a_slide_at_full_size() -> None:
+    one_column = figure_of("resnet152")
+    fitted = figure_of("resnet152", columns=None)
+    assert slide_scale(one_column) < 1 <= slide_scale(fitted)  # 13 px text stays 13 px or more on a 1920x1080 slide
+    for stage in ("stem", "layer1", "layer2", "layer3", "layer4", "head"):  # columns are cut between stages only
+        assert len({b.x for b in fitted.boxes if b.block.split(".")[0] == stage}) == 1, stage
+    assert len({b.x for b in fitted.boxes}) > 1
+
+
+@pytest.mark.parametrize("spec", [
+    PRESETS["resnet50d"], PRESETS["resnext101_64x4d"], PRESETS["resnet50_caffe"], cifar_resnet(56, shortcut="C"),
+    ResNetSpec(dilate=(False, True, True)), ResNetSpec(stages=(1, 1, 1), block="basic"),
+])
+def test_every_variant_draws_with_its_shortcuts_and_text_that_fits(spec: ResNetSpec) -> None:
+    table = layer_table(spec, spec.natural_input_size)
+    figure = paper_figure(table, plain_twin=True, columns=None, fold_after=100)  # every block drawn
+    arcs = Counter(a.style.value for a in figure.arcs)
+    assert arcs == Counter(b.shortcut for b in table.blocks if b.block is not None)
+    halving = {b.layer for b in figure.boxes if b.halves}
+    assert halving == {r.name for r in table.rows if r.reduces_resolution and not r.downsample
+                       and r.type in ("Conv2d", "MaxPool2d")}
+    font = _font(FONT)
+    assert all(font.getlength(b.text) + 8 < b.width for b in figure.boxes)
+
+
+def test_dilated_stages_do_not_halve() -> None:
+    table = layer_table(ResNetSpec(dilate=(False, True, True)), 224)
+    figure = paper_figure(table)
+    texts = [b.text for b in figure.boxes]
+    assert "3x3 conv, 256, dilation 2" in texts and "3x3 conv, 512, dilation 4" in texts
+    assert [b.layer for b in figure.boxes if b.halves] == ["conv1", "maxpool", "layer2.0.conv2"]
+    assert [s.text for s in figure.labels_of(Role.SHAPE)][-3:] == ["28×28×512", "28×28×1024", "28×28×2048"]
+
+
+def test_svg_is_xml_with_every_text_of_the_layout() -> None:
+    figure = figure_of("resnet152", plain_twin=True, columns=None)
+    texts = svg_texts(to_svg(figure))
+    expected = [b.text for b in figure.boxes] + [f.text for f in figure.folds] + [label.text for label in figure.labels]
+    assert Counter(texts) == Counter(expected)
+    assert "… 33 more identical blocks" in texts and "7×7×2048" in texts
+
+
+def test_svg_escapes_text() -> None:
+    figure = PaperFigure(100, 50, (), (), (), (Label(50, 20, 'a<b & "c"', Role.TITLE),), (), "x<y")
+    svg = to_svg(figure)
+    assert svg_texts(svg) == ['a<b & "c"']
+    assert ET.fromstring(svg).find(f"{SVG}title").text.startswith("x<y:")
+
+
+def test_png_draws_the_same_primitives() -> None:
+    figure = figure_of("cifar_resnet20")
+    image = Image.open(io.BytesIO(to_png(figure)))
+    assert image.format == "PNG" and image.size == (math.ceil(figure.width * PNG_SCALE),
+                                                   math.ceil(figure.height * PNG_SCALE))
+    for box in figure.boxes:  # inside the box's left edge: its stage's fill
+        assert image.getpixel((round((box.x + 4) * PNG_SCALE), round((box.y + box.height / 2) * PNG_SCALE))) == \
+            ImageColor.getrgb(box.fill)
+    for arc in figure.arcs:  # the bow's outermost point carries the shortcut's colour (a dot of a dotted one)
+        y = round((arc.top + arc.bottom) / 2 * PNG_SCALE)
+        row = [image.getpixel((x, y)) for x in range(round((arc.reach - 3) * PNG_SCALE), round((arc.reach + 3) * PNG_SCALE))]
+        assert ImageColor.getrgb(arc.style.colour) in row or arc.style is ArcStyle.ZERO_PAD, arc
+
+
+def test_bad_options_are_refused_with_a_sentence() -> None:
+    table = layer_table(PRESETS["resnet18"], 224)
+    with pytest.raises(ValueError, match="fold_after must be at least 3"):
+        paper_figure(table, fold_after=2)
+    with pytest.raises(ValueError, match="columns must be between 1 and 6"):
+        paper_figure(table, columns=7)
+
+
+def test_cli_writes_svg_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["figure", "resnet34", "--out", str(tmp_path / "f.svg")]) == 0
+    assert "3x3 conv, 128, /2" in svg_texts((tmp_path / "f.svg").read_text())
+    assert main(["figure", "resnet152", "--plain-twin", "--slide", "--out", str(tmp_path / "f.png")]) == 0
+    expected = figure_of("resnet152", plain_twin=True, columns=None)
+    assert Image.open(tmp_path / "f.png").size == (math.ceil(expected.width * 2), math.ceil(expected.height * 2))
+    assert main(["figure", "resnet34", "--out", str(tmp_path / "f.pdf")]) == 2
+    assert "must end in .svg or .png" in capsys.readouterr().err
+
+
+def test_diagram_tab_shows_the_paper_figure_and_offers_both_downloads(deferred_downloads: list) -> None:  # noqa: F811
+    at = open_tab(open_app("architecture", model="resnet34"), "Diagram")
+    at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
+    assert not at.exception
+    url = at.get("image")[0].proto.imgs[0].url
+    assert url.startswith("data:image/svg+xml;base64,")
+    shown = base64.b64decode(url.split(",", 1)[1]).decode()
+    assert "3x3 conv, 512, /2" in svg_texts(shown)
+    at.toggle(key="arch_figure_twin").set_value(True).run()
+    assert not at.exception
+    made = {name: encode for encode, name in deferred_downloads}
+    svg, png = made["resnet34_with_plain_twin_fig3.svg"](), made["resnet34_with_plain_twin_fig3.png"]()
+    assert svg_texts(svg).count("7x7 conv, 64, /2") == 2
+    assert Image.open(io.BytesIO(png)).size[0] > Image.open(io.BytesIO(made["resnet34_fig3.png"]())).size[0]
