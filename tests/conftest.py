@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,3 +151,27 @@ def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     served: dict[str, bytes] = {}
     _record_media(monkeypatch, lambda url, data, filename: served.__setitem__(url, data))
     return served
+
+
+def open_tab(at, label: str):
+    """Open one of the Architecture page's tabs (what a click on it does: set its state, rerun)."""
+    at.session_state["arch_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Callable[[], str | bytes], str | None]]:
+    """Every (callable, file name) handed to st.download_button to encode on click."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured = []
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        captured.append((data_callable, file_name))
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return captured

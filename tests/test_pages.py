@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -17,7 +16,7 @@ from explorer.lesson import LESSON, PAGE_SUMMARIES
 from explorer.presets import PRESETS
 from explorer.spec import ResNetSpec
 from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
-from tests.conftest import open_app
+from tests.conftest import open_app, open_tab
 
 
 
@@ -103,30 +102,6 @@ def test_custom_fields_start_from_the_current_preset() -> None:
     assert at.number_input(key="model_groups").value == 32
     at.radio(key="model_style").set_value("caffe").run()
     assert at.query_params["model"] == "resnet50;groups=32;width_per_group=4;stride_style=caffe"
-
-
-def open_tab(at: AppTest, label: str) -> AppTest:
-    """Open one of the Architecture page's tabs (what a click on it does: set its state, rerun)."""
-    at.session_state["arch_tab"] = label
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-@pytest.fixture
-def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Callable[[], str | bytes], str | None]]:
-    """Every (callable, file name) handed to st.download_button to encode on click."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    captured = []
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        captured.append((data_callable, file_name))
-        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return captured
 
 
 def test_csv_download_is_exactly_the_table_shown_and_encoded_on_click(downloads: list, deferred_downloads: list) -> None:

@@ -19,8 +19,7 @@ from explorer.paper_figure import (
 )
 from explorer.presets import PRESETS, cifar_resnet
 from explorer.spec import ResNetSpec, Shortcut
-from tests.conftest import open_app
-from tests.test_pages import deferred_downloads, open_tab  # noqa: F401  (deferred_downloads is a fixture)
+from tests.conftest import open_app, open_tab
 
 SVG = "{http://www.w3.org/2000/svg}"
 
