@@ -108,7 +108,7 @@ def diagram_view(table: LayerTable) -> None:
     if picked:
         block_rows = [r for r in table.rows if r.block_name == picked[0]]
         st.markdown(f"**{picked[0]}** — its layers:")
-        layer_columns = LEVEL_COLUMNS[Level.LAYERS]
+        layer_columns = screen_columns(block_rows, LEVEL_COLUMNS[Level.LAYERS])
         st.dataframe(ui.display_frame(records(block_rows, layer_columns), [c.label for c in layer_columns]),
                      hide_index=True, width="stretch")
     else:
