@@ -168,3 +168,27 @@ def test_broken_links_and_absurd_specs_leave_the_server_serving(browser, app_url
     page = open_page(browser, f"{app_url}/architecture?model=resnet34", artifacts_dir, "after-bad-input")
     assert visible(page, "21.80 M")
     page.close()
+
+
+def test_the_lesson_path_opens_each_step_on_its_model(browser, app_url: str, artifacts_dir: Path) -> None:
+    page = open_page(browser, f"{app_url}/?model=resnet34", artifacts_dir, "lesson-home")
+    page.get_by_text("1. ResNet-18, layer by layer").click()  # client-side navigation, as a student clicks
+    assert visible(page, "resnet18 · depth 18")  # the sidebar's model came from the link, not the session
+    assert "model=resnet18" in page.url
+    page.locator('[data-testid="stSidebarNav"] a').first.click()
+    assert visible(page, "A lesson: ResNet-18 vs ResNet-50")
+    page.get_by_text("2. ResNet-18 against ResNet-50").click()
+    assert visible(page, "2.25× the MACs")
+    page.close()
+
+
+@pytest.mark.parametrize("path", ["", "architecture?model=resnet18", "compare", "feature-maps?model=resnet18",
+                                  "zero-init?model=cifar_resnet20", "predict?model=resnet18"])
+def test_every_page_in_chinese(browser, app_url: str, artifacts_dir: Path, path: str) -> None:
+    """Each page with ?lang=zh: no exception, a Chinese title; the screenshots are the README's."""
+    shot = "zh-" + (path.split("?")[0] or "home")
+    url = f"{app_url}/{path}{'&' if '?' in path else '?'}lang=zh"
+    page = open_page(browser, url, artifacts_dir, shot)
+    page.wait_for_function("() => /[\\u4e00-\\u9fff]/.test(document.querySelector('h1')?.innerText ?? '')",
+                           timeout=60_000)
+    page.close()
