@@ -452,8 +452,17 @@ def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "G
             figure.add_trace(points(members, label, colour, 16, True))
     figure.update_xaxes(title_text=title, **_plain_log_ticks([value(e) for e in entries]), gridcolor="#ecf0f1")
     figure.update_yaxes(title_text="ImageNet-1K top-1 accuracy (%)", gridcolor="#ecf0f1")
-    figure.update_layout(height=460, margin={"l": 10, "r": 10, "t": 50, "b": 10}, plot_bgcolor="white",
+    figure.update_layout(height=480, margin={"l": 10, "r": 10, "t": 70, "b": 10}, plot_bgcolor="white",
                          legend={"orientation": "h", "y": -0.2, "x": 0}, hoverlabel={"align": "left"},
-                         title={"text": f"Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 against {x}",
+                         title={"text": f"Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 against {x}"
+                                        "<br><sup>hover a point for its model, weights and accuracy</sup>",
                                 "font": {"size": 14}})
+    return figure
+
+
+def stage_outputs(maps: Sequence[np.ndarray], titles: Sequence[str], title: str) -> go.Figure:
+    """A model's stage outputs (each (H, W), stretched to [0, 1]) in one row: `side_by_side`,
+    as tall as the square maps need."""
+    figure = side_by_side(maps, titles, (0.0, 1.0), title)
+    figure.update_layout(height=80 + 760 // max(len(maps), 1))  # a map is about 760 px / n wide at 1400 px
     return figure

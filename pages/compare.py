@@ -18,7 +18,7 @@ from explorer.devices import DoesNotFit, describe_device
 from explorer.images import preprocess
 from explorer.profiling import measure_throughputs, throughput_batches
 from explorer.table_format import format_shape, human_bytes
-from explorer.weights import class_names_for, preprocessing_for, torchvision_name
+from explorer.weights import class_names_for, preprocessing_for
 from explorer.zoo import ops_convention, published_weights, weights_of
 
 NO_WEIGHTS = "no published weights for this spec"
@@ -109,9 +109,9 @@ def same_image(specs, size: int) -> None:
         st.markdown("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "
                     "stretched to its own range. The maps halve in size stage by stage while the channels grow.")
         for label, spec, source, _steps, result in results:
-            st.plotly_chart(charts.side_by_side(
+            st.plotly_chart(charts.stage_outputs(
                 [s.stretched for s in result.stages], [f"{s.stage} · {format_shape(s.shape, '×')}" for s in result.stages],
-                (0.0, 1.0), f"{label}: {spec.name} ({source.short_label})"), key=f"cmp_stages_{label}", width="stretch")
+                f"{label}: {spec.name} · {source.short_label}"), key=f"cmp_stages_{label}", width="stretch")
         st.markdown("**Top-5 and Grad-CAM** of the top class, from the last stage.")
         for (label, spec, source, steps, result), column in zip(results, st.columns(2)):
             picture, chart = column.columns([2, 3])
@@ -119,7 +119,7 @@ def same_image(specs, size: int) -> None:
             picture.image(charts.overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
                           caption=f"Grad-CAM for “{top.labels[0]}”")
             chart.plotly_chart(charts.topk_bars(top.labels, top.probabilities,
-                                                f"{label}: {spec.name}, top-5 ({source.short_label})"),
+                                                f"{label}: {spec.name} · top-5"),
                                key=f"cmp_top5_{label}", width="stretch")
 
 
@@ -150,12 +150,15 @@ totals_frame = ui.display_frame([{
 } for d in totals_diff(table_a, table_b)], ["", f"A: {name_a}", f"B: {name_b}", "B − A", "B / A"])
 st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.number_columns(totals_frame))
 
+pairs = aligned_stages(table_a, table_b)
+st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
+
 st.subheader("What the cost buys")
 published = {label: weights_of(spec) for label, spec in (("A", table_a.spec), ("B", table_b.spec))}
 highlighted = {}  # torchvision model → its label on the chart
 for (label, weights), spec in zip(published.items(), (table_a.spec, table_b.spec)):
     if weights:
-        highlighted.setdefault(torchvision_name(spec), f"{label}: {spec.name}")
+        highlighted.setdefault(weights[0].model, f"{label}: {spec.name}")
     else:
         st.info(f"{label}: **{spec.name}** — {NO_WEIGHTS}. torchvision publishes ImageNet weights for its own "
                 "ResNets, ResNeXts and Wide ResNets (1000 classes) only.")
@@ -175,19 +178,16 @@ st.caption(f"ImageNet-1K validation accuracy and cost at 224×224, from torchvis
            + ("it counts **MACs**, so the chart says GMACs." if ops.counts_macs else "it does not count MACs."))
 accuracy_chart(highlighted)
 
-pairs = aligned_stages(table_a, table_b)
-st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
-
 st.subheader("Block anatomy")
-for column, table in zip(st.columns(2), (table_a, table_b)):
+for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
     spec = table.spec
-    column.markdown(f"**{spec.name}** — {spec.block.value} blocks, expansion {spec.block.expansion}: a block's "
-                    f"output has {spec.block.expansion}× its inner width.")
+    st.markdown(f"**{spec.name}** — {spec.block.value} blocks, expansion {spec.block.expansion}: a block's "
+                f"output has {spec.block.expansion}× its inner width.")
     anatomy = ui.display_frame([{
         "stage": b.stage, "first block": b.convs, "shortcut": b.shortcut, "params/block": b.params,
         "MACs/block": b.macs,
     } for b in table.blocks if b.block == 0], ["stage", "first block", "shortcut", "params/block", "MACs/block"])
-    column.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
+    st.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
 
 st.subheader("Stages, aligned")
 stage_rows = [{

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision.models import get_model_weights
 
 from explorer import charts
@@ -122,11 +125,18 @@ def test_a_bigger_model_measures_slower_in_one_run() -> None:
     assert latency_lines(small, big)[1].startswith("Batch 8: **resnet152** takes ")
 
 
-def test_a_forward_that_does_not_fit_is_refused_before_it_runs() -> None:
+def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import devices
     from explorer.devices import DoesNotFit
 
-    with pytest.raises(DoesNotFit, match="batch 100000"):
-        measure_throughput(PRESETS["resnet50"], 224, "cpu", (1, 100_000))
+    totals = layer_table(PRESETS["resnet18"], 32).totals
+    free = int((totals.param_bytes + 8 * totals.activation_bytes) / 0.8)  # room for batch 8, not 64
+    monkeypatch.setattr(devices, "free_bytes", lambda device: free)
+    assert measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 8), repeats=1).timings[1].batch == 8
+    steps = []
+    with pytest.raises(DoesNotFit, match="with batch 64"):
+        measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 64), lambda f, t: steps.append(f), repeats=1)
+    assert steps == []  # refused before any forward
 
 
 @pytest.mark.gpu
@@ -206,9 +216,8 @@ def test_the_measure_button_gives_a_table_for_both_models() -> None:
 
 
 @pytest.mark.usefixtures("offline")
-def test_the_same_image_goes_through_both_models_with_random_weights() -> None:
+def test_the_same_image_goes_through_both_models_with_random_weights(media: dict[str, bytes]) -> None:
     at = open_app("compare", timeout=300)
-    at.selectbox(key="b_preset").select("resnet34").run()
     expanders = at.get("expander")
     assert all(not e.children for e in expanders)  # closed: nothing computed
     at.session_state["cmp_image_open"] = True
@@ -218,9 +227,23 @@ def test_the_same_image_goes_through_both_models_with_random_weights() -> None:
     assert not at.exception
     stages = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "cmp_stages" in c.proto.id]
     assert [chart["layout"]["title"]["text"] for chart in stages] == [
-        "A: resnet18 (random weights (seed 0))", "B: resnet34 (random weights (seed 0))"]
-    assert [t["name"] for t in stages[0]["data"]] == [
-        "stem · 64×56×56", "layer1 · 64×56×56", "layer2 · 128×28×28", "layer3 · 256×14×14", "layer4 · 512×7×7"]
+        "A: resnet18 · random weights (seed 0)", "B: resnet50 · random weights (seed 0)"]
+    assert [[t["name"] for t in chart["data"]] for chart in stages] == [
+        ["stem · 64×56×56", "layer1 · 64×56×56", "layer2 · 128×28×28", "layer3 · 256×14×14", "layer4 · 512×7×7"],
+        ["stem · 64×56×56", "layer1 · 256×56×56", "layer2 · 512×28×28", "layer3 · 1024×14×14", "layer4 · 2048×7×7"]]
     top5 = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
     assert [len(chart["data"][0]["y"]) for chart in top5] == [5, 5]
-    assert sum(i.proto.imgs[0].caption.startswith("Grad-CAM for “class ") for i in at.get("image")) == 2
+    shown = [i.proto.imgs[0] for i in at.get("image") if i.proto.imgs[0].caption.startswith("Grad-CAM for “class ")]
+    assert len(shown) == 2
+
+    # A's picture is the library's Grad-CAM of the first sample over its crop.
+    name, path = next(iter(sample_images().items()))
+    assert at.selectbox(key="cmp_sample").value == name
+    steps = preprocess(decode_image(path.read_bytes()).image, Preprocessing.for_size(224))
+    spec = PRESETS["resnet18"]
+    result = image_through(build_model(spec, seed=0), spec, steps.tensor, [f"class {i}" for i in range(1000)])
+    assert shown[0].caption == f"Grad-CAM for “{result.prediction.labels[0]}”"
+    pixels = np.asarray(Image.open(io.BytesIO(media[shown[0].url])).convert("RGB"), dtype=float)
+    expected = np.asarray(charts.overlay(steps.cropped, result.cam, alpha=0.45), dtype=float)
+    plain = np.asarray(steps.cropped.convert("RGB"), dtype=float)
+    assert np.abs(pixels - expected).mean() < 10 and np.abs(pixels - plain).mean() > 20  # JPEG: close, not equal
