@@ -86,14 +86,15 @@ class _Timer:
         return (end - start) * 1e3  # type: ignore[operator]
 
 
-def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool,
+def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, warmups: int = 1,
                   tick: Callable[[], None] = lambda: None) -> tuple[float, int | None]:
-    """Median milliseconds of ``repeats`` whole forwards after one warm-up, and the CUDA peak of
+    """Median milliseconds of ``repeats`` whole forwards after ``warmups``, and the CUDA peak of
     one more (None on other devices); ``tick()`` after each forward. Call under `_CUDA_PEAK_LOCK`
     on CUDA, in inference mode."""
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    model(x)  # warm-up: kernel selection, allocator
-    tick()
+    for _ in range(warmups):  # kernel selection, allocator, thread pools
+        model(x)
+        tick()
     times = []
     for _ in range(repeats):
         sync()
@@ -155,6 +156,10 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
 # ---- whole-forward latency and throughput (Compare) ----------------------------------------
 
 
+THROUGHPUT_WARMUPS = 2  # a CPU's first forwards of a new model run several times slower
+THROUGHPUT_REPEATS = 5
+
+
 def throughput_batches(device: str) -> tuple[int, int]:
     """Batch 1 (latency) and a larger batch (throughput): 64 on CUDA, 16 elsewhere (a CPU is slow)."""
     return (1, 64) if device.startswith("cuda") else (1, 16)
@@ -193,9 +198,10 @@ Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what runs n
 
 
 def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], device: str,
-                       batch_sizes: Sequence[int], progress: Progress | None = None, repeats: int = 3,
-                       seed: int = 0) -> ThroughputReport:
-    """Median latency of whole forwards of random images for each batch size, on a model built for it.
+                       batch_sizes: Sequence[int], progress: Progress | None = None,
+                       repeats: int = THROUGHPUT_REPEATS, seed: int = 0) -> ThroughputReport:
+    """Median latency of whole forwards of random images for each batch size, on a model built for it
+    (after `THROUGHPUT_WARMUPS` forwards).
 
     Raises `DoesNotFit` when the largest batch would not fit in free memory, or when the
     device runs out of memory all the same.
@@ -205,7 +211,7 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     check_fits(table.totals.param_bytes, table.totals.activation_bytes * max(batch_sizes), device,
                f"A forward pass of {spec.name} at {height}x{width} with batch {max(batch_sizes)}")
     cuda = device.startswith("cuda")
-    steps, done = len(batch_sizes) * (repeats + 1), 0
+    steps, done = len(batch_sizes) * (THROUGHPUT_WARMUPS + repeats), 0
 
     def tick() -> None:
         nonlocal done
@@ -220,7 +226,7 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
         with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
             for batch in batch_sizes:
                 x = torch.randn(batch, spec.in_channels, height, width, generator=generator).to(device)  # (N, C, H, W)
-                milliseconds, peak = _time_forward(model, x, repeats, cuda, tick)
+                milliseconds, peak = _time_forward(model, x, repeats, cuda, THROUGHPUT_WARMUPS, tick)
                 timings.append(BatchTiming(batch, milliseconds, peak))
                 del x
     except torch.OutOfMemoryError:
@@ -234,7 +240,7 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
 
 def measure_throughputs(specs: Sequence[ResNetSpec], input_size: int | tuple[int, int], device: str,
                         batch_sizes: Sequence[int], progress: Progress | None = None,
-                        repeats: int = 3) -> tuple[ThroughputReport, ...]:
+                        repeats: int = THROUGHPUT_REPEATS) -> tuple[ThroughputReport, ...]:
     """`measure_throughput` of several models in one run, one after the other, with one progress."""
     reports = []
     for index, spec in enumerate(specs):

@@ -16,7 +16,7 @@ from explorer.compare import (
 )
 from explorer.devices import DoesNotFit, describe_device
 from explorer.images import preprocess
-from explorer.profiling import measure_throughputs, throughput_batches
+from explorer.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
 from explorer.table_format import format_shape, human_bytes
 from explorer.weights import class_names_for, preprocessing_for
 from explorer.zoo import ops_convention, published_weights, weights_of
@@ -43,8 +43,10 @@ def measured_speed(specs, size: int) -> None:
         batches = throughput_batches(device.device)
         st.markdown(f"Whole forward passes of random {size}×{size} images on **{device.label}**, batch "
                     f"{batches[0]} (latency) and batch {batches[1]} (throughput; {batches[1]} on "
-                    f"{'CUDA' if device.device == 'cuda' else 'a CPU, 64 on CUDA'}): one warm-up, then the median "
-                    "of 3 runs, on models built for the measurement. Peak memory is measured on CUDA only.")
+                    f"{'CUDA' if device.device == 'cuda' else 'a CPU, 64 on CUDA'}): {THROUGHPUT_WARMUPS} warm-up "
+                    f"passes, then the median of {THROUGHPUT_REPEATS} runs, on models built for the measurement. "
+                    "Peak memory is measured on CUDA only. Other sessions on this server share the device: "
+                    "measure again if a figure looks odd.")
         key = (specs, size, device.device, batches)
         if st.button("Measure both models", key="cmp_measure"):
             bar = st.progress(0.0, text="Building the first model…")

@@ -18,7 +18,7 @@ from explorer.compare import accuracy_lines, image_through, latency_lines, stage
 from explorer.images import Preprocessing, decode_image, preprocess, sample_images
 from explorer.predict import grad_cam, predict
 from explorer.presets import PRESETS, cifar_resnet
-from explorer.profiling import measure_throughput, measure_throughputs, throughput_batches
+from explorer.profiling import THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches
 from explorer.zoo import ops_convention, published_weights, weights_of, zoo_models
 from tests.conftest import open_app
 
@@ -111,7 +111,7 @@ def test_throughput_is_batch_over_latency_for_every_batch() -> None:
         assert t.milliseconds > 0 and t.peak_bytes is None  # CPU: no peak counter
         assert t.images_per_second == pytest.approx(t.batch / (t.milliseconds / 1e3))
         assert report.gmacs_per_second(t) == pytest.approx(report.macs * t.images_per_second / 1e9)
-    assert len(steps) == 2 * (2 + 1) and steps[-1] == 1.0 and steps == sorted(steps)  # warm-up + repeats per batch
+    assert len(steps) == 2 * (THROUGHPUT_WARMUPS + 2) and steps[-1] == 1.0 and steps == sorted(steps)
     assert throughput_batches("cpu") == (1, 16) and throughput_batches("cuda") == (1, 64)
 
 
