@@ -11,6 +11,7 @@ from functools import partial
 import streamlit as st
 
 from explorer import charts, picker, ui
+from explorer.activations import CaptureTooLarge
 from explorer.compare import (
     accuracy_lines, aligned_stages, explain_difference, image_through, latency_lines, totals_diff,
 )
@@ -101,11 +102,15 @@ def same_image(specs, size: int) -> None:
             steps = ui.remembered(f"{prefix}_steps", (picked.digest, settings),
                                   partial(preprocess, picked.decoded.image, settings))
             names = class_names_for(spec, loaded.source, checkpoint).names
-            result = ui.class_or_session_result(
-                picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
-                ("compare: image through", spec, loaded.source, picked.digest, settings, names),
-                partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
-                f"{spec.name}: one forward pass capturing the stages, top-5, Grad-CAM…")
+            try:
+                result = ui.class_or_session_result(
+                    picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
+                    ("compare: image through", spec, loaded.source, picked.digest, settings, names),
+                    partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
+                    f"{spec.name}: one forward pass capturing the stages, top-5, Grad-CAM…")
+            except CaptureTooLarge as error:
+                st.error(f"{label}: {error}")
+                return
             results.append((label, spec, loaded.source, steps, result))
 
         st.markdown("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "

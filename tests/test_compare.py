@@ -247,3 +247,14 @@ def test_the_same_image_goes_through_both_models_with_random_weights(media: dict
     expected = np.asarray(charts.overlay(steps.cropped, result.cam, alpha=0.45), dtype=float)
     plain = np.asarray(steps.cropped.convert("RGB"), dtype=float)
     assert np.abs(pixels - expected).mean() < 10 and np.abs(pixels - plain).mean() > 20  # JPEG: close, not equal
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_capture_over_the_budget_is_a_sentence_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPLORER_CAPTURE_BUDGET_MB", "0")
+    at = open_app("compare")
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    at.radio(key="cmp_a_weights_kind").set_value("random").run()
+    assert not at.exception
+    assert any(e.value.startswith("A: Capturing 5 maps needs") and "above the budget" in e.value for e in at.error)
