@@ -170,7 +170,7 @@ class BatchTiming:
     """Whole forwards of one batch: median latency and, on CUDA, peak memory."""
 
     batch: int
-    milliseconds: float  # median over the repeats, after a warm-up
+    milliseconds: float  # median over the repeats, after the warm-ups
     peak_bytes: int | None  # allocated above the model and input during one forward, CUDA only
 
     @property
@@ -221,6 +221,7 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
 
     generator = torch.Generator().manual_seed(seed)
     timings = []
+    model = x = None
     try:
         model = build_model(spec, device, seed=seed)
         with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
@@ -228,13 +229,11 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
                 x = torch.randn(batch, spec.in_channels, height, width, generator=generator).to(device)  # (N, C, H, W)
                 milliseconds, peak = _time_forward(model, x, repeats, cuda, THROUGHPUT_WARMUPS, tick)
                 timings.append(BatchTiming(batch, milliseconds, peak))
-                del x
     except torch.OutOfMemoryError:
+        model = x = None  # drop the failed attempt's tensors, then give their blocks back to other sessions
+        torch.cuda.empty_cache()
         raise DoesNotFit(f"{spec.name} ran out of memory on {device} with batches up to {max(batch_sizes)}: another "
                          "session may be using the device. Try again, or use a smaller input size.") from None
-    finally:
-        if cuda:
-            torch.cuda.empty_cache()
     return ThroughputReport(spec.name, device, (height, width), repeats, table.totals.macs, tuple(timings))
 
 

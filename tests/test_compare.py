@@ -139,6 +139,18 @@ def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: 
     assert steps == []  # refused before any forward
 
 
+def test_running_out_of_memory_all_the_same_is_refused_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import profiling
+    from explorer.devices import DoesNotFit
+
+    def out_of_memory(model, x, *args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(profiling, "_time_forward", out_of_memory)
+    with pytest.raises(DoesNotFit, match="resnet18 ran out of memory on cpu with batches up to 4"):
+        measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 4))
+
+
 @pytest.mark.gpu
 def test_cuda_reports_peak_memory_growing_with_the_batch() -> None:
     report = measure_throughput(PRESETS["resnet18"], 64, "cuda", (1, 32), repeats=2)
