@@ -268,5 +268,6 @@ def test_a_capture_over_the_budget_is_a_sentence_not_a_traceback(monkeypatch: py
     at.session_state["cmp_image_open"] = True
     at.run()
     at.radio(key="cmp_a_weights_kind").set_value("random").run()
+    at.number_input(key="cmp_a_seed").set_value(4321).run()  # a result no other test stored for the class
     assert not at.exception
     assert any(e.value.startswith("A: Capturing 5 maps needs") and "above the budget" in e.value for e in at.error)
