@@ -401,3 +401,83 @@ def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
     figure.update_layout(height=400, margin={"l": 10, "r": 10, "t": 60, "b": 40},
                          legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}})
     return figure
+
+
+# ---- Compare: what the cost buys ---------------------------------------------------------
+
+ZOO_AXES = {  # x-axis choice → (title, value of an entry, hover format)
+    "GMACs": ("GMACs per 224×224 image (torchvision's “GFLOPS”, log scale)", lambda e: e.gmacs, "{:.3f} GMACs"),
+    "params": ("parameters (millions, log scale)", lambda e: e.params / 1e6, "{:.1f} M params"),
+}
+ZOO_MARKERS = {  # weights version → (marker, colour of the other models' points, legend)
+    "IMAGENET1K_V1": ("circle", "#7f8c8d", "other models, V1 weights"),
+    "IMAGENET1K_V2": ("diamond", "#16a085", "other models, V2 weights"),
+}
+
+
+def _zoo_marker(weights: str) -> tuple[str, str, str]:
+    return ZOO_MARKERS.get(weights, ("square", "#95a5a6", f"other models, {weights}"))
+
+
+def _plain_log_ticks(values: Sequence[float]) -> dict[str, object]:
+    """A log axis over ``values`` whose ticks read plain numbers of the 1-2-5 series (2, 5, 10, 20 …)."""
+    low, high = min(values) / 1.3, max(values) * 1.3
+    ticks = [m * 10**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if low <= t <= high]
+    return {"type": "log", "range": [math.log10(low), math.log10(high)], "tickvals": ticks,
+            "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "GMACs") -> go.Figure:
+    """Published ImageNet top-1 against cost, one point per weights version (`zoo.PublishedWeights`).
+
+    ``highlighted`` maps a model name to its label ("A: resnet18"): those models' points are
+    drawn large, in a trace of their own. A dotted line joins a model's V1 and V2 points.
+    """
+    title, value, hover_format = ZOO_AXES[x]
+    figure = go.Figure()
+    by_model: dict[str, list] = {}
+    for entry in entries:
+        by_model.setdefault(entry.model, []).append(entry)
+    line_x, line_y = [], []
+    for versions in by_model.values():
+        if len(versions) > 1:
+            line_x += [value(v) for v in versions] + [None]
+            line_y += [v.acc1 for v in versions] + [None]
+    figure.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", line={"color": "#bdc3c7", "dash": "dot"},
+                                hoverinfo="skip", name="same network, newer recipe (V1 → V2)"))
+
+    def points(members: Sequence, name: str, colour: str, size: int, labelled: bool) -> go.Scatter:
+        return go.Scatter(
+            x=[value(e) for e in members], y=[e.acc1 for e in members], name=name,
+            mode="markers+text" if labelled else "markers", textposition="middle right",
+            text=[e.weights.removeprefix("IMAGENET1K_") for e in members] if labelled else None,
+            marker={"symbol": [_zoo_marker(e.weights)[0] for e in members], "color": colour, "size": size,
+                    "line": {"color": "white", "width": 1}},
+            hovertext=[f"<b>{e.model}</b> {e.weights}<br>acc@1 {e.acc1:g}% · acc@5 {e.acc5:g}%<br>"
+                       f"{hover_format.format(value(e))}" for e in members], hoverinfo="text")
+
+    others = [e for e in entries if e.model not in highlighted]
+    for weights in dict.fromkeys(e.weights for e in others):
+        _, colour, legend = _zoo_marker(weights)
+        figure.add_trace(points([e for e in others if e.weights == weights], legend, colour, 9, False))
+    for (model, label), colour in zip(highlighted.items(), ("#2980b9", "#e67e22")):
+        members = [e for e in entries if e.model == model]
+        if members:
+            figure.add_trace(points(members, label, colour, 16, True))
+    figure.update_xaxes(title_text=title, **_plain_log_ticks([value(e) for e in entries]), gridcolor="#ecf0f1")
+    figure.update_yaxes(title_text="ImageNet-1K top-1 accuracy (%)", gridcolor="#ecf0f1")
+    figure.update_layout(height=480, margin={"l": 10, "r": 10, "t": 70, "b": 10}, plot_bgcolor="white",
+                         legend={"orientation": "h", "y": -0.2, "x": 0}, hoverlabel={"align": "left"},
+                         title={"text": f"Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 against {x}"
+                                        "<br><sup>hover a point for its model, weights and accuracy</sup>",
+                                "font": {"size": 14}})
+    return figure
+
+
+def stage_outputs(maps: Sequence[np.ndarray], titles: Sequence[str], title: str) -> go.Figure:
+    """A model's stage outputs (each (H, W), stretched to [0, 1]) in one row: `side_by_side`,
+    as tall as the square maps need."""
+    figure = side_by_side(maps, titles, (0.0, 1.0), title)
+    figure.update_layout(height=80 + 760 // max(len(maps), 1))  # a map is about 760 px / n wide at 1400 px
+    return figure

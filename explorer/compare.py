@@ -1,11 +1,21 @@
-"""Two layer tables side by side: totals, aligned stages, and where the extra cost goes."""
+"""Two ResNets side by side: totals, aligned stages, where the extra cost goes, what it buys
+(published accuracy), and the same picture through both."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from torch import Tensor, nn
+
+from explorer.activations import Activation, CapturePoint, capture_activations, capture_points
 from explorer.anatomy import LayerTable
+from explorer.predict import Prediction, grad_cam, predict
+from explorer.profiling import ThroughputReport
+from explorer.spec import ResNetSpec
 from explorer.table_format import human_bytes, human_count
+from explorer.zoo import PublishedWeights
 
 
 @dataclass(frozen=True)
@@ -120,4 +130,90 @@ def explain_difference(a: LayerTable, b: LayerTable) -> list[str]:
             f"({_times(tb.activation_bytes, ta.activation_bytes)}), mostly in **{top.name}** "
             f"({human_bytes(top.a_activation_bytes)} → {human_bytes(top.b_activation_bytes)})."
         )
+    return lines
+
+
+def accuracy_lines(name_a: str, weights_a: Sequence[PublishedWeights], name_b: str,
+                   weights_b: Sequence[PublishedWeights]) -> list[str]:
+    """What B's cost buys over A in published ImageNet accuracy, weights version by version.
+
+    Versions both models have are compared like for like (the same training recipe); a
+    model with V1 and V2 weights shows what a newer recipe alone buys at the same cost.
+    """
+    lines = []
+    by_name_a = {w.weights: w for w in weights_a}
+    for b in weights_b:
+        a = by_name_a.get(b.weights)
+        if a is not None:
+            lines.append(
+                f"With {b.weights} weights (the same recipe for both), **{name_b}** reaches {b.acc1:g}% top-1 against "
+                f"{a.acc1:g}% for **{name_a}**: {b.acc1 - a.acc1:+.2f} points for {_times(b.gmacs, a.gmacs)} the MACs "
+                f"and {_times(b.params, a.params)} the parameters."
+            )
+    for name, weights in ((name_a, weights_a), (name_b, weights_b)):
+        if len(weights) > 1:
+            old, new = weights[0], weights[-1]
+            lines.append(f"**{name}**'s {new.weights} weights score {new.acc1 - old.acc1:+.2f} points over "
+                         f"{old.weights} with the same network and MACs: a newer training recipe, not a bigger model.")
+    return lines
+
+
+# ---- the same picture through both ---------------------------------------------------
+
+
+def stage_output_points(spec: ResNetSpec, input_size: int | tuple[int, int]) -> tuple[CapturePoint, ...]:
+    """The stem's output and each stage's output (its last block's), from `capture_points`."""
+    points = capture_points(spec, input_size)
+    last_block = {p.stage: p for p in points}  # in execution order: the last point of a stage wins
+    return tuple(last_block.values())
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """One stage's output, averaged over its channels."""
+
+    stage: str  # "stem", "layer1", …
+    shape: tuple[int, int, int]  # (C, H, W) of the output
+    mean_map: np.ndarray  # (H, W) float32: the mean over the C channels
+
+    @property
+    def stretched(self) -> np.ndarray:
+        """The mean map stretched to [0, 1], so stages of very different ranges share one colour bar."""
+        low, high = self.mean_map.min(), self.mean_map.max()
+        return (self.mean_map - low) / (high - low) if high > low else np.zeros_like(self.mean_map)
+
+
+@dataclass(frozen=True)
+class ImageThrough:
+    """One picture through one model: its stage outputs, top-5 and the top class's Grad-CAM."""
+
+    stages: tuple[StageMap, ...]
+    prediction: Prediction
+    cam: np.ndarray  # (H, W) in [0, 1], for the top class from the last stage
+
+    @property
+    def bytes(self) -> int:
+        return sum(s.mean_map.nbytes for s in self.stages) + self.cam.nbytes
+
+
+def stage_maps(activations: Sequence[Activation]) -> tuple[StageMap, ...]:
+    """The channel mean of each captured map."""
+    return tuple(StageMap(a.point.stage, a.point.shape, a.maps.mean(axis=0)) for a in activations)
+
+
+def image_through(model: nn.Module, spec: ResNetSpec, image: Tensor, class_names: Sequence[str]) -> ImageThrough:
+    """``image`` (3, H, W), preprocessed for ``model``, through it: one capture of the stage
+    outputs (`capture_activations`), the top-5 (`predict`) and Grad-CAM (`grad_cam`)."""
+    activations = capture_activations(model, spec, image, stage_output_points(spec, (image.shape[1], image.shape[2])))
+    (prediction,) = predict(model, image, class_names, topk=5)
+    return ImageThrough(stage_maps(activations), prediction, grad_cam(model, spec, image, prediction.indices[0]))
+
+
+def latency_lines(a: ThroughputReport, b: ThroughputReport) -> list[str]:
+    """Whether the MACs ratio predicts the measured one, batch by batch."""
+    lines = []
+    for ta, tb in zip(a.timings, b.timings):
+        lines.append(f"Batch {tb.batch}: **{b.model}** takes {_times(tb.milliseconds, ta.milliseconds)} the time of "
+                     f"**{a.model}** for {_times(b.macs, a.macs)} the MACs ({tb.images_per_second:,.0f} vs "
+                     f"{ta.images_per_second:,.0f} images/s).")
     return lines

@@ -15,6 +15,7 @@ import contextlib
 import statistics
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 
 from explorer.anatomy import is_leaf_layer, layer_table
 from explorer.build import build_model
-from explorer.devices import check_fits
+from explorer.devices import DoesNotFit, check_fits
 from explorer.spec import ResNetSpec
 
 _CUDA_PEAK_LOCK = threading.Lock()  # torch.cuda.reset_peak_memory_stats is process-wide
@@ -85,6 +86,32 @@ class _Timer:
         return (end - start) * 1e3  # type: ignore[operator]
 
 
+def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, warmups: int = 1,
+                  tick: Callable[[], None] = lambda: None) -> tuple[float, int | None]:
+    """Median milliseconds of ``repeats`` whole forwards after ``warmups``, and the CUDA peak of
+    one more (None on other devices); ``tick()`` after each forward. Call under `_CUDA_PEAK_LOCK`
+    on CUDA, in inference mode."""
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for _ in range(warmups):  # kernel selection, allocator, thread pools
+        model(x)
+        tick()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        model(x)
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+        tick()
+    peak = None
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        model(x)
+        peak = torch.cuda.max_memory_allocated() - base
+    return statistics.median(times), peak
+
+
 def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], device: str,
                         batch: int = 1, repeats: int = 3, seed: int = 0) -> CostReport:
     """Time every leaf call of one forward of ``batch`` random images (median of ``repeats``).
@@ -100,22 +127,8 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
     x = torch.randn(batch, spec.in_channels, *table.input_size, generator=generator).to(device)  # (N, C, H, W)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
 
-    forward_times = []
     with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
-        model(x)  # warm-up: kernel selection, allocator
-        for _ in range(repeats):
-            sync()
-            start = time.perf_counter()
-            model(x)
-            sync()
-            forward_times.append((time.perf_counter() - start) * 1e3)
-        peak = None
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            model(x)
-            peak = torch.cuda.max_memory_allocated() - base
-
+        forward_milliseconds, peak = _time_forward(model, x, repeats, cuda)
         timer = _Timer(cuda)
         for name, module in model.named_modules():
             if is_leaf_layer(module):
@@ -136,5 +149,101 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
         layers.append(LayerCost(name, call, statistics.median(run[index][1] for run in runs), peak_bytes))
     return CostReport(
         device=device, batch=batch, input_size=table.input_size, repeats=repeats, layers=tuple(layers),
-        forward_milliseconds=statistics.median(forward_times), peak_bytes=peak,
+        forward_milliseconds=forward_milliseconds, peak_bytes=peak,
     )
+
+
+# ---- whole-forward latency and throughput (Compare) ----------------------------------------
+
+
+THROUGHPUT_WARMUPS = 2  # a CPU's first forwards of a new model run several times slower
+THROUGHPUT_REPEATS = 5
+
+
+def throughput_batches(device: str) -> tuple[int, int]:
+    """Batch 1 (latency) and a larger batch (throughput): 64 on CUDA, 16 elsewhere (a CPU is slow)."""
+    return (1, 64) if device.startswith("cuda") else (1, 16)
+
+
+@dataclass(frozen=True)
+class BatchTiming:
+    """Whole forwards of one batch: median latency and, on CUDA, peak memory."""
+
+    batch: int
+    milliseconds: float  # median over the repeats, after the warm-ups
+    peak_bytes: int | None  # allocated above the model and input during one forward, CUDA only
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch / (self.milliseconds / 1e3)
+
+
+@dataclass(frozen=True)
+class ThroughputReport:
+    """One model's forward latency and throughput at several batch sizes on one device."""
+
+    model: str  # the spec's name
+    device: str
+    input_size: tuple[int, int]
+    repeats: int
+    macs: int  # conv + linear multiply-accumulates per image, from the layer table
+    timings: tuple[BatchTiming, ...]
+
+    def gmacs_per_second(self, timing: BatchTiming) -> float:
+        """The arithmetic the device achieved: MACs of the batch over its latency, in G/s."""
+        return self.macs * timing.batch / (timing.milliseconds / 1e3) / 1e9
+
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what runs now)
+
+
+def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], device: str,
+                       batch_sizes: Sequence[int], progress: Progress | None = None,
+                       repeats: int = THROUGHPUT_REPEATS, seed: int = 0) -> ThroughputReport:
+    """Median latency of whole forwards of random images for each batch size, on a model built for it
+    (after `THROUGHPUT_WARMUPS` forwards).
+
+    Raises `DoesNotFit` when the largest batch would not fit in free memory, or when the
+    device runs out of memory all the same.
+    """
+    table = layer_table(spec, input_size)
+    height, width = table.input_size
+    check_fits(table.totals.param_bytes, table.totals.activation_bytes * max(batch_sizes), device,
+               f"A forward pass of {spec.name} at {height}x{width} with batch {max(batch_sizes)}")
+    cuda = device.startswith("cuda")
+    steps, done = len(batch_sizes) * (THROUGHPUT_WARMUPS + repeats), 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done / steps, f"{spec.name}, batch {batch}: forward {done} of {steps}")
+
+    generator = torch.Generator().manual_seed(seed)
+    timings = []
+    model = x = None
+    try:
+        model = build_model(spec, device, seed=seed)
+        with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
+            for batch in batch_sizes:
+                x = torch.randn(batch, spec.in_channels, height, width, generator=generator).to(device)  # (N, C, H, W)
+                milliseconds, peak = _time_forward(model, x, repeats, cuda, THROUGHPUT_WARMUPS, tick)
+                timings.append(BatchTiming(batch, milliseconds, peak))
+    except torch.OutOfMemoryError:
+        model = x = None  # drop the failed attempt's tensors, then give their blocks back to other sessions
+        torch.cuda.empty_cache()
+        raise DoesNotFit(f"{spec.name} ran out of memory on {device} with batches up to {max(batch_sizes)}: another "
+                         "session may be using the device. Try again, or use a smaller input size.") from None
+    return ThroughputReport(spec.name, device, (height, width), repeats, table.totals.macs, tuple(timings))
+
+
+def measure_throughputs(specs: Sequence[ResNetSpec], input_size: int | tuple[int, int], device: str,
+                        batch_sizes: Sequence[int], progress: Progress | None = None,
+                        repeats: int = THROUGHPUT_REPEATS) -> tuple[ThroughputReport, ...]:
+    """`measure_throughput` of several models in one run, one after the other, with one progress."""
+    reports = []
+    for index, spec in enumerate(specs):
+        share = None if progress is None else (
+            lambda fraction, text, i=index: progress((i + fraction) / len(specs), text))
+        reports.append(measure_throughput(spec, input_size, device, batch_sizes, share, repeats))
+    return tuple(reports)

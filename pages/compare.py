@@ -1,10 +1,134 @@
-"""Compare: two ResNets side by side (ResNet-18 vs ResNet-50 by default)."""
+"""Compare: two ResNets side by side (ResNet-18 vs ResNet-50 by default): where the cost goes and
+what it buys.
+
+The layer tables and torchvision's published accuracies are cheap and shown at once. The
+measured speed and the same image through both run models, so each is a fragment inside an
+expander, computed only while it is open; a click there reruns only that part.
+"""
+
+from functools import partial
 
 import streamlit as st
 
 from explorer import charts, picker, ui
-from explorer.compare import aligned_stages, explain_difference, totals_diff
-from explorer.table_format import format_shape
+from explorer.activations import CaptureTooLarge
+from explorer.compare import (
+    accuracy_lines, aligned_stages, explain_difference, image_through, latency_lines, totals_diff,
+)
+from explorer.devices import DoesNotFit, describe_device
+from explorer.images import preprocess
+from explorer.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
+from explorer.table_format import format_shape, human_bytes
+from explorer.weights import class_names_for, preprocessing_for
+from explorer.zoo import ops_convention, published_weights, weights_of
+
+NO_WEIGHTS = "no published weights for this spec"
+
+
+@st.fragment
+def accuracy_chart(highlighted: dict[str, str]) -> None:
+    """Every torchvision ResNet placed by cost against top-1; the x-axis switch reruns only this."""
+    x = st.radio("Cost on the x-axis", list(charts.ZOO_AXES), key="cmp_zoo_x", horizontal=True)
+    st.plotly_chart(charts.accuracy_vs_cost(published_weights(), highlighted, x), key="cmp_zoo", width="stretch")
+
+
+@st.fragment
+def measured_speed(specs, size: int) -> None:
+    """Latency and throughput of both models on this server's device, on request."""
+    expander = st.expander("Measured on this device: latency, throughput, peak memory", key="cmp_speed_open",
+                           on_change="rerun")
+    if not expander.open:
+        return
+    with expander:
+        device = describe_device()
+        batches = throughput_batches(device.device)
+        st.markdown(f"Whole forward passes of random {size}×{size} images on **{device.label}**, batch "
+                    f"{batches[0]} (latency) and batch {batches[1]} (throughput; {batches[1]} on "
+                    f"{'CUDA' if device.device == 'cuda' else 'a CPU, 64 on CUDA'}): {THROUGHPUT_WARMUPS} warm-up "
+                    f"passes, then the median of {THROUGHPUT_REPEATS} runs, on models built for the measurement. "
+                    "Peak memory is measured on CUDA only. Other sessions on this server share the device: "
+                    "measure again if a figure looks odd.")
+        key = (specs, size, device.device, batches)
+        if st.button("Measure both models", key="cmp_measure"):
+            bar = st.progress(0.0, text="Building the first model…")
+            try:
+                reports = measure_throughputs(specs, size, device.device, batches,
+                                              lambda fraction, text: bar.progress(fraction, text=text))
+                st.session_state["cmp_speed"] = (key, reports)
+            except DoesNotFit as error:
+                st.error(str(error))
+            bar.empty()
+        stored = st.session_state.get("cmp_speed")
+        if not stored or stored[0] != key:
+            return
+        reports = stored[1]
+        speed = ui.display_frame([{
+            "Model": f"{label}: {report.model}", "Batch": t.batch, "Latency (ms)": t.milliseconds,
+            "Images/s": t.images_per_second, "GMAC/s achieved": report.gmacs_per_second(t),
+            "Peak memory": human_bytes(t.peak_bytes) if t.peak_bytes is not None else "CUDA only",
+        } for label, report in zip("AB", reports) for t in report.timings],
+            ["Model", "Batch", "Latency (ms)", "Images/s", "GMAC/s achieved", "Peak memory"])
+        decimals = st.column_config.NumberColumn(format="%.1f")
+        st.dataframe(speed, hide_index=True, width="stretch",
+                     column_config={"Latency (ms)": decimals, "Images/s": decimals, "GMAC/s achieved": decimals})
+        st.markdown("\n".join(f"- {line}" for line in latency_lines(*reports)))
+
+
+@st.fragment
+def same_image(specs, size: int) -> None:
+    """One picture through both models: stage outputs side by side, top-5 and Grad-CAM."""
+    expander = st.expander("The same image through both: stage outputs, top-5 and Grad-CAM", key="cmp_image_open",
+                           on_change="rerun")
+    if not expander.open:
+        return
+    with expander:
+        if any(spec.in_channels != 3 for spec in specs):
+            st.info("Both models must take 3-channel (RGB) inputs to look at a photo.")
+            return
+        columns = st.columns(3)
+        picked = ui.image_picker("cmp", columns[0])
+        models = []
+        for label, prefix, spec, column in zip("AB", ("cmp_a", "cmp_b"), specs, columns[1:]):
+            column.markdown(f"**{label}: {spec.name}**")
+            source, checkpoint = ui.weights_picker(prefix, spec, column)
+            with column:
+                loaded = ui.cached_model(spec, source, checkpoint)
+            models.append((label, prefix, spec, loaded, checkpoint))
+        if picked is None or any(loaded is None for *_, loaded, _ in models):
+            return
+        results = []
+        for label, prefix, spec, loaded, checkpoint in models:
+            settings = preprocessing_for(spec, loaded.source, size)
+            steps = ui.remembered(f"{prefix}_steps", (picked.digest, settings),
+                                  partial(preprocess, picked.decoded.image, settings))
+            names = class_names_for(spec, loaded.source, checkpoint).names
+            try:
+                result = ui.class_or_session_result(
+                    picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
+                    ("compare: image through", spec, loaded.source, picked.digest, settings, names),
+                    partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
+                    f"{spec.name}: one forward pass capturing the stages, top-5, Grad-CAM…")
+            except CaptureTooLarge as error:
+                st.error(f"{label}: {error}")
+                return
+            results.append((label, spec, loaded.source, steps, result))
+
+        st.markdown("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "
+                    "stretched to its own range. The maps halve in size stage by stage while the channels grow.")
+        for label, spec, source, _steps, result in results:
+            st.plotly_chart(charts.stage_outputs(
+                [s.stretched for s in result.stages], [f"{s.stage} · {format_shape(s.shape, '×')}" for s in result.stages],
+                f"{label}: {spec.name} · {source.short_label}"), key=f"cmp_stages_{label}", width="stretch")
+        st.markdown("**Top-5 and Grad-CAM** of the top class, from the last stage.")
+        for (label, spec, source, steps, result), column in zip(results, st.columns(2)):
+            picture, chart = column.columns([2, 3])
+            top = result.prediction
+            picture.image(charts.overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
+                          caption=f"Grad-CAM for “{top.labels[0]}”")
+            chart.plotly_chart(charts.topk_bars(top.labels, top.probabilities,
+                                                f"{label}: {spec.name} · top-5"),
+                               key=f"cmp_top5_{label}", width="stretch")
+
 
 st.title("Compare two ResNets")
 left, right = st.columns(2)
@@ -36,16 +160,41 @@ st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.nu
 pairs = aligned_stages(table_a, table_b)
 st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
 
+st.subheader("What the cost buys")
+published = {label: weights_of(spec) for label, spec in (("A", table_a.spec), ("B", table_b.spec))}
+highlighted = {}  # torchvision model → its label on the chart
+for (label, weights), spec in zip(published.items(), (table_a.spec, table_b.spec)):
+    if weights:
+        highlighted.setdefault(weights[0].model, f"{label}: {spec.name}")
+    else:
+        st.info(f"{label}: **{spec.name}** — {NO_WEIGHTS}. torchvision publishes ImageNet weights for its own "
+                "ResNets, ResNeXts and Wide ResNets (1000 classes) only.")
+accuracy_rows = [{"Model": f"{label}: {w.model}", "Weights": w.weights, "acc@1 (%)": w.acc1, "acc@5 (%)": w.acc5,
+                  "GMACs": w.gmacs, "Params": w.params} for label, weights in published.items() for w in weights]
+if accuracy_rows:
+    accuracy = ui.display_frame(accuracy_rows, list(accuracy_rows[0]))
+    three_decimals = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(accuracy, hide_index=True, width="stretch", column_config={
+        **ui.number_columns(accuracy), "acc@1 (%)": three_decimals, "acc@5 (%)": three_decimals,
+        "GMACs": three_decimals})
+    st.markdown("\n".join(f"- {line}" for line in accuracy_lines(name_a, published["A"], name_b, published["B"])))
+ops = ops_convention()
+st.caption(f"ImageNet-1K validation accuracy and cost at 224×224, from torchvision's weights meta. The meta calls its "
+           f"cost “GFLOPS”, but for {ops.model} it reads {ops.meta_ops:g} where this explorer counts "
+           f"{ops.table_macs / 1e9:.3f} G multiply-accumulates (FLOPs would be {2 * ops.table_macs / 1e9:.2f} G): "
+           + ("it counts **MACs**, so the chart says GMACs." if ops.counts_macs else "it does not count MACs."))
+accuracy_chart(highlighted)
+
 st.subheader("Block anatomy")
-for column, table in zip(st.columns(2), (table_a, table_b)):
+for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
     spec = table.spec
-    column.markdown(f"**{spec.name}** — {spec.block.value} blocks, expansion {spec.block.expansion}: a block's "
-                    f"output has {spec.block.expansion}× its inner width.")
+    st.markdown(f"**{spec.name}** — {spec.block.value} blocks, expansion {spec.block.expansion}: a block's "
+                f"output has {spec.block.expansion}× its inner width.")
     anatomy = ui.display_frame([{
         "stage": b.stage, "first block": b.convs, "shortcut": b.shortcut, "params/block": b.params,
         "MACs/block": b.macs,
     } for b in table.blocks if b.block == 0], ["stage", "first block", "shortcut", "params/block", "MACs/block"])
-    column.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
+    st.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
 
 st.subheader("Stages, aligned")
 stage_rows = [{
@@ -57,3 +206,7 @@ stage_rows = [{
 } for p in pairs]
 stages_frame = ui.display_frame(stage_rows, list(stage_rows[0]))
 st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=ui.number_columns(stages_frame))
+
+st.subheader("Measured, and seen")
+measured_speed((table_a.spec, table_b.spec), size)
+same_image((table_a.spec, table_b.spec), size)

@@ -1,0 +1,273 @@
+"""Compare: what the cost buys (published accuracy, the zoo chart), measured speed, one image through both."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.models import get_model_weights
+
+from explorer import charts
+from explorer.anatomy import layer_table
+from explorer.build import build_model
+from explorer.compare import accuracy_lines, image_through, latency_lines, stage_output_points
+from explorer.images import Preprocessing, decode_image, preprocess, sample_images
+from explorer.predict import grad_cam, predict
+from explorer.presets import PRESETS, cifar_resnet
+from explorer.profiling import THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches
+from explorer.zoo import ops_convention, published_weights, weights_of, zoo_models
+from tests.conftest import open_app
+
+# REFERENCE.md's table of torchvision ImageNet models: acc@1 of the V1 and V2 weights, as published.
+PUBLISHED_ACC1 = {
+    "resnet18": (69.758, None), "resnet34": (73.314, None), "resnet50": (76.130, 80.858),
+    "resnet101": (77.374, 81.886), "resnet152": (78.312, 82.284), "resnext50_32x4d": (77.618, 81.198),
+    "resnext101_32x8d": (79.312, 82.834), "wide_resnet50_2": (78.468, 81.602), "wide_resnet101_2": (78.848, 82.510),
+}
+
+
+def meta(model: str, weights: str) -> dict:
+    return next(w.meta for w in get_model_weights(model) if w.name == weights)
+
+
+# ---- the zoo: published numbers from the weights meta -----------------------------------
+
+
+@pytest.mark.parametrize(("model", "weights", "acc1", "acc5"), [
+    ("resnet18", "IMAGENET1K_V1", 69.758, 89.078),
+    ("resnet50", "IMAGENET1K_V1", 76.13, 92.862),
+    ("resnet50", "IMAGENET1K_V2", 80.858, 95.434),
+])
+def test_published_accuracy_is_the_meta_and_the_published_number(model: str, weights: str, acc1: float, acc5: float) -> None:
+    entry = next(e for e in weights_of(PRESETS[model]) if e.weights == weights)
+    metrics = meta(model, weights)["_metrics"]["ImageNet-1K"]
+    assert (entry.acc1, entry.acc5) == (metrics["acc@1"], metrics["acc@5"]) == (acc1, acc5)
+    assert (entry.gmacs, entry.params) == (meta(model, weights)["_ops"], meta(model, weights)["num_params"])
+    assert PUBLISHED_ACC1[model][weights == "IMAGENET1K_V2"] == acc1
+
+
+def test_every_zoo_entry_equals_its_meta_and_the_reference_table() -> None:
+    entries = published_weights()
+    assert {e.model for e in entries} == set(zoo_models())
+    assert set(zoo_models()) == {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+                                 "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"}
+    assert len(entries) == sum(len(get_model_weights(m)) for m in zoo_models())
+    for e in entries:
+        m = meta(e.model, e.weights)
+        assert (e.acc1, e.acc5, e.gmacs, e.params) == (m["_metrics"]["ImageNet-1K"]["acc@1"],
+                                                       m["_metrics"]["ImageNet-1K"]["acc@5"], m["_ops"], m["num_params"])
+    by_model = {m: tuple(e.acc1 for e in entries if e.model == m) for m in PUBLISHED_ACC1}
+    assert by_model == {m: tuple(a for a in acc1 if a is not None) for m, acc1 in PUBLISHED_ACC1.items()}
+
+
+def test_torchvision_ops_are_macs_for_every_preset_it_publishes() -> None:
+    convention = ops_convention()
+    assert convention.meta_ops == 4.089 and convention.table_macs == 4_089_184_256 and convention.counts_macs
+    for e in published_weights():
+        assert abs(layer_table(PRESETS[e.model], 224).totals.macs / 1e9 - e.gmacs) < 1e-3, e.model
+
+
+def test_a_custom_spec_has_no_published_weights() -> None:
+    assert weights_of(PRESETS["resnet50"].with_changes(num_classes=10)) == ()
+    assert weights_of(cifar_resnet(20)) == ()
+    assert [e.weights for e in weights_of(PRESETS["resnet50"].with_changes(zero_init_residual=True))] == [
+        "IMAGENET1K_V1", "IMAGENET1K_V2"]
+
+
+def test_accuracy_lines_compare_like_for_like_and_name_the_recipe_gain() -> None:
+    lines = accuracy_lines("resnet18", weights_of(PRESETS["resnet18"]), "resnet50", weights_of(PRESETS["resnet50"]))
+    assert lines[0].startswith("With IMAGENET1K_V1 weights") and "+6.37 points for 2.25× the MACs" in lines[0]
+    assert "IMAGENET1K_V2 weights score +4.73 points over IMAGENET1K_V1" in lines[1] and len(lines) == 2
+
+
+def test_the_chart_holds_one_point_per_weights_entry_and_highlights_both_models() -> None:
+    entries = published_weights()
+    for x in charts.ZOO_AXES:
+        figure = charts.accuracy_vs_cost(entries, {"resnet18": "A: resnet18", "resnet50": "B: resnet50"}, x)
+        points = [(t.name, v, y) for t in figure.data if t.mode != "lines" for v, y in zip(t.x, t.y)]
+        assert len(points) == len(entries)
+        expected_x = [e.gmacs if x == "GMACs" else e.params / 1e6 for e in entries]
+        assert sorted((v, y) for _, v, y in points) == sorted(zip(expected_x, (e.acc1 for e in entries)))
+        highlighted = {t.name: list(t.y) for t in figure.data if t.name.startswith(("A:", "B:"))}
+        assert highlighted == {"A: resnet18": [69.758], "B: resnet50": [76.13, 80.858]}
+        axis = figure.layout.xaxis
+        assert axis.type == "log" and list(axis.ticktext) == [f"{t:g}" for t in axis.tickvals]
+        assert 10 in axis.tickvals and figure.layout.legend.y < 0  # plain numbers; the legend below the plot
+
+
+# ---- measured speed -----------------------------------------------------------------------
+
+
+def test_throughput_is_batch_over_latency_for_every_batch() -> None:
+    steps = []
+    report = measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 4), lambda f, t: steps.append(f), repeats=2)
+    assert [t.batch for t in report.timings] == [1, 4] and report.input_size == (32, 32)
+    assert report.macs == layer_table(PRESETS["resnet18"], 32).totals.macs
+    for t in report.timings:
+        assert t.milliseconds > 0 and t.peak_bytes is None  # CPU: no peak counter
+        assert t.images_per_second == pytest.approx(t.batch / (t.milliseconds / 1e3))
+        assert report.gmacs_per_second(t) == pytest.approx(report.macs * t.images_per_second / 1e9)
+    assert len(steps) == 2 * (THROUGHPUT_WARMUPS + 2) and steps[-1] == 1.0 and steps == sorted(steps)
+    assert throughput_batches("cpu") == (1, 16) and throughput_batches("cuda") == (1, 64)
+
+
+def test_a_bigger_model_measures_slower_in_one_run() -> None:
+    fractions = []
+    small, big = measure_throughputs((PRESETS["resnet18"], PRESETS["resnet152"]), 64, "cpu", (1, 8),
+                                     lambda f, t: fractions.append(f), repeats=3)
+    assert big.macs > 4 * small.macs
+    assert big.timings[1].milliseconds > small.timings[1].milliseconds  # 5× the MACs: never faster
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions) and fractions[len(fractions) // 2 - 1] == 0.5
+    assert latency_lines(small, big)[1].startswith("Batch 8: **resnet152** takes ")
+
+
+def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import devices
+    from explorer.devices import DoesNotFit
+
+    totals = layer_table(PRESETS["resnet18"], 32).totals
+    free = int((totals.param_bytes + 8 * totals.activation_bytes) / 0.8)  # room for batch 8, not 64
+    monkeypatch.setattr(devices, "free_bytes", lambda device: free)
+    assert measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 8), repeats=1).timings[1].batch == 8
+    steps = []
+    with pytest.raises(DoesNotFit, match="with batch 64"):
+        measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 64), lambda f, t: steps.append(f), repeats=1)
+    assert steps == []  # refused before any forward
+
+
+def test_running_out_of_memory_all_the_same_is_refused_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer import profiling
+    from explorer.devices import DoesNotFit
+
+    def out_of_memory(model, x, *args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(profiling, "_time_forward", out_of_memory)
+    with pytest.raises(DoesNotFit, match="resnet18 ran out of memory on cpu with batches up to 4"):
+        measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 4))
+
+
+@pytest.mark.gpu
+def test_cuda_reports_peak_memory_growing_with_the_batch() -> None:
+    report = measure_throughput(PRESETS["resnet18"], 64, "cuda", (1, 32), repeats=2)
+    small, large = report.timings
+    assert 0 < small.peak_bytes < large.peak_bytes
+
+
+# ---- one image through both ------------------------------------------------------------
+
+
+def test_image_through_uses_the_feature_maps_and_predict_code() -> None:
+    spec = PRESETS["cifar_resnet20"]
+    model = build_model(spec, seed=0)
+    tensor = preprocess(decode_image(sample_images()["chelsea"].read_bytes()).image, Preprocessing.for_size(32)).tensor
+    names = [f"class {i}" for i in range(10)]
+    result = image_through(model, spec, tensor, names)
+    assert [(s.stage, s.shape) for s in result.stages] == [
+        ("stem", (16, 32, 32)), ("layer1", (16, 32, 32)), ("layer2", (32, 16, 16)), ("layer3", (64, 8, 8))]
+    assert [p.key for p in stage_output_points(spec, 32)] == ["stem", "layer1.2", "layer2.2", "layer3.2"]
+    with torch.no_grad():
+        stem = model.relu(model.bn1(model.conv1(tensor[None])))[0]  # (16, 32, 32)
+    assert result.stages[0].mean_map == pytest.approx(stem.mean(0).numpy(), abs=2e-3)  # float16 capture
+    stretched = result.stages[2].stretched
+    assert stretched.min() == 0 and stretched.max() == 1
+    (expected,) = predict(model, tensor, names)
+    assert result.prediction.indices == expected.indices
+    assert result.cam == pytest.approx(grad_cam(model, spec, tensor, expected.indices[0]))
+
+
+# ---- the page (AppTest, offline) -----------------------------------------------------------
+
+
+def frame_with(at, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_the_page_shows_the_meta_accuracy_and_the_chart() -> None:
+    at = open_app("compare")
+    accuracy = frame_with(at, "acc@1 (%)")
+    expected = [(f"{label}: {m}", w, meta(m, w)["_metrics"]["ImageNet-1K"]["acc@1"],
+                 meta(m, w)["_metrics"]["ImageNet-1K"]["acc@5"])
+                for label, m, names in (("A", "resnet18", ["IMAGENET1K_V1"]),
+                                        ("B", "resnet50", ["IMAGENET1K_V1", "IMAGENET1K_V2"])) for w in names]
+    assert list(accuracy[["Model", "Weights", "acc@1 (%)", "acc@5 (%)"]].itertuples(index=False, name=None)) == expected
+    assert any("it counts **MACs**" in c.value for c in at.caption)
+    chart = json.loads(next(c for c in at.get("plotly_chart") if "top-1 against" in c.proto.spec).proto.spec)
+    assert sum(len(t["x"]) for t in chart["data"] if t["mode"] != "lines") == len(published_weights())
+    at.radio(key="cmp_zoo_x").set_value("params").run()
+    chart = json.loads(next(c for c in at.get("plotly_chart") if "top-1 against" in c.proto.spec).proto.spec)
+    assert chart["layout"]["xaxis"]["title"]["text"].startswith("parameters (millions")
+
+
+def test_a_custom_spec_says_it_has_no_published_weights() -> None:
+    at = open_app("compare")
+    at.selectbox(key="b_preset").select("custom…").run()
+    at.text_input(key="b_stages").input("2,2,2,1").run()
+    assert not at.exception
+    assert any("B: **" in i.value and "no published weights for this spec" in i.value for i in at.info)
+    assert list(frame_with(at, "acc@1 (%)")["Model"]) == ["A: resnet18"]
+
+
+def test_the_measure_button_gives_a_table_for_both_models() -> None:
+    at = open_app("compare")
+    at.number_input(key="cmp_input").set_value(32).run()
+    at.session_state["cmp_speed_open"] = True
+    at.run()
+    at.button(key="cmp_measure").click().run()
+    assert not at.exception and not at.error
+    speed = frame_with(at, "Images/s")
+    assert list(zip(speed["Model"], speed["Batch"])) == [("A: resnet18", 1), ("A: resnet18", 16),
+                                                          ("B: resnet50", 1), ("B: resnet50", 16)]
+    assert (speed["Latency (ms)"] > 0).all() and (speed["Peak memory"] == "CUDA only").all()
+    assert list(speed["Images/s"]) == pytest.approx(list(speed["Batch"] / speed["Latency (ms)"] * 1e3))
+    assert any("Batch 16: **resnet50** takes" in m.value for m in at.markdown)
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_same_image_goes_through_both_models_with_random_weights(media: dict[str, bytes]) -> None:
+    at = open_app("compare", timeout=300)
+    expanders = at.get("expander")
+    assert all(not e.children for e in expanders)  # closed: nothing computed
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    for prefix in ("cmp_a", "cmp_b"):
+        at.radio(key=f"{prefix}_weights_kind").set_value("random").run()
+    assert not at.exception
+    stages = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "cmp_stages" in c.proto.id]
+    assert [chart["layout"]["title"]["text"] for chart in stages] == [
+        "A: resnet18 · random weights (seed 0)", "B: resnet50 · random weights (seed 0)"]
+    assert [[t["name"] for t in chart["data"]] for chart in stages] == [
+        ["stem · 64×56×56", "layer1 · 64×56×56", "layer2 · 128×28×28", "layer3 · 256×14×14", "layer4 · 512×7×7"],
+        ["stem · 64×56×56", "layer1 · 256×56×56", "layer2 · 512×28×28", "layer3 · 1024×14×14", "layer4 · 2048×7×7"]]
+    top5 = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
+    assert [len(chart["data"][0]["y"]) for chart in top5] == [5, 5]
+    shown = [i.proto.imgs[0] for i in at.get("image") if i.proto.imgs[0].caption.startswith("Grad-CAM for “class ")]
+    assert len(shown) == 2
+
+    # A's picture is the library's Grad-CAM of the first sample over its crop.
+    name, path = next(iter(sample_images().items()))
+    assert at.selectbox(key="cmp_sample").value == name
+    steps = preprocess(decode_image(path.read_bytes()).image, Preprocessing.for_size(224))
+    spec = PRESETS["resnet18"]
+    result = image_through(build_model(spec, seed=0), spec, steps.tensor, [f"class {i}" for i in range(1000)])
+    assert shown[0].caption == f"Grad-CAM for “{result.prediction.labels[0]}”"
+    pixels = np.asarray(Image.open(io.BytesIO(media[shown[0].url])).convert("RGB"), dtype=float)
+    expected = np.asarray(charts.overlay(steps.cropped, result.cam, alpha=0.45), dtype=float)
+    plain = np.asarray(steps.cropped.convert("RGB"), dtype=float)
+    assert np.abs(pixels - expected).mean() < 10 and np.abs(pixels - plain).mean() > 20  # JPEG: close, not equal
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_capture_over_the_budget_is_a_sentence_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPLORER_CAPTURE_BUDGET_MB", "0")
+    at = open_app("compare")
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    at.radio(key="cmp_a_weights_kind").set_value("random").run()
+    at.number_input(key="cmp_a_seed").set_value(4321).run()  # a result no other test stored for the class
+    assert not at.exception
+    assert any(e.value.startswith("A: Capturing 5 maps needs") and "above the budget" in e.value for e in at.error)
