@@ -37,14 +37,35 @@ HEAD_BLOCKS_SHOWN = 4
 # Legends sit at the foot of the figure, under the axis labels, so that they never cover a
 # title however many rows they wrap to (the figure's bottom margin grows to hold them).
 LEGEND_AT_FOOT = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
-# A log axis labelled at the powers of ten only: 1, 10, 100 … (no "2, 5" between them).
-DECADES = {"type": "log", "dtick": 1, "exponentformat": "power", "minor": {"showgrid": True, "gridcolor": "#f4f4f4"}}
 
 
 def wrapped_title(text: str, width: int = 60) -> str:
     """A title broken into lines of about ``width`` characters: plotly never wraps one, and a
     figure in half a page is narrower than most titles."""
     return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def log_axis(values: Sequence[float]) -> dict[str, object]:
+    """A log axis over ``values`` whose labels read plainly, never plotly's "2 5" between decades:
+    whole decades (1, 10, 100 …) when the positive values span 1.5 decades or more, else the
+    1-2-5 series (2, 5, 10, 20 …) over a slightly padded range."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return {"type": "log"}
+    low, high = min(positive), max(positive)
+    if math.log10(high / low) >= 1.5:
+        first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+        return {"type": "log", "range": [first, last], "dtick": 1, "exponentformat": "power",
+                "minor": {"showgrid": True, "gridcolor": "#f4f4f4"}}
+    series = [m * 10**e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 2)
+              for m in (1, 2, 5)]
+    low, high = low / 1.3, high * 1.3
+    ticks = [t for t in series if low <= t <= high]
+    if len(ticks) < 2:  # a narrow range: reach out to the labels on either side
+        low, high = max(t for t in series if t <= low), min(t for t in series if t >= high)
+        ticks = [low, high]
+    return {"type": "log", "range": [math.log10(low), math.log10(high)], "tickvals": ticks,
+            "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
@@ -376,10 +397,8 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
         figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line={"color": colour},
                                     marker={"size": 5}, connectgaps=False))
     figure.update_yaxes(title_text=y_title)
-    positive = [v for values in series.values() for v in values if v > 0]
-    if log and positive:  # whole decades, so that at least two labelled ticks show however narrow the data
-        low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
-        figure.update_yaxes(range=[low, max(high, low + 1)], **DECADES)
+    if log:
+        figure.update_yaxes(**log_axis([v for values in series.values() for v in values]))
     figure.update_xaxes(tickangle=-45)
     figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 70, "b": 40}, hovermode="x unified",
                          legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}},
@@ -419,15 +438,6 @@ def _zoo_marker(weights: str) -> tuple[str, str, str]:
     return ZOO_MARKERS.get(weights, ("square", "#95a5a6", f"other models, {weights}"))
 
 
-def _plain_log_ticks(values: Sequence[float]) -> dict[str, object]:
-    """A log axis over ``values`` whose ticks read plain numbers of the 1-2-5 series (2, 5, 10, 20 …)."""
-    low, high = min(values) / 1.3, max(values) * 1.3
-    ticks = [m * 10**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if low <= t <= high]
-    return {"type": "log", "range": [math.log10(low), math.log10(high)], "tickvals": ticks,
-            "ticktext": [f"{t:g}" for t in ticks]}
-
-
 def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "GMACs") -> go.Figure:
     """Published ImageNet top-1 against cost, one point per weights version (`zoo.PublishedWeights`).
 
@@ -465,12 +475,13 @@ def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "G
         members = [e for e in entries if e.model == model]
         if members:
             figure.add_trace(points(members, label, colour, 16, True))
-    figure.update_xaxes(title_text=title, **_plain_log_ticks([value(e) for e in entries]), gridcolor="#ecf0f1")
+    figure.update_xaxes(title_text=title, **log_axis([value(e) for e in entries]), gridcolor="#ecf0f1")
     figure.update_yaxes(title_text="ImageNet-1K top-1 accuracy (%)", gridcolor="#ecf0f1")
-    figure.update_layout(height=480, margin={"l": 10, "r": 10, "t": 70, "b": 10}, plot_bgcolor="white",
-                         legend={"orientation": "h", "y": -0.2, "x": 0}, hoverlabel={"align": "left"},
-                         title={"text": f"Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 against {x}"
-                                        "<br><sup>hover a point for its model, weights and accuracy</sup>",
+    figure.update_layout(height=500, margin={"l": 10, "r": 10, "t": 70, "b": 40}, plot_bgcolor="white",
+                         legend=LEGEND_AT_FOOT, hoverlabel={"align": "left"},
+                         title={"text": wrapped_title(f"Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 "
+                                                      f"against {x}")
+                                        + "<br><sup>hover a point for its model, weights and accuracy</sup>",
                                 "font": {"size": 14}})
     return figure
 

@@ -90,7 +90,7 @@ def same_image(specs, size: int) -> None:
         models = []
         for label, prefix, spec, column in zip("AB", ("cmp_a", "cmp_b"), specs, columns[1:]):
             column.markdown(f"**{label}: {spec.name}**")
-            source, checkpoint = ui.weights_picker(prefix, spec, column)
+            spec, source, checkpoint = ui.weights_picker(prefix, spec, column)
             with column:
                 loaded = ui.cached_model(spec, source, checkpoint)
             models.append((label, prefix, spec, loaded, checkpoint))

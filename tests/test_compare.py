@@ -96,7 +96,7 @@ def test_the_chart_holds_one_point_per_weights_entry_and_highlights_both_models(
         assert highlighted == {"A: resnet18": [69.758], "B: resnet50": [76.13, 80.858]}
         axis = figure.layout.xaxis
         assert axis.type == "log" and list(axis.ticktext) == [f"{t:g}" for t in axis.tickvals]
-        assert 10 in axis.tickvals and figure.layout.legend.y < 0  # plain numbers; the legend below the plot
+        assert 10 in axis.tickvals and figure.layout.legend.yref == "container"  # plain numbers; the legend at the foot
 
 
 # ---- measured speed -----------------------------------------------------------------------
@@ -115,12 +115,13 @@ def test_throughput_is_batch_over_latency_for_every_batch() -> None:
     assert throughput_batches("cpu") == (1, 16) and throughput_batches("cuda") == (1, 64)
 
 
-def test_a_bigger_model_measures_slower_in_one_run() -> None:
+def test_both_models_are_measured_in_one_run_with_one_progress() -> None:
     fractions = []
     small, big = measure_throughputs((PRESETS["resnet18"], PRESETS["resnet152"]), 64, "cpu", (1, 8),
                                      lambda f, t: fractions.append(f), repeats=3)
     assert big.macs > 4 * small.macs
-    assert big.timings[1].milliseconds > small.timings[1].milliseconds  # 5× the MACs: never faster
+    # No timing is compared: speed belongs to benchmarks/, and a loaded machine can invert any ratio.
+    assert [t.batch for t in small.timings] == [t.batch for t in big.timings] == [1, 8]
     assert fractions[-1] == 1.0 and fractions == sorted(fractions) and fractions[len(fractions) // 2 - 1] == 0.5
     assert latency_lines(small, big)[1].startswith("Batch 8: **resnet152** takes ")
 
@@ -196,10 +197,10 @@ def test_the_page_shows_the_meta_accuracy_and_the_chart() -> None:
                                         ("B", "resnet50", ["IMAGENET1K_V1", "IMAGENET1K_V2"])) for w in names]
     assert list(accuracy[["Model", "Weights", "acc@1 (%)", "acc@5 (%)"]].itertuples(index=False, name=None)) == expected
     assert any("it counts **MACs**" in c.value for c in at.caption)
-    chart = json.loads(next(c for c in at.get("plotly_chart") if "top-1 against" in c.proto.spec).proto.spec)
+    chart = json.loads(next(c for c in at.get("plotly_chart") if "Every torchvision ResNet" in c.proto.spec).proto.spec)
     assert sum(len(t["x"]) for t in chart["data"] if t["mode"] != "lines") == len(published_weights())
     at.radio(key="cmp_zoo_x").set_value("params").run()
-    chart = json.loads(next(c for c in at.get("plotly_chart") if "top-1 against" in c.proto.spec).proto.spec)
+    chart = json.loads(next(c for c in at.get("plotly_chart") if "Every torchvision ResNet" in c.proto.spec).proto.spec)
     assert chart["layout"]["xaxis"]["title"]["text"].startswith("parameters (millions")
 
 
