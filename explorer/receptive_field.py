@@ -260,16 +260,12 @@ def effective_receptive_field(model: nn.Module, spec: ResNetSpec, stage: str, im
     return _gradient_fields(model, spec, image, [(stage, position)])[0]
 
 
-def effective_size(field: np.ndarray, centre: tuple[int, int] | None = None, mass: float = EFFECTIVE_MASS) -> int:
-    """Side in pixels of the smallest square centred on ``centre`` that holds ``mass`` of ``field``'s sum.
-
-    ``centre`` is a (row, column) pixel, by default the field's peak. A square reaching r
-    pixels from the centre has side 2r + 1; where the image's border cuts it, the longer side
-    of what is left inside counts (at a corner, r + 1).
-    """
+def _effective_square(field: np.ndarray, centre: tuple[int, int] | None, mass: float) -> InputBox | None:
+    """The smallest square around ``centre`` (default: the peak) holding ``mass`` of the field,
+    cut by the image's border; None for a field of zeros."""
     total = float(field.sum())
     if total <= 0:
-        return 0
+        return None
     height, width = field.shape
     row, column = np.unravel_index(int(np.argmax(field)), field.shape) if centre is None else centre
     summed = np.zeros((height + 1, width + 1))
@@ -280,8 +276,19 @@ def effective_size(field: np.ndarray, centre: tuple[int, int] | None = None, mas
         left, right = max(column - reach, 0), min(column + reach + 1, width)
         inside = summed[bottom, right] - summed[top, right] - summed[bottom, left] + summed[top, left]
         if inside >= mass * total or (top, left, bottom, right) == (0, 0, height, width):
-            return max(bottom - top, right - left)
+            return InputBox(int(top), int(left), int(bottom) - 1, int(right) - 1)
         reach += 1
+
+
+def effective_size(field: np.ndarray, centre: tuple[int, int] | None = None, mass: float = EFFECTIVE_MASS) -> int:
+    """Side in pixels of the smallest square centred on ``centre`` that holds ``mass`` of ``field``'s sum.
+
+    ``centre`` is a (row, column) pixel, by default the field's peak. A square reaching r
+    pixels from the centre has side 2r + 1; where the image's border cuts it, the longer side
+    of what is left inside counts (at a corner, r + 1). 0 for a field of zeros.
+    """
+    square = _effective_square(field, centre, mass)
+    return 0 if square is None else max(square.height, square.width)
 
 
 @dataclass(frozen=True)
@@ -293,7 +300,14 @@ class ReceptiveField:
     box: InputBox  # the theoretical receptive field, clipped to the image
     window: InputBox  # the same without the image's border: its side is the layer table's rf size
     effective: np.ndarray  # (H, W) in [0, 1]: `effective_receptive_field`
-    effective_size: int  # `effective_size` around the window's centre, pixels
+    # The square of `effective_size` around the window's centre; None where the gradient is
+    # zero everywhere (every ReLU on the way is off at this position).
+    effective_box: InputBox | None
+
+    @property
+    def effective_size(self) -> int:
+        """The longer side of the effective square, pixels (see `effective_size`); 0 without one."""
+        return 0 if self.effective_box is None else max(self.effective_box.height, self.effective_box.width)
 
     @property
     def theoretical_size(self) -> int:
@@ -321,8 +335,8 @@ def receptive_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
     for (stage, position), field in zip(resolved, fields):
         window = theoretical_receptive_field(spec, stage, position, input_size, clip=False)
         centre = tuple(min(max(int(c), 0), side - 1) for c, side in zip(window.centre, input_size))
-        out.append(ReceptiveField(stage, position, theoretical_receptive_field(spec, stage, position, input_size),
-                                  window, field, effective_size(field, centre)))
+        box = theoretical_receptive_field(spec, stage, position, input_size)
+        out.append(ReceptiveField(stage, position, box, window, field, _effective_square(field, centre, EFFECTIVE_MASS)))
     return tuple(out)
 
 
