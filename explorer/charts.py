@@ -393,7 +393,7 @@ def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
 
 RF_BOX_COLOUR = (0, 229, 255)  # the theoretical box: cyan, apart from the field's reds
 RF_SQUARE_COLOUR = (255, 255, 255)  # the effective square
-RF_PICTURE_SIDE = 448  # pictures are enlarged to about this many pixels, so a 2-px line stays thin
+RF_PICTURE_SIDE = 448  # pictures are enlarged to about this many pixels, so the lines stay thin
 
 
 def receptive_field_picture(image: Image.Image, field: np.ndarray, box: InputBox,
@@ -401,18 +401,20 @@ def receptive_field_picture(image: Image.Image, field: np.ndarray, box: InputBox
     """The picture with the effective field (H, W in [0, 1]) laid over it in reds, the theoretical
     box in cyan and the effective square in white.
 
-    The field's opacity follows its value, so pixels that do not move the output keep the picture.
+    Colour and opacity follow the field's square root, so the weak tails a single image gives
+    still show; pixels that do not move the output keep the picture.
     """
     scale = max(1, round(RF_PICTURE_SIDE / max(image.size)))
     picture = image.convert("RGB").resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
-    heat = Image.fromarray((np.clip(field, 0, 1) * 255).astype(np.uint8), "L").resize(picture.size, Image.NEAREST)
+    shown = np.sqrt(np.clip(field, 0, 1))
+    heat = Image.fromarray((shown * 255).astype(np.uint8), "L").resize(picture.size, Image.NEAREST)
     reds = Image.fromarray(_colour_table("Hot")[np.asarray(heat)], "RGB")
     picture = Image.composite(reds, picture, heat.point(lambda v: int(v * 0.85)))
     draw = ImageDraw.Draw(picture)
-    for square, colour, width in ((effective_box, RF_SQUARE_COLOUR, 1), (box, RF_BOX_COLOUR, 2)):
+    for square, colour, width in ((effective_box, RF_SQUARE_COLOUR, 2), (box, RF_BOX_COLOUR, 3)):
         if square is not None:
             draw.rectangle((square.left * scale, square.top * scale, (square.right + 1) * scale - 1,
-                            (square.bottom + 1) * scale - 1), outline=colour, width=width * max(1, scale // 2))
+                            (square.bottom + 1) * scale - 1), outline=colour, width=width)
     return picture
 
 

@@ -363,7 +363,8 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     input_size = tuple(image.shape[1:])
     names = stage_names(spec)
     pick, rows_box, columns_box = st.columns([2, 3, 3])
-    stage = pick.selectbox("Stage", names, index=len(names) - 1, key=f"{prefix}_rf_stage")
+    # The middle stage first: its box is well inside a picture of the natural size.
+    stage = pick.selectbox("Stage", names, index=len(names) // 2, key=f"{prefix}_rf_stage")
     rows, columns = stage_map_size(spec, stage, input_size)
     row = _position_slider(rows_box, f"Row of {stage}'s {rows}×{columns} map", rows, f"{prefix}_rf_row_{stage}")
     column = _position_slider(columns_box, "Column", columns, f"{prefix}_rf_column_{stage}")
@@ -374,8 +375,8 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
         centres = remembered(f"{prefix}_rf_centres", memo_key, lambda: stage_centre_fields(model, spec, image))
     left, right = st.columns(2)
     left.image(charts.receptive_field_picture(picture, found.effective, found.box, found.effective_box),
-               width="stretch", caption="cyan: theoretical box · reds: effective field · white: the square "
-                                        f"holding {EFFECTIVE_MASS:.0%} of it")
+               width="stretch", caption="cyan: theoretical box · reds: effective field (square root of the "
+                                        f"gradient) · white: the square holding {EFFECTIVE_MASS:.0%} of it")
     box, window = found.box, found.window
     left.caption(f"**{stage} ({row}, {column})** sees input rows {box.top}–{box.bottom} and columns "
                  f"{box.left}–{box.right}: a {box.height}×{box.width} px box"
@@ -385,6 +386,6 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     right.plotly_chart(charts.receptive_field_sizes(centres, f"{spec.name}: receptive field of each stage's centre"),
                        key=f"{prefix}_rf_sizes", width="stretch")
     right.caption(f"Effective size: the side of the smallest square around the window's centre that holds "
-                  f"{EFFECTIVE_MASS:.0%} of the absolute input gradient (Luo et al. 2016). The gradient "
-                  "concentrates in the middle of the window, so the effective field is much smaller than "
-                  "the theoretical one.")
+                  f"{EFFECTIVE_MASS:.0%} of the absolute input gradient. Luo et al. 2016 find the effective field "
+                  "Gaussian and a fraction of the theoretical window (dotted): it grows like the square root "
+                  "of depth, the window linearly.")

@@ -260,7 +260,8 @@ def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(mon
     assert fields == [] and not any(s.key.startswith("fm_rf") for s in at.get("slider"))  # off: nothing computed
     at.toggle(key="fm_rf").set_value(True).run()
     assert not at.exception and not at.error
-    assert at.selectbox(key="fm_rf_stage").value == "layer4"
+    assert at.selectbox(key="fm_rf_stage").value == "layer2"
+    at.selectbox(key="fm_rf_stage").set_value("layer4").run()
     at.selectbox(key="fm_rf_stage").set_value("layer2").run()
     at.slider(key="fm_rf_row_layer2").set_value(0).run()
     at.slider(key="fm_rf_column_layer2").set_value(11).run()
@@ -274,7 +275,7 @@ def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(mon
     window = next(trace for trace in json.loads(sizes.proto.spec)["data"] if trace["name"].startswith("theoretical window"))
     assert window["x"] == ["stem", "layer1", "layer2", "layer3", "layer4"] and window["y"] == [11, 43, 99, 211, 435]
     assert any("cyan: theoretical box" in image.proto.imgs[0].caption for image in at.get("image"))
-    # layer4's centre at first, then layer2's (6, 6), (0, 6) and (0, 11); the centres once; no new capture.
-    assert [args[3] for args in fields] == [[("layer4", (1, 1))], [("layer2", (6, 6))], [("layer2", (0, 6))],
+    # layer2's centre, layer4's, layer2's centre again from memory, then (0, 6) and (0, 11); no new capture.
+    assert [args[3] for args in fields] == [[("layer2", (6, 6))], [("layer4", (1, 1))], [("layer2", (0, 6))],
                                              [("layer2", (0, 11))]]
     assert captures == captures[:2]
