@@ -15,13 +15,14 @@ import numpy as np
 # before plotly, through the import system and its module locks, makes a session wait for it.
 import pandas  # noqa: F401
 import plotly.graph_objects as go
-from PIL import Image
+from PIL import Image, ImageDraw
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from explorer.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.compare import StagePair
 from explorer.profiling import CostReport
+from explorer.receptive_field import InputBox, ReceptiveField
 from explorer.table_format import format_shape
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
@@ -491,4 +492,50 @@ def stage_outputs(maps: Sequence[np.ndarray], titles: Sequence[str], title: str)
     as tall as the square maps need."""
     figure = side_by_side(maps, titles, (0.0, 1.0), title)
     figure.update_layout(height=80 + 760 // max(len(maps), 1))  # a map is about 760 px / n wide at 1400 px
+    return figure
+
+
+# ---- receptive fields -------------------------------------------------------------------
+
+RF_BOX_COLOUR = (0, 229, 255)  # the theoretical box: cyan, apart from the field's reds
+RF_SQUARE_COLOUR = (255, 255, 255)  # the effective square
+RF_PICTURE_SIDE = 448  # pictures are enlarged to about this many pixels, so the lines stay thin
+
+
+def receptive_field_picture(image: Image.Image, field: np.ndarray, box: InputBox,
+                            effective_box: InputBox | None) -> Image.Image:
+    """The picture with the effective field (H, W in [0, 1]) laid over it in reds, the theoretical
+    box in cyan and the effective square in white.
+
+    Colour and opacity follow the field's square root, so the weak tails a single image gives
+    still show; pixels that do not move the output keep the picture.
+    """
+    scale = max(1, round(RF_PICTURE_SIDE / max(image.size)))
+    picture = image.convert("RGB").resize((image.size[0] * scale, image.size[1] * scale), Image.NEAREST)
+    shown = np.sqrt(np.clip(field, 0, 1))
+    heat = Image.fromarray((shown * 255).astype(np.uint8), "L").resize(picture.size, Image.NEAREST)
+    reds = Image.fromarray(_colour_table("Hot")[np.asarray(heat)], "RGB")
+    picture = Image.composite(reds, picture, heat.point(lambda v: int(v * 0.85)))
+    draw = ImageDraw.Draw(picture)
+    for square, colour, width in ((effective_box, RF_SQUARE_COLOUR, 2), (box, RF_BOX_COLOUR, 3)):
+        if square is not None:
+            draw.rectangle((square.left * scale, square.top * scale, (square.right + 1) * scale - 1,
+                            (square.bottom + 1) * scale - 1), outline=colour, width=width)
+    return picture
+
+
+def receptive_field_sizes(fields: Sequence[ReceptiveField], title: str) -> go.Figure:
+    """Theoretical and effective receptive field of each stage's centre position, in input pixels."""
+    stages = [f.stage for f in fields]
+    figure = go.Figure([
+        go.Bar(x=stages, y=[f.theoretical_size for f in fields], name="theoretical box (inside the image)",
+               marker_color="#5dade2", text=[f.theoretical_size for f in fields], textposition="outside"),
+        go.Bar(x=stages, y=[f.effective_size for f in fields], name="effective (95% of the gradient)",
+               marker_color="#e74c3c", text=[f.effective_size for f in fields], textposition="outside"),
+        go.Scatter(x=stages, y=[f.window_size for f in fields], name="theoretical window (layer table's RF)",
+                   mode="lines+markers", line={"color": "#1b4f72", "dash": "dot"}, marker={"size": 7}),
+    ])
+    figure.update_layout(barmode="group", height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                         title={"text": title, "font": {"size": 14}}, legend={"orientation": "h", "y": -0.15},
+                         yaxis={"title": "side (input pixels)", "rangemode": "tozero"}, plot_bgcolor="white")
     return figure

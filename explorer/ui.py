@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, TypeVar
 import pandas as pd
 import streamlit as st
 
+from explorer import charts
 from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
 from explorer.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.picker import ModelChoice
+from explorer.receptive_field import EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, stage_names
 from explorer.shared_results import Finished, SharedResults, SharedRun
 from explorer.spec import ResNetSpec
 from explorer.table_format import human_bytes, human_count
@@ -28,6 +30,8 @@ from explorer.weights import (
 )
 
 if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
+    import torch
+    from PIL import Image
     from torch import nn
 
     from explorer.training import LayerGradient
@@ -342,3 +346,54 @@ def cached_conventions(spec: ResNetSpec, input_size: int):
     from explorer.conventions import count_conventions
 
     return count_conventions(layer_table(spec, input_size))
+
+
+# ---- receptive fields (Feature maps; Compare for a second model) -----------------------
+
+
+def _position_slider(box, label: str, count: int, key: str) -> int:
+    """A slider over 0 … count - 1, starting in the middle; a map one position wide needs none."""
+    if count == 1:
+        box.caption(f"{label}: 0 (the map has one)")
+        return 0
+    return box.slider(label, 0, count - 1, count // 2, key=key)
+
+
+def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
+                         picture: Image.Image, memo_key: Hashable) -> None:
+    """Pick a stage and a position on its map; see the theoretical box and the effective field
+    over ``picture`` (``image``, the model's input, before normalisation), and both sizes per stage.
+
+    ``prefix`` keeps the widget keys of two views on one page apart; ``memo_key`` names
+    ``model`` and ``image`` (weights, picture, preprocessing), so this session computes each
+    field once.
+    """
+    input_size = tuple(image.shape[1:])
+    names = stage_names(spec)
+    pick, rows_box, columns_box = st.columns([2, 3, 3])
+    # The middle stage first: its box is well inside a picture of the natural size.
+    stage = pick.selectbox("Stage", names, index=len(names) // 2, key=f"{prefix}_rf_stage")
+    rows, columns = stage_map_size(spec, stage, input_size)
+    row = _position_slider(rows_box, f"Row of {stage}'s {rows}×{columns} map", rows, f"{prefix}_rf_row_{stage}")
+    column = _position_slider(columns_box, "Column", columns, f"{prefix}_rf_column_{stage}")
+    with st.spinner(f"The gradient of {stage} at ({row}, {column}) with respect to every input pixel…"):
+        (found,) = remembered(f"{prefix}_rf_field", (memo_key, stage, row, column),
+                              lambda: receptive_fields(model, spec, image, [(stage, (row, column))]), max_entries=16)
+    with st.spinner("The receptive field of every stage's centre…"):
+        centres = remembered(f"{prefix}_rf_centres", memo_key, lambda: stage_centre_fields(model, spec, image))
+    left, right = st.columns(2)
+    left.image(charts.receptive_field_picture(picture, found.effective, found.box, found.effective_box),
+               width="stretch", caption="cyan: theoretical box · reds: effective field (square root of the "
+                                        f"gradient) · white: the square holding {EFFECTIVE_MASS:.0%} of it")
+    box, window = found.box, found.window
+    left.caption(f"**{stage} ({row}, {column})** sees input rows {box.top}–{box.bottom} and columns "
+                 f"{box.left}–{box.right}: a {box.height}×{box.width} px box"
+                 + (f" (its {window.height}×{window.width} px window is cut by the image's border)."
+                    if (box.height, box.width) != (window.height, window.width) else ".")
+                 + f" Effective size: {found.effective_size} px.")
+    right.plotly_chart(charts.receptive_field_sizes(centres, f"{spec.name}: receptive field of each stage's centre"),
+                       key=f"{prefix}_rf_sizes", width="stretch")
+    right.caption(f"Effective size: the side of the smallest square around the window's centre that holds "
+                  f"{EFFECTIVE_MASS:.0%} of the absolute input gradient. Luo et al. 2016 find the effective field "
+                  "Gaussian and a fraction of the theoretical window (dotted): it grows like the square root "
+                  "of depth, the window linearly.")

@@ -130,6 +130,17 @@ def one_channel(selected, first_channel: int, cropped, parts) -> None:
                                         f"{block}, channel {channel}"), key="fm_parts", width="stretch")
 
 
+@st.fragment
+def receptive_field_section(model, spec, steps, memo_key) -> None:
+    """One position's receptive field, computed only while the toggle is on; its widgets rerun only this part."""
+    st.subheader("Receptive field")
+    if not st.toggle("Show what one position of a stage's map sees in the picture", key="fm_rf"):
+        st.caption("The theoretical box and the effective field (the input gradient, Luo et al. 2016) of any "
+                   "position, and both sizes for every stage: one forward and a few backward passes.")
+        return
+    ui.receptive_field_view("fm", model, spec, steps.tensor, steps.cropped, memo_key)
+
+
 st.title("Feature maps")
 choice = ui.sidebar_model()
 if choice is None:
@@ -193,6 +204,7 @@ except CaptureTooLarge as error:
     st.stop()
 
 layer_browser(spec, activations, steps.cropped, detail)
+receptive_field_section(model, spec, steps, (spec, source, picked.digest, settings))
 
 filters = first_conv_filters(model)  # (out, 3, k, k)
 st.subheader(f"The first conv's {filters.shape[0]} filters")

@@ -4,6 +4,7 @@ and that a click computes nothing its part of the page does not show."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import activations, charts, images, ui
 from explorer.build import build_model
 from explorer.presets import PRESETS
+from explorer.receptive_field import InputBox, theoretical_receptive_field
 from explorer.shared_results import SharedResults
 from explorer.weights import available_weights, weights_file
 from tests import images_corpus as corpus
@@ -255,3 +257,31 @@ def test_a_sample_is_captured_once_for_the_class_and_an_upload_stays_private(
         session.file_uploader(key="fm_upload").upload("mine.png", data, "image/png").run()
         assert not session.exception
     assert len(captures) == 4 and len(fresh_class_store) == stored and fresh_class_store.runs_started == 2
+
+
+def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    fields = counted(monkeypatch, ui, "receptive_fields")
+    captures = counted(monkeypatch, activations, "capture_activations")
+    at = open_page()  # resnet18 at 96 px, random weights
+    assert fields == [] and not any(s.key.startswith("fm_rf") for s in at.get("slider"))  # off: nothing computed
+    at.toggle(key="fm_rf").set_value(True).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="fm_rf_stage").value == "layer2"
+    at.selectbox(key="fm_rf_stage").set_value("layer4").run()
+    at.selectbox(key="fm_rf_stage").set_value("layer2").run()
+    at.slider(key="fm_rf_row_layer2").set_value(0).run()
+    at.slider(key="fm_rf_column_layer2").set_value(11).run()
+    assert not at.exception
+    box = theoretical_receptive_field(PRESETS["resnet18"], "layer2", (0, 11), 96)
+    assert box == InputBox(0, 39, 49, 95)  # rows -49…49 and columns 39…137, cut by the 96-px picture
+    (caption,) = [c.value for c in at.caption if "sees input rows" in c.value]
+    assert caption.startswith("**layer2 (0, 11)** sees input rows 0–49 and columns 39–95: a 50×57 px box "
+                              "(its 99×99 px window is cut by the image's border).")
+    (sizes,) = [c for c in at.get("plotly_chart") if c.key == "fm_rf_sizes"]
+    window = next(trace for trace in json.loads(sizes.proto.spec)["data"] if trace["name"].startswith("theoretical window"))
+    assert window["x"] == ["stem", "layer1", "layer2", "layer3", "layer4"] and window["y"] == [11, 43, 99, 211, 435]
+    assert any("cyan: theoretical box" in image.proto.imgs[0].caption for image in at.get("image"))
+    # layer2's centre, layer4's, layer2's centre again from memory, then (0, 6) and (0, 11); no new capture.
+    assert [args[3] for args in fields] == [[("layer2", (6, 6))], [("layer4", (1, 1))], [("layer2", (0, 6))],
+                                             [("layer2", (0, 11))]]
+    assert captures == captures[:2]
