@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from explorer.build import ZeroPadShortcut, build_model
+from explorer.i18n import N_, _
 from explorer.spec import ResNetSpec, Shortcut, check_input_size
 
 FP32_BYTES = 4
@@ -39,8 +40,11 @@ class Level(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        """The level's name for people ("leaf layers", "blocks", "stages")."""
-        return "leaf layers" if self is Level.LAYERS else self.value
+        """The level's name for people ("leaf layers", "blocks", "stages"), in their language."""
+        return _(_LEVEL_LABELS[self])
+
+
+_LEVEL_LABELS = {Level.LAYERS: N_("leaf layers"), Level.BLOCKS: N_("blocks"), Level.STAGES: N_("stages")}
 
 
 class RowKind(enum.Enum):
@@ -209,7 +213,7 @@ def _pair(value: object) -> tuple[int, int] | None:
 
 def _locate(name: str, stage_names: Sequence[str]) -> tuple[str, int | None]:
     """Stage and block of a qualified module name."""
-    head, _, rest = name.partition(".")
+    head, _dot, rest = name.partition(".")
     if head in stage_names:
         return head, int(rest.split(".")[0])
     return ("head", None) if head in ("avgpool", "fc") else ("stem", None)

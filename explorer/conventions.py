@@ -29,28 +29,40 @@ from torch.utils.flop_counter import flop_registry
 
 from explorer.anatomy import LayerTable, is_leaf_layer
 from explorer.build import build_model
+from explorer.i18n import N_, _
 
-# Each tool's column label and what it counts.
+# Each tool's column label and what it counts (marked here, shown through _()).
 TOOLS = {
-    "explorer": ("Explorer MACs", "conv + linear multiply-accumulates; no bias, BN, ReLU, pooling or residual add"),
-    "torchinfo": ("torchinfo mult-adds", "conv + linear MACs, + 1 per BN affine parameter and per linear bias"),
-    "thop": ("thop MACs", "conv + linear MACs, + per-element BN and pooling work"),
-    "flop_counter": ("FlopCounterMode FLOPs", "2 × conv and matmul MACs (FLOPs, not MACs); nothing else"),
+    "explorer": (N_("Explorer MACs"), N_("conv + linear multiply-accumulates; no bias, BN, ReLU, pooling or residual add")),
+    "torchinfo": (N_("torchinfo mult-adds"), N_("conv + linear MACs, + 1 per BN affine parameter and per linear bias")),
+    "thop": (N_("thop MACs"), N_("conv + linear MACs, + per-element BN and pooling work")),
+    "flop_counter": (N_("FlopCounterMode FLOPs"), N_("2 × conv and matmul MACs (FLOPs, not MACs); nothing else")),
 }
-RESIDUAL_ADD = "residual add"
+RESIDUAL_ADD = N_("residual add")  # a row's layer type: show it through _()
 _FLOP_OPS = {"aten.convolution": "Conv2d", "aten.addmm": "Linear", "aten.mm": "Linear"}
 
 
 @dataclass(frozen=True)
 class CountRow:
-    """One layer type counted by every tool, with why they differ."""
+    """One layer type counted by every tool, and the numbers that say why they differ.
+
+    Conventions are cached and shared by every session, so a row holds numbers only; its
+    `explanation` is written when it is read, in the reader's language.
+    """
 
     layer_type: str
     explorer: int
     torchinfo: int
     thop: int
     flop_counter: int
-    explanation: str
+    outputs: int = 0  # output elements of this type's layers, one image
+    bn_params: int = 0  # BN affine parameters of the whole model
+    adds: int = 0  # residual additions of the whole model, one image
+
+    @property
+    def explanation(self) -> str:
+        """Why the tools' counts of this layer type differ."""
+        return _explain(self.layer_type, self.thop, self.outputs, self.bn_params, self.adds)
 
 
 @dataclass(frozen=True)
@@ -121,25 +133,33 @@ def _flop_counter_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
 
 def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds: int) -> str:
     per_output = thop_ops / outputs if outputs else 0
-    return {
-        "Conv2d": "Everyone counts k x k x C_in/groups multiply-accumulates per output value; "
-                  "FlopCounterMode reports them as FLOPs (x2). ResNet convs have no bias.",
-        "Linear": "in x out multiply-accumulates. torchinfo adds one per bias; "
-                  "FlopCounterMode reports addmm as 2 x in x out FLOPs and skips the bias.",
-        "BatchNorm2d": f"Not a multiply-accumulate layer (foldable into the conv at inference): explorer and "
-                       f"FlopCounterMode count 0. torchinfo counts its {bn_params:,} affine parameters once "
-                       f"(not per pixel); thop counts {per_output:g} ops per output element.",
-        "ReLU": "A comparison, not arithmetic: 0 everywhere.",
-        "MaxPool2d": "Comparisons: 0 everywhere.",
-        "AvgPool2d": f"The avg-down shortcut's pooling: thop counts {per_output:g} ops per output element, "
-                     f"the others 0.",
-        "AdaptiveAvgPool2d": f"Global average pool: thop counts {per_output:g} ops per output value "
-                             f"(the window's adds and one divide), the others 0.",
-        "ZeroPadShortcut": "Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere.",
-        RESIDUAL_ADD: f"{adds:,} additions (every element of every block's output, out += identity). No "
-                      f"tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
-                      f"(FlopCounterMode).",
-    }.get(layer_type, "")
+    if layer_type == "BatchNorm2d":
+        return _("Not a multiply-accumulate layer (foldable into the conv at inference): explorer and "
+                 "FlopCounterMode count 0. torchinfo counts its {bn_params:,} affine parameters once "
+                 "(not per pixel); thop counts {per_output:g} ops per output element.").format(
+            bn_params=bn_params, per_output=per_output)
+    if layer_type == "AvgPool2d":
+        return _("The avg-down shortcut's pooling: thop counts {per_output:g} ops per output element, "
+                 "the others 0.").format(per_output=per_output)
+    if layer_type == "AdaptiveAvgPool2d":
+        return _("Global average pool: thop counts {per_output:g} ops per output value "
+                 "(the window's adds and one divide), the others 0.").format(per_output=per_output)
+    if layer_type == RESIDUAL_ADD:
+        return _("{adds:,} additions (every element of every block's output, out += identity). No "
+                 "tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
+                 "(FlopCounterMode).").format(adds=adds)
+    return _(_FIXED_EXPLANATIONS[layer_type]) if layer_type in _FIXED_EXPLANATIONS else ""
+
+
+_FIXED_EXPLANATIONS = {
+    "Conv2d": N_("Everyone counts k x k x C_in/groups multiply-accumulates per output value; "
+                 "FlopCounterMode reports them as FLOPs (x2). ResNet convs have no bias."),
+    "Linear": N_("in x out multiply-accumulates. torchinfo adds one per bias; "
+                 "FlopCounterMode reports addmm as 2 x in x out FLOPs and skips the bias."),
+    "ReLU": N_("A comparison, not arithmetic: 0 everywhere."),
+    "MaxPool2d": N_("Comparisons: 0 everywhere."),
+    "ZeroPadShortcut": N_("Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere."),
+}
 
 
 def count_conventions(table: LayerTable) -> Conventions:
@@ -165,9 +185,11 @@ def count_conventions(table: LayerTable) -> Conventions:
             torchinfo=by_tool["torchinfo"][layer_type],
             thop=by_tool["thop"][layer_type],
             flop_counter=by_tool["flop_counter"][layer_type],
-            explanation=_explain(layer_type, by_tool["thop"][layer_type], outputs[layer_type], bn_params, adds),
+            outputs=outputs[layer_type],
+            bn_params=bn_params,
+            adds=adds,
         )
         for layer_type in dict.fromkeys(row.type for row in table.rows)
     ]
-    rows.append(CountRow(RESIDUAL_ADD, 0, 0, 0, 0, _explain(RESIDUAL_ADD, 0, 0, 0, adds)))
+    rows.append(CountRow(RESIDUAL_ADD, 0, 0, 0, 0, adds=adds))
     return Conventions(rows=tuple(rows))

@@ -6,21 +6,25 @@ from dataclasses import dataclass
 
 import torch
 
+from explorer.i18n import _
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
     """The compute device the app will use."""
 
     device: str  # "cuda", "mps" or "cpu"
-    name: str  # "NVIDIA H100 80GB HBM3", "Apple GPU (MPS)", "CPU (16 threads)"
+    name: str  # "NVIDIA H100 80GB HBM3", "Apple GPU (MPS)", "CPU (16 threads)" (in the reader's language)
     total_bytes: int | None  # device memory, where torch can tell
     free_bytes: int | None
 
     @property
     def label(self) -> str:
+        """The device and its free memory, in the reader's language."""
         if self.total_bytes is None:
             return self.name
-        return f"{self.name}, {self.free_bytes / 2**30:.1f} of {self.total_bytes / 2**30:.1f} GiB free"
+        return _("{name}, {free:.1f} of {total:.1f} GiB free").format(
+            name=self.name, free=self.free_bytes / 2**30, total=self.total_bytes / 2**30)
 
 
 def pick_device() -> str:
@@ -33,15 +37,15 @@ def pick_device() -> str:
 
 
 def describe_device(device: str | None = None) -> DeviceInfo:
-    """Name and memory of ``device`` (default: `pick_device`)."""
+    """Name and memory of ``device`` (default: `pick_device`); the name in the reader's language."""
     device = device or pick_device()
     if device.startswith("cuda"):
         index = torch.device(device).index or 0
         free, total = torch.cuda.mem_get_info(index)
         return DeviceInfo("cuda", torch.cuda.get_device_name(index), total, free)
     if device == "mps":
-        return DeviceInfo("mps", "Apple GPU (MPS)", None, None)
-    return DeviceInfo("cpu", f"CPU ({torch.get_num_threads()} threads)", None, None)
+        return DeviceInfo("mps", _("Apple GPU (MPS)"), None, None)
+    return DeviceInfo("cpu", _("CPU ({threads} threads)").format(threads=torch.get_num_threads()), None, None)
 
 
 class DoesNotFit(ValueError):
@@ -67,13 +71,14 @@ def check_fits(param_bytes: int, activation_bytes: int, device: str, what: str, 
     """Refuse politely when parameters + activations exceed ``headroom`` of the free memory.
 
     ``activation_bytes`` should be the sum of all layer outputs for the whole batch: an upper
-    bound for inference, which frees most of them early.
+    bound for inference, which frees most of them early. ``what`` is the subject of the
+    message ("A forward pass of resnet50 at 224x224 with batch 8"), in the reader's language.
     """
     free = free_bytes(device)
     needed = param_bytes + activation_bytes
     if free is not None and needed > headroom * free:
-        raise DoesNotFit(
-            f"{what} needs about {needed / 2**30:.1f} GiB ({param_bytes / 2**30:.1f} GiB for parameters, "
-            f"{activation_bytes / 2**30:.1f} GiB for activations), but only {free / 2**30:.1f} GiB is free "
-            f"on {device}. Use a smaller input size, batch or model."
-        )
+        raise DoesNotFit(_(
+            "{what} needs about {needed:.1f} GiB ({params:.1f} GiB for parameters, {activations:.1f} GiB for "
+            "activations), but only {free:.1f} GiB is free on {device}. Use a smaller input size, batch or model."
+        ).format(what=what, needed=needed / 2**30, params=param_bytes / 2**30, activations=activation_bytes / 2**30,
+                 free=free / 2**30, device=device))

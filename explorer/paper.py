@@ -1,7 +1,8 @@
 """He et al. 2016, Table 1 (https://arxiv.org/abs/1512.03385), recomputed by the explorer.
 
 Only the FLOPs row is typed in: it is the paper's published figure, shown beside what the
-app computes for the same architectures with both stride placements.
+app computes for the same architectures with both stride placements. The table is made where
+it is shown (never cached), so its words are in the reader's language.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.anatomy import LayerTable, layer_table
+from explorer.i18n import _
 from explorer.presets import resnet_for_depth
 from explorer.spec import StrideStyle
 from explorer.table_format import format_shape
@@ -34,7 +36,8 @@ def _stage_cell(table: LayerTable, stage: str) -> str:
 
 def _stem_cell(table: LayerTable) -> str:
     conv = next(r for r in table.rows if r.type == "Conv2d")
-    return f"{format_shape(conv.kernel)}, {conv.out_shape[0]}, stride {conv.stride[0]}"
+    return _("{kernel}, {channels}, stride {stride}").format(kernel=format_shape(conv.kernel),
+                                                               channels=conv.out_shape[0], stride=conv.stride[0])
 
 
 def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str, ...]]:
@@ -48,16 +51,18 @@ def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str
     ]
     for index, stage in enumerate(s for s in reference.stages if s.name.startswith("layer")):
         side = format_shape(stage.out_shape[1:], "×")
-        prefix = "3x3 max pool, stride 2; " if index == 0 else ""
+        prefix = _("3x3 max pool, stride 2; ") if index == 0 else ""
         rows.append(PaperRow(
             f"conv{index + 2}_x ({stage.name})", side,
             tuple(prefix + _stage_cell(pytorch[d], stage.name) for d in PAPER_DEPTHS),
         ))
     rows += [
-        PaperRow("head", "1×1", tuple(f"average pool, {pytorch[d].spec.num_classes}-d fc, softmax" for d in PAPER_DEPTHS)),
-        PaperRow("params", "", tuple(f"{pytorch[d].totals.params / 1e6:.1f} M" for d in PAPER_DEPTHS)),
-        PaperRow("GMACs, stride on 3x3 (pytorch, v1.5)", "", tuple(f"{pytorch[d].totals.macs / 1e9:.2f}" for d in PAPER_DEPTHS)),
-        PaperRow("GMACs, stride on 1x1 (caffe, v1)", "", tuple(f"{caffe[d].totals.macs / 1e9:.2f}" for d in PAPER_DEPTHS)),
-        PaperRow("paper's FLOPs (×10⁹, multiply-adds)", "", tuple(f"{PAPER_GFLOPS[d]}" for d in PAPER_DEPTHS)),
+        PaperRow(_("head"), "1×1", tuple(_("average pool, {classes}-d fc, softmax").format(
+            classes=pytorch[d].spec.num_classes) for d in PAPER_DEPTHS)),
+        PaperRow(_("params"), "", tuple(f"{pytorch[d].totals.params / 1e6:.1f} M" for d in PAPER_DEPTHS)),
+        PaperRow(_("GMACs, stride on 3x3 (pytorch, v1.5)"), "",
+                 tuple(f"{pytorch[d].totals.macs / 1e9:.2f}" for d in PAPER_DEPTHS)),
+        PaperRow(_("GMACs, stride on 1x1 (caffe, v1)"), "", tuple(f"{caffe[d].totals.macs / 1e9:.2f}" for d in PAPER_DEPTHS)),
+        PaperRow(_("paper's FLOPs (×10⁹, multiply-adds)"), "", tuple(f"{PAPER_GFLOPS[d]}" for d in PAPER_DEPTHS)),
     ]
-    return tuple(rows), tuple(f"{d}-layer" for d in PAPER_DEPTHS)
+    return tuple(rows), tuple(_("{depth}-layer").format(depth=d) for d in PAPER_DEPTHS)

@@ -7,6 +7,8 @@ read from the layer table of the real model, never typed in.
 
 `paper_figure` lays the figure out as frozen primitives with coordinates in pixels;
 `to_svg` and `to_png` draw the same primitives, so the page, the download and the CLI agree.
+The figure's own words stay the paper's, in English, in every language (its fonts need no
+CJK glyphs); the page's caption says what it shows in the reader's language.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from explorer.anatomy import BlockRow, LayerRow, LayerTable, layer_table
 from explorer.degradation import degradation_models
+from explorer.i18n import _
 from explorer.spec import Shortcut
 
 FOLD_AFTER = 6  # ResNet-34's longest stage (the paper draws it whole); longer stages fold
@@ -359,8 +362,8 @@ def paper_figure(table: LayerTable, *, plain_twin: bool = False, fold_after: int
     plain spec, the residual one), laid out to the left as in the paper.
     """
     if fold_after < FOLD_HEAD + 1:
-        raise ValueError(f"fold_after must be at least {FOLD_HEAD + 1} (the first {FOLD_HEAD} blocks and the last "
-                         f"stay), got {fold_after}.")
+        raise ValueError(_("fold_after must be at least {minimum} (the first {head} blocks and the last stay), "
+                           "got {fold_after}.").format(minimum=FOLD_HEAD + 1, head=FOLD_HEAD, fold_after=fold_after))
     tables = [table]
     name = table.spec.name.replace(" ", "_")
     if plain_twin:
@@ -372,7 +375,8 @@ def paper_figure(table: LayerTable, *, plain_twin: bool = False, fold_after: int
         options = [_layout(tables, fold_after, k, name) for k in range(1, min(stage_count, MAX_COLUMNS) + 1)]
         return max(options, key=slide_scale)  # max keeps the first (fewest columns) of equals
     if not 1 <= columns <= stage_count:
-        raise ValueError(f"columns must be between 1 and {stage_count} (one per stage at most), got {columns}.")
+        raise ValueError(_("columns must be between 1 and {stages} (one per stage at most), got {columns}.").format(
+            stages=stage_count, columns=columns))
     return _layout(tables, fold_after, columns, name)
 
 

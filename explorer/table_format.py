@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from explorer.anatomy import Level, TableRow
+from explorer.i18n import N_, _
 
 
 class Column(str, enum.Enum):
@@ -42,20 +43,35 @@ class Column(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        """Header for people; says the unit and the counting convention."""
-        return _LABELS.get(self, self.value.replace("_", " ").capitalize())
+        """Header for people, in their language; says the unit and the counting convention.
+
+        Outside a Streamlit session (the CLI, the CSV files, tests) that is English.
+        """
+        return _(_LABELS[self])
 
 
 _LABELS = {
     Column.INDEX: "#",
-    Column.IN_SHAPE: "In (C×H×W)",
-    Column.OUT_SHAPE: "Out (C×H×W)",
-    Column.DOWNSAMPLE: "Shortcut layer",
-    Column.PARAMS: "Params",
-    Column.MACS: "MACs (conv+linear)",
-    Column.RF_SIZE: "RF (px)",
-    Column.RF_JUMP: "RF jump (px)",
-    Column.ACTIVATION_BYTES: "Activation (bytes, fp32)",
+    Column.NAME: N_("Name"),
+    Column.TYPE: N_("Type"),
+    Column.STAGE: N_("Stage"),
+    Column.BLOCK: N_("Block"),
+    Column.BLOCKS: N_("Blocks"),
+    Column.IN_SHAPE: N_("In (C×H×W)"),
+    Column.OUT_SHAPE: N_("Out (C×H×W)"),
+    Column.KERNEL: N_("Kernel"),
+    Column.STRIDE: N_("Stride"),
+    Column.PADDING: N_("Padding"),
+    Column.DILATION: N_("Dilation"),
+    Column.GROUPS: N_("Groups"),
+    Column.DOWNSAMPLE: N_("Shortcut layer"),
+    Column.SHORTCUT: N_("Shortcut"),
+    Column.CONVS: N_("Convs"),
+    Column.PARAMS: N_("Params"),
+    Column.MACS: N_("MACs (conv+linear)"),
+    Column.RF_SIZE: N_("RF (px)"),
+    Column.RF_JUMP: N_("RF jump (px)"),
+    Column.ACTIVATION_BYTES: N_("Activation (bytes, fp32)"),
 }
 
 LAYER_COLUMNS = (
@@ -124,6 +140,25 @@ def format_value(value: object) -> object:
 def records(rows: Iterable[TableRow], columns: Sequence[Column]) -> list[dict[str, object]]:
     """Rows as dicts keyed by column label, values formatted for display and CSV."""
     return [{c.label: format_value(getattr(row, c.value)) for c in columns} for row in rows]
+
+
+# Words a cell of these columns may hold: in the reader's language on screen, English in files.
+WORDED_COLUMNS = (Column.DOWNSAMPLE, Column.SHORTCUT)
+CELL_WORDS = {
+    "yes": N_("yes"),
+    "identity": N_("identity"),
+    "projection": N_("projection"),
+    "avg-pool projection": N_("avg-pool projection"),
+    "zero-pad": N_("zero-pad"),
+    "none": N_("none"),
+}
+
+
+def screen_records(rows: Iterable[TableRow], columns: Sequence[Column]) -> list[dict[str, object]]:
+    """`records` for a screen: "yes", "identity", "projection" … in the reader's language."""
+    worded = {c.label for c in columns if c in WORDED_COLUMNS}
+    return [{label: _(CELL_WORDS[value]) if label in worded and value in CELL_WORDS else value
+             for label, value in record.items()} for record in records(rows, columns)]
 
 
 def to_csv(rows: Iterable[TableRow], columns: Sequence[Column]) -> str:

@@ -9,16 +9,20 @@ import streamlit as st
 from explorer import charts, ui
 from explorer.anatomy import LayerTable, Level, RowKind
 from explorer.devices import DoesNotFit, describe_device
+from explorer.i18n import N_, _
 from explorer.paper import paper_table1
 from explorer.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
 from explorer.profiling import CostReport, measure_layer_costs
 from explorer.spec import MAX_BLOCKS
 from explorer.spec_token import spec_to_token
 from explorer.table_format import (
-    LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, records, screen_columns, to_csv,
+    LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, screen_columns, screen_records,
+    to_csv,
 )
 
-TABS = ("Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost")
+# The tabs' labels; st.tabs keeps the shown (translated) label in st.session_state["arch_tab"].
+TABS = (N_("Layer table"), N_("Diagram"), N_("Shape flow"), N_("Paper Table 1"), N_("Counting conventions"),
+        N_("Measured cost"))
 KIND_CSS = {RowKind.SHORTCUT: "background-color: #fde3c8", RowKind.DOWNSAMPLING: "background-color: #d6e9f8"}
 
 
@@ -31,10 +35,12 @@ def highlight(frame, rows):
 def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     """Granularity, stage filter, one page of the table and its CSV; a click here reruns only this."""
     left, middle, right = st.columns([2, 5, 1])
-    level = Level(left.radio("Granularity", list(Level), key="arch_level", horizontal=True,
-                             format_func=lambda level: Level(level).label))  # Level(): a test may pass "blocks"
+    # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
+    level_labels = {level: level.label for level in Level}
+    level = Level(left.radio(_("Granularity"), list(Level), key="arch_level", horizontal=True,
+                             format_func=lambda level: level_labels[Level(level)]))  # Level(): a test may pass "blocks"
     stage_names = [s.name for s in table.stages]
-    chosen = middle.multiselect("Stages", stage_names, default=stage_names, key="arch_stage_filter")
+    chosen = middle.multiselect(_("Stages"), stage_names, default=stage_names, key="arch_stage_filter")
     rows = [r for r in table.rows_at(level) if r.stage in chosen]
     columns = screen_columns(rows, LEVEL_COLUMNS[level])
     pages = page_count(len(rows))
@@ -42,63 +48,66 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     if pages > 1:  # Styler colours cost per row: a long table is shown a page at a time
         if st.session_state.get("arch_page", 1) > pages:
             st.session_state["arch_page"] = pages
-        page = int(right.number_input("Page", min_value=1, max_value=pages, step=1, key="arch_page"))
+        page = int(right.number_input(_("Page"), min_value=1, max_value=pages, step=1, key="arch_page"))
     first = (page - 1) * PAGE_ROWS
     shown = rows[first:first + PAGE_ROWS]
-    frame = ui.display_frame(records(shown, columns), [c.label for c in columns])
+    frame = ui.display_frame(screen_records(shown, columns), [c.label for c in columns])
     measured = report is not None and level is Level.LAYERS  # the measured cost, coloured on the table
+    latency_label = _("Latency (ms)")
     if measured:
         latency = {(c.name, c.call): c.milliseconds for c in report.layers}
-        frame.insert(frame.columns.get_loc(Column.MACS.label) + 1, "Latency (ms)", [round(latency[(r.name, r.call)], 3) for r in shown])
+        frame.insert(frame.columns.get_loc(Column.MACS.label) + 1, latency_label,
+                     [round(latency[(r.name, r.call)], 3) for r in shown])
     styled = highlight(frame, shown)
     if measured:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
-        styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"])
+        styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
                  column_config={**ui.number_columns(frame), Column.NAME.label: st.column_config.TextColumn(pinned=True)})
-    paging = (f"Rows {first + 1:,}–{first + len(shown):,} of {len(rows):,} (page {page} of {pages}); the CSV holds "
-              "all of them. " if pages > 1 else "")
-    st.caption(paging + ":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
-               "the feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
-               "FLOPs = 2 × MACs.")
+    paging = _("Rows {first:,}–{last:,} of {total:,} (page {page} of {pages}); the CSV holds all of them. ").format(
+        first=first + 1, last=first + len(shown), total=len(rows), page=page, pages=pages) if pages > 1 else ""
+    st.caption(paging + _(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
+                          "the feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
+                          "FLOPs = 2 × MACs."))
     # A callable is encoded only when the button is clicked; "ignore": a download reruns nothing.
     name = f"{table.spec.name.replace(' ', '_')}_{level.value}_{table.input_size[0]}px.csv"
-    st.download_button("Download this table as CSV", lambda: to_csv(rows, LEVEL_COLUMNS[level]), key="arch_csv", file_name=name,
+    st.download_button(_("Download this table as CSV"), lambda: to_csv(rows, LEVEL_COLUMNS[level]), key="arch_csv", file_name=name,
                        mime="text/csv", on_click="ignore")
 
 
-DIAGRAM_STYLES = ("Interactive blocks", "Paper style (Figure 3)")
+DIAGRAM_STYLES = (N_("Interactive blocks"), N_("Paper style (Figure 3)"))  # compared in English, shown through _()
 
 
 def paper_figure_view(table: LayerTable) -> None:
     """He et al. 2016, Figure 3, drawn from this model's layer table, with SVG and PNG downloads."""
     controls = st.container(horizontal=True, vertical_alignment="bottom", gap="large")
-    twin = controls.toggle("With the plain twin beside it", key="arch_figure_twin",
-                           help="The same network without shortcuts, as the paper's middle column.")
-    slide = controls.toggle("Fit a 16:9 slide", key="arch_figure_slide",
-                            help="Cut each column between stages into as many columns as show it largest on a slide.")
-    fold_after = int(controls.number_input("Fold stages of more blocks than", min_value=FOLD_HEAD + 1,
+    twin = controls.toggle(_("With the plain twin beside it"), key="arch_figure_twin",
+                           help=_("The same network without shortcuts, as the paper's middle column."))
+    slide = controls.toggle(_("Fit a 16:9 slide"), key="arch_figure_slide",
+                            help=_("Cut each column between stages into as many columns as show it largest on a slide."))
+    fold_after = int(controls.number_input(_("Fold stages of more blocks than"), min_value=FOLD_HEAD + 1,
                                            max_value=MAX_BLOCKS, value=FOLD_AFTER, step=1, key="arch_figure_fold",
-                                           width=220, help="A folded stage shows its first two blocks, how many "
-                                                           "are left out, and its last block."))
+                                           width=220, help=_("A folded stage shows its first two blocks, how many "
+                                                             "are left out, and its last block.")))
     figure = paper_figure(table, plain_twin=twin, fold_after=fold_after, columns=None if slide else 1)
     svg = to_svg(figure)
     buttons = st.container(horizontal=True)
     # Callables are encoded only when clicked; "ignore": a download reruns nothing.
-    buttons.download_button("Download SVG", lambda: svg, key="arch_figure_svg", file_name=f"{figure.name}_fig3.svg",
+    buttons.download_button(_("Download SVG"), lambda: svg, key="arch_figure_svg", file_name=f"{figure.name}_fig3.svg",
                             mime="image/svg+xml", on_click="ignore")
-    buttons.download_button("Download PNG", lambda: to_png(figure), key="arch_figure_png",
+    buttons.download_button(_("Download PNG"), lambda: to_png(figure), key="arch_figure_png",
                             file_name=f"{figure.name}_fig3.png", mime="image/png", on_click="ignore")
-    st.caption("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out), each shortcut an "
-               "arc beside its block — solid: identity, dashed: projection, dotted: zero-padded identity "
-               "(option A); **/2** where a layer halves the map, and the output shape (H×W×C) after each stage.")
+    st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out), each shortcut an "
+                 "arc beside its block — solid: identity, dashed: projection, dotted: zero-padded identity "
+                 "(option A); **/2** where a layer halves the map, and the output shape (H×W×C) after each stage."))
     st.image(svg, width="content")
 
 
 @st.fragment
 def diagram_view(table: LayerTable) -> None:
     """The interactive block diagram, or the paper's Figure 3; a click here reruns only this."""
-    style = st.radio("Style", DIAGRAM_STYLES, key="arch_diagram_style", horizontal=True)
+    style_labels = {style: _(style) for style in DIAGRAM_STYLES}  # made in this run's language, as level_labels
+    style = st.radio(_("Style"), DIAGRAM_STYLES, key="arch_diagram_style", horizontal=True, format_func=style_labels.get)
     if style == DIAGRAM_STYLES[1]:
         paper_figure_view(table)
         return
@@ -107,42 +116,46 @@ def diagram_view(table: LayerTable) -> None:
     picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]
     if picked:
         block_rows = [r for r in table.rows if r.block_name == picked[0]]
-        st.markdown(f"**{picked[0]}** — its layers:")
+        st.markdown(_("**{block}** — its layers:").format(block=picked[0]))
         layer_columns = screen_columns(block_rows, LEVEL_COLUMNS[Level.LAYERS])
-        st.dataframe(ui.display_frame(records(block_rows, layer_columns), [c.label for c in layer_columns]),
+        st.dataframe(ui.display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
                      hide_index=True, width="stretch")
     else:
-        st.caption("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
-                   "(option A). Click a block to list its layers.")
+        st.caption(_("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
+                     "(option A). Click a block to list its layers."))
 
 
-st.title("Architecture")
+st.title(_("Architecture"))
 choice = ui.sidebar_model()
 if choice is None:
-    st.info("Fix the model in the sidebar to see its architecture.")
+    st.info(_("Fix the model in the sidebar to see its architecture."))
     st.stop()
 table = ui.table_or_error(choice)
 if table is None:
     st.stop()
 spec, totals = table.spec, table.totals
 
-batch = st.columns(4)[0].number_input("Batch size", min_value=1, max_value=4096, value=1, step=1, key="arch_batch",
-                                     help="For the activation memory and the measured cost.")
+batch = st.columns(4)[0].number_input(_("Batch size"), min_value=1, max_value=4096, value=1, step=1, key="arch_batch",
+                                     help=_("For the activation memory and the measured cost."))
 first, second = st.columns(3), st.columns(3)
-first[0].metric("Depth", totals.depth, help="Weighted layers on the longest path: stem conv + block convs + fc.")
-first[1].metric("Parameters", human_count(totals.params), help=f"{totals.params:,} parameters.")
-first[2].metric("MACs (conv+linear)", human_count(totals.macs), help=f"{totals.macs:,} multiply-accumulates per image.")
-second[0].metric("FLOPs = 2 × MACs", human_count(totals.flops), help=f"{totals.flops:,} per image.")
-second[1].metric(f"Activation memory, batch {batch}", human_bytes(totals.activation_bytes * batch),
-                 help="Sum of every layer's float32 output for the batch: what training keeps for backward.")
-second[2].metric("Receptive field", f"{totals.rf_size} px", help=f"Of the last stage; output stride {totals.output_stride}.")
+first[0].metric(_("Depth"), totals.depth, help=_("Weighted layers on the longest path: stem conv + block convs + fc."))
+first[1].metric(_("Parameters"), human_count(totals.params),
+                help=_("{params:,} parameters.").format(params=totals.params))
+first[2].metric(_("MACs (conv+linear)"), human_count(totals.macs),
+                help=_("{macs:,} multiply-accumulates per image.").format(macs=totals.macs))
+second[0].metric(_("FLOPs = 2 × MACs"), human_count(totals.flops),
+                 help=_("{flops:,} per image.").format(flops=totals.flops))
+second[1].metric(_("Activation memory, batch {batch}").format(batch=batch), human_bytes(totals.activation_bytes * batch),
+                 help=_("Sum of every layer's float32 output for the batch: what training keeps for backward."))
+second[2].metric(_("Receptive field"), f"{totals.rf_size} px",
+                 help=_("Of the last stage; output stride {stride}.").format(stride=totals.output_stride))
 
 device = describe_device()
 cost_key = (spec_to_token(spec), choice.input_size, batch, device.device)
 stored_cost = st.session_state.get("arch_cost")
 report = stored_cost[1] if stored_cost and stored_cost[0] == cost_key else None
-layers_tab, diagram_tab, flow_tab, paper_tab, conventions_tab, cost_tab = st.tabs(TABS, key="arch_tab",
-                                                                                   on_change="rerun")
+layers_tab, diagram_tab, flow_tab, paper_tab, conventions_tab, cost_tab = st.tabs([_(label) for label in TABS],
+                                                                                   key="arch_tab", on_change="rerun")
 
 if layers_tab.open:
     with layers_tab:
@@ -158,59 +171,71 @@ if flow_tab.open:
 
 if paper_tab.open:
     with paper_tab:
-        st.markdown("He et al. 2016, Table 1, **recomputed by the explorer** for 224×224 inputs. The paper put the "
-                    "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
-                    "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the "
-                    "paper.")
+        st.markdown(_("He et al. 2016, Table 1, **recomputed by the explorer** for 224×224 inputs. The paper put the "
+                      "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
+                      "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the "
+                      "paper."))
         paper_rows, headers = paper_table1()
-        paper_frame = ui.display_frame([{"layer": r.layer, "output size": r.output_size, **dict(zip(headers, r.cells))}
-                                        for r in paper_rows], ["layer", "output size", *headers])
+        layer_label, size_label = _("layer"), _("output size")
+        paper_frame = ui.display_frame([{layer_label: r.layer, size_label: r.output_size, **dict(zip(headers, r.cells))}
+                                        for r in paper_rows], [layer_label, size_label, *headers])
         st.dataframe(paper_frame, hide_index=True, width="stretch")
 
 if conventions_tab.open:
     with conventions_tab:
-        from explorer.conventions import TOOLS  # thop and torchinfo load with it: only once this tab opens
+        from explorer.conventions import RESIDUAL_ADD, TOOLS  # thop and torchinfo load with it: only once this tab opens
 
-        st.markdown("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
-                    "paper report. Each tool runs on its own private meta-device model.")
-        st.markdown("\n".join(f"- **{label}**: {counts}" for label, counts in TOOLS.values()))
-        with st.spinner("Counting with torchinfo, thop and FlopCounterMode…"):
+        def type_text(layer_type: str) -> str:
+            """A layer type as people read it: a class name, or "residual add" in their language."""
+            return _(RESIDUAL_ADD) if layer_type == RESIDUAL_ADD else layer_type
+
+        st.markdown(_("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
+                      "paper report. Each tool runs on its own private meta-device model."))
+        st.markdown("\n".join("- " + _("**{term}**: {meaning}").format(term=_(label), meaning=_(counts))
+                               for label, counts in TOOLS.values()))
+        with st.spinner(_("Counting with torchinfo, thop and FlopCounterMode…")):
             conventions = ui.cached_conventions(spec, choice.input_size)
-        tool_labels = [label for label, _ in TOOLS.values()]
+        tool_labels = {tool: _(label) for tool, (label, _counts) in TOOLS.items()}
+        type_label = _("Layer type")
         counts = ui.display_frame(
-            [{"Layer type": r.layer_type, **{label: getattr(r, tool) for tool, (label, _) in TOOLS.items()}}
+            [{type_label: type_text(r.layer_type), **{label: getattr(r, tool) for tool, label in tool_labels.items()}}
              for r in conventions.rows]
-            + [{"Layer type": "total", **{label: conventions.total(tool) for tool, (label, _) in TOOLS.items()}}],
-            ["Layer type", *tool_labels],
+            + [{type_label: _("total"), **{label: conventions.total(tool) for tool, label in tool_labels.items()}}],
+            [type_label, *tool_labels.values()],
         )
         st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
-        st.markdown("**Why they differ**\n\n"
-                    + "\n".join(f"- **{r.layer_type}**: {r.explanation}" for r in conventions.rows))
+        st.markdown(_("**Why they differ**") + "\n\n"
+                    + "\n".join("- " + _("**{term}**: {meaning}").format(term=type_text(r.layer_type),
+                                                                          meaning=r.explanation)
+                                 for r in conventions.rows))
 
 if cost_tab.open:
     with cost_tab:
-        st.markdown(f"One real forward pass of a batch of {batch} random image(s) at {choice.input_size}×"
-                    f"{choice.input_size} on **{device.label}**: latency of every layer (median of 3 runs"
-                    f"{', CUDA events' if device.device == 'cuda' else ''}) and its peak memory "
-                    f"{'(CUDA allocator)' if device.device == 'cuda' else '(measured on CUDA only)'}. "
-                    "The latency also appears, coloured, in the layer table.")
-        if st.button("Measure one forward pass", key="arch_measure"):
+        cost_text = (_("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
+                       "latency of every layer (median of 3 runs, CUDA events) and its peak memory (CUDA allocator). "
+                       "The latency also appears, coloured, in the layer table.") if device.device == "cuda" else
+                     _("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
+                       "latency of every layer (median of 3 runs) and its peak memory (measured on CUDA only). "
+                       "The latency also appears, coloured, in the layer table."))
+        st.markdown(cost_text.format(batch=batch, size=choice.input_size, device=device.label))
+        if st.button(_("Measure one forward pass"), key="arch_measure"):
             try:
-                with st.spinner(f"Running {spec.name} on {device.device}…"):
+                with st.spinner(_("Running {model} on {device}…").format(model=spec.name, device=device.device)):
                     report = measure_layer_costs(spec, choice.input_size, device.device, batch)
                 st.session_state["arch_cost"] = (cost_key, report)
             except DoesNotFit as error:
                 st.error(str(error))
         if report is not None:
-            st.metric("Whole forward (no hooks)", f"{report.forward_milliseconds:.1f} ms")
+            st.metric(_("Whole forward (no hooks)"), f"{report.forward_milliseconds:.1f} ms")
+            latency_label = _("Latency (ms)")
             cost_rows = [{
-                "#": i, "Name": c.name + (f" (call {c.call + 1})" if c.call else ""), "Type": r.type,
-                "Out (C×H×W)": format_shape(r.out_shape), "MACs (conv+linear)": r.macs,
-                "Latency (ms)": round(c.milliseconds, 3),
-                **({"Peak memory (bytes)": c.peak_bytes} if report.peak_bytes is not None else {}),
+                "#": i, Column.NAME.label: c.name + (_(" (call {call})").format(call=c.call + 1) if c.call else ""),
+                Column.TYPE.label: r.type, Column.OUT_SHAPE.label: format_shape(r.out_shape), Column.MACS.label: r.macs,
+                latency_label: round(c.milliseconds, 3),
+                **({_("Peak memory (bytes)"): c.peak_bytes} if report.peak_bytes is not None else {}),
             } for i, (c, r) in enumerate(zip(report.layers, table.rows))]
             cost = ui.display_frame(cost_rows, list(cost_rows[0]))
-            slowest = cost["Latency (ms)"].max()
-            st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=["Latency (ms)"]),
+            slowest = cost[latency_label].max()
+            st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label]),
                          hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))
             st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")

@@ -154,8 +154,15 @@ def media(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
 
 def open_tab(at, label: str):
-    """Open one of the Architecture page's tabs (what a click on it does: set its state, rerun)."""
-    at.session_state["arch_tab"] = label
+    """Open one of the Architecture page's tabs (what a click on it does: set its state, rerun).
+
+    ``label`` is the tab's English label; the tabs' state holds the label shown, in the session's language.
+    """
+    from explorer.i18n import DEFAULT_LANGUAGE, SESSION_KEY, _, in_language
+
+    language = at.session_state[SESSION_KEY] if SESSION_KEY in at.session_state else DEFAULT_LANGUAGE
+    with in_language(language):
+        at.session_state["arch_tab"] = _(label)
     at.run()
     assert not at.exception, at.exception
     return at

@@ -13,7 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from explorer.i18n import CATALOGS, LANGUAGES, _, in_language
-from tests.conftest import REPO_ROOT, open_app
+from tests.conftest import REPO_ROOT, open_app, open_tab
 
 KEYWORDS = {"_": None, "N_": None}
 # Where people read what the code says: every page, and the modules pages draw with.
@@ -139,3 +139,26 @@ def test_every_page_opens_in_chinese(page: str) -> None:
     assert CJK.search(at.title[0].value), at.title[0].value
     share = chinese_share(shown_text(at))
     assert share > 0.8, f"{page}: only {share:.0%} of what it shows is Chinese:\n{shown_text(at)[:2000]}"
+
+
+ARCHITECTURE_TABS = ("Layer table", "Diagram", "Shape flow", "Paper Table 1", "Counting conventions", "Measured cost")
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("tab", ARCHITECTURE_TABS)
+def test_every_architecture_tab_opens_in_chinese(tab: str) -> None:
+    at = open_tab(open_app("architecture", lang="zh", model="resnet18", model_input="64"), tab)
+    if tab == "Diagram":
+        at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
+    if tab == "Measured cost":
+        at.button(key="arch_measure").click().run()
+    assert not at.exception
+    with in_language("zh"):
+        labels = [_(label) for label in ARCHITECTURE_TABS]
+    assert [t.label for t in at.tabs] == labels and all(CJK.search(label) for label in labels)
+    opened = next(t for t in at.tabs if t.label == labels[ARCHITECTURE_TABS.index(tab)])
+    if tab == "Shape flow":  # a chart only (its texts are charts.py's)
+        assert opened.get("plotly_chart")
+        return
+    text = shown_text(opened) + " ".join(str(d.value.columns.tolist()) for d in opened.dataframe)
+    assert chinese_share(text) > 0.6, text[:2000]
