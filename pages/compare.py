@@ -96,7 +96,7 @@ def same_image(specs, size: int) -> None:
             models.append((label, prefix, spec, loaded, checkpoint))
         if picked is None or any(loaded is None for *_, loaded, _ in models):
             return
-        results = []
+        results, memo_keys = [], []
         for label, prefix, spec, loaded, checkpoint in models:
             settings = preprocessing_for(spec, loaded.source, size)
             steps = ui.remembered(f"{prefix}_steps", (picked.digest, settings),
@@ -112,6 +112,7 @@ def same_image(specs, size: int) -> None:
                 st.error(f"{label}: {error}")
                 return
             results.append((label, spec, loaded.source, steps, result))
+            memo_keys.append((spec, loaded.source, picked.digest, settings))
 
         st.markdown("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "
                     "stretched to its own range. The maps halve in size stage by stage while the channels grow.")
@@ -128,6 +129,16 @@ def same_image(specs, size: int) -> None:
             chart.plotly_chart(charts.topk_bars(top.labels, top.probabilities,
                                                 f"{label}: {spec.name} · top-5"),
                                key=f"cmp_top5_{label}", width="stretch")
+        receptive_fields_of_both(models, results, memo_keys)
+
+
+def receptive_fields_of_both(models, results, memo_keys) -> None:
+    """The Feature maps page's receptive-field view for each model, on the same picture, on request."""
+    if not st.toggle("Receptive fields of both: what one position of a stage sees", key="cmp_rf"):
+        return
+    for (label, prefix, *_, loaded, _), (_, spec, _, steps, _), memo_key in zip(models, results, memo_keys):
+        st.markdown(f"**{label}: {spec.name}**")
+        ui.receptive_field_view(prefix, loaded.model, spec, steps.tensor, steps.cropped, memo_key)
 
 
 st.title("Compare two ResNets")

@@ -19,6 +19,7 @@ from explorer.images import Preprocessing, decode_image, preprocess, sample_imag
 from explorer.predict import grad_cam, predict
 from explorer.presets import PRESETS, cifar_resnet
 from explorer.profiling import THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches
+from explorer.receptive_field import theoretical_receptive_field
 from explorer.zoo import ops_convention, published_weights, weights_of, zoo_models
 from tests.conftest import open_app
 
@@ -272,3 +273,24 @@ def test_a_capture_over_the_budget_is_a_sentence_not_a_traceback(monkeypatch: py
     at.number_input(key="cmp_a_seed").set_value(4321).run()  # a result no other test stored for the class
     assert not at.exception
     assert any(e.value.startswith("A: Capturing 5 maps needs") and "above the budget" in e.value for e in at.error)
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_receptive_fields_of_both_models_on_the_same_picture() -> None:
+    at = open_app("compare")
+    at.number_input(key="cmp_input").set_value(96).run()
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    for prefix in ("cmp_a", "cmp_b"):
+        at.radio(key=f"{prefix}_weights_kind").set_value("random").run()
+    assert not any(s.key.endswith("rf_stage") for s in at.selectbox)  # off: nothing computed
+    at.toggle(key="cmp_rf").set_value(True).run()
+    assert not at.exception and not at.error
+    for prefix, name in (("cmp_a", "resnet18"), ("cmp_b", "resnet50")):
+        stage = at.selectbox(key=f"{prefix}_rf_stage").value
+        row, column = at.slider(key=f"{prefix}_rf_row_{stage}").value, at.slider(key=f"{prefix}_rf_column_{stage}").value
+        box = theoretical_receptive_field(PRESETS[name], stage, (row, column), 96)
+        assert any(c.value.startswith(f"**{stage} ({row}, {column})** sees input rows {box.top}–{box.bottom} and "
+                                      f"columns {box.left}–{box.right}") for c in at.caption), name
+    sizes = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key.endswith("rf_sizes")}
+    assert set(sizes) == {"cmp_a_rf_sizes", "cmp_b_rf_sizes"}
