@@ -95,7 +95,9 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
         if name == "stages" or info.per_stage or (info.bottleneck_only and values["block"] is not Block.BOTTLENECK):
             continue
         values[name] = _field_widget(box, keys[name], info, len(base.stages))
-    by = box.radio(_("Size by"), [N_("depth"), N_("stage counts")], key=f"{prefix}_by", horizontal=True, format_func=_)
+    # Labels translated now, not in format_func: AppTest formats options outside the session.
+    size_by = {value: _(value) for value in (N_("depth"), N_("stage counts"))}
+    by = box.radio(_("Size by"), list(size_by), key=f"{prefix}_by", horizontal=True, format_func=size_by.get)
     if by == "depth":
         depth = box.number_input(_("Depth"), min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
                                  help=_("Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
@@ -160,7 +162,9 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
         box.warning(_("Ignoring the model in the link: {error}").format(error=error))
         base = get_preset(default)
     _default(f"{prefix}_preset", base.preset or CUSTOM)
-    choice = box.selectbox(_(label), [*PRESETS, CUSTOM], key=f"{prefix}_preset", format_func=_,
+    custom = _(CUSTOM)
+    choice = box.selectbox(_(label), [*PRESETS, CUSTOM], key=f"{prefix}_preset",
+                           format_func=lambda name: custom if name == CUSTOM else name,
                            help=_("A preset, or custom… to change any field (starting from the last model)."))
     try:
         spec = _custom_spec(prefix, base, box.expander(_("Custom architecture"), expanded=True)) if choice == CUSTOM else PRESETS[choice]
