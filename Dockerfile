@@ -16,6 +16,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TORCH_HOME=/home/app/.cache/torch
 
 RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app
+# The PNG of the paper's Figure 3 is drawn on the server with DejaVu (the slim image has no fonts).
+# Every Chinese text is drawn by the reader's browser, so the image needs no CJK font.
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
 # The heavy layer first, so code changes do not reinstall PyTorch.
@@ -29,6 +34,7 @@ COPY pyproject.toml README.md ./
 COPY explorer ./explorer
 COPY pages ./pages
 COPY assets ./assets
+COPY locale ./locale
 COPY .streamlit ./.streamlit
 # Editable, so explorer/ stays beside pages/ and assets/; no test extra in production.
 RUN pip install --no-cache-dir -e . && chown -R 10001:10001 /app

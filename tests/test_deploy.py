@@ -56,7 +56,7 @@ def test_dockerfile_essentials() -> None:
     assert command == ["streamlit", "run", "explorer/app.py", "--server.headless", "true", "--server.port", "8501",
                        "--server.address", "0.0.0.0"]
     copied = {shlex.split(rest)[0] for k, rest in steps if k == "COPY"}
-    assert {"explorer", "pages", "assets", ".streamlit", "pyproject.toml"} <= copied
+    assert {"explorer", "pages", "assets", "locale", ".streamlit", "pyproject.toml"} <= copied  # locale: 简体中文
 
 
 def test_dockerignore_keeps_the_image_lean() -> None:
