@@ -9,12 +9,16 @@ task, from one seed, on the same batches.
 
 from __future__ import annotations
 
+from explorer.i18n import N_
 from explorer.shapes_task import task_batch
 from explorer.spec import ResNetSpec, Shortcut
 from explorer.training import LayerGradient, check_training_memory, gradient_norms
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110)  # the CIFAR ResNets of section 4.2 (6n + 2)
 DEFAULT_SHALLOW, DEFAULT_DEEP = 20, 56  # the pair of the paper's Fig. 1
+# How the studies label the two versions of a depth. They key class-shared results, so they
+# stay English; a page shows the plain one through `_()` (the residual one is a model name).
+PLAIN_LABEL, RESIDUAL_LABEL = N_("plain-{depth}"), "ResNet-{depth}"
 
 
 def degradation_models(*specs: ResNetSpec) -> dict[str, ResNetSpec]:
@@ -22,8 +26,8 @@ def degradation_models(*specs: ResNetSpec) -> dict[str, ResNetSpec]:
     models = {}
     for spec in specs:
         residual = spec if spec.shortcut is not Shortcut.NONE else spec.with_changes(shortcut=Shortcut.A if spec.is_cifar else Shortcut.B)
-        models[f"plain-{spec.depth}"] = residual.with_changes(shortcut=Shortcut.NONE)
-        models[f"ResNet-{spec.depth}"] = residual
+        models[PLAIN_LABEL.format(depth=spec.depth)] = residual.with_changes(shortcut=Shortcut.NONE)
+        models[RESIDUAL_LABEL.format(depth=spec.depth)] = residual
     return models
 
 

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
 
+from explorer.i18n import N_, _
 from explorer.private_rng import private_rng
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
@@ -25,7 +26,8 @@ MAX_PIXELS = 40_000_000
 MAX_FILE_BYTES = 50 * 2**20
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-AUGMENT_POLICIES = ("none", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix")
+# Values compared in code; a page shows them through `_()` ("none" is a word, the rest names).
+AUGMENT_POLICIES = (N_("none"), "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix")
 
 
 class ImageError(ValueError):
@@ -77,30 +79,33 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
     any pixel is decoded.
     """
     if not data:
-        raise ImageError("The file is empty (0 bytes).")
+        raise ImageError(_("The file is empty (0 bytes)."))
     if len(data) > max_bytes:
-        raise ImageError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
+        raise ImageError(_("The file is {size:.0f} MB; the limit is {limit:.0f} MB.").format(
+            size=len(data) / 2**20, limit=max_bytes / 2**20))
     try:
         return _decode(data, max_pixels)
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError("This file is not an image that Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, …).") from None
+        raise ImageError(_("This file is not an image that Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, …).")) from None
     except Image.DecompressionBombError:
-        raise ImageError(f"The image is too large to decode safely (over {max_pixels / 1e6:.0f} megapixels).") from None
+        raise ImageError(_("The image is too large to decode safely (over {limit:.0f} megapixels).").format(
+            limit=max_pixels / 1e6)) from None
     except Exception as error:  # truncated data, broken EXIF, a codec's own error, ...
         text = " ".join(str(error).split())[:200] or type(error).__name__
-        raise ImageError(f"The image file is damaged or truncated and cannot be decoded ({text}).") from None
+        raise ImageError(_("The image file is damaged or truncated and cannot be decoded ({reason}).").format(
+            reason=text)) from None
 
 
 def _decode(data: bytes, max_pixels: int) -> DecodedImage:
     image = Image.open(io.BytesIO(data))
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageError(
-            f"The image declares {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
-            f"is {max_pixels / 1e6:.0f} megapixels. Resize it first."
-        )
+        raise ImageError(_(
+            "The image declares {width}×{height} pixels ({megapixels:.0f} megapixels); the limit "
+            "is {limit:.0f} megapixels. Resize it first."
+        ).format(width=width, height=height, megapixels=width * height / 1e6, limit=max_pixels / 1e6))
     frames = getattr(image, "n_frames", 1)
     image.seek(0)
     image.load()
@@ -178,7 +183,8 @@ def augmentation_samples(image: Image.Image, count: int, seed: int, policy: str 
     """Random training views: RandomResizedCrop + horizontal flip (+ a policy), as in
     torchvision's ClassificationPresetTrain. A seed makes a grid reproducible."""
     if policy not in AUGMENT_POLICIES:
-        raise ValueError(f"Unknown augmentation policy {policy!r}; choose one of {', '.join(AUGMENT_POLICIES)}.")
+        raise ValueError(_("Unknown augmentation policy {policy!r}; choose one of {choices}.").format(
+            policy=policy, choices=", ".join(AUGMENT_POLICIES)))
     steps: list[torch.nn.Module] = [v2.RandomResizedCrop(crop, antialias=True), v2.RandomHorizontalFlip()]
     if policy == "AutoAugment":
         steps.append(v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET))

@@ -14,9 +14,11 @@ import random
 import torch
 from PIL import Image, ImageDraw
 
+from explorer.i18n import N_, _
 from explorer.images import Preprocessing, preprocess
 
-SHAPES = ("disc", "square", "triangle", "cross")
+# The class names are data (a test checkpoint saves them); a page shows a shape through `_()`.
+SHAPES = (N_("disc"), N_("square"), N_("triangle"), N_("cross"))
 CUE_COLOURS = ((220, 40, 40), (40, 70, 220), (40, 170, 60), (230, 200, 40))
 COLOUR_NAMES = ("red", "blue", "green", "yellow")
 
@@ -24,7 +26,8 @@ COLOUR_NAMES = ("red", "blue", "green", "yellow")
 def class_names(num_classes: int, colour_cue: bool = True) -> tuple[str, ...]:
     """Human names of the classes: "red disc", "blue square", ... (or just the shapes)."""
     if not 2 <= num_classes <= len(SHAPES):
-        raise ValueError(f"The shapes task has 2 to {len(SHAPES)} classes, not {num_classes}.")
+        raise ValueError(_("The shapes task has 2 to {most} classes, not {count}.").format(most=len(SHAPES),
+                                                                                           count=num_classes))
     return tuple(f"{COLOUR_NAMES[k]} {SHAPES[k]}" if colour_cue else SHAPES[k] for k in range(num_classes))
 
 

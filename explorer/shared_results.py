@@ -12,7 +12,9 @@ all of them. `SharedResults` keys each result by everything that determines it a
 * hands a failure to every waiter and stores nothing for it (nor for a stopped run).
 
 Nothing here knows Streamlit: `explorer.ui` keeps the server's stores and draws the
-progress; uploads never go in (they stay in their session's state).
+progress; uploads never go in (they stay in their session's state). Sessions that follow one
+run may read different languages, so a run's progress text can be a function that makes it
+when shown (`SharedRun.shown_text`), and `RunStopped` says its sentence in the reader's language.
 """
 
 from __future__ import annotations
@@ -24,11 +26,21 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from explorer.i18n import N_, _
+
 T = TypeVar("T")
+# What a run says of its progress: a sentence, or a function that makes it in the language of
+# whoever is shown it (the computation runs in a worker thread, in no session's language).
+ProgressText = str | Callable[[], str]
 
 
 class RunStopped(RuntimeError):
     """A run ended early because no session was waiting for it any more."""
+
+    MESSAGE = N_("Stopped: nobody was waiting for this result any more.")
+
+    def __str__(self) -> str:  # raised in a worker thread, read by a session: said when read
+        return _(self.MESSAGE)
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class SharedRun(Generic[T]):
         self.key = key
         self.started_at = time.time()
         self.fraction = 0.0
-        self.text = ""
+        self.text: ProgressText = ""
         self.partial: object = None  # what the computation has so far, for a waiter who stops
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -56,12 +68,17 @@ class SharedRun(Generic[T]):
         self._done = threading.Event()
         self._stop = threading.Event()
 
-    def report(self, fraction: float, text: str = "", partial: object = None) -> bool:
+    def report(self, fraction: float, text: ProgressText = "", partial: object = None) -> bool:
         """Called by the computation; False means nobody waits any more: stop now."""
         self.fraction, self.text = min(max(fraction, 0.0), 1.0), text
         if partial is not None:
             self.partial = partial
         return not self._stop.is_set()
+
+    def shown_text(self) -> str:
+        """The progress text, made now in the current language if the computation gave a function."""
+        text = self.text
+        return text() if callable(text) else text
 
     @property
     def stopped(self) -> bool:
@@ -72,10 +89,11 @@ class SharedRun(Generic[T]):
         return self._done.is_set()
 
     def follow(self, on_progress: Callable[[float, str], None] | None = None, interval: float = 0.2) -> T:
-        """Wait for the value, calling ``on_progress(fraction, text)`` meanwhile; re-raise a failure."""
+        """Wait for the value, calling ``on_progress(fraction, text)`` meanwhile (`shown_text`, in the
+        follower's language); re-raise a failure."""
         while not self._done.wait(interval):
             if on_progress is not None:
-                on_progress(self.fraction, self.text)
+                on_progress(self.fraction, self.shown_text())
         if self.error is not None:
             raise self.error
         return self.value  # type: ignore[return-value]
@@ -149,7 +167,7 @@ class SharedResults:
         try:
             value = compute(run)
             if run.stopped:
-                raise RunStopped("Stopped: nobody was waiting for this result any more.")
+                raise RunStopped(RunStopped.MESSAGE)
             run.value = value
             self._store(run.key, Finished(value, size_of(value), time.time(), time.perf_counter() - start))
         except BaseException as error:  # every waiter gets it; nothing is stored

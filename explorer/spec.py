@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from typing import Any
 
-from explorer.i18n import N_
+from explorer.i18n import N_, _
 
 # The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
 # is a typo, and building it would only hang the app.
@@ -79,7 +79,7 @@ def _enum_value(enum_cls: type[enum.Enum], value: Any) -> Any:
         return enum_cls(value)
     except ValueError:
         choices = ", ".join(repr(m.value) for m in enum_cls)
-        raise ValueError(f"{value!r} is not one of {choices}.") from None
+        raise ValueError(_("{value!r} is not one of {choices}.").format(value=value, choices=choices)) from None
 
 
 # ---- field metadata: how each field is shown, typed in and written in links ------------
@@ -103,28 +103,30 @@ def _parse_flag(text: str) -> bool:
     try:
         return _FLAGS[text.strip().lower()]
     except KeyError:
-        raise ValueError(f"{text!r} is not a yes/no flag: use 1 or 0 (or true/false).") from None
+        raise ValueError(_("{text!r} is not a yes/no flag: use 1 or 0 (or true/false).").format(text=text)) from None
 
 
 def _parse_flags(text: str) -> tuple[bool, ...]:
     try:
         return tuple(_FLAGS[v.strip().lower()] for v in text.split(",") if v.strip())
     except KeyError:
-        raise ValueError(f"{text!r} is not a list of yes/no flags separated by commas, like F,T,T or 0,1,1.") from None
+        raise ValueError(_("{text!r} is not a list of yes/no flags separated by commas, like F,T,T or 0,1,1.").format(
+            text=text)) from None
 
 
 def _parse_int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number: a whole number is expected.") from None
+        raise ValueError(_("{text!r} is not a number: a whole number is expected.").format(text=text)) from None
 
 
 def _parse_ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
-        raise ValueError(f"{text!r} is not a list of whole numbers separated by commas, like 3,4,6,3.") from None
+        raise ValueError(_("{text!r} is not a list of whole numbers separated by commas, like 3,4,6,3.").format(
+            text=text)) from None
 
 
 def _format_flag(value: bool) -> str:
@@ -274,69 +276,69 @@ class ResNetSpec:
 
     def _validate(self) -> None:
         if not self.stages:
-            raise ValueError("A ResNet needs at least one stage of residual blocks; stages is empty.")
+            raise ValueError(_("A ResNet needs at least one stage of residual blocks; stages is empty."))
         if any(n < 1 for n in self.stages):
-            raise ValueError(
-                f"Every stage needs at least one block, but stages={list(self.stages)} "
+            raise ValueError(_(
+                "Every stage needs at least one block, but stages={stages} "
                 "has a stage with none. Remove that stage or give it a block."
-            )
+            ).format(stages=list(self.stages)))
         if sum(self.stages) > MAX_BLOCKS:
-            raise ValueError(
-                f"{sum(self.stages):,} blocks is far beyond any trained ResNet (the deepest "
-                f"published one, CIFAR ResNet-1202, has 600). Use at most {MAX_BLOCKS:,} blocks."
-            )
+            raise ValueError(_(
+                "{blocks:,} blocks is far beyond any trained ResNet (the deepest "
+                "published one, CIFAR ResNet-1202, has 600). Use at most {most:,} blocks."
+            ).format(blocks=sum(self.stages), most=MAX_BLOCKS))
         if len(self.stage_planes) != len(self.stages):
-            raise ValueError(
-                f"stage_planes has {len(self.stage_planes)} widths but there are "
-                f"{len(self.stages)} stages: give one width per stage."
-            )
+            raise ValueError(_(
+                "stage_planes has {widths} widths but there are "
+                "{stages} stages: give one width per stage."
+            ).format(widths=len(self.stage_planes), stages=len(self.stages)))
         if len(self.dilate) != len(self.stages) - 1:
-            raise ValueError(
-                f"dilate needs one flag for each stage after the first ({len(self.stages) - 1}), "
-                f"got {len(self.dilate)}."
-            )
+            raise ValueError(_(
+                "dilate needs one flag for each stage after the first ({expected}), "
+                "got {count}."
+            ).format(expected=len(self.stages) - 1, count=len(self.dilate)))
         for name, info in SPEC_FIELDS.items():
             if info.widget is not Widget.NUMBER:
                 continue
             value = getattr(self, name)
             if value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value}.")
+                raise ValueError(_("{name} must be a positive whole number, got {value}.").format(name=name, value=value))
             if info.maximum is not None and value > info.maximum:
-                raise ValueError(
-                    f"{name}={value:,} is more than the explorer builds (at most {info.maximum:,}); "
+                raise ValueError(_(
+                    "{name}={value:,} is more than the explorer builds (at most {most:,}); "
                     "no published ResNet comes near it."
-                )
+                ).format(name=name, value=value, most=info.maximum))
         if any(p < 1 for p in self.stage_planes):
-            raise ValueError(f"Every stage needs at least one channel; stage_planes={list(self.stage_planes)}.")
+            raise ValueError(_("Every stage needs at least one channel; stage_planes={planes}.").format(
+                planes=list(self.stage_planes)))
         if self.stem is Stem.DEEP and self.stem_width < 2:
-            raise ValueError("A deep stem halves stem_width in its first two convs: use stem_width >= 2.")
+            raise ValueError(_("A deep stem halves stem_width in its first two convs: use stem_width >= 2."))
         if self.block is Block.BASIC:
             if self.groups != 1 or self.width_per_group != 64:
-                raise ValueError(
+                raise ValueError(_(
                     "BasicBlock has no grouped or widened 3x3 conv (torchvision supports only "
-                    f"groups=1 and width_per_group=64; got groups={self.groups}, "
-                    f"width_per_group={self.width_per_group}). Use bottleneck blocks for "
+                    "groups=1 and width_per_group=64; got groups={groups}, "
+                    "width_per_group={width}). Use bottleneck blocks for "
                     "ResNeXt or Wide ResNet widths."
-                )
+                ).format(groups=self.groups, width=self.width_per_group))
             if any(self.dilate):
-                raise ValueError(
+                raise ValueError(_(
                     "torchvision's BasicBlock does not support dilation. Use bottleneck blocks "
                     "(as DeepLab's ResNet-50/101 backbones do) or turn dilation off."
-                )
+                ))
         if self.shortcut is Shortcut.A:
             for stage in range(len(self.stages)):
                 if self.stage_out_channels(stage) < self.stage_in_channels(stage):
-                    raise ValueError(
-                        f"Shortcut option A pads the identity with zero channels, so it cannot "
-                        f"shrink {self.stage_in_channels(stage)} channels to "
-                        f"{self.stage_out_channels(stage)} (stage {stage + 1}). Use option B or C."
-                    )
+                    raise ValueError(_(
+                        "Shortcut option A pads the identity with zero channels, so it cannot "
+                        "shrink {before} channels to {after} (stage {stage}). Use option B or C."
+                    ).format(before=self.stage_in_channels(stage), after=self.stage_out_channels(stage), stage=stage + 1))
         for planes in self.stage_planes:
             if self.inner_width(planes) < 1:
-                raise ValueError(
-                    f"width_per_group={self.width_per_group} makes the bottleneck of a "
-                    f"{planes}-plane stage narrower than one channel per group."
-                )
+                raise ValueError(_(
+                    "width_per_group={width} makes the bottleneck of a "
+                    "{planes}-plane stage narrower than one channel per group."
+                ).format(width=self.width_per_group, planes=planes))
 
     # ---- derived architecture facts -------------------------------------------------
 
@@ -462,7 +464,7 @@ class ResNetSpec:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"Unknown ResNetSpec field(s): {', '.join(unknown)}.")
+            raise ValueError(_("Unknown ResNetSpec field(s): {fields}.").format(fields=", ".join(unknown)))
         return cls(**data)
 
     def with_changes(self, **changes: Any) -> ResNetSpec:
@@ -516,26 +518,29 @@ def stages_for_depth(depth: int, block: Block | str, num_stages: int = 4, equal:
     if depth < 2 + per_block * num_stages or remainder:
         smallest = 2 + per_block * num_stages
         step = per_block * (num_stages if equal else 1)
-        if depth < smallest:
-            hint = f"the smallest is {smallest}"
-        else:
-            below = depth - ((depth - smallest) % step)
-            hint = f"the nearest are {below} and {below + step}"
         shape = f"{per_block * num_stages}n+2" if equal else f"{per_block}n+2"
-        raise ValueError(
-            f"No ResNet of depth {depth} can be made of {block.value} blocks in {num_stages} "
-            f"stages: the depth must be {shape} ({per_block} layers per block, plus stem and fc); "
-            f"{hint}."
-        )
+        values = {"depth": depth, "block": block.value, "stages": num_stages, "shape": shape, "per_block": per_block}
+        if depth < smallest:
+            raise ValueError(_(
+                "No ResNet of depth {depth} can be made of {block} blocks in {stages} "
+                "stages: the depth must be {shape} ({per_block} layers per block, plus stem and fc); "
+                "the smallest is {smallest}."
+            ).format(**values, smallest=smallest))
+        below = depth - ((depth - smallest) % step)
+        raise ValueError(_(
+            "No ResNet of depth {depth} can be made of {block} blocks in {stages} "
+            "stages: the depth must be {shape} ({per_block} layers per block, plus stem and fc); "
+            "the nearest are {below} and {above}."
+        ).format(**values, below=below, above=below + step))
     if equal:
         per_stage, rest = divmod(blocks, num_stages)
         if rest:
             step = per_block * num_stages
             below = depth - rest * per_block
-            raise ValueError(
-                f"Depth {depth} does not split into {num_stages} equal stages of {block.value} "
-                f"blocks: it must be {step}n+2; the nearest are {below} and {below + step}."
-            )
+            raise ValueError(_(
+                "Depth {depth} does not split into {stages} equal stages of {block} "
+                "blocks: it must be {step}n+2; the nearest are {below} and {above}."
+            ).format(depth=depth, stages=num_stages, block=block.value, step=step, below=below, above=below + step))
         return (per_stage,) * num_stages
     if num_stages == 4 and (block, depth) in _PUBLISHED_STAGES:
         return _PUBLISHED_STAGES[(block, depth)]
@@ -595,16 +600,17 @@ def check_input_size(spec: ResNetSpec, input_size: int | tuple[int, int]) -> tup
     """
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
     if len(size) != 2 or any(not isinstance(s, int) or isinstance(s, bool) for s in size):
-        raise ValueError(f"The input size must be one or two whole numbers of pixels, got {input_size!r}.")
+        raise ValueError(_("The input size must be one or two whole numbers of pixels, got {size!r}.").format(
+            size=input_size))
     height, width = size
     if height < 1 or width < 1:
-        raise ValueError(f"The input size must be positive, got {height}x{width}.")
+        raise ValueError(_("The input size must be positive, got {height}x{width}.").format(height=height, width=width))
     stride = spec.output_stride
     if height < stride or width < stride:
         halvings = int(math.log2(stride))
-        raise ValueError(
-            f"The {height}x{width} input is too small for {spec.name}: it halves the image "
-            f"{halvings} times (output stride {stride}), so each side must be at least "
-            f"{stride} pixels."
-        )
+        raise ValueError(_(
+            "The {height}x{width} input is too small for {model}: it halves the image "
+            "{halvings} times (output stride {stride}), so each side must be at least "
+            "{stride} pixels."
+        ).format(height=height, width=width, model=spec.name, halvings=halvings, stride=stride))
     return height, width

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from explorer.i18n import _
 from explorer.presets import PRESETS, get_preset
 from explorer.spec import SPEC_FIELDS, Block, ResNetSpec, Stem
 
@@ -43,9 +44,10 @@ def spec_from_token(token: str) -> ResNetSpec:
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
         if not sep or key not in SPEC_FIELDS:
-            raise ValueError(f"Cannot read {assignment!r} in the model link: expected field=value with a ResNetSpec field.")
+            raise ValueError(_("Cannot read {text!r} in the model link: expected field=value with a ResNetSpec "
+                               "field.").format(text=assignment))
         try:
             changes[key] = SPEC_FIELDS[key].parse(text)
         except ValueError as error:
-            raise ValueError(f"Cannot read {assignment!r} in the model link: {error}") from None
+            raise ValueError(_("Cannot read {text!r} in the model link: {error}").format(text=assignment, error=error)) from None
     return base.with_changes(**changes)

@@ -18,7 +18,9 @@ from torch import nn
 from explorer.anatomy import layer_table
 from explorer.build import build_model
 from explorer.devices import check_fits
+from explorer.i18n import _
 from explorer.shapes_task import task_batch
+from explorer.shared_results import ProgressText
 from explorer.spec import ResNetSpec
 
 MIN_TRAIN_BATCH = 8  # BatchNorm's batch statistics are too noisy to train on below this
@@ -88,7 +90,7 @@ class RunSummary:
 def summarize(label: str, history: Sequence[TrainStep]) -> RunSummary:
     """The summary of a run of at least one step."""
     if not history:
-        raise ValueError(f"{label} ran no step, so there is nothing to summarize.")
+        raise ValueError(_("{label} ran no step, so there is nothing to summarize.").format(label=label))
     early, late = history[:SUMMARY_WINDOW], history[-SUMMARY_WINDOW:]
     return RunSummary(label, len(history), history[-1].loss, history[-1].accuracy,
                       sum(s.loss for s in early) / len(early), sum(s.accuracy for s in late) / len(late))
@@ -122,7 +124,8 @@ def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) ->
     """
     totals = layer_table(spec, input_size).totals
     check_fits(3 * totals.param_bytes, 2 * totals.activation_bytes * batch_size, "cpu",
-               f"Training {spec.name} at {input_size}x{input_size} with batch {batch_size}")
+               _("Training {name} at {size}x{size} with batch {batch}").format(name=spec.name, size=input_size,
+                                                                                batch=batch_size))
 
 
 def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32, lr: float = 0.05, seed: int = 0,
@@ -179,20 +182,33 @@ class TrainingRun:
            input_size: int) -> TrainingRun:
         return cls(tuple(specs.items()), steps, max(batch_size, MIN_TRAIN_BATCH), lr, seed, input_size)
 
-    def train(self, report: Callable[[float, str, dict[str, list[TrainStep]]], bool]) -> dict[str, list[TrainStep]]:
+    def check_memory(self) -> None:
+        """`check_training_memory` for every model of the run (`DoesNotFit`), before it starts: a
+        session asks this itself, so the refusal is said in its reader's language."""
+        for _label, spec in self.specs:
+            check_training_memory(spec, self.input_size, self.batch_size)
+
+    def train(self, report: Callable[[float, ProgressText, dict[str, list[TrainStep]]], bool]) -> dict[str, list[TrainStep]]:
         """`train_models` with ``report(fraction done, text, curves so far)`` after every step; it
-        answers False to stop (then the curves so far are returned)."""
-        partial: dict[str, list[TrainStep]] = {label: [] for label, _ in self.specs}
+        answers False to stop (then the curves so far are returned). The text is a function that
+        says the step in the language of whoever reads it (a class follows one run)."""
+        partial: dict[str, list[TrainStep]] = {label: [] for label, _spec in self.specs}
         total = self.steps * len(self.specs)
 
         def on_step(label: str, step: TrainStep) -> bool:
             partial[label].append(step)
             done = sum(len(h) for h in partial.values())
-            return report(done / total, f"{label}: step {step.step + 1}/{self.steps}, loss {step.loss:.3f}", partial)
+            return report(done / total, partial_text(label, step, self.steps), partial)
 
         train_models(dict(self.specs), self.steps, self.batch_size, self.lr, self.seed, self.input_size,
                      on_step=on_step)
         return partial
+
+
+def partial_text(label: str, step: TrainStep, steps: int) -> ProgressText:
+    """A run's progress after ``step``, said when shown: "ResNet-20: step 3/60, loss 2.301"."""
+    return lambda: _("{label}: step {step}/{steps}, loss {loss:.3f}").format(
+        label=label, step=step.step + 1, steps=steps, loss=step.loss)
 
 
 def curves_bytes(curves: dict[str, list[TrainStep]]) -> int:

@@ -18,6 +18,7 @@ import streamlit as st
 from explorer import charts
 from explorer.anatomy import LayerTable, layer_table
 from explorer.devices import DoesNotFit, check_fits, describe_device
+from explorer.i18n import N_, _
 from explorer.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.picker import ModelChoice
 from explorer.receptive_field import EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, stage_names
@@ -52,14 +53,14 @@ def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
 def glance(table: LayerTable, box=None) -> None:
     """One line with the numbers a teacher wants first."""
     t = table.totals
-    (box or st.sidebar).caption(
-        f"**{table.spec.name}** · depth {t.depth} · {human_count(t.params)} params · "
-        f"{human_count(t.macs)} MACs · {human_bytes(t.activation_bytes)} activations at {t.input_size[0]} px"
-    )
+    (box or st.sidebar).caption(_(
+        "**{model}** · depth {depth} · {params} params · {macs} MACs · {activations} activations at {size} px"
+    ).format(model=table.spec.name, depth=t.depth, params=human_count(t.params), macs=human_count(t.macs),
+             activations=human_bytes(t.activation_bytes), size=t.input_size[0]))
 
 
 def device_caption(box=None) -> None:
-    (box or st.sidebar).caption(f"Compute device: {describe_device().label}")
+    (box or st.sidebar).caption(_("Compute device: {device}").format(device=describe_device().label))
 
 
 def display_frame(rows: list[dict[str, object]], columns: list[str]):
@@ -113,23 +114,24 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
     """
     box = box if box is not None else st
     samples = sample_images()
-    source = box.radio("Image", ["sample", "upload"], key=f"{prefix}_image_source", horizontal=True)
+    source = box.radio(_("Image"), [N_("sample"), N_("upload")], key=f"{prefix}_image_source", horizontal=True,
+                       format_func=_)
     if source == "sample":
-        name = box.selectbox("Sample photo", list(samples), key=f"{prefix}_sample",
-                             help="Public-domain / CC0 photos, see assets/samples/LICENSES.md.")
+        name = box.selectbox(_("Sample photo"), list(samples), key=f"{prefix}_sample",
+                             help=_("Public-domain / CC0 photos, see assets/samples/LICENSES.md."))
         return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes(), sample=True))
     # type=None: st.file_uploader judges only the name and raises on one it does not list;
     # decode_image judges the content and explains, so every name is accepted here.
-    upload = box.file_uploader("Upload an image", type=None, key=f"{prefix}_upload",
-                               help="JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name.")
+    upload = box.file_uploader(_("Upload an image"), type=None, key=f"{prefix}_upload",
+                               help=_("JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name."))
     if upload is None:
-        box.info("Choose an image file, or switch back to a sample.")
+        box.info(_("Choose an image file, or switch back to a sample."))
         return None
     try:
         return remembered(f"{prefix}_picked", ("upload", upload.file_id),
                           lambda: picked_image(upload.name, upload.getvalue()))
     except ImageError as error:
-        box.error(f"{upload.name}: {error}")
+        box.error(_("{file}: {error}").format(file=upload.name, error=error))
         return None
 
 
@@ -143,18 +145,21 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
     box = box if box is not None else st
     options = available_weights(spec)
     kinds = ["random", *(["imagenet"] if options else []), "checkpoint"]
-    labels = {"random": "random init (seeded)", "imagenet": "ImageNet (torchvision)", "checkpoint": "my checkpoint"}
+    labels = {"random": N_("random init (seeded)"), "imagenet": N_("ImageNet (torchvision)"),
+              "checkpoint": N_("my checkpoint")}
     if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
         st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
-    kind = box.radio("Weights", kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=labels.get)
+    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True,
+                     format_func=lambda k: _(labels[k]))
     if kind == "imagenet":
-        name = box.selectbox("ImageNet weights", list(options), index=list(options).index(default_weights(spec)),
+        name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
                              key=f"{prefix}_weights_name",
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
         return spec, weights_source(spec, name), None
     if kind == "checkpoint":
-        upload = box.file_uploader("Checkpoint (.pth / .pt)", type=None, key=f"{prefix}_checkpoint",
-                                   help="A state dict, or a dict with model_state_dict / state_dict; read with weights_only=True.")
+        upload = box.file_uploader(_("Checkpoint (.pth / .pt)"), type=None, key=f"{prefix}_checkpoint",
+                                   help=_("A state dict, or a dict with model_state_dict / state_dict; read with "
+                                          "weights_only=True."))
         if upload is not None:
             try:
                 checkpoint = read_checkpoint(upload.getvalue())
@@ -163,9 +168,9 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
                     box.info(note)
                 return fitted, weights_source(fitted, checkpoint=checkpoint), checkpoint
             except CheckpointError as error:
-                box.error(f"{upload.name}: {error}")
-        box.warning("No usable checkpoint yet: showing random weights.")
-    seed = box.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
+                box.error(_("{file}: {error}").format(file=upload.name, error=error))
+        box.warning(_("No usable checkpoint yet: showing random weights."))
+    seed = box.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
     return spec, weights_source(spec, "random", seed=int(seed)), None
 
 
@@ -202,7 +207,8 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
 
     Raises what the run raised. ``slot`` keeps the run in this session's state while it is
     followed, so a stop button can take what it has so far (`stop_following`). A stored
-    result is returned at once, with no progress bar drawn (the common case).
+    result is returned at once, with no progress bar drawn (the common case). The progress
+    text is made in this session's language (`SharedRun.shown_text`); ``waiting`` already is.
     """
     finished = store.finished(key)
     if finished is not None:
@@ -210,7 +216,7 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
     run = store.join(key, compute, size_of)
     if slot:
         st.session_state[slot] = run
-    bar = st.progress(run.fraction, text=run.text or waiting)
+    bar = st.progress(run.fraction, text=run.shown_text() or waiting)
     try:
         # Once a second is smooth enough, and each update re-renders every follower's page.
         return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting), interval=1.0)
@@ -239,11 +245,15 @@ def stop_following(slot: str) -> None:
 
 
 def computed_ago(finished: Finished) -> str:
-    """ "computed 2 min ago for this class (in 31 s)" """
-    seconds = max(0.0, time.time() - finished.finished_at)
-    when = (f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400
-            else f"{seconds / 3600:.0f} h")
-    return f"computed {when} ago for this class (in {finished.seconds:.0f} s)"
+    """ "computed 2 min ago for this class (in 31 s)", in the reader's language."""
+    age = max(0.0, time.time() - finished.finished_at)
+    if age < 90:
+        return _("computed {age:.0f} s ago for this class (in {seconds:.0f} s)").format(age=age, seconds=finished.seconds)
+    if age < 5400:
+        return _("computed {age:.0f} min ago for this class (in {seconds:.0f} s)").format(age=age / 60,
+                                                                                          seconds=finished.seconds)
+    return _("computed {age:.0f} h ago for this class (in {seconds:.0f} s)").format(age=age / 3600,
+                                                                                    seconds=finished.seconds)
 
 
 def model_bytes(model: nn.Module) -> int:
@@ -255,12 +265,16 @@ def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Modul
     """A model from random or ImageNet weights, shared by every session (a download shows its progress)."""
     def build(run: SharedRun) -> nn.Module:
         def progress(done: int, total: int | None) -> None:
-            run.report(done / total if total else 0.0, f"Downloading {source.weights} weights… {done / 2**20:.0f} MB")
+            # Said when shown: the sessions that follow one download may read different languages.
+            run.report(done / total if total else 0.0,
+                       lambda: _("Downloading {weights} weights… {size:.0f} MB").format(weights=source.weights,
+                                                                                        size=done / 2**20))
 
         return load_model(spec, source, device, None, progress)
 
     return follow_shared(class_models(), (spec, source, device), build, model_bytes,
-                         f"Building {spec.name} ({source.short_label}) on {device}…")
+                         _("Building {model} ({weights}) on {device}…").format(model=spec.name,
+                                                                               weights=source.short_label, device=device))
 
 
 @dataclass(frozen=True)
@@ -280,24 +294,25 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     """
     device = describe_device().device
     table = layer_table(spec, spec.natural_input_size)
-    failed: dict[str, str] = st.session_state.setdefault("unavailable_weights", {})
+    failed: dict[str, WeightsUnavailable] = st.session_state.setdefault("unavailable_weights", {})
     file = None
     try:
-        check_fits(table.totals.param_bytes, table.totals.activation_bytes, device, f"Building {spec.name}")
+        check_fits(table.totals.param_bytes, table.totals.activation_bytes, device,
+                   _("Building {model}").format(model=spec.name))
         if source.kind == "checkpoint":
-            with st.spinner(f"Loading the checkpoint into {spec.name} on {device}…"):
+            with st.spinner(_("Loading the checkpoint into {model} on {device}…").format(model=spec.name, device=device)):
                 model = remembered("private_model", (spec, source, device),
                                    lambda: load_model(spec, source, device, checkpoint))
             return LoadedModel(model, source)
         file = weights_file(available_weights(spec)[source.weights]) if source.kind == "imagenet" else None
         if file is not None and file.name in failed:  # offline: do not retry on every rerun
-            raise WeightsUnavailable(failed[file.name])
+            raise failed[file.name].with_traceback(None)
         return LoadedModel(_class_model(spec, source, device), source)
     except WeightsUnavailable as error:
         if file is not None:
-            failed[file.name] = str(error)
+            failed[file.name] = error  # kept whole: it says itself in the language of each rerun
         st.error(str(error))
-        st.warning("Continuing with **random weights (seed 0)**: what follows is an untrained network.")
+        st.warning(_("Continuing with **random weights (seed 0)**: what follows is an untrained network."))
         fallback = weights_source(spec, "random")
         return LoadedModel(_class_model(spec, fallback, device), fallback)
     except (CheckpointError, DoesNotFit) as error:

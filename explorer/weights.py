@@ -25,6 +25,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from explorer.build import build_model
+from explorer.i18n import N_, _
 from explorer.images import Preprocessing, picture_format
 from explorer.presets import TORCHVISION_PRESETS
 from explorer.spec import Block, ResNetSpec, Shortcut, Stem
@@ -35,7 +36,19 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torch.hub's convention: name-<s
 
 
 class WeightsUnavailable(RuntimeError):
-    """Pretrained weights that cannot be had (offline, blocked); the message says what to do."""
+    """Pretrained weights that cannot be had (offline, blocked); the message says what to do.
+
+    A download fails in a worker thread that sessions share (`explorer.shared_results`), so
+    the message is kept as its English text and values and said in the reader's language
+    when read (``str(error)``).
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.message, self.values = message, values
+
+    def __str__(self) -> str:
+        return _(self.message).format(**self.values)
 
 
 class CheckpointError(ValueError):
@@ -55,19 +68,19 @@ class ModelSource:
     def short_label(self) -> str:
         """Which weights, in a few words: "ImageNet weights IMAGENET1K_V2", "random weights (seed 0)"."""
         if self.kind == "imagenet":
-            return f"ImageNet weights {self.weights}"
+            return _("ImageNet weights {weights}").format(weights=self.weights)
         if self.kind == "checkpoint":
-            return f"uploaded checkpoint {self.checkpoint_digest[:12] if self.checkpoint_digest else ''}"
-        return f"random weights (seed {self.seed})"
+            return _("uploaded checkpoint {digest}").format(digest=self.checkpoint_digest[:12] if self.checkpoint_digest else "")
+        return _("random weights (seed {seed})").format(seed=self.seed)
 
     @property
     def label(self) -> str:
         """`short_label` with what a reader must know about it."""
         if self.kind == "imagenet":
-            return f"{self.short_label} (torchvision)"
+            return _("{weights} (torchvision)").format(weights=self.short_label)
         if self.kind == "checkpoint":
             return self.short_label
-        return f"{self.short_label} — untrained, so its outputs mean nothing yet"
+        return _("{weights} — untrained, so its outputs mean nothing yet").format(weights=self.short_label)
 
 
 # ---- pretrained ImageNet weights -----------------------------------------------------
@@ -121,15 +134,16 @@ def download_weights(weights, progress: Callable[[int, int | None], None] | None
                         progress(done, total)
         if expected and not digest.hexdigest().startswith(expected.group(1)):
             os.unlink(partial.name)
-            raise WeightsUnavailable(f"The download of {target.name} was corrupted (hash mismatch); try again.")
+            raise WeightsUnavailable(N_("The download of {file} was corrupted (hash mismatch); try again."),
+                                     file=target.name)
         os.replace(partial.name, target)
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         reason = getattr(error, "reason", error)
-        raise WeightsUnavailable(
-            f"Could not download the pretrained weights ({reason}). Without internet, download "
-            f"{weights.url} on another machine and place it as {target.name} in {target.parent}/ "
-            f"(torchvision's cache, set by TORCH_HOME); the app finds it there."
-        ) from None
+        raise WeightsUnavailable(N_(
+            "Could not download the pretrained weights ({reason}). Without internet, download "
+            "{url} on another machine and place it as {file} in {folder}/ "
+            "(torchvision's cache, set by TORCH_HOME); the app finds it there."
+        ), reason=reason, url=weights.url, file=target.name, folder=target.parent) from None
     return target
 
 
@@ -138,10 +152,12 @@ def load_pretrained(spec: ResNetSpec, weights_name: str, device: str = "cpu",
     """``spec`` with torchvision's ImageNet weights, in eval mode on ``device``."""
     options = available_weights(spec)
     if weights_name not in options:
-        raise WeightsUnavailable(
-            f"{spec.name} has no torchvision ImageNet weights named {weights_name!r}"
-            + (f"; available: {', '.join(options)}." if options else " (only the ten torchvision ResNets do).")
-        )
+        if options:
+            raise WeightsUnavailable(N_("{model} has no torchvision ImageNet weights named {weights!r}; available: "
+                                        "{available}."), model=spec.name, weights=weights_name,
+                                     available=", ".join(options))
+        raise WeightsUnavailable(N_("{model} has no torchvision ImageNet weights named {weights!r} (only the ten "
+                                    "torchvision ResNets do)."), model=spec.name, weights=weights_name)
     path = download_weights(options[weights_name], progress)
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = build_model(spec, "cpu", seed=0)
@@ -172,31 +188,33 @@ def read_checkpoint(data: bytes) -> Checkpoint:
     sentence for the user.
     """
     if not data:
-        raise CheckpointError("The checkpoint file is empty.")
+        raise CheckpointError(_("The checkpoint file is empty."))
     picture = picture_format(data)
     if picture is not None:
-        raise CheckpointError(f"This file is a {picture} picture, not a checkpoint. Give pictures to the image "
-                              "uploader; here, a .pth/.pt file written by torch.save.")
+        raise CheckpointError(_("This file is a {format} picture, not a checkpoint. Give pictures to the image "
+                                "uploader; here, a .pth/.pt file written by torch.save.").format(format=picture))
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         unsupported = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
         if unsupported:
-            raise CheckpointError(
-                f"This checkpoint contains a Python object ({unsupported.group(1)}) that could run code when "
-                "loaded, so it was refused. Save only tensors and plain data: "
-                "torch.save({'model_state_dict': model.state_dict(), 'classes': [...]}, path)."
-            ) from None
-        raise CheckpointError("This is not a PyTorch checkpoint that can be read (its contents are not a "
-                              "valid torch.save file).") from None
+            raise CheckpointError(_(
+                "This checkpoint contains a Python object ({name}) that could run code when "
+                "loaded, so it was refused. Save only tensors and plain data: {example}."
+            ).format(name=unsupported.group(1),
+                     example="torch.save({'model_state_dict': model.state_dict(), 'classes': [...]}, path)")) from None
+        raise CheckpointError(_("This is not a PyTorch checkpoint that can be read (its contents are not a "
+                                "valid torch.save file).")) from None
     except Exception as error:  # any other failure on untrusted bytes: zip, storage, struct, ...
-        raise CheckpointError(f"This is not a PyTorch checkpoint that can be read ({_brief(error)}).") from None
+        raise CheckpointError(_("This is not a PyTorch checkpoint that can be read ({reason}).").format(
+            reason=_brief(error))) from None
     try:
         return _checkpoint(loaded, hashlib.sha256(data).hexdigest())
     except CheckpointError:
         raise
     except Exception as error:
-        raise CheckpointError(f"This file does not hold a model's state dict ({_brief(error)}).") from None
+        raise CheckpointError(_("This file does not hold a model's state dict ({reason}).").format(
+            reason=_brief(error))) from None
 
 
 def _brief(error: BaseException) -> str:
@@ -208,19 +226,20 @@ def _brief(error: BaseException) -> str:
 def _checkpoint(loaded: object, digest: str) -> Checkpoint:
     """The `Checkpoint` inside what ``torch.load`` returned; `CheckpointError` saying what is off."""
     if not isinstance(loaded, Mapping):
-        raise CheckpointError(f"The checkpoint holds a {type(loaded).__name__}, not a state dict.")
+        raise CheckpointError(_("The checkpoint holds a {type}, not a state dict.").format(type=type(loaded).__name__))
     state = next((loaded[k] for k in CHECKPOINT_KEYS if isinstance(loaded.get(k), Mapping)), loaded)
     odd_key = next((k for k in state if not isinstance(k, str)), None)
     if odd_key is not None:
-        raise CheckpointError(f"The state dict has keys that are not layer names (for example {odd_key!r}): "
-                              "it is not a model's state dict.")
+        raise CheckpointError(_("The state dict has keys that are not layer names (for example {key!r}): "
+                                "it is not a model's state dict.").format(key=odd_key))
     state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise CheckpointError("The checkpoint contains no tensors: it is not a model's state dict.")
+        raise CheckpointError(_("The checkpoint contains no tensors: it is not a model's state dict."))
     complex_key = next((k for k, v in tensors.items() if v.is_complex()), None)
     if complex_key is not None:
-        raise CheckpointError(f"The tensor {complex_key!r} holds complex numbers: a ResNet's weights are real.")
+        raise CheckpointError(_("The tensor {key!r} holds complex numbers: a ResNet's weights are real.").format(
+            key=complex_key))
     names = next((loaded[k] for k in CLASS_NAME_KEYS if k in loaded), None)
     if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
         names = None
@@ -277,19 +296,18 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
 
 
 def describe_spec(spec: ResNetSpec) -> str:
-    """Words for a guessed spec: "a ResNet-50 with 2 classes"."""
+    """Words for a guessed spec, in the current language: "a resnet50 with 2 classes"."""
     base = spec.with_changes(num_classes=10 if spec.is_cifar else 1000)
     name = base.preset or base.name
-    return f"a {name} with {spec.num_classes} classes"
+    return _("a {model} with {count} classes").format(model=name, count=spec.num_classes)
 
 
-def _differences(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str], list[str]]:
-    """Missing keys, unexpected keys and shape differences of ``state`` against ``spec``."""
+def _differences(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str], list[tuple]]:
+    """Missing keys, unexpected keys and shape differences (key, checkpoint's, model's) of ``state`` against ``spec``."""
     expected = {k: tuple(v.shape) for k, v in build_model(spec, "meta").state_dict().items()}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {expected[k]}"
-              for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    shapes = [(k, tuple(state[k].shape), expected[k]) for k in expected if k in state and tuple(state[k].shape) != expected[k]]
     return missing, unexpected, shapes
 
 
@@ -305,19 +323,23 @@ def state_mismatch(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> str |
         return None
 
     def listing(items: list[str]) -> str:
-        return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+        shown = ", ".join(items[:5])
+        return _("{items} and {count} more").format(items=shown, count=len(items) - 5) if len(items) > 5 else shown
 
     parts = []
     if missing:
-        parts.append(f"{len(missing)} missing key(s): {listing(missing)}")
+        parts.append(_("{count} missing key(s): {keys}").format(count=len(missing), keys=listing(missing)))
     if unexpected:
-        parts.append(f"{len(unexpected)} unexpected key(s): {listing(unexpected)}")
+        parts.append(_("{count} unexpected key(s): {keys}").format(count=len(unexpected), keys=listing(unexpected)))
     if shapes:
-        parts.append(f"{len(shapes)} shape difference(s): {listing(shapes)}")
-    message = f"The checkpoint does not fit {spec.name}: " + "; ".join(parts) + "."
+        differences = [_("{key}: checkpoint {checkpoint} vs model {model}").format(key=k, checkpoint=c, model=m)
+                       for k, c, m in shapes]
+        parts.append(_("{count} shape difference(s): {differences}").format(count=len(shapes),
+                                                                             differences=listing(differences)))
+    message = _("The checkpoint does not fit {model}: {problems}.").format(model=spec.name, problems=_("; ").join(parts))
     guess = guess_spec(state)
     if guess is not None and fits(guess, state):
-        message += f" It looks like {describe_spec(guess)}."
+        message = _("{problem} It looks like {guess}.").format(problem=message, guess=describe_spec(guess))
     return message
 
 
@@ -335,9 +357,9 @@ def fit_head(spec: ResNetSpec, checkpoint: Checkpoint) -> tuple[ResNetSpec, str 
     resized = spec.with_changes(num_classes=classes)
     if not fits(resized, checkpoint.state_dict):
         return spec, None
-    return resized, (f"The checkpoint's fc has {classes} outputs, so the model's {spec.num_classes}-class fc was "
-                     f"replaced by a {classes}-class one before loading: the model's classes were taken from the "
-                     "checkpoint.")
+    return resized, _("The checkpoint's fc has {classes} outputs, so the model's {before}-class fc was "
+                      "replaced by a {classes}-class one before loading: the model's classes were taken from the "
+                      "checkpoint.").format(classes=classes, before=spec.num_classes)
 
 
 def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str = "cpu") -> nn.Module:
@@ -349,7 +371,8 @@ def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str 
     try:
         model.load_state_dict(checkpoint.state_dict)
     except RuntimeError as error:  # right names and shapes, unusable values (e.g. a dtype that cannot cast)
-        raise CheckpointError(f"The checkpoint's tensors cannot be loaded into {spec.name} ({_brief(error)}).") from None
+        raise CheckpointError(_("The checkpoint's tensors cannot be loaded into {model} ({reason}).").format(
+            model=spec.name, reason=_brief(error))) from None
     return model.to(device).eval()
 
 
@@ -371,16 +394,18 @@ def weights_source(spec: ResNetSpec, weights: str | None = None, checkpoint: Che
     """
     if checkpoint is not None:
         if weights not in (None, "random"):
-            raise ValueError("Give either ImageNet weights or a checkpoint, not both.")
+            raise ValueError(_("Give either ImageNet weights or a checkpoint, not both."))
         return ModelSource("checkpoint", checkpoint_digest=checkpoint.digest)
     if weights == "random":
         return ModelSource("random", seed=seed)
     options = available_weights(spec)
     if not options:
-        raise ValueError(f"{spec.name} has no torchvision ImageNet weights: give a checkpoint or random weights.")
+        raise ValueError(_("{model} has no torchvision ImageNet weights: give a checkpoint or random weights.").format(
+            model=spec.name))
     name = weights or default_weights(spec)
     if name not in options:
-        raise ValueError(f"Unknown weights {name!r} for {spec.name}; available: {', '.join(options)}.")
+        raise ValueError(_("Unknown weights {weights!r} for {model}; available: {available}.").format(
+            weights=name, model=spec.name, available=", ".join(options)))
     return ModelSource("imagenet", weights=name)
 
 
@@ -395,7 +420,9 @@ class ClassNames:
     """The names of a model's outputs, where they came from, and the lists passed over."""
 
     names: tuple[str, ...]
-    origin: str  # "the names file", "the checkpoint's class names", "ImageNet's categories" or "numbered names"
+    # "the names file", "the checkpoint's class names", "ImageNet's categories" or "numbered names",
+    # in the language of the call (as are the numbered names, "class 0", and the sentences)
+    origin: str
     skipped: tuple[str, ...]  # a sentence for each list passed over for having the wrong length
 
 
@@ -415,18 +442,19 @@ def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoin
     """
     candidates: list[tuple[str, tuple[str, ...]]] = []
     if names_file is not None:
-        candidates.append(("the names file", class_names_from_file(names_file)))
+        candidates.append((_("the names file"), class_names_from_file(names_file)))
     if source.kind == "checkpoint" and checkpoint is not None and checkpoint.class_names:
-        candidates.append(("the checkpoint's class names", checkpoint.class_names))
+        candidates.append((_("the checkpoint's class names"), checkpoint.class_names))
     if source.kind == "imagenet":
-        candidates.append(("ImageNet's categories", tuple(available_weights(spec)[source.weights].meta["categories"])))
+        candidates.append((_("ImageNet's categories"), tuple(available_weights(spec)[source.weights].meta["categories"])))
     skipped = []
     for origin, names in candidates:
         if len(names) == spec.num_classes:
             return ClassNames(names, origin, tuple(skipped))
-        skipped.append(f"{len(names)} names in {origin} for the model's {spec.num_classes} classes: "
-                       "one name per class is needed.")
-    return ClassNames(tuple(f"class {i}" for i in range(spec.num_classes)), "numbered names", tuple(skipped))
+        skipped.append(_("{count} names in {origin} for the model's {classes} classes: one name per class is "
+                         "needed.").format(count=len(names), origin=origin, classes=spec.num_classes))
+    numbered = tuple(_("class {index}").format(index=i) for i in range(spec.num_classes))
+    return ClassNames(numbered, _("numbered names"), tuple(skipped))
 
 
 def load_model(spec: ResNetSpec, source: ModelSource, device: str = "cpu", checkpoint: Checkpoint | None = None,
@@ -436,7 +464,7 @@ def load_model(spec: ResNetSpec, source: ModelSource, device: str = "cpu", check
         return load_pretrained(spec, source.weights or "", device, progress)
     if source.kind == "checkpoint":
         if checkpoint is None:
-            raise CheckpointError("No checkpoint was given.")
+            raise CheckpointError(_("No checkpoint was given."))
         return load_checkpoint_model(spec, checkpoint, device)
     return build_model(spec, device, seed=source.seed)
 

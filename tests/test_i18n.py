@@ -162,3 +162,40 @@ def test_every_architecture_tab_opens_in_chinese(tab: str) -> None:
         return
     text = shown_text(opened) + " ".join(str(d.value.columns.tolist()) for d in opened.dataframe)
     assert chinese_share(text) > 0.6, text[:2000]
+
+
+def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
+    """The upload boundaries (`decode_image`, `read_checkpoint`) explain in Chinese under ``?lang=zh``,
+    in English otherwise; a message made in a class-shared worker thread is said when it is read."""
+    import io
+
+    from PIL import Image
+
+    from explorer.images import ImageError, decode_image
+    from explorer.shared_results import RunStopped
+    from explorer.weights import CheckpointError, WeightsUnavailable, read_checkpoint
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+
+    def messages() -> list[str]:
+        with pytest.raises(ImageError) as not_a_picture:
+            decode_image(b"\x00garbage, not a picture" * 10)
+        with pytest.raises(CheckpointError) as a_picture:
+            read_checkpoint(png.getvalue())
+        return [str(not_a_picture.value), str(a_picture.value)]
+
+    assert messages() == [
+        "This file is not an image that Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, …).",
+        "This file is a PNG picture, not a checkpoint. Give pictures to the image uploader; here, a .pth/.pt file "
+        "written by torch.save.",
+    ]
+    with in_language("zh"):
+        chinese = messages()
+    assert all(CJK.search(message) for message in chinese) and "PNG" in chinese[1], chinese
+
+    offline = WeightsUnavailable("The download of {file} was corrupted (hash mismatch); try again.", file="w.pth")
+    assert str(offline) == "The download of w.pth was corrupted (hash mismatch); try again."
+    with in_language("zh"):  # raised in English in a worker thread, read in Chinese by a session
+        assert CJK.search(str(offline)) and "w.pth" in str(offline)
+        assert CJK.search(str(RunStopped(RunStopped.MESSAGE)))
