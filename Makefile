@@ -9,7 +9,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 PORT ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and "Python 3.10 or newer is needed")'
@@ -30,6 +30,16 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The README's screenshots: the browser tests take them, this copies the ones the READMEs show.
+SHOTS := home architecture architecture-diagram compare compare-what-it-buys compare-same-image feature-maps \
+	receptive-field predict zero-init
+ZH_SHOTS := home architecture compare feature-maps zero-init predict
+screenshots: setup
+	$(BIN)/python -m pytest tests/test_browser.py -q
+	mkdir -p assets/zh
+	for shot in $(SHOTS); do cp test-artifacts/$$shot.png assets/$$shot.png; done
+	for shot in $(ZH_SHOTS); do cp test-artifacts/zh-$$shot.png assets/zh/$$shot.png; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

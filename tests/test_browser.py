@@ -186,19 +186,25 @@ def test_every_page_in_chinese(browser, app_url: str, artifacts_dir: Path, path:
     page.close()
 
 
+def to_top(locator) -> None:
+    """Scroll the page so that ``locator`` stands at the top of the window (for a screenshot)."""
+    locator.evaluate("element => element.scrollIntoView({block: 'start'})")
+    locator.page.wait_for_timeout(500)
+
+
 def test_compare_what_the_cost_buys_and_the_same_image_through_both(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/compare", artifacts_dir, "compare")
     assert visible(page, "Where the difference goes")
     assert visible(page, "2.19× the parameters")
-    page.get_by_text("What the cost buys", exact=True).scroll_into_view_if_needed()
-    assert visible(page, "acc@1 (%)")
+    to_top(page.get_by_text("What the cost buys", exact=True))
+    assert visible(page, "hover a point for its model, weights and accuracy")  # the accuracy chart, drawn
     page.screenshot(path=str(artifacts_dir / "compare-what-it-buys.png"))
     page.get_by_text("The same image through both: stage outputs, top-5 and Grad-CAM").click()
     for prefix in ("cmp_a", "cmp_b"):  # offline: random weights, as the caption of the screenshot says
         page.locator(f".st-key-{prefix}_weights_kind").get_by_text("random init (seeded)").click()
         page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
     assert visible(page, "Top-5 and Grad-CAM", timeout=240_000)
-    page.get_by_text("Stage outputs", exact=False).first.scroll_into_view_if_needed()
+    to_top(page.get_by_text("the mean over channels of the stem").first)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts_dir / "compare-same-image.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -209,7 +215,7 @@ def test_the_receptive_field_of_a_position_in_chromium(browser, app_url: str, ar
     page = open_page(browser, f"{app_url}/feature-maps?model=resnet18", artifacts_dir, "feature-maps-rf")
     page.get_by_text("Show what one position of a stage's map sees in the picture").click()
     assert visible(page, "sees input rows", timeout=240_000)
-    page.get_by_text("Receptive field", exact=True).scroll_into_view_if_needed()
+    to_top(page.get_by_text("Receptive field", exact=True))
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts_dir / "receptive-field.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
