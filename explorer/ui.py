@@ -114,8 +114,10 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
     """
     box = box if box is not None else st
     samples = sample_images()
-    source = box.radio(_("Image"), [N_("sample"), N_("upload")], key=f"{prefix}_image_source", horizontal=True,
-                       format_func=_)
+    # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
+    source_labels = {source: _(source) for source in (N_("sample"), N_("upload"))}
+    source = box.radio(_("Image"), list(source_labels), key=f"{prefix}_image_source", horizontal=True,
+                       format_func=source_labels.get)
     if source == "sample":
         name = box.selectbox(_("Sample photo"), list(samples), key=f"{prefix}_sample",
                              help=_("Public-domain / CC0 photos, see assets/samples/LICENSES.md."))
@@ -149,8 +151,8 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
               "checkpoint": N_("my checkpoint")}
     if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
         st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
-    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True,
-                     format_func=lambda k: _(labels[k]))
+    kind_labels = {k: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
+    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=kind_labels.get)
     if kind == "imagenet":
         name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
                              key=f"{prefix}_weights_name",
