@@ -27,6 +27,7 @@ from torch import nn
 
 from explorer.anatomy import layer_table
 from explorer.build import build_model, residual_branch_last_bn
+from explorer.i18n import _
 from explorer.images import Preprocessing
 from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
@@ -47,7 +48,20 @@ def capture_budget() -> int:
 
 
 class CaptureTooLarge(ValueError):
-    """The requested activations would exceed the memory budget; the message says what to do."""
+    """The requested activations would exceed the memory budget; the message says what to do.
+
+    It holds numbers, and its message is written when read, in the reader's language: a capture
+    shared by the class may raise it in another thread, for sessions in either language.
+    """
+
+    def __init__(self, count: int, needed_bytes: int, budget_bytes: int) -> None:
+        super().__init__(count, needed_bytes, budget_bytes)
+        self.count, self.needed_bytes, self.budget_bytes = count, needed_bytes, budget_bytes
+
+    def __str__(self) -> str:
+        return _("Capturing {count} maps needs {needed:,.0f} MiB, above the budget of {budget:,.0f} MiB. "
+                 "Capture block outputs only, or use a smaller input size.").format(
+            count=self.count, needed=self.needed_bytes / 2**20, budget=self.budget_bytes / 2**20)
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,31 @@ class CapturePoint:
     stage: str
     block: int | None
     shape: tuple[int, int, int]  # (C, H, W) of one image
-    label: str
+    # What `label` names besides the role: the module type of a "layer" ("Conv2d"), the shortcut
+    # of a SHORTCUT or a "block output" ("identity", "projection", …; "none" in a plain block).
+    kind: str = ""
+
+    @property
+    def label(self) -> str:
+        """The picker's name of the point, in the reader's language: "layer2.0 · block output relu(x + F(x)) · 128×28×28".
+
+        Written when read (never stored): captures are shared by sessions in either language.
+        """
+        shape = format_shape(self.shape, "×")
+        if self.role == "stem":
+            return _("{key} · output · {shape}").format(key=self.key, shape=shape)
+        if self.role == "layer":
+            if self.call:  # "layer1.0.relu_1 · ReLU (call 2) · 64×56×56"
+                return _("{key} · {type} (call {call}) · {shape}").format(key=self.key, type=self.kind,
+                                                                         call=self.call + 1, shape=shape)
+            return f"{self.key} · {self.kind} · {shape}"
+        if self.role == SHORTCUT:
+            return _("{block} · shortcut ({kind}) · {shape}").format(block=self.block_name, kind=_(self.kind),
+                                                                    shape=shape)
+        if self.role == BRANCH:
+            return _("{block} · residual branch F(x) · {shape}").format(block=self.block_name, shape=shape)
+        output = "relu(F(x))" if self.kind == "none" else "relu(x + F(x))"
+        return _("{block} · block output {output} · {shape}").format(block=self.block_name, output=output, shape=shape)
 
     @property
     def bytes(self) -> int:
@@ -133,7 +171,8 @@ class Activation:
     def channel_page(self, page: int) -> tuple[int, ...]:
         """The channels on ``page`` (1 = the first `CHANNELS_PER_PAGE`), in index order."""
         if not 1 <= page <= self.page_count:
-            raise ValueError(f"Page {page} does not exist: {self.point.key} has {self.page_count} page(s) of channels.")
+            raise ValueError(_("Page {page} does not exist: {layer} has {pages} page(s) of channels.").format(
+                page=page, layer=self.point.key, pages=self.page_count))
         return tuple(range((page - 1) * CHANNELS_PER_PAGE, min(page * CHANNELS_PER_PAGE, self.channels)))
 
     def pt_bytes(self) -> bytes:
@@ -153,36 +192,31 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
     """
     table = layer_table(spec, input_size)
     stem = next(s for s in table.stages if s.name == "stem")
-    points = [CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape,
-                           f"stem · output · {format_shape(stem.out_shape, '×')}")]
+    points = [CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape)]
     model = build_model(spec, "meta")
     for block_row in table.blocks:
         if block_row.block is None:
             continue
         name = block_row.name
         block = model.get_submodule(name)
-        output = "relu(F(x))" if block_row.shortcut == "none" else "relu(x + F(x))"
         where = dict(stage=block_row.stage, block=block_row.block)
         if detail:
             for row in table.rows:
                 if row.stage == block_row.stage and row.block == block_row.block and len(row.out_shape) == 3:
                     key = row.name if row.call == 0 else f"{row.name}_{row.call}"
-                    nth = f" (call {row.call + 1})" if row.call else ""
                     points.append(CapturePoint(key, row.name, row.call, False, "layer", **where,
-                                               shape=row.out_shape,
-                                               label=f"{key} · {row.type}{nth} · {format_shape(row.out_shape, '×')}"))
+                                               shape=row.out_shape, kind=row.type))
         if residual_parts and block_row.shortcut != "none":  # a plain block has no shortcut to show
             points.append(
                 CapturePoint(f"{name}:shortcut", f"{name}.downsample" if block.downsample is not None else name, 0,
                              block.downsample is None, SHORTCUT, **where, shape=block_row.out_shape,
-                             label=f"{name} · shortcut ({block_row.shortcut}) · {format_shape(block_row.out_shape, '×')}"))
+                             kind=block_row.shortcut))
         if residual_parts:
             last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
             points.append(CapturePoint(f"{name}:branch", last_bn, 0, False, BRANCH, **where,
-                                       shape=block_row.out_shape,
-                                       label=f"{name} · residual branch F(x) · {format_shape(block_row.out_shape, '×')}"))
+                                       shape=block_row.out_shape))
         points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
-                                   label=f"{name} · block output {output} · {format_shape(block_row.out_shape, '×')}"))
+                                   kind=block_row.shortcut))
     return tuple(points)
 
 
@@ -203,10 +237,7 @@ def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
     budget_bytes = capture_budget() if budget_bytes is None else budget_bytes
     needed = capture_bytes(points)
     if needed > budget_bytes:
-        raise CaptureTooLarge(
-            f"Capturing {len(points)} maps needs {needed / 2**20:,.0f} MiB, above the budget of "
-            f"{budget_bytes / 2**20:,.0f} MiB. Capture block outputs only, or use a smaller input size."
-        )
+        raise CaptureTooLarge(len(points), needed, budget_bytes)
     device = next(model.parameters()).device
     captured: dict[str, Activation] = {}
     # The same tensor reaches several points (a block's output is the next identity
@@ -306,7 +337,7 @@ def residual_parts(activations: Sequence[Activation], block: str) -> ResidualPar
     ``capture_points(..., residual_parts=True)``: the one forward pass that captured the layers."""
     by_key = {a.point.key: a for a in activations}
     if f"{block}:branch" not in by_key or block not in by_key:
-        raise ValueError(f"The capture holds no residual parts of a block named {block!r}.")
+        raise ValueError(_("The capture holds no residual parts of a block named {block!r}.").format(block=block))
     return ResidualParts(by_key.get(f"{block}:shortcut"), by_key[f"{block}:branch"], by_key[block])
 
 
@@ -319,5 +350,5 @@ def first_conv_filters(model: nn.Module) -> np.ndarray:
     """The weights of the model's first conv as float32 on the CPU: (out, in, k, k)."""
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if conv is None:
-        raise ValueError("The model has no convolution.")
+        raise ValueError(_("The model has no convolution."))
     return conv.weight.detach().float().cpu().numpy()

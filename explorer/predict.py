@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.i18n import _
 from explorer.images import Preprocessing
 from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec
@@ -80,7 +81,8 @@ def predict(model: nn.Module, images: torch.Tensor, class_names: Sequence[str], 
         probabilities, indices = probabilities.cpu(), indices.cpu()  # waits for the device
         elapsed_ms = (time.perf_counter() - start) * 1e3 / len(batch)
     if len(class_names) != logits.shape[1]:
-        raise ValueError(f"{len(class_names)} class names for a model with {logits.shape[1]} outputs.")
+        raise ValueError(_("{names} class names for a model with {outputs} outputs.").format(
+            names=len(class_names), outputs=logits.shape[1]))
     return [
         Prediction(tuple(int(i) for i in idx), tuple(class_names[int(i)] for i in idx),
                    tuple(float(p) for p in prob), elapsed_ms, str(device))

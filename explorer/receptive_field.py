@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from explorer.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
+from explorer.i18n import _
 from explorer.model_views import leased_view
 from explorer.spec import ResNetSpec, check_input_size
 
@@ -157,7 +158,8 @@ def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
 def _check_stage(spec: ResNetSpec, stage: str) -> None:
     names = stage_names(spec)
     if stage not in names:
-        raise ValueError(f"{stage!r} is not a stage of {spec.name}: choose one of {', '.join(names)}.")
+        raise ValueError(_("{stage!r} is not a stage of {model}: choose one of {stages}.").format(
+            stage=stage, model=spec.name, stages=", ".join(names)))
 
 
 def _up_to(spec: ResNetSpec, stage: str, axis: int) -> tuple[_Step, ...]:
@@ -199,11 +201,12 @@ def theoretical_receptive_field(spec: ResNetSpec, stage: str, position: tuple[in
 def _check_position(position: Sequence[int], stage: str, rows: int, columns: int) -> tuple[int, int]:
     if (not isinstance(position, (tuple, list)) or len(position) != 2
             or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in position)):
-        raise ValueError(f"A position is two whole numbers (row, column), got {position!r}.")
+        raise ValueError(_("A position is two whole numbers (row, column), got {position!r}.").format(position=position))
     row, column = int(position[0]), int(position[1])
     if not (0 <= row < rows and 0 <= column < columns):
-        raise ValueError(f"Position ({row}, {column}) is outside {stage}'s {rows}×{columns} map: "
-                         f"rows go from 0 to {rows - 1} and columns from 0 to {columns - 1}.")
+        raise ValueError(_("Position ({row}, {column}) is outside {stage}'s {rows}×{columns} map: "
+                           "rows go from 0 to {last_row} and columns from 0 to {last_column}.").format(
+            row=row, column=column, stage=stage, rows=rows, columns=columns, last_row=rows - 1, last_column=columns - 1))
     return row, column
 
 
@@ -225,7 +228,7 @@ def _gradient_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
                      requests: Sequence[tuple[str, tuple[int, int]]]) -> list[np.ndarray]:
     """The normalised input gradient of each (stage, position), from one forward pass."""
     parameter = next(model.parameters())
-    last = max((stage for stage, _ in requests), key=stage_names(spec).index)
+    last = max((stage for stage, _position in requests), key=stage_names(spec).index)
     fields = []
     with leased_view(model, spec) as view, torch.enable_grad():
         x = image.unsqueeze(0).to(parameter.device, parameter.dtype).requires_grad_(True)  # (1, C, H, W)

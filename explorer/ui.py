@@ -114,8 +114,10 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
     """
     box = box if box is not None else st
     samples = sample_images()
-    source = box.radio(_("Image"), [N_("sample"), N_("upload")], key=f"{prefix}_image_source", horizontal=True,
-                       format_func=_)
+    # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
+    source_labels = {source: _(source) for source in (N_("sample"), N_("upload"))}
+    source = box.radio(_("Image"), list(source_labels), key=f"{prefix}_image_source", horizontal=True,
+                       format_func=source_labels.get)
     if source == "sample":
         name = box.selectbox(_("Sample photo"), list(samples), key=f"{prefix}_sample",
                              help=_("Public-domain / CC0 photos, see assets/samples/LICENSES.md."))
@@ -149,8 +151,8 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
               "checkpoint": N_("my checkpoint")}
     if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
         st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
-    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True,
-                     format_func=lambda k: _(labels[k]))
+    kind_labels = {k: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
+    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=kind_labels.get)
     if kind == "imagenet":
         name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
                              key=f"{prefix}_weights_name",
@@ -369,7 +371,7 @@ def cached_conventions(spec: ResNetSpec, input_size: int):
 def _position_slider(box, label: str, count: int, key: str) -> int:
     """A slider over 0 … count - 1, starting in the middle; a map one position wide needs none."""
     if count == 1:
-        box.caption(f"{label}: 0 (the map has one)")
+        box.caption(_("{label}: 0 (the map has one)").format(label=label))
         return 0
     return box.slider(label, 0, count - 1, count // 2, key=key)
 
@@ -387,28 +389,36 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     names = stage_names(spec)
     pick, rows_box, columns_box = st.columns([2, 3, 3])
     # The middle stage first: its box is well inside a picture of the natural size.
-    stage = pick.selectbox("Stage", names, index=len(names) // 2, key=f"{prefix}_rf_stage")
+    stage = pick.selectbox(_("Stage"), names, index=len(names) // 2, key=f"{prefix}_rf_stage")
     rows, columns = stage_map_size(spec, stage, input_size)
-    row = _position_slider(rows_box, f"Row of {stage}'s {rows}×{columns} map", rows, f"{prefix}_rf_row_{stage}")
-    column = _position_slider(columns_box, "Column", columns, f"{prefix}_rf_column_{stage}")
-    with st.spinner(f"The gradient of {stage} at ({row}, {column}) with respect to every input pixel…"):
+    row_label = _("Row of {stage}'s {rows}×{columns} map").format(stage=stage, rows=rows, columns=columns)
+    row = _position_slider(rows_box, row_label, rows, f"{prefix}_rf_row_{stage}")
+    column = _position_slider(columns_box, _("Column"), columns, f"{prefix}_rf_column_{stage}")
+    with st.spinner(_("The gradient of {stage} at ({row}, {column}) with respect to every input pixel…").format(
+            stage=stage, row=row, column=column)):
         (found,) = remembered(f"{prefix}_rf_field", (memo_key, stage, row, column),
                               lambda: receptive_fields(model, spec, image, [(stage, (row, column))]), max_entries=16)
-    with st.spinner("The receptive field of every stage's centre…"):
+    with st.spinner(_("The receptive field of every stage's centre…")):
         centres = remembered(f"{prefix}_rf_centres", memo_key, lambda: stage_centre_fields(model, spec, image))
     left, right = st.columns(2)
     left.image(charts.receptive_field_picture(picture, found.effective, found.box, found.effective_box),
-               width="stretch", caption="cyan: theoretical box · reds: effective field (square root of the "
-                                        f"gradient) · white: the square holding {EFFECTIVE_MASS:.0%} of it")
+               width="stretch", caption=_("cyan: theoretical box · reds: effective field (square root of the gradient) "
+                                          "· white: the square holding {mass:.0%} of it").format(mass=EFFECTIVE_MASS))
     box, window = found.box, found.window
-    left.caption(f"**{stage} ({row}, {column})** sees input rows {box.top}–{box.bottom} and columns "
-                 f"{box.left}–{box.right}: a {box.height}×{box.width} px box"
-                 + (f" (its {window.height}×{window.width} px window is cut by the image's border)."
-                    if (box.height, box.width) != (window.height, window.width) else ".")
-                 + f" Effective size: {found.effective_size} px.")
-    right.plotly_chart(charts.receptive_field_sizes(centres, f"{spec.name}: receptive field of each stage's centre"),
-                       key=f"{prefix}_rf_sizes", width="stretch")
-    right.caption(f"Effective size: the side of the smallest square around the window's centre that holds "
-                  f"{EFFECTIVE_MASS:.0%} of the absolute input gradient. Luo et al. 2016 find the effective field "
-                  "Gaussian and a fraction of the theoretical window (dotted): it grows like the square root "
-                  "of depth, the window linearly.")
+    place = {"stage": stage, "row": row, "column": column, "top": box.top, "bottom": box.bottom, "left": box.left,
+             "right": box.right, "height": box.height, "width": box.width, "effective": found.effective_size}
+    if (box.height, box.width) != (window.height, window.width):
+        seen = _("**{stage} ({row}, {column})** sees input rows {top}–{bottom} and columns {left}–{right}: a "
+                 "{height}×{width} px box (its {window_height}×{window_width} px window is cut by the image's "
+                 "border). Effective size: {effective} px.").format(**place, window_height=window.height,
+                                                                     window_width=window.width)
+    else:
+        seen = _("**{stage} ({row}, {column})** sees input rows {top}–{bottom} and columns {left}–{right}: a "
+                 "{height}×{width} px box. Effective size: {effective} px.").format(**place)
+    left.caption(seen)
+    right.plotly_chart(charts.receptive_field_sizes(centres, _("{model}: receptive field of each stage's centre").format(
+        model=spec.name)), key=f"{prefix}_rf_sizes", width="stretch")
+    right.caption(_("Effective size: the side of the smallest square around the window's centre that holds "
+                    "{mass:.0%} of the absolute input gradient. Luo et al. 2016 find the effective field "
+                    "Gaussian and a fraction of the theoretical window (dotted): it grows like the square root "
+                    "of depth, the window linearly.").format(mass=EFFECTIVE_MASS))

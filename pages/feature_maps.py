@@ -15,28 +15,34 @@ from explorer.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
+from explorer.i18n import N_, _
 from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
 from explorer.weights import preprocessing_for
+
+# Options compared in code stay English values; they are shown through _() (labels made during the run).
+SCALES = (N_("per channel"), N_("per layer"), N_("global"))  # the keys of charts.SCALES
+CHANNEL_CHOICES = (N_("top-k by mean"), N_("all, paged"))
 
 
 @st.fragment
 def augmentation_preview(picked, crop: int) -> None:
     """Eight random training views, computed only while the expander is open, once per roll."""
-    expander = st.expander("Training augmentation preview (RandomResizedCrop + flip, as torchvision's "
-                           "ClassificationPresetTrain)", key="fm_augment", on_change="rerun")
+    expander = st.expander(_("Training augmentation preview (RandomResizedCrop + flip, as torchvision's "
+                             "ClassificationPresetTrain)"), key="fm_augment", on_change="rerun")
     if not expander.open:
         return
     with expander:
         a, b = st.columns([3, 1])
-        policy = a.selectbox("Policy", AUGMENT_POLICIES, key="fm_policy")
-        if b.button("Re-roll", key="fm_reroll"):
+        policy_labels = {policy: _(policy) if policy == "none" else policy for policy in AUGMENT_POLICIES}
+        policy = a.selectbox(_("Policy"), AUGMENT_POLICIES, key="fm_policy", format_func=policy_labels.get)
+        if b.button(_("Re-roll"), key="fm_reroll"):
             st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
         roll = st.session_state.get("fm_roll", 0)
         views = ui.remembered("fm_views", (picked.digest, roll, policy, crop),
                               lambda: augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=crop))
         for column, view in zip(st.columns(4) * 2, views):
             column.image(view, width="stretch")
-        st.caption(f"Random views, roll {roll}: what one training image looks like across epochs.")
+        st.caption(_("Random views, roll {roll}: what one training image looks like across epochs.").format(roll=roll))
 
 
 @st.fragment
@@ -53,102 +59,110 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
         index = keys.index(st.session_state["fm_layer"]) + offset
         st.session_state["fm_layer"] = keys[max(0, min(len(keys) - 1, index))]
 
-    st.subheader("Browse the layers")
+    st.subheader(_("Browse the layers"))
     prev, pick, nxt = st.columns([1, 8, 1])
-    prev.button("◀ prev", key="fm_prev", on_click=step, args=(-1,), width="stretch")
-    pick.selectbox("Layer (execution order)", keys, key="fm_layer", format_func=lambda k: by_key[k].point.label,
+    prev.button(_("◀ prev"), key="fm_prev", on_click=step, args=(-1,), width="stretch")
+    labels = {key: layer.point.label for key, layer in by_key.items()}  # in this run's language
+    pick.selectbox(_("Layer (execution order)"), keys, key="fm_layer", format_func=labels.get,
                    label_visibility="collapsed")
-    nxt.button("next ▶", key="fm_next", on_click=step, args=(1,), width="stretch")
+    nxt.button(_("next ▶"), key="fm_next", on_click=step, args=(1,), width="stretch")
     selected = by_key[st.session_state["fm_layer"]]
     maps = selected.maps  # (C, H, W)
 
     c1, c2, c3 = st.columns([2, 2, 3])
-    scale = c1.radio("Colour scale", list(charts.SCALES), key="fm_scale",
-                     help="CNN Explainer's choice: per channel, layer or globally.")
-    which = c2.radio("Channels", ["top-k by mean", "all, paged"], key="fm_which")
+    scale_labels = {scale: _(scale) for scale in SCALES}
+    scale = c1.radio(_("Colour scale"), SCALES, key="fm_scale", format_func=scale_labels.get,
+                     help=_("CNN Explainer's choice: per channel, layer or globally."))
+    choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
+    which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)
     if which == "top-k by mean":
         most = min(CHANNELS_PER_PAGE, selected.channels)
         k = c3.slider("k", 1, most, min(TOP_K_DEFAULT, most), key="fm_topk")
         channels = list(selected.top_channels(k))
     else:
         pages = selected.page_count
-        page = c3.number_input(f"Page (of {pages}, {CHANNELS_PER_PAGE} channels each)", 1, pages, 1, key="fm_page")
+        page_label = _("Page (of {pages}, {per_page} channels each)").format(pages=pages, per_page=CHANNELS_PER_PAGE)
+        page = c3.number_input(page_label, 1, pages, 1, key="fm_page")
         channels = list(selected.channel_page(page))
     colour_range = value_range(layers, selected, scale)
     st.plotly_chart(charts.channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
                     width="stretch")
     m = st.columns(5)
-    m[0].metric("Mean", f"{selected.mean:.3f}")
-    m[1].metric("Std", f"{selected.std:.3f}")
-    m[2].metric("Zeros", f"{selected.zero_fraction:.0%}", help="Exact zeros: the sparsity a ReLU leaves.")
-    m[3].metric("Range", f"{selected.minimum:.2f} … {selected.maximum:.2f}")
-    m[4].metric("Map size", f"{maps.shape[1]}×{maps.shape[2]}", help=f"{maps.shape[0]} channels")
+    m[0].metric(_("Mean"), f"{selected.mean:.3f}")
+    m[1].metric(_("Std"), f"{selected.std:.3f}")
+    m[2].metric(_("Zeros"), f"{selected.zero_fraction:.0%}", help=_("Exact zeros: the sparsity a ReLU leaves."))
+    m[3].metric(_("Range"), f"{selected.minimum:.2f} … {selected.maximum:.2f}")
+    m[4].metric(_("Map size"), f"{maps.shape[1]}×{maps.shape[2]}",
+                help=_("{channels} channels").format(channels=maps.shape[0]))
 
     # The files are made when a button is clicked, not on every layer shown; a click reruns nothing.
     safe_name = file_stem(spec, selected.point)
     d1, d2 = st.columns(2)
-    d1.download_button("Download these maps (PNG)", partial(charts.viridis_png, maps[channels], scale, colour_range),
+    d1.download_button(_("Download these maps (PNG)"), partial(charts.viridis_png, maps[channels], scale, colour_range),
                        file_name=f"{safe_name}.png", mime="image/png", key="fm_png", on_click="ignore")
-    d2.download_button("Download the layer's tensor (.pt)", selected.pt_bytes, file_name=f"{safe_name}.pt",
+    d2.download_button(_("Download the layer's tensor (.pt)"), selected.pt_bytes, file_name=f"{safe_name}.pt",
                        mime="application/octet-stream", key="fm_pt", on_click="ignore")
 
     block = selected.point.block_name
     one_channel(selected, channels[0], cropped, None if block is None else residual_parts(activations, block))
 
-    st.subheader("Across depth")
+    st.subheader(_("Across depth"))
     st.plotly_chart(charts.depth_statistics(
-        keys, [a.point.label for a in layers],
+        keys, list(labels.values()),
         {"mean": [a.mean for a in layers], "std": [a.std for a in layers],
          "zeros": [a.zero_fraction for a in layers], "size": [a.tensor.shape[1] for a in layers]},
         selected.point.key), key="fm_depth", width="stretch")
-    st.caption("Along the main path: the stem, every block's output"
-               + (" and every layer inside the blocks." if detail else "."))
+    st.caption(_("Along the main path: the stem, every block's output and every layer inside the blocks.") if detail
+               else _("Along the main path: the stem, every block's output."))
 
 
 @st.fragment
 def one_channel(selected, first_channel: int, cropped, parts) -> None:
     """One channel of the chosen layer, over the input, and (in a block) its shortcut and branch."""
     maps = selected.maps
-    st.subheader("One channel")
-    channel = st.selectbox("Channel", list(range(maps.shape[0])), index=first_channel, key="fm_channel")
+    st.subheader(_("One channel"))
+    channel = st.selectbox(_("Channel"), list(range(maps.shape[0])), index=first_channel, key="fm_channel")
     z1, z2 = st.columns(2)
-    z1.plotly_chart(charts.channel_zoom(maps[channel], f"{selected.point.key}, channel {channel}"), key="fm_zoom",
-                    width="stretch")
-    z2.image(charts.overlay(cropped, maps[channel]), caption=f"channel {channel} over the input", width="stretch")
+    z1.plotly_chart(charts.channel_zoom(maps[channel], _("{layer}, channel {channel}").format(
+        layer=selected.point.key, channel=channel)), key="fm_zoom", width="stretch")
+    z2.image(charts.overlay(cropped, maps[channel]), width="stretch",
+             caption=_("channel {channel} over the input").format(channel=channel))
     if parts is None:
         return
     block = selected.point.block_name
     if parts.shortcut is None:
-        st.subheader(f"{block} is a plain block")
-        st.caption("No shortcut: the block outputs relu(F(x)). Same channel, one colour range for both maps.")
-        titles = ("residual branch F(x)", "relu(F(x))")
+        st.subheader(_("{block} is a plain block").format(block=block))
+        st.caption(_("No shortcut: the block outputs relu(F(x)). Same channel, one colour range for both maps."))
+        titles = (_("residual branch F(x)"), "relu(F(x))")
     else:
-        st.subheader(f"What makes {block} a residual block")
-        st.caption("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps.")
-        titles = ("shortcut x", "residual branch F(x)", "relu(x + F(x))")
+        st.subheader(_("What makes {block} a residual block").format(block=block))
+        st.caption(_("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps."))
+        titles = (_("shortcut x"), _("residual branch F(x)"), "relu(x + F(x))")
     st.plotly_chart(charts.side_by_side([part.maps[channel] for part in parts.all], titles, parts.channel_range(channel),
-                                        f"{block}, channel {channel}"), key="fm_parts", width="stretch")
+                                        _("{layer}, channel {channel}").format(layer=block, channel=channel)),
+                    key="fm_parts", width="stretch")
 
 
 @st.fragment
 def receptive_field_section(model, spec, steps, memo_key) -> None:
     """One position's receptive field, computed only while the toggle is on; its widgets rerun only this part."""
-    st.subheader("Receptive field")
-    if not st.toggle("Show what one position of a stage's map sees in the picture", key="fm_rf"):
-        st.caption("The theoretical box and the effective field (the input gradient, Luo et al. 2016) of any "
-                   "position, and both sizes for every stage: one forward and a few backward passes.")
+    st.subheader(_("Receptive field"))
+    if not st.toggle(_("Show what one position of a stage's map sees in the picture"), key="fm_rf"):
+        st.caption(_("The theoretical box and the effective field (the input gradient, Luo et al. 2016) of any "
+                     "position, and both sizes for every stage: one forward and a few backward passes."))
         return
     ui.receptive_field_view("fm", model, spec, steps.tensor, steps.cropped, memo_key)
 
 
-st.title("Feature maps")
+st.title(_("Feature maps"))
 choice = ui.sidebar_model()
 if choice is None:
-    st.info("Fix the model in the sidebar to see its feature maps.")
+    st.info(_("Fix the model in the sidebar to see its feature maps."))
     st.stop()
 spec = choice.spec
 if spec.in_channels != 3:
-    st.info(f"{spec.name} takes {spec.in_channels}-channel inputs; feature maps of photos need a 3-channel (RGB) model.")
+    st.info(_("{model} takes {channels}-channel inputs; feature maps of photos need a 3-channel (RGB) model.").format(
+        model=spec.name, channels=spec.in_channels))
     st.stop()
 
 left, right = st.columns(2)
@@ -162,19 +176,21 @@ settings = preprocessing_for(spec, source, choice.input_size)
 steps = ui.remembered("fm_steps", (picked.digest, settings), lambda: preprocess(picked.decoded.image, settings))
 denormalized = ui.remembered("fm_denormalized", (picked.digest, settings), lambda: denormalize(steps.tensor, settings))
 info = picked.decoded
-st.subheader("What the model sees")
-st.caption(f"{picked.name}: {info.format}, {info.size[0]}×{info.size[1]} px, mode {info.mode}"
-           + (f", {info.frames} frames (first used)" if info.frames > 1 else "")
-           + (", rotated by its EXIF orientation" if info.rotated else ""))
+st.subheader(_("What the model sees"))
+st.caption(_("{name}: {format}, {width}×{height} px, mode {mode}").format(
+               name=picked.name, format=info.format, width=info.size[0], height=info.size[1], mode=info.mode)
+           + (_(", {frames} frames (first used)").format(frames=info.frames) if info.frames > 1 else "")
+           + (_(", rotated by its EXIF orientation") if info.rotated else ""))
 columns = st.columns(4)
-columns[0].image(steps.original, caption=f"original {steps.original.size[0]}×{steps.original.size[1]}", width="stretch")
-columns[1].image(steps.resized, caption=f"resize short side → {settings.resize}: {steps.resized.size[0]}×{steps.resized.size[1]}",
-                 width="stretch")
-columns[2].image(steps.cropped, caption=f"center crop {settings.crop}×{settings.crop}", width="stretch")
+columns[0].image(steps.original, width="stretch", caption=_("original {width}×{height}").format(
+    width=steps.original.size[0], height=steps.original.size[1]))
+columns[1].image(steps.resized, width="stretch", caption=_("resize short side → {side}: {width}×{height}").format(
+    side=settings.resize, width=steps.resized.size[0], height=steps.resized.size[1]))
+columns[2].image(steps.cropped, width="stretch", caption=_("center crop {crop}×{crop}").format(crop=settings.crop))
 columns[3].image(denormalized, width="stretch",
-                 caption="normalized tensor (shown de-normalized): per channel mean "
-                         + ", ".join(f"{m:+.2f}" for m in steps.channel_mean) + "; std "
-                         + ", ".join(f"{s:.2f}" for s in steps.channel_std))
+                 caption=_("normalized tensor (shown de-normalized): per channel mean {means}; std {stds}").format(
+                     means=", ".join(f"{m:+.2f}" for m in steps.channel_mean),
+                     stds=", ".join(f"{s:.2f}" for s in steps.channel_std)))
 augmentation_preview(picked, settings.crop)
 
 # ---- capture --------------------------------------------------------------------------
@@ -182,23 +198,23 @@ loaded = ui.cached_model(spec, source, checkpoint)
 if loaded is None:
     st.stop()
 model, source = loaded.model, loaded.source
-st.caption(f"Weights: **{source.label}**")
-detail = st.toggle("Also every conv / BN / ReLU inside the blocks", key="fm_detail")
+st.caption(_("Weights: **{weights}**").format(weights=source.label))
+detail = st.toggle(_("Also every conv / BN / ReLU inside the blocks"), key="fm_detail")
 table = ui.table_or_error(picker.ModelChoice(spec, settings.crop))
 if table is None:
     st.stop()
 # Every block's shortcut and residual branch come in the same forward pass, so browsing blocks runs no model.
 points = capture_points(spec, settings.crop, detail, residual_parts=True)
 needed = capture_bytes(points)
-st.caption(f"Capturing {len(points)} maps of one image (with each block's shortcut and residual branch): "
-           f"up to {needed / 2**20:,.1f} MiB as float16 "
-           f"(budget {capture_budget() / 2**20:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).")
+st.caption(_("Capturing {count} maps of one image (with each block's shortcut and residual branch): up to "
+             "{needed:,.1f} MiB as float16 (budget {budget:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).").format(
+    count=len(points), needed=needed / 2**20, budget=capture_budget() / 2**20))
 capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
     activations = ui.class_or_session_result(
         picked.sample and source.kind != "checkpoint", "fm_capture", capture_key,
         lambda: capture_activations(model, spec, steps.tensor, points), lambda maps: capture_bytes(points),
-        "One forward pass, capturing every chosen layer…")
+        _("One forward pass, capturing every chosen layer…"))
 except CaptureTooLarge as error:
     st.error(str(error))
     st.stop()
@@ -207,7 +223,10 @@ layer_browser(spec, activations, steps.cropped, detail)
 receptive_field_section(model, spec, steps, (spec, source, picked.digest, settings))
 
 filters = first_conv_filters(model)  # (out, 3, k, k)
-st.subheader(f"The first conv's {filters.shape[0]} filters")
-st.image(charts.filter_tiles(filters),
-         caption=f"{filters.shape[2]}×{filters.shape[3]} RGB filters, each stretched to its own range"
-                 + (" (random init: noise until trained)" if source.kind == "random" else ""))
+st.subheader(_("The first conv's {count} filters").format(count=filters.shape[0]))
+if source.kind == "random":
+    filters_caption = _("{height}×{width} RGB filters, each stretched to its own range "
+                        "(random init: noise until trained)")
+else:
+    filters_caption = _("{height}×{width} RGB filters, each stretched to its own range")
+st.image(charts.filter_tiles(filters), caption=filters_caption.format(height=filters.shape[2], width=filters.shape[3]))

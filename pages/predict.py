@@ -10,6 +10,7 @@ from functools import partial
 import streamlit as st
 
 from explorer import charts, picker, ui
+from explorer.i18n import N_, _
 from explorer.images import ImageError, preprocess, sample_images
 from explorer.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
 from explorer.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
@@ -21,8 +22,8 @@ MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 def results(rows, models, setups) -> None:
     """The Grad-CAM stage and one row per image."""
     stages = stage_names(models[0][1])
-    stage = st.selectbox("Grad-CAM from stage", stages, index=len(stages) - 1, key="pr_stage",
-                         help="Later stages: coarser maps, more semantic; earlier: finer, more about edges.")
+    stage = st.selectbox(_("Grad-CAM from stage"), stages, index=len(stages) - 1, key="pr_stage",
+                         help=_("Later stages: coarser maps, more semantic; earlier: finer, more about edges."))
     for number, (title, digest, inputs) in enumerate(rows):
         image_row(number, title, digest, inputs, stage, models, setups)
 
@@ -33,41 +34,46 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
     st.divider()
     st.markdown(title)
     row = st.columns(len(setups))
-    for (prefix, *_), (spec, model, source, names, settings), (tensor, cropped), cell in zip(models, setups, inputs, row):
+    for (prefix, *_rest), (spec, model, source, names, settings), (tensor, cropped), cell in zip(
+            models, setups, inputs, row):
         key = PredictionKey(spec, source, settings, names, digest)
         (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
         picture, chart = cell.columns([2, 3])
         cell_stage = stage if stage in stage_names(spec) else None
-        target = picture.selectbox("Grad-CAM class", range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
+        target = picture.selectbox(_("Grad-CAM class"), range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
         class_index = prediction.indices[target]
         cam = ui.remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
                             partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
-        picture.image(charts.overlay(cropped, cam, alpha=0.45), width="stretch",
-                      caption=f"Grad-CAM for “{prediction.labels[target]}” from {cell_stage or 'the last stage'}")
-        chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities,
-                                            f"{spec.name}: top-5 ({source.short_label})"),
+        label = prediction.labels[target]
+        caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
+                   else _("Grad-CAM for “{label}” from the last stage").format(label=label))
+        picture.image(charts.overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
+        title = _("{model}: top-5 ({weights})").format(model=spec.name, weights=source.short_label)
+        chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities, title),
                            key=f"{prefix}_{number}_bars", width="stretch")
-        chart.caption(f"{prediction.milliseconds:.1f} ms on {prediction.device}")
+        chart.caption(_("{milliseconds:.1f} ms on {device}").format(milliseconds=prediction.milliseconds,
+                                                                     device=prediction.device))
 
 
-st.title("Predict")
+st.title(_("Predict"))
 choice = ui.sidebar_model()
 if choice is None:
-    st.info("Fix the model in the sidebar to make predictions.")
+    st.info(_("Fix the model in the sidebar to make predictions."))
     st.stop()
 if choice.spec.in_channels != 3:
-    st.info(f"{choice.spec.name} takes {choice.spec.in_channels}-channel inputs; predictions on photos need an RGB model.")
+    st.info(_("{model} takes {channels}-channel inputs; predictions on photos need an RGB model.").format(
+        model=choice.spec.name, channels=choice.spec.in_channels))
     st.stop()
 
 # ---- images ---------------------------------------------------------------------------
 samples = sample_images()
 left, right = st.columns(2)
-chosen_samples = left.multiselect("Sample photos", list(samples), default=["chelsea", "coffee"], key="pr_samples")
-uploads = right.file_uploader("…and/or your images", type=None, accept_multiple_files=True, key="pr_uploads",
-                              help="Several at once; each is judged by its content, not its name.")
+chosen_samples = left.multiselect(_("Sample photos"), list(samples), default=["chelsea", "coffee"], key="pr_samples")
+uploads = right.file_uploader(_("…and/or your images"), type=None, accept_multiple_files=True, key="pr_uploads",
+                              help=_("Several at once; each is judged by its content, not its name."))
 problems = st.container()  # pictures that cannot be read are reported here
-compare = st.toggle("Compare models: the same images through two models", key="pr_compare")
+compare = st.toggle(_("Compare models: the same images through two models"), key="pr_compare")
 
 
 def model_column(prefix: str, spec, input_size: int, box):
@@ -76,30 +82,30 @@ def model_column(prefix: str, spec, input_size: int, box):
     spec, source, checkpoint = ui.weights_picker(prefix, spec, box)
     names_file = None
     if source.kind == "checkpoint":
-        names_file = box.file_uploader("Class names (text, one per line)", type=None, key=f"{prefix}_names")
+        names_file = box.file_uploader(_("Class names (text, one per line)"), type=None, key=f"{prefix}_names")
     with box:
         loaded = ui.cached_model(spec, source, checkpoint)
     if loaded is None:
         guess = guess_spec(checkpoint.state_dict) if checkpoint is not None else None
         if guess is not None and prefix == "pr":
-            if box.button(f"Use {describe_spec(guess)}", key=f"{prefix}_use_guess"):
+            if box.button(_("Use {model}").format(model=describe_spec(guess)), key=f"{prefix}_use_guess"):
                 picker.choose_model("model", guess)
                 st.rerun()
         return None
     source = loaded.source
     classes = class_names_for(spec, source, checkpoint, names_file.getvalue() if names_file is not None else None)
     for problem in classes.skipped:
-        box.error(f"{problem} Using {classes.origin} instead.")
+        box.error(_("{problem} Using {origin} instead.").format(problem=problem, origin=classes.origin))
     return spec, loaded.model, source, classes.names, preprocessing_for(spec, source, input_size)
 
 
 models = [("pr", choice.spec, choice.input_size)]
 columns = st.columns(2) if compare else [st.container()]
 if compare:
-    second = picker.model_picker("pr_b", "resnet18", columns[1], "Second model", with_input_size=False)
+    second = picker.model_picker("pr_b", "resnet18", columns[1], N_("Second model"), with_input_size=False)
     if second is None:
         st.stop()
-    columns[0].markdown(f"**{choice.spec.name}** (sidebar)")
+    columns[0].markdown(_("**{model}** (sidebar)").format(model=choice.spec.name))
     models.append(("pr_b", second.spec, choice.input_size))
 setups = [model_column(prefix, spec, size, column) for (prefix, spec, size), column in zip(models, columns)]
 if any(setup is None for setup in setups):
@@ -118,7 +124,7 @@ def picture_row(name: str, data: bytes) -> tuple[str, str, list] | None:
     except ImageError as error:
         problems.error(f"{name}: {error}")
         return None
-    steps = [preprocess(picked.decoded.image, settings) for *_, settings in setups]
+    steps = [preprocess(picked.decoded.image, settings) for *_rest, settings in setups]
     return (f"**{name}** · {picked.decoded.format}, {picked.decoded.size[0]}×{picked.decoded.size[1]}", picked.digest,
             [(s.tensor, s.cropped) for s in steps])
 
@@ -127,6 +133,6 @@ rows = [picture_row(name, samples[name].read_bytes()) for name in chosen_samples
 rows += [picture_row(upload.name, upload.getvalue()) for upload in uploads or []]
 rows = [row for row in rows if row is not None]
 if not rows:
-    st.info("Choose a sample photo or upload an image.")
+    st.info(_("Choose a sample photo or upload an image."))
     st.stop()
 results(rows, models, setups)

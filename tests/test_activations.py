@@ -200,7 +200,7 @@ def test_statistics() -> None:
 
 def made_activation(values: torch.Tensor) -> Activation:
     """An activation of the given (C, H, W) values, as if captured."""
-    point = CapturePoint("layer1.0", "layer1.0", 0, False, "block output", "layer1", 0, tuple(values.shape), "layer1.0")
+    point = CapturePoint("layer1.0", "layer1.0", 0, False, "block output", "layer1", 0, tuple(values.shape), "identity")
     return Activation(point, values.to(torch.float16))
 
 

@@ -164,6 +164,56 @@ def test_every_architecture_tab_opens_in_chinese(tab: str) -> None:
     assert chinese_share(text) > 0.6, text[:2000]
 
 
+@pytest.mark.usefixtures("offline")
+def test_feature_maps_browse_and_show_receptive_fields_in_chinese() -> None:
+    """Layer browser (prev/next, the scale and channel radios by their English values), a block's
+    residual parts and the receptive field section, all in Chinese with no exception."""
+    import json
+
+    at = open_app("feature_maps", lang="zh", model="resnet18", model_input="96")
+    if at.radio(key="fm_weights_kind").value != "random":  # offline: ImageNet falls back to random anyway
+        at.radio(key="fm_weights_kind").set_value("random").run()
+    at.toggle(key="fm_rf").set_value(True).run()
+    at.button(key="fm_next").click().run()
+    at.button(key="fm_next").click().run()
+    at.button(key="fm_prev").click().run()
+    at.radio(key="fm_scale").set_value("global").run()
+    at.radio(key="fm_which").set_value("all, paged").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="fm_layer").value == "layer1.0"
+    with in_language("zh"):
+        residual = _("What makes {block} a residual block").format(block="layer1.0")
+        shortcut, branch = _("shortcut x"), _("residual branch F(x)")
+    assert residual in [s.value for s in at.subheader] and CJK.search(residual)
+    (parts,) = [c for c in at.get("plotly_chart") if c.key == "fm_parts"]
+    titles = [a["text"] for a in json.loads(parts.proto.spec)["layout"]["annotations"]]
+    assert titles == [shortcut, branch, "relu(x + F(x))"] and CJK.search(shortcut)
+    layer_names = at.selectbox(key="fm_layer").options  # formatted during the run, in Chinese
+    assert all(CJK.search(name) for name in layer_names) and any("relu(x + F(x))" in name for name in layer_names)
+    assert all(CJK.search(option) for option in at.radio(key="fm_scale").options + at.radio(key="fm_which").options)
+    (seen,) = [c.value for c in at.caption if c.value.startswith("**layer2 (")]
+    assert CJK.search(seen), seen
+    share = chinese_share(shown_text(at))
+    assert share > 0.8, f"only {share:.0%} is Chinese:\n{shown_text(at)[:2000]}"
+
+
+def test_capture_labels_and_refusals_are_written_in_the_readers_language() -> None:
+    """A capture shared by the class holds no sentences: its layer names and a refusal are written when read."""
+    from explorer.activations import CaptureTooLarge, capture_points
+    from explorer.presets import cifar_resnet
+
+    points = capture_points(cifar_resnet(20), 32, detail=True, residual_parts=True)
+    refusal = CaptureTooLarge(len(points), 3 * 2**30, 2**30)
+    assert str(refusal).endswith("above the budget of 1,024 MiB. Capture block outputs only, or use a smaller input size.")
+    assert [p.label for p in points[:2]] == ["stem · output · 16×32×32", "layer1.0.conv1 · Conv2d · 16×32×32"]
+    with in_language("zh"):
+        labels = [p.label for p in points]
+        assert CJK.search(str(refusal)) and "1,024 MiB" in str(refusal)
+    assert labels[0] == "stem · 输出 · 16×32×32" and labels[1] == "layer1.0.conv1 · Conv2d · 16×32×32"
+    assert all(CJK.search(label) for point, label in zip(points, labels) if point.role != "layer")
+    assert any("ReLU（第 2 次调用）" in label for label in labels)
+
+
 def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
     """The upload boundaries (`decode_image`, `read_checkpoint`) explain in Chinese under ``?lang=zh``,
     in English otherwise; a message made in a class-shared worker thread is said when it is read."""
