@@ -58,9 +58,9 @@ def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
     if info.widget is Widget.SELECT:
         return info.parse(box.selectbox(_(info.label), info.choices, key=key, help=_(info.help)))
     if info.widget is Widget.RADIO:
-        labels = dict(zip(info.choices, info.choice_labels))
+        labels = {value: _(label) for value, label in zip(info.choices, info.choice_labels)}  # made now: see size_by
         return info.parse(box.radio(_(info.label), info.choices, key=key, help=_(info.help), horizontal=True,
-                                    format_func=lambda value: _(labels[value]) if value in labels else value))
+                                    format_func=lambda value: labels.get(value, value)))
     if info.widget is Widget.CHECKBOX:
         return box.checkbox(_(info.label), key=key, help=_(info.help))
     if info.widget is Widget.NUMBER:

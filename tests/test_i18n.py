@@ -86,6 +86,8 @@ def unmarked(path: Path) -> list[str]:
         shown = node.args[:1] + [k.value for k in node.keywords if k.arg in SHOWN_KEYWORDS]
         if node.func.attr == "tabs":
             shown = node.args[:1]
+        if node.func.attr == "Page":  # st.Page(path, title=...): the path is a file name
+            shown = [k.value for k in node.keywords if k.arg == "title"]
         problems += [f"{path.relative_to(REPO_ROOT)}:{n.lineno}: {ast.unparse(n)[:80]}" for n in shown if literal_text(n)]
     return problems
 
@@ -125,7 +127,8 @@ def shown_text(at) -> str:
 
 def chinese_share(text: str) -> float:
     """Chinese characters among the letters of ``text`` (a Latin word counts as one letter's worth:
-    identifiers and model names stay in Latin script)."""
+    identifiers and model names stay in Latin script; addresses and file paths are not text)."""
+    text = re.sub(r"https?://\S+|(?<!\S)/\S+", " ", text)
     words = re.findall(r"[A-Za-z]+", text)
     han = len(CJK.findall(text))
     return han / max(1, han + len(words))
