@@ -207,7 +207,7 @@ def pages() -> dict[str, st.Page]:
         "compare": st.Page(PAGES_DIR / "compare.py", title=_("Compare"), icon=":material/compare_arrows:", url_path="compare"),
         "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title=_("Feature maps"), icon=":material/grid_view:",
                                 url_path="feature-maps"),
-        "zero_init": st.Page(PAGES_DIR / "zero_init.py", title="zero_init_residual", icon=":material/exposure_zero:",
+        "zero_init": st.Page(PAGES_DIR / "zero_init.py", title=_("zero_init_residual"), icon=":material/exposure_zero:",
                              url_path="zero-init"),
         "predict": st.Page(PAGES_DIR / "predict.py", title=_("Predict"), icon=":material/label:", url_path="predict"),
     }
