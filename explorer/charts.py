@@ -1,10 +1,16 @@
-"""Every plotly figure of the app, as functions of plain data (no Streamlit here)."""
+"""Every plotly figure of the app, as functions of plain data (no Streamlit here).
+
+Every text a figure shows is in the reader's language: the functions run in the session's
+script thread, where `_()` speaks the session's language; texts defined at import time are
+marked with `N_()` and translated where they are drawn.
+"""
 
 from __future__ import annotations
 
 import functools
 import io
 import math
+import re
 import textwrap
 from collections.abc import Sequence
 
@@ -21,16 +27,17 @@ from plotly.subplots import make_subplots
 
 from explorer.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.compare import StagePair
+from explorer.i18n import N_, _
 from explorer.profiling import CostReport
 from explorer.receptive_field import InputBox, ReceptiveField
-from explorer.table_format import format_shape
+from explorer.table_format import CELL_WORDS, format_shape
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
-SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections dashed
-    "identity": ("solid", "#2c3e50", "identity shortcut"),
-    "projection": ("dash", "#d35400", "projection shortcut (1x1 conv + BN)"),
-    "avg-pool projection": ("dashdot", "#8e44ad", "avg-pool + 1x1 projection (V1d)"),
-    "zero-pad": ("dot", "#16a085", "zero-padded identity (option A)"),
+SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections dashed; legends shown through _()
+    "identity": ("solid", "#2c3e50", N_("identity shortcut")),
+    "projection": ("dash", "#d35400", N_("projection shortcut (1x1 conv + BN)")),
+    "avg-pool projection": ("dashdot", "#8e44ad", N_("avg-pool + 1x1 projection (V1d)")),
+    "zero-pad": ("dot", "#16a085", N_("zero-padded identity (option A)")),
 }
 # Stages longer than this show their first blocks, a "⋮ n more" box and the last block.
 MAX_BLOCKS_SHOWN = 7
@@ -40,10 +47,33 @@ HEAD_BLOCKS_SHOWN = 4
 LEGEND_AT_FOOT = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
 
 
+WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")  # CJK characters and full-width punctuation
+# Chinese punctuation that may not start a line.
+NO_LINE_START = "，。：；、）》」』？！…"
+BREAK_AFTER = "，。：；、）？！ "  # where a Chinese title breaks best
+
+
 def wrapped_title(text: str, width: int = 60) -> str:
     """A title broken into lines of about ``width`` characters: plotly never wraps one, and a
-    figure in half a page is narrower than most titles."""
-    return "<br>".join(textwrap.wrap(text, width)) or text
+    figure in half a page is narrower than most titles. A Chinese character counts as two
+    (it is drawn about twice as wide); Chinese breaks between characters, Latin words stay whole."""
+    if not WIDE.search(text):
+        return "<br>".join(textwrap.wrap(text, width)) or text
+    def size(part: str) -> int:
+        return sum(2 if WIDE.match(c) else 1 for c in part)
+
+    lines, line = [], ""
+    for token in re.findall(r"[A-Za-z0-9_.,:;!?%@()'/+=\-×·→]+|\s+|.", text):
+        if size(line + token) > width and line.strip() and not token.isspace() and token[0] not in NO_LINE_START:
+            # Break after the line's last punctuation or space when that keeps most of the line, not inside a word.
+            cut = max(line.rfind(mark) for mark in BREAK_AFTER)
+            cut = cut + 1 if cut >= 0 and size(line[:cut + 1]) >= width * 0.6 else len(line)
+            lines.append(line[:cut].rstrip())
+            line = line[cut:].lstrip()
+        if line or not token.isspace():
+            line += token
+    lines.append(line.rstrip())
+    return "<br>".join(lines)
 
 
 def log_axis(values: Sequence[float]) -> dict[str, object]:
@@ -70,13 +100,16 @@ def log_axis(values: Sequence[float]) -> dict[str, object]:
 
 
 def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
+    cost = {"stride": block.stride, "params": block.params, "macs": block.macs}
     lines = [
         f"<b>{block.name}</b>: {format_shape(block.in_shape, '×')} → {format_shape(block.out_shape, '×')}",
-        f"stride {block.stride} · {block.shortcut or 'no'} shortcut · {block.params:,} params · {block.macs:,} MACs",
+        _("stride {stride} · {shortcut} shortcut · {params:,} params · {macs:,} MACs").format(
+            shortcut=_(CELL_WORDS.get(block.shortcut, block.shortcut)), **cost) if block.shortcut
+        else _("stride {stride} · no shortcut · {params:,} params · {macs:,} MACs").format(**cost),
     ]
     lines += [f"{r.name} ({r.type}) → {format_shape(r.out_shape, '×')}" for r in rows[:14]]
     if len(rows) > 14:
-        lines.append(f"… {len(rows) - 14} more layers")
+        lines.append(_("… {count} more layers").format(count=len(rows) - 14))
     return "<br>".join(lines)
 
 
@@ -102,26 +135,29 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
     width, height, gap = 0.78, 0.84, 0.25
     centres_x, centres_y, hovers, names = [], [], [], []
     shown_styles: set[str] = set()
-    depth = max(len(_visible_blocks(blocks)) for _, blocks in columns)
+    depth = max(len(_visible_blocks(blocks)) for _stage, blocks in columns)
     for x, ((stage_name, blocks), colour) in enumerate(zip(columns, STAGE_COLOURS * 4)):
         stage = next(s for s in table.stages if s.name == stage_name)
-        title = f"<b>{stage_name}</b><br>{stage.blocks} block{'s' * (stage.blocks != 1)}" if stage.blocks else f"<b>{stage_name}</b>"
+        count = (_("{count} block") if stage.blocks == 1 else _("{count} blocks")).format(count=stage.blocks)
+        title = f"<b>{stage_name}</b><br>{count}" if stage.blocks else f"<b>{stage_name}</b>"
         figure.add_annotation(x=x, y=0.75, text=f"{title}<br>→ {format_shape(stage.out_shape, '×')}", showarrow=False,
                               font={"size": 11}, yanchor="bottom")
         for y_index, block in enumerate(_visible_blocks(blocks)):
             y = -y_index * (height + gap)
             x0, x1, y0, y1 = x - width / 2, x + width / 2, y - height / 2, y + height / 2
             if isinstance(block, int):
-                figure.add_annotation(x=x, y=y, text=f"⋮<br>{block} more<br>identical blocks", showarrow=False,
+                figure.add_annotation(x=x, y=y, text=_("⋮<br>{count} more<br>identical blocks").format(count=block),
+                                      showarrow=False,
                                       font={"size": 10, "color": "#555"})
                 continue
             figure.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, fillcolor=colour,
                              line={"color": "#34495e", "width": 1})
             label = "<br>".join(block.convs.split(" → ")) if block.convs else ""
             if block.block is None and stage_name == "head":
-                label = f"avg pool<br>fc {table.spec.num_classes}"
+                label = _("avg pool<br>fc {classes}").format(classes=table.spec.num_classes)
             elif block.block is None:
-                label = label + ("<br>max pool" if any(r.type == "MaxPool2d" for r in rows_by_block[block.name]) else "")
+                pooled = any(r.type == "MaxPool2d" for r in rows_by_block[block.name])
+                label = label + ("<br>" + _("max pool") if pooled else "")
             figure.add_annotation(x=x, y=y, text=f"<b>{block.name}</b><br>{label}", showarrow=False,
                                   font={"size": 11, "color": "#1f2d3d"})
             if block.shortcut in SHORTCUT_STYLES:  # a plain net's blocks ("none") have no line
@@ -130,7 +166,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
                 figure.add_trace(go.Scatter(
                     x=[x1, side, side, x1], y=[y1 - 0.05, y1 - 0.05, y0 + 0.05, y0 + 0.05], mode="lines",
                     line={"dash": dash, "color": line_colour, "width": 2}, hoverinfo="skip",
-                    name=legend, legendgroup=block.shortcut, showlegend=block.shortcut not in shown_styles,
+                    name=_(legend), legendgroup=block.shortcut, showlegend=block.shortcut not in shown_styles,
                 ))
                 shown_styles.add(block.shortcut)
             centres_x.append(x)
@@ -147,7 +183,8 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
         height=int(200 + depth * 95), margin={"l": 10, "r": 10, "t": 40, "b": 40}, plot_bgcolor="white",
         font={"color": "#1f2d3d"}, legend=LEGEND_AT_FOOT,
         hoverlabel={"align": "left"},
-        title={"text": f"{table.spec.name}: stem → stages → head (hover or click a block)", "font": {"size": 14}},
+        title={"text": _("{model}: stem → stages → head (hover or click a block)").format(model=table.spec.name),
+               "font": {"size": 14}},
     )
     return figure
 
@@ -157,23 +194,24 @@ def shape_flow_chart(table: LayerTable) -> go.Figure:
     points = [b for b in table.blocks if len(b.out_shape) == 3]
     x = [b.name for b in points]
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(go.Scatter(x=x, y=[b.out_shape[0] for b in points], name="channels", mode="lines+markers",
+    figure.add_trace(go.Scatter(x=x, y=[b.out_shape[0] for b in points], name=_("channels"), mode="lines+markers",
                                 line={"shape": "hv", "color": "#2980b9", "width": 3}), secondary_y=False)
-    figure.add_trace(go.Scatter(x=x, y=[b.out_shape[1] for b in points], name="height (px)", mode="lines+markers",
+    figure.add_trace(go.Scatter(x=x, y=[b.out_shape[1] for b in points], name=_("height (px)"), mode="lines+markers",
                                 line={"shape": "hv", "color": "#e67e22", "width": 3, "dash": "dot"}), secondary_y=True)
-    figure.update_yaxes(title_text="channels", type="log", dtick=math.log10(2), secondary_y=False)
-    figure.update_yaxes(title_text="feature-map height (px)", type="log", dtick=math.log10(2), secondary_y=True)
-    figure.update_xaxes(title_text="block output (execution order)", tickangle=-45)
+    figure.update_yaxes(title_text=_("channels"), type="log", dtick=math.log10(2), secondary_y=False)
+    figure.update_yaxes(title_text=_("feature-map height (px)"), type="log", dtick=math.log10(2), secondary_y=True)
+    figure.update_xaxes(title_text=_("block output (execution order)"), tickangle=-45)
     figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 50, "b": 40}, hovermode="x unified",
                          legend=LEGEND_AT_FOOT, plot_bgcolor="white", font={"color": "#1f2d3d"},
-                         title={"text": "Shape flow: the channels double each time the map halves", "font": {"size": 14}})
+                         title={"text": _("Shape flow: the channels double each time the map halves"),
+                                "font": {"size": 14}})
     return figure
 
 
 def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figure:
     """Per-stage params, MACs and activation memory of two models, grouped bars."""
     figure = make_subplots(rows=1, cols=3, subplot_titles=(
-        "Parameters (M)", "MACs, conv+linear (G)", "Activation memory (MiB, fp32, 1 image)"))
+        _("Parameters (M)"), _("MACs, conv+linear (G)"), _("Activation memory (MiB, fp32, 1 image)")))
     stages = [p.name for p in pairs]
     metrics = (
         (lambda p: (p.a_params / 1e6, p.b_params / 1e6)),
@@ -193,13 +231,13 @@ def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figur
 def latency_chart(report: CostReport, top: int = 20) -> go.Figure:
     """The slowest leaf-layer calls of a measured forward pass."""
     slowest = sorted(report.layers, key=lambda layer: layer.milliseconds, reverse=True)[:top][::-1]
-    labels = [layer.name + (f" (call {layer.call + 1})" if layer.call else "") for layer in slowest]
+    labels = [layer.name + (_(" (call {call})").format(call=layer.call + 1) if layer.call else "") for layer in slowest]
     figure = go.Figure(go.Bar(x=[layer.milliseconds for layer in slowest], y=labels, orientation="h",
                               marker_color="#c0392b"))
     figure.update_layout(height=max(300, 22 * len(slowest) + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         xaxis_title="milliseconds (median)",
-                         title={"text": f"Slowest {len(slowest)} layers on {report.device}, batch {report.batch}",
-                                "font": {"size": 14}})
+                         xaxis_title=_("milliseconds (median)"),
+                         title={"text": _("Slowest {count} layers on {device}, batch {batch}").format(
+                             count=len(slowest), device=report.device, batch=report.batch), "font": {"size": 14}})
     return figure
 
 
@@ -213,10 +251,10 @@ def heat_css(value: float, maximum: float) -> str:
 
 # ---- feature maps ---------------------------------------------------------------------
 
-SCALES = {
-    "per channel": "each channel stretched to its own min–max",
-    "per layer": "one range for all channels of this layer",
-    "global": "one range for every captured layer",
+SCALES = {  # colour-scale mode (compared in code; shown through _()) → what it means (shown through _())
+    N_("per channel"): N_("each channel stretched to its own min–max"),
+    N_("per layer"): N_("one range for all channels of this layer"),
+    N_("global"): N_("one range for every captured layer"),
 }
 
 
@@ -250,11 +288,11 @@ def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: str, value_ra
     chosen = maps[list(channels)]
     values, zmin, zmax = scaled_maps(chosen, scale, value_range)
     columns = min(8, max(1, len(channels)))
-    mosaic, _ = _grid(values, columns)
+    mosaic, _columns = _grid(values, columns)
     height, width = chosen.shape[1:]
     figure = go.Figure(go.Heatmap(z=mosaic[::-1], zmin=zmin, zmax=zmax, colorscale="Viridis", hoverongaps=False,
-                                  colorbar={"title": "0–1" if scale == "per channel" else "value"},
-                                  hovertemplate="value %{z:.3f}<extra></extra>"))
+                                  colorbar={"title": "0–1" if scale == "per channel" else _("value")},
+                                  hovertemplate=_("value") + " %{z:.3f}<extra></extra>"))
     # One list for the layout: plotly's add_annotation costs ~5 ms each, 64 labels a third of a second.
     labels = []
     for index, channel in enumerate(channels):
@@ -267,19 +305,20 @@ def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: str, value_ra
     figure.update_yaxes(visible=False, scaleanchor="x")
     figure.update_layout(annotations=labels, height=int(110 + rows * min(170, 900 / columns)),
                          margin={"l": 0, "r": 0, "t": 50, "b": 0},
-                         title={"text": f"{title}<br><sup>colour scale: {scale} — {SCALES[scale]}</sup>", "font": {"size": 14}})
+                         title={"text": title + "<br><sup>" + _("colour scale: {scale} — {meaning}").format(
+                             scale=_(scale), meaning=_(SCALES[scale])) + "</sup>", "font": {"size": 14}})
     return figure
 
 
 def channel_zoom(single: np.ndarray, title: str) -> go.Figure:
     """One channel (H, W) with its real value range on the colour bar."""
-    figure = go.Figure(go.Heatmap(z=single[::-1], colorscale="Viridis", colorbar={"title": "value"},
+    figure = go.Figure(go.Heatmap(z=single[::-1], colorscale="Viridis", colorbar={"title": _("value")},
                                   hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra></extra>"))
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, scaleanchor="x")
     figure.update_layout(height=380, margin={"l": 0, "r": 0, "t": 50, "b": 0},
-                         title={"text": f"{title}<br><sup>range {single.min():.3f} … {single.max():.3f}</sup>",
-                                "font": {"size": 13}})
+                         title={"text": title + "<br><sup>" + _("range {low:.3f} … {high:.3f}").format(
+                             low=single.min(), high=single.max()) + "</sup>", "font": {"size": 13}})
     return figure
 
 
@@ -304,14 +343,14 @@ def side_by_side(maps: Sequence[np.ndarray], titles: Sequence[str], value_range:
     low, high = value_range
     return go.Figure(traces, layout | {
         "coloraxis": {"colorscale": "Viridis", "cmin": low, "cmax": high if high > low else low + 1.0,
-                      "colorbar": {"title": "value"}},
+                      "colorbar": {"title": _("value")}},
         "height": 330, "margin": {"l": 0, "r": 0, "t": 70, "b": 0}, "title": {"text": title, "font": {"size": 13}}})
 
 
 def depth_statistics(keys: Sequence[str], labels: Sequence[str], stats: dict[str, Sequence[float]], selected: str) -> go.Figure:
     """Mean, std, fraction of zeros and spatial size per captured layer, the selected one marked."""
     figure = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=(
-        "mean", "standard deviation", "fraction of zeros (ReLU sparsity)", "spatial size (px)"))
+        _("mean"), _("standard deviation"), _("fraction of zeros (ReLU sparsity)"), _("spatial size (px)")))
     x = list(range(len(keys)))
     for (name, values), (row, col) in zip(stats.items(), ((1, 1), (1, 2), (2, 1), (2, 2))):
         figure.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=name, hovertext=list(labels),
@@ -322,15 +361,15 @@ def depth_statistics(keys: Sequence[str], labels: Sequence[str], stats: dict[str
         {"type": "line", "x0": position, "x1": position, "y0": 0, "y1": 1, "xref": f"x{axis}",
          "yref": f"y{axis} domain", "line": {"color": "#e74c3c", "width": 2, "dash": "dot"}}
         for axis in ("", "2", "3", "4")]  # the four subplots' axes
-    figure.update_xaxes(title_text="captured layer (execution order)", row=2)
+    figure.update_xaxes(title_text=_("captured layer (execution order)"), row=2)
     figure.update_layout(shapes=marks, height=520, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         title={"text": "Statistics across depth (red: the selected layer)", "font": {"size": 14}})
+                         title={"text": _("Statistics across depth (red: the selected layer)"), "font": {"size": 14}})
     return figure
 
 
 def filter_tiles(weight: np.ndarray, upscale: int = 6) -> np.ndarray:
     """First-layer filters (N, 3, k, k) as RGB tiles, each stretched to [0, 1]: (rows·k', cols·k', 3) uint8."""
-    count, _, k, _ = weight.shape
+    count, _channels, k, _k = weight.shape
     low = weight.min(axis=(1, 2, 3), keepdims=True)
     high = weight.max(axis=(1, 2, 3), keepdims=True)
     tiles = (weight - low) / np.where(high > low, high - low, 1.0)  # (N, 3, k, k) in [0, 1]
@@ -357,7 +396,7 @@ def _colour_table(name: str) -> np.ndarray:
 def viridis_png(maps: np.ndarray, scale: str, value_range: tuple[float, float], columns: int = 8) -> bytes:
     """The channel mosaic as a PNG (viridis), for download."""
     values, zmin, zmax = scaled_maps(maps, scale, value_range)
-    mosaic, _ = _grid(values, min(columns, len(maps)))
+    mosaic, _columns = _grid(values, min(columns, len(maps)))
     normalized = np.clip((mosaic - zmin) / (zmax - zmin), 0, 1)
     rgb = _colour_table("Viridis")[np.nan_to_num(normalized * 255, nan=0).astype(np.uint8)]
     rgb[np.isnan(mosaic)] = 255
@@ -380,7 +419,7 @@ def topk_bars(labels: Sequence[str], probabilities: Sequence[float], title: str)
                               marker_color="#2980b9", text=[f"{p:.1%}" for p in probabilities][::-1],
                               textposition="auto"))
     figure.update_layout(height=80 + 34 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         xaxis={"title": "probability (%)", "range": [0, 100]},
+                         xaxis={"title": _("probability (%)"), "range": [0, 100]},
                          title={"text": title, "font": {"size": 13}})
     return figure
 
@@ -409,14 +448,14 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
 
 def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
     """Loss and batch accuracy per step for each trained model."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "batch accuracy"))
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(_("training loss"), _("batch accuracy")))
     for (name, history), colour in zip(histories.items(), LINE_COLOURS * 3):
         steps = [s.step for s in history]
         figure.add_trace(go.Scatter(x=steps, y=[s.loss for s in history], name=name, line={"color": colour},
                                     legendgroup=name), row=1, col=1)
         figure.add_trace(go.Scatter(x=steps, y=[s.accuracy for s in history], name=name, line={"color": colour},
                                     legendgroup=name, showlegend=False), row=1, col=2)
-    figure.update_xaxes(title_text="step")
+    figure.update_xaxes(title_text=_("step"))
     figure.update_yaxes(range=[0, 1.02], row=1, col=2)
     figure.update_layout(height=400, margin={"l": 10, "r": 10, "t": 60, "b": 40},
                          legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}})
@@ -425,18 +464,25 @@ def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
 
 # ---- Compare: what the cost buys ---------------------------------------------------------
 
-ZOO_AXES = {  # x-axis choice → (title, value of an entry, hover format)
-    "GMACs": ("GMACs per 224×224 image (torchvision's “GFLOPS”, log scale)", lambda e: e.gmacs, "{:.3f} GMACs"),
-    "params": ("parameters (millions, log scale)", lambda e: e.params / 1e6, "{:.1f} M params"),
+# x-axis choice → (title, value of an entry, hover format); the texts are shown through _(). The
+# choices are compared in code: a page shows them through _() too ("params" is a word, "GMACs" a unit).
+ZOO_AXES = {
+    N_("GMACs"): (N_("GMACs per 224×224 image (torchvision's “GFLOPS”, log scale)"), lambda e: e.gmacs,
+                  N_("{value:.3f} GMACs")),
+    N_("params"): (N_("parameters (millions, log scale)"), lambda e: e.params / 1e6, N_("{value:.1f} M params")),
 }
-ZOO_MARKERS = {  # weights version → (marker, colour of the other models' points, legend)
-    "IMAGENET1K_V1": ("circle", "#7f8c8d", "other models, V1 weights"),
-    "IMAGENET1K_V2": ("diamond", "#16a085", "other models, V2 weights"),
+ZOO_MARKERS = {  # weights version → (marker, colour of the other models' points, legend shown through _())
+    "IMAGENET1K_V1": ("circle", "#7f8c8d", N_("other models, V1 weights")),
+    "IMAGENET1K_V2": ("diamond", "#16a085", N_("other models, V2 weights")),
 }
 
 
 def _zoo_marker(weights: str) -> tuple[str, str, str]:
-    return ZOO_MARKERS.get(weights, ("square", "#95a5a6", f"other models, {weights}"))
+    """(marker, colour, legend in the reader's language) of the other models' points of a weights version."""
+    if weights in ZOO_MARKERS:
+        marker, colour, legend = ZOO_MARKERS[weights]
+        return marker, colour, _(legend)
+    return "square", "#95a5a6", _("other models, {weights}").format(weights=weights)
 
 
 def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "GMACs") -> go.Figure:
@@ -456,7 +502,7 @@ def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "G
             line_x += [value(v) for v in versions] + [None]
             line_y += [v.acc1 for v in versions] + [None]
     figure.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", line={"color": "#bdc3c7", "dash": "dot"},
-                                hoverinfo="skip", name="same network, newer recipe (V1 → V2)"))
+                                hoverinfo="skip", name=_("same network, newer recipe (V1 → V2)")))
 
     def points(members: Sequence, name: str, colour: str, size: int, labelled: bool) -> go.Scatter:
         return go.Scatter(
@@ -466,23 +512,24 @@ def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "G
             marker={"symbol": [_zoo_marker(e.weights)[0] for e in members], "color": colour, "size": size,
                     "line": {"color": "white", "width": 1}},
             hovertext=[f"<b>{e.model}</b> {e.weights}<br>acc@1 {e.acc1:g}% · acc@5 {e.acc5:g}%<br>"
-                       f"{hover_format.format(value(e))}" for e in members], hoverinfo="text")
+                       f"{_(hover_format).format(value=value(e))}" for e in members], hoverinfo="text")
 
     others = [e for e in entries if e.model not in highlighted]
     for weights in dict.fromkeys(e.weights for e in others):
-        _, colour, legend = _zoo_marker(weights)
+        _marker, colour, legend = _zoo_marker(weights)
         figure.add_trace(points([e for e in others if e.weights == weights], legend, colour, 9, False))
     for (model, label), colour in zip(highlighted.items(), ("#2980b9", "#e67e22")):
         members = [e for e in entries if e.model == model]
         if members:
             figure.add_trace(points(members, label, colour, 16, True))
-    figure.update_xaxes(title_text=title, **log_axis([value(e) for e in entries]), gridcolor="#ecf0f1")
-    figure.update_yaxes(title_text="ImageNet-1K top-1 accuracy (%)", gridcolor="#ecf0f1")
+    figure.update_xaxes(title_text=_(title), **log_axis([value(e) for e in entries]), gridcolor="#ecf0f1")
+    figure.update_yaxes(title_text=_("ImageNet-1K top-1 accuracy (%)"), gridcolor="#ecf0f1")
     figure.update_layout(height=500, margin={"l": 10, "r": 10, "t": 70, "b": 40}, plot_bgcolor="white",
                          legend=LEGEND_AT_FOOT, hoverlabel={"align": "left"},
-                         title={"text": wrapped_title(f"Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 "
-                                                      f"against {x}")
-                                        + "<br><sup>hover a point for its model, weights and accuracy</sup>",
+                         title={"text": wrapped_title(_("Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 "
+                                                        "against {cost}").format(cost=_(x)))
+                                        + "<br><sup>" + _("hover a point for its model, weights and accuracy")
+                                        + "</sup>",
                                 "font": {"size": 14}})
     return figure
 
@@ -528,14 +575,14 @@ def receptive_field_sizes(fields: Sequence[ReceptiveField], title: str) -> go.Fi
     """Theoretical and effective receptive field of each stage's centre position, in input pixels."""
     stages = [f.stage for f in fields]
     figure = go.Figure([
-        go.Bar(x=stages, y=[f.theoretical_size for f in fields], name="theoretical box (inside the image)",
+        go.Bar(x=stages, y=[f.theoretical_size for f in fields], name=_("theoretical box (inside the image)"),
                marker_color="#5dade2", text=[f.theoretical_size for f in fields], textposition="outside"),
-        go.Bar(x=stages, y=[f.effective_size for f in fields], name="effective (95% of the gradient)",
+        go.Bar(x=stages, y=[f.effective_size for f in fields], name=_("effective (95% of the gradient)"),
                marker_color="#e74c3c", text=[f.effective_size for f in fields], textposition="outside"),
-        go.Scatter(x=stages, y=[f.window_size for f in fields], name="theoretical window (layer table's RF)",
+        go.Scatter(x=stages, y=[f.window_size for f in fields], name=_("theoretical window (layer table's RF)"),
                    mode="lines+markers", line={"color": "#1b4f72", "dash": "dot"}, marker={"size": 7}),
     ])
     figure.update_layout(barmode="group", height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                          title={"text": title, "font": {"size": 14}}, legend={"orientation": "h", "y": -0.15},
-                         yaxis={"title": "side (input pixels)", "rangemode": "tozero"}, plot_bgcolor="white")
+                         yaxis={"title": _("side (input pixels)"), "rangemode": "tozero"}, plot_bgcolor="white")
     return figure

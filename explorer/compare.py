@@ -11,9 +11,10 @@ from torch import Tensor, nn
 
 from explorer.activations import Activation, CapturePoint, capture_activations, capture_points
 from explorer.anatomy import LayerTable
+from explorer.i18n import N_, _
 from explorer.predict import Prediction, grad_cam, predict
 from explorer.profiling import ThroughputReport
-from explorer.spec import ResNetSpec
+from explorer.spec import Block, ResNetSpec
 from explorer.table_format import human_bytes, human_count
 from explorer.zoo import PublishedWeights
 
@@ -22,9 +23,14 @@ from explorer.zoo import PublishedWeights
 class TotalsDiff:
     """One whole-model figure of models A and B."""
 
-    metric: str
+    metric: str  # English, marked for the catalog: `label` is the reader's
     a: int
     b: int
+
+    @property
+    def label(self) -> str:
+        """The metric's name in the reader's language."""
+        return _(self.metric)
 
     @property
     def difference(self) -> int:
@@ -55,13 +61,13 @@ class StagePair:
 def totals_diff(a: LayerTable, b: LayerTable) -> tuple[TotalsDiff, ...]:
     ta, tb = a.totals, b.totals
     return (
-        TotalsDiff("Depth (weighted layers)", ta.depth, tb.depth),
-        TotalsDiff("Parameters", ta.params, tb.params),
-        TotalsDiff("MACs (conv+linear)", ta.macs, tb.macs),
-        TotalsDiff("FLOPs (= 2 × MACs)", ta.flops, tb.flops),
-        TotalsDiff("Activation memory (bytes, fp32, one image)", ta.activation_bytes, tb.activation_bytes),
-        TotalsDiff("Leaf layers", ta.layers, tb.layers),
-        TotalsDiff("Receptive field (px)", ta.rf_size, tb.rf_size),
+        TotalsDiff(N_("Depth (weighted layers)"), ta.depth, tb.depth),
+        TotalsDiff(N_("Parameters"), ta.params, tb.params),
+        TotalsDiff(N_("MACs (conv+linear)"), ta.macs, tb.macs),
+        TotalsDiff(N_("FLOPs (= 2 × MACs)"), ta.flops, tb.flops),
+        TotalsDiff(N_("Activation memory (bytes, fp32, one image)"), ta.activation_bytes, tb.activation_bytes),
+        TotalsDiff(N_("Leaf layers"), ta.layers, tb.layers),
+        TotalsDiff(N_("Receptive field (px)"), ta.rf_size, tb.rf_size),
     )
 
 
@@ -85,57 +91,74 @@ def aligned_stages(a: LayerTable, b: LayerTable) -> tuple[StagePair, ...]:
 
 
 def _times(b: float, a: float) -> str:
-    return f"{b / a:.2f}×" if a else "∞×"
+    """ "2.25×": how many times ``a`` ``b`` is, in the reader's language."""
+    return _("{ratio:.2f}×").format(ratio=b / a) if a else "∞×"
+
+
+# A block type in a sentence ("uses basic blocks"), in the reader's language through _().
+BLOCK_WORDS = {Block.BASIC: N_("basic blocks"), Block.BOTTLENECK: N_("bottleneck blocks")}
+
+
+def block_words(block: Block) -> str:
+    """ "basic blocks" / "bottleneck blocks", in the reader's language."""
+    return _(BLOCK_WORDS[block])
 
 
 def explain_difference(a: LayerTable, b: LayerTable) -> list[str]:
-    """A few sentences on where B's extra (or smaller) cost goes, all from the tables."""
+    """A few sentences on where B's extra (or smaller) cost goes, all from the tables, in the
+    reader's language (call it where the sentences are shown)."""
     name_a, name_b = a.spec.name, b.spec.name
     ta, tb = a.totals, b.totals
     pairs = aligned_stages(a, b)
     lines = [
-        f"**{name_b}** has {tb.depth} weighted layers against {ta.depth} for **{name_a}**, "
-        f"{_times(tb.params, ta.params)} the parameters ({human_count(tb.params)} vs {human_count(ta.params)}) and "
-        f"{_times(tb.macs, ta.macs)} the MACs ({human_count(tb.macs)} vs {human_count(ta.macs)}).",
+        _("**{name_b}** has {depth_b} weighted layers against {depth_a} for **{name_a}**, {params_times} the "
+          "parameters ({params_b} vs {params_a}) and {macs_times} the MACs ({macs_b} vs {macs_a}).").format(
+            name_a=name_a, name_b=name_b, depth_a=ta.depth, depth_b=tb.depth,
+            params_times=_times(tb.params, ta.params), params_a=human_count(ta.params), params_b=human_count(tb.params),
+            macs_times=_times(tb.macs, ta.macs), macs_a=human_count(ta.macs), macs_b=human_count(tb.macs)),
     ]
     macs_delta = tb.macs - ta.macs
     if macs_delta:
         top = max(pairs, key=lambda p: abs(p.b_macs - p.a_macs))
-        share = (top.b_macs - top.a_macs) / macs_delta
-        lines.append(
-            f"The largest change in MACs is in **{top.name}**: {human_count(top.a_macs)} → {human_count(top.b_macs)} "
-            f"({share:.0%} of the whole difference), with {top.a_blocks or 0} → {top.b_blocks or 0} blocks."
-        )
+        lines.append(_(
+            "The largest change in MACs is in **{stage}**: {macs_a} → {macs_b} ({share:.0%} of the whole "
+            "difference), with {blocks_a} → {blocks_b} blocks.").format(
+            stage=top.name, macs_a=human_count(top.a_macs), macs_b=human_count(top.b_macs),
+            share=(top.b_macs - top.a_macs) / macs_delta, blocks_a=top.a_blocks or 0, blocks_b=top.b_blocks or 0))
     params_delta = tb.params - ta.params
     if params_delta:
         top = max(pairs, key=lambda p: abs(p.b_params - p.a_params))
-        lines.append(
-            f"Most of the parameter change is in **{top.name}**: {human_count(top.a_params)} → "
-            f"{human_count(top.b_params)} ({(top.b_params - top.a_params) / params_delta:.0%} of it)."
-        )
+        lines.append(_("Most of the parameter change is in **{stage}**: {params_a} → {params_b} ({share:.0%} of it).")
+                     .format(stage=top.name, params_a=human_count(top.a_params), params_b=human_count(top.b_params),
+                             share=(top.b_params - top.a_params) / params_delta))
     if a.spec.block is not b.spec.block:
         first_a = next(x for x in a.blocks if x.block is not None)
         first_b = next(x for x in b.blocks if x.block is not None)
-        lines.append(
-            f"The blocks differ: {name_a} uses {a.spec.block.value} blocks ({first_a.convs}, expansion "
-            f"{a.spec.block.expansion}), {name_b} uses {b.spec.block.value} blocks ({first_b.convs}, expansion "
-            f"{b.spec.block.expansion}); the last stage outputs {a.stages[-2].out_shape[0]} vs "
-            f"{b.stages[-2].out_shape[0]} channels, so the fc layer has {next(s for s in a.stages if s.name == 'head').params:,} vs "
-            f"{next(s for s in b.stages if s.name == 'head').params:,} parameters."
-        )
+        lines.append(_(
+            "The blocks differ: {name_a} uses {blocks_a} ({convs_a}, expansion {expansion_a}), {name_b} uses "
+            "{blocks_b} ({convs_b}, expansion {expansion_b}); the last stage outputs {channels_a} vs {channels_b} "
+            "channels, so the fc layer has {fc_a:,} vs {fc_b:,} parameters.").format(
+            name_a=name_a, blocks_a=block_words(a.spec.block), convs_a=first_a.convs,
+            expansion_a=a.spec.block.expansion, name_b=name_b, blocks_b=block_words(b.spec.block),
+            convs_b=first_b.convs, expansion_b=b.spec.block.expansion,
+            channels_a=a.stages[-2].out_shape[0], channels_b=b.stages[-2].out_shape[0],
+            fc_a=next(s for s in a.stages if s.name == "head").params,
+            fc_b=next(s for s in b.stages if s.name == "head").params))
     if tb.activation_bytes != ta.activation_bytes:
         top = max(pairs, key=lambda p: abs(p.b_activation_bytes - p.a_activation_bytes))
-        lines.append(
-            f"Activation memory per image: {human_bytes(ta.activation_bytes)} → {human_bytes(tb.activation_bytes)} "
-            f"({_times(tb.activation_bytes, ta.activation_bytes)}), mostly in **{top.name}** "
-            f"({human_bytes(top.a_activation_bytes)} → {human_bytes(top.b_activation_bytes)})."
-        )
+        lines.append(_(
+            "Activation memory per image: {bytes_a} → {bytes_b} ({times}), mostly in **{stage}** "
+            "({stage_a} → {stage_b}).").format(
+            bytes_a=human_bytes(ta.activation_bytes), bytes_b=human_bytes(tb.activation_bytes),
+            times=_times(tb.activation_bytes, ta.activation_bytes), stage=top.name,
+            stage_a=human_bytes(top.a_activation_bytes), stage_b=human_bytes(top.b_activation_bytes)))
     return lines
 
 
 def accuracy_lines(name_a: str, weights_a: Sequence[PublishedWeights], name_b: str,
                    weights_b: Sequence[PublishedWeights]) -> list[str]:
-    """What B's cost buys over A in published ImageNet accuracy, weights version by version.
+    """What B's cost buys over A in published ImageNet accuracy, weights version by version,
+    in the reader's language.
 
     Versions both models have are compared like for like (the same training recipe); a
     model with V1 and V2 weights shows what a newer recipe alone buys at the same cost.
@@ -145,16 +168,18 @@ def accuracy_lines(name_a: str, weights_a: Sequence[PublishedWeights], name_b: s
     for b in weights_b:
         a = by_name_a.get(b.weights)
         if a is not None:
-            lines.append(
-                f"With {b.weights} weights (the same recipe for both), **{name_b}** reaches {b.acc1:g}% top-1 against "
-                f"{a.acc1:g}% for **{name_a}**: {b.acc1 - a.acc1:+.2f} points for {_times(b.gmacs, a.gmacs)} the MACs "
-                f"and {_times(b.params, a.params)} the parameters."
-            )
+            lines.append(_(
+                "With {weights} weights (the same recipe for both), **{name_b}** reaches {acc_b:g}% top-1 against "
+                "{acc_a:g}% for **{name_a}**: {gain:+.2f} points for {macs_times} the MACs and {params_times} the "
+                "parameters.").format(
+                weights=b.weights, name_b=name_b, acc_b=b.acc1, acc_a=a.acc1, name_a=name_a, gain=b.acc1 - a.acc1,
+                macs_times=_times(b.gmacs, a.gmacs), params_times=_times(b.params, a.params)))
     for name, weights in ((name_a, weights_a), (name_b, weights_b)):
         if len(weights) > 1:
             old, new = weights[0], weights[-1]
-            lines.append(f"**{name}**'s {new.weights} weights score {new.acc1 - old.acc1:+.2f} points over "
-                         f"{old.weights} with the same network and MACs: a newer training recipe, not a bigger model.")
+            lines.append(_("**{name}**'s {new} weights score {gain:+.2f} points over {old} with the same network and "
+                           "MACs: a newer training recipe, not a bigger model.").format(
+                name=name, new=new.weights, gain=new.acc1 - old.acc1, old=old.weights))
     return lines
 
 
@@ -210,10 +235,11 @@ def image_through(model: nn.Module, spec: ResNetSpec, image: Tensor, class_names
 
 
 def latency_lines(a: ThroughputReport, b: ThroughputReport) -> list[str]:
-    """Whether the MACs ratio predicts the measured one, batch by batch."""
+    """Whether the MACs ratio predicts the measured one, batch by batch, in the reader's language."""
     lines = []
     for ta, tb in zip(a.timings, b.timings):
-        lines.append(f"Batch {tb.batch}: **{b.model}** takes {_times(tb.milliseconds, ta.milliseconds)} the time of "
-                     f"**{a.model}** for {_times(b.macs, a.macs)} the MACs ({tb.images_per_second:,.0f} vs "
-                     f"{ta.images_per_second:,.0f} images/s).")
+        lines.append(_("Batch {batch}: **{model_b}** takes {time_times} the time of **{model_a}** for {macs_times} "
+                       "the MACs ({rate_b:,.0f} vs {rate_a:,.0f} images/s).").format(
+            batch=tb.batch, model_b=b.model, time_times=_times(tb.milliseconds, ta.milliseconds), model_a=a.model,
+            macs_times=_times(b.macs, a.macs), rate_b=tb.images_per_second, rate_a=ta.images_per_second))
     return lines

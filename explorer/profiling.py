@@ -24,6 +24,7 @@ from torch import nn
 from explorer.anatomy import is_leaf_layer, layer_table
 from explorer.build import build_model
 from explorer.devices import DoesNotFit, check_fits
+from explorer.i18n import _
 from explorer.spec import ResNetSpec
 
 _CUDA_PEAK_LOCK = threading.Lock()  # torch.cuda.reset_peak_memory_stats is process-wide
@@ -92,11 +93,11 @@ def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, w
     one more (None on other devices); ``tick()`` after each forward. Call under `_CUDA_PEAK_LOCK`
     on CUDA, in inference mode."""
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    for _ in range(warmups):  # kernel selection, allocator, thread pools
+    for _warmup in range(warmups):  # kernel selection, allocator, thread pools
         model(x)
         tick()
     times = []
-    for _ in range(repeats):
+    for _repeat in range(repeats):
         sync()
         start = time.perf_counter()
         model(x)
@@ -120,7 +121,8 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
     """
     table = layer_table(spec, input_size)
     check_fits(table.totals.param_bytes, table.totals.activation_bytes * batch, device,
-               f"A forward pass of {spec.name} at {table.input_size[0]}x{table.input_size[1]} with batch {batch}")
+               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
+                   model=spec.name, height=table.input_size[0], width=table.input_size[1], batch=batch))
     cuda = device.startswith("cuda")
     model = build_model(spec, device, seed=seed)
     generator = torch.Generator().manual_seed(seed)
@@ -135,7 +137,7 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
                 module.register_forward_pre_hook(timer.before)
                 module.register_forward_hook(timer.after(name))
         runs = []
-        for _ in range(repeats):
+        for _repeat in range(repeats):
             timer.records.clear()
             model(x)
             sync()
@@ -209,7 +211,8 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     table = layer_table(spec, input_size)
     height, width = table.input_size
     check_fits(table.totals.param_bytes, table.totals.activation_bytes * max(batch_sizes), device,
-               f"A forward pass of {spec.name} at {height}x{width} with batch {max(batch_sizes)}")
+               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
+                   model=spec.name, height=height, width=width, batch=max(batch_sizes)))
     cuda = device.startswith("cuda")
     steps, done = len(batch_sizes) * (THROUGHPUT_WARMUPS + repeats), 0
 
@@ -217,7 +220,8 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done / steps, f"{spec.name}, batch {batch}: forward {done} of {steps}")
+            progress(done / steps, _("{model}, batch {batch}: forward {done} of {steps}").format(
+                model=spec.name, batch=batch, done=done, steps=steps))
 
     generator = torch.Generator().manual_seed(seed)
     timings = []
@@ -232,8 +236,9 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     except torch.OutOfMemoryError:
         model = x = None  # drop the failed attempt's tensors, then give their blocks back to other sessions
         torch.cuda.empty_cache()
-        raise DoesNotFit(f"{spec.name} ran out of memory on {device} with batches up to {max(batch_sizes)}: another "
-                         "session may be using the device. Try again, or use a smaller input size.") from None
+        raise DoesNotFit(_("{model} ran out of memory on {device} with batches up to {batch}: another session may be "
+                           "using the device. Try again, or use a smaller input size.").format(
+            model=spec.name, device=device, batch=max(batch_sizes))) from None
     return ThroughputReport(spec.name, device, (height, width), repeats, table.totals.macs, tuple(timings))
 
 

@@ -36,9 +36,9 @@ def draw_shape(label: int, size: int, rng: random.Random, colour_cue: bool = Tru
     background = tuple(rng.randint(170, 255) for _ in range(3))
     image = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(image)
-    for _ in range(size // 2):  # speckle noise, so colour alone is not a pixel-exact cue
+    for _speck in range(size // 2):  # speckle noise, so colour alone is not a pixel-exact cue
         x, y = rng.randrange(size), rng.randrange(size)
-        draw.point((x, y), fill=tuple(rng.randint(120, 255) for _ in range(3)))
+        draw.point((x, y), fill=tuple(rng.randint(120, 255) for _channel in range(3)))
     colour = CUE_COLOURS[label] if colour_cue else tuple(rng.randint(0, 150) for _ in range(3))
     radius = rng.uniform(0.18, 0.3) * size
     cx, cy = (rng.uniform(0.35, 0.65) * size for _ in range(2))

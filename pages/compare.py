@@ -13,44 +13,50 @@ import streamlit as st
 from explorer import charts, picker, ui
 from explorer.activations import CaptureTooLarge
 from explorer.compare import (
-    accuracy_lines, aligned_stages, explain_difference, image_through, latency_lines, totals_diff,
+    accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,
 )
 from explorer.devices import DoesNotFit, describe_device
+from explorer.i18n import N_, _
 from explorer.images import preprocess
 from explorer.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
-from explorer.table_format import format_shape, human_bytes
+from explorer.table_format import CELL_WORDS, format_shape, human_bytes
 from explorer.weights import class_names_for, preprocessing_for
 from explorer.zoo import ops_convention, published_weights, weights_of
-
-NO_WEIGHTS = "no published weights for this spec"
 
 
 @st.fragment
 def accuracy_chart(highlighted: dict[str, str]) -> None:
     """Every torchvision ResNet placed by cost against top-1; the x-axis switch reruns only this."""
-    x = st.radio("Cost on the x-axis", list(charts.ZOO_AXES), key="cmp_zoo_x", horizontal=True)
+    axes = {x: _(x) for x in charts.ZOO_AXES}  # labels made now: AppTest formats options outside the session
+    x = st.radio(_("Cost on the x-axis"), list(axes), key="cmp_zoo_x", horizontal=True, format_func=axes.get)
     st.plotly_chart(charts.accuracy_vs_cost(published_weights(), highlighted, x), key="cmp_zoo", width="stretch")
 
 
 @st.fragment
 def measured_speed(specs, size: int) -> None:
     """Latency and throughput of both models on this server's device, on request."""
-    expander = st.expander("Measured on this device: latency, throughput, peak memory", key="cmp_speed_open",
+    expander = st.expander(_("Measured on this device: latency, throughput, peak memory"), key="cmp_speed_open",
                            on_change="rerun")
     if not expander.open:
         return
     with expander:
         device = describe_device()
         batches = throughput_batches(device.device)
-        st.markdown(f"Whole forward passes of random {size}×{size} images on **{device.label}**, batch "
-                    f"{batches[0]} (latency) and batch {batches[1]} (throughput; {batches[1]} on "
-                    f"{'CUDA' if device.device == 'cuda' else 'a CPU, 64 on CUDA'}): {THROUGHPUT_WARMUPS} warm-up "
-                    f"passes, then the median of {THROUGHPUT_REPEATS} runs, on models built for the measurement. "
-                    "Peak memory is measured on CUDA only. Other sessions on this server share the device: "
-                    "measure again if a figure looks odd.")
+        how = _("Whole forward passes of random {size}×{size} images on **{device}**, batch {latency_batch} (latency) "
+                "and batch {throughput_batch} (throughput; {throughput_batch} on CUDA): {warmups} warm-up passes, then "
+                "the median of {repeats} runs, on models built for the measurement. Peak memory is measured on CUDA "
+                "only. Other sessions on this server share the device: measure again if a figure looks odd.") \
+            if device.device == "cuda" else \
+            _("Whole forward passes of random {size}×{size} images on **{device}**, batch {latency_batch} (latency) "
+              "and batch {throughput_batch} (throughput; {throughput_batch} on a CPU, 64 on CUDA): {warmups} warm-up "
+              "passes, then the median of {repeats} runs, on models built for the measurement. Peak memory is "
+              "measured on CUDA only. Other sessions on this server share the device: measure again if a figure "
+              "looks odd.")
+        st.markdown(how.format(size=size, device=device.label, latency_batch=batches[0], throughput_batch=batches[1],
+                               warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS))
         key = (specs, size, device.device, batches)
-        if st.button("Measure both models", key="cmp_measure"):
-            bar = st.progress(0.0, text="Building the first model…")
+        if st.button(_("Measure both models"), key="cmp_measure"):
+            bar = st.progress(0.0, text=_("Building the first model…"))
             try:
                 reports = measure_throughputs(specs, size, device.device, batches,
                                               lambda fraction, text: bar.progress(fraction, text=text))
@@ -62,28 +68,30 @@ def measured_speed(specs, size: int) -> None:
         if not stored or stored[0] != key:
             return
         reports = stored[1]
+        model, batch, latency, rate, achieved, peak = (
+            _("Model"), _("Batch"), _("Latency (ms)"), _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
         speed = ui.display_frame([{
-            "Model": f"{label}: {report.model}", "Batch": t.batch, "Latency (ms)": t.milliseconds,
-            "Images/s": t.images_per_second, "GMAC/s achieved": report.gmacs_per_second(t),
-            "Peak memory": human_bytes(t.peak_bytes) if t.peak_bytes is not None else "CUDA only",
+            model: f"{label}: {report.model}", batch: t.batch, latency: t.milliseconds,
+            rate: t.images_per_second, achieved: report.gmacs_per_second(t),
+            peak: human_bytes(t.peak_bytes) if t.peak_bytes is not None else _("CUDA only"),
         } for label, report in zip("AB", reports) for t in report.timings],
-            ["Model", "Batch", "Latency (ms)", "Images/s", "GMAC/s achieved", "Peak memory"])
+            [model, batch, latency, rate, achieved, peak])
         decimals = st.column_config.NumberColumn(format="%.1f")
         st.dataframe(speed, hide_index=True, width="stretch",
-                     column_config={"Latency (ms)": decimals, "Images/s": decimals, "GMAC/s achieved": decimals})
+                     column_config={latency: decimals, rate: decimals, achieved: decimals})
         st.markdown("\n".join(f"- {line}" for line in latency_lines(*reports)))
 
 
 @st.fragment
 def same_image(specs, size: int) -> None:
     """One picture through both models: stage outputs side by side, top-5 and Grad-CAM."""
-    expander = st.expander("The same image through both: stage outputs, top-5 and Grad-CAM", key="cmp_image_open",
+    expander = st.expander(_("The same image through both: stage outputs, top-5 and Grad-CAM"), key="cmp_image_open",
                            on_change="rerun")
     if not expander.open:
         return
     with expander:
         if any(spec.in_channels != 3 for spec in specs):
-            st.info("Both models must take 3-channel (RGB) inputs to look at a photo.")
+            st.info(_("Both models must take 3-channel (RGB) inputs to look at a photo."))
             return
         columns = st.columns(3)
         picked = ui.image_picker("cmp", columns[0])
@@ -94,7 +102,7 @@ def same_image(specs, size: int) -> None:
             with column:
                 loaded = ui.cached_model(spec, source, checkpoint)
             models.append((label, prefix, spec, loaded, checkpoint))
-        if picked is None or any(loaded is None for *_, loaded, _ in models):
+        if picked is None or any(loaded is None for *_rest, loaded, _checkpoint in models):
             return
         results, memo_keys = [], []
         for label, prefix, spec, loaded, checkpoint in models:
@@ -107,25 +115,25 @@ def same_image(specs, size: int) -> None:
                     picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
-                    f"{spec.name}: one forward pass capturing the stages, top-5, Grad-CAM…")
+                    _("{model}: one forward pass capturing the stages, top-5, Grad-CAM…").format(model=spec.name))
             except CaptureTooLarge as error:
                 st.error(f"{label}: {error}")
                 return
             results.append((label, spec, loaded.source, steps, result))
             memo_keys.append((spec, loaded.source, picked.digest, settings))
 
-        st.markdown("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "
-                    "stretched to its own range. The maps halve in size stage by stage while the channels grow.")
+        st.markdown(_("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "
+                      "stretched to its own range. The maps halve in size stage by stage while the channels grow."))
         for label, spec, source, _steps, result in results:
             st.plotly_chart(charts.stage_outputs(
                 [s.stretched for s in result.stages], [f"{s.stage} · {format_shape(s.shape, '×')}" for s in result.stages],
                 f"{label}: {spec.name} · {source.short_label}"), key=f"cmp_stages_{label}", width="stretch")
-        st.markdown("**Top-5 and Grad-CAM** of the top class, from the last stage.")
+        st.markdown(_("**Top-5 and Grad-CAM** of the top class, from the last stage."))
         for (label, spec, source, steps, result), column in zip(results, st.columns(2)):
             picture, chart = column.columns([2, 3])
             top = result.prediction
             picture.image(charts.overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
-                          caption=f"Grad-CAM for “{top.labels[0]}”")
+                          caption=_("Grad-CAM for “{label}”").format(label=top.labels[0]))
             chart.plotly_chart(charts.topk_bars(top.labels, top.probabilities,
                                                 f"{label}: {spec.name} · top-5"),
                                key=f"cmp_top5_{label}", width="stretch")
@@ -134,36 +142,38 @@ def same_image(specs, size: int) -> None:
 
 def receptive_fields_of_both(models, results, memo_keys) -> None:
     """The Feature maps page's receptive-field view for each model, on the same picture, on request."""
-    if not st.toggle("Receptive fields of both: what one position of a stage sees", key="cmp_rf"):
+    if not st.toggle(_("Receptive fields of both: what one position of a stage sees"), key="cmp_rf"):
         return
-    for (label, prefix, *_, loaded, _), (_, spec, _, steps, _), memo_key in zip(models, results, memo_keys):
+    for (label, prefix, *_rest, loaded, _checkpoint), (_label, spec, _source, steps, _result), memo_key in zip(
+            models, results, memo_keys):
         st.markdown(f"**{label}: {spec.name}**")
         ui.receptive_field_view(prefix, loaded.model, spec, steps.tensor, steps.cropped, memo_key)
 
 
-st.title("Compare two ResNets")
+st.title(_("Compare two ResNets"))
 left, right = st.columns(2)
-choice_a = picker.model_picker("a", "resnet18", left, "Model A", with_input_size=False)
-choice_b = picker.model_picker("b", "resnet50", right, "Model B", with_input_size=False)
+choice_a = picker.model_picker("a", "resnet18", left, N_("Model A"), with_input_size=False)  # the picker applies _()
+choice_b = picker.model_picker("b", "resnet50", right, N_("Model B"), with_input_size=False)
 if choice_a is None or choice_b is None:
-    st.info("Fix the model marked in red to see the comparison.")
+    st.info(_("Fix the model marked in red to see the comparison."))
     st.stop()
 cifar = choice_a.spec.is_cifar and choice_b.spec.is_cifar
 if "cmp_input" not in st.session_state:
     st.session_state["cmp_input"] = 32 if cifar else 224
-size = int(st.columns(4)[0].number_input("Input size for both (px)", min_value=1, max_value=picker.MAX_INPUT_SIZE, step=16, key="cmp_input"))
+size = int(st.columns(4)[0].number_input(_("Input size for both (px)"), min_value=1, max_value=picker.MAX_INPUT_SIZE,
+                                        step=16, key="cmp_input"))
 table_a = ui.table_or_error(picker.ModelChoice(choice_a.spec, size), left)
 table_b = ui.table_or_error(picker.ModelChoice(choice_b.spec, size), right)
 if table_a is None or table_b is None:
     st.stop()
 name_a, name_b = table_a.spec.name, table_b.spec.name
 
-st.subheader("Where the difference goes")
+st.subheader(_("Where the difference goes"))
 st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, table_b)))
 
-st.subheader("Totals")
+st.subheader(_("Totals"))
 totals_frame = ui.display_frame([{
-    "": d.metric, f"A: {name_a}": d.a, f"B: {name_b}": d.b, "B − A": d.difference,
+    "": d.label, f"A: {name_a}": d.a, f"B: {name_b}": d.b, "B − A": d.difference,
     "B / A": f"{d.ratio:.2f}×" if d.ratio is not None else "–",
 } for d in totals_diff(table_a, table_b)], ["", f"A: {name_a}", f"B: {name_b}", "B − A", "B / A"])
 st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.number_columns(totals_frame))
@@ -171,17 +181,19 @@ st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.nu
 pairs = aligned_stages(table_a, table_b)
 st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
 
-st.subheader("What the cost buys")
+st.subheader(_("What the cost buys"))
 published = {label: weights_of(spec) for label, spec in (("A", table_a.spec), ("B", table_b.spec))}
 highlighted = {}  # torchvision model → its label on the chart
 for (label, weights), spec in zip(published.items(), (table_a.spec, table_b.spec)):
     if weights:
         highlighted.setdefault(weights[0].model, f"{label}: {spec.name}")
     else:
-        st.info(f"{label}: **{spec.name}** — {NO_WEIGHTS}. torchvision publishes ImageNet weights for its own "
-                "ResNets, ResNeXts and Wide ResNets (1000 classes) only.")
-accuracy_rows = [{"Model": f"{label}: {w.model}", "Weights": w.weights, "acc@1 (%)": w.acc1, "acc@5 (%)": w.acc5,
-                  "GMACs": w.gmacs, "Params": w.params} for label, weights in published.items() for w in weights]
+        st.info(_("{label}: **{model}** — no published weights for this spec. torchvision publishes ImageNet weights "
+                  "for its own ResNets, ResNeXts and Wide ResNets (1000 classes) only.").format(label=label,
+                                                                                               model=spec.name))
+accuracy_rows = [{_("Model"): f"{label}: {w.model}", _("Weights"): w.weights, "acc@1 (%)": w.acc1,
+                  "acc@5 (%)": w.acc5, "GMACs": w.gmacs, _("Params"): w.params}
+                 for label, weights in published.items() for w in weights]
 if accuracy_rows:
     accuracy = ui.display_frame(accuracy_rows, list(accuracy_rows[0]))
     three_decimals = st.column_config.NumberColumn(format="%.3f")
@@ -190,34 +202,37 @@ if accuracy_rows:
         "GMACs": three_decimals})
     st.markdown("\n".join(f"- {line}" for line in accuracy_lines(name_a, published["A"], name_b, published["B"])))
 ops = ops_convention()
-st.caption(f"ImageNet-1K validation accuracy and cost at 224×224, from torchvision's weights meta. The meta calls its "
-           f"cost “GFLOPS”, but for {ops.model} it reads {ops.meta_ops:g} where this explorer counts "
-           f"{ops.table_macs / 1e9:.3f} G multiply-accumulates (FLOPs would be {2 * ops.table_macs / 1e9:.2f} G): "
-           + ("it counts **MACs**, so the chart says GMACs." if ops.counts_macs else "it does not count MACs."))
+convention = _(
+    "ImageNet-1K validation accuracy and cost at 224×224, from torchvision's weights meta. The meta calls its cost "
+    "“GFLOPS”, but for {model} it reads {meta_ops:g} where this explorer counts {gmacs:.3f} G multiply-accumulates "
+    "(FLOPs would be {gflops:.2f} G): it counts **MACs**, so the chart says GMACs.") if ops.counts_macs else _(
+    "ImageNet-1K validation accuracy and cost at 224×224, from torchvision's weights meta. The meta calls its cost "
+    "“GFLOPS”, but for {model} it reads {meta_ops:g} where this explorer counts {gmacs:.3f} G multiply-accumulates "
+    "(FLOPs would be {gflops:.2f} G): it does not count MACs.")
+st.caption(convention.format(model=ops.model, meta_ops=ops.meta_ops, gmacs=ops.table_macs / 1e9,
+                             gflops=2 * ops.table_macs / 1e9))
 accuracy_chart(highlighted)
 
-st.subheader("Block anatomy")
+st.subheader(_("Block anatomy"))
+anatomy_columns = [_("stage"), _("first block"), _("shortcut"), _("params/block"), _("MACs/block")]
 for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
     spec = table.spec
-    st.markdown(f"**{spec.name}** — {spec.block.value} blocks, expansion {spec.block.expansion}: a block's "
-                f"output has {spec.block.expansion}× its inner width.")
-    anatomy = ui.display_frame([{
-        "stage": b.stage, "first block": b.convs, "shortcut": b.shortcut, "params/block": b.params,
-        "MACs/block": b.macs,
-    } for b in table.blocks if b.block == 0], ["stage", "first block", "shortcut", "params/block", "MACs/block"])
+    st.markdown(_("**{model}** — {blocks}, expansion {expansion}: a block's output has {expansion}× its inner width.")
+                .format(model=spec.name, blocks=block_words(spec.block), expansion=spec.block.expansion))
+    anatomy = ui.display_frame([dict(zip(anatomy_columns, (
+        b.stage, b.convs, _(CELL_WORDS[b.shortcut]) if b.shortcut in CELL_WORDS else b.shortcut, b.params, b.macs)))
+        for b in table.blocks if b.block == 0], anatomy_columns)
     st.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
 
-st.subheader("Stages, aligned")
-stage_rows = [{
-    "stage": p.name,
-    "A blocks": p.a_blocks, "A out": format_shape(p.a_out) if p.a_out else "–",
-    "B blocks": p.b_blocks, "B out": format_shape(p.b_out) if p.b_out else "–",
-    "A params": p.a_params, "B params": p.b_params, "A MACs": p.a_macs, "B MACs": p.b_macs,
-    "B − A MACs": p.b_macs - p.a_macs,
-} for p in pairs]
+st.subheader(_("Stages, aligned"))
+stage_columns = [_("stage"), _("A blocks"), _("A out"), _("B blocks"), _("B out"), _("A params"), _("B params"),
+                 _("A MACs"), _("B MACs"), _("B − A MACs")]
+stage_rows = [dict(zip(stage_columns, (
+    p.name, p.a_blocks, format_shape(p.a_out) if p.a_out else "–", p.b_blocks, format_shape(p.b_out) if p.b_out else "–",
+    p.a_params, p.b_params, p.a_macs, p.b_macs, p.b_macs - p.a_macs))) for p in pairs]
 stages_frame = ui.display_frame(stage_rows, list(stage_rows[0]))
 st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=ui.number_columns(stages_frame))
 
-st.subheader("Measured, and seen")
+st.subheader(_("Measured, and seen"))
 measured_speed((table_a.spec, table_b.spec), size)
 same_image((table_a.spec, table_b.spec), size)

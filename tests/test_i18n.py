@@ -4,6 +4,7 @@ and every page opens in Chinese."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import string
 from pathlib import Path
@@ -252,3 +253,62 @@ def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
     with in_language("zh"):  # raised in English in a worker thread, read in Chinese by a session
         assert CJK.search(str(offline)) and "w.pth" in str(offline)
         assert CJK.search(str(RunStopped(RunStopped.MESSAGE)))
+
+
+def test_compare_speaks_chinese_in_its_expanders_tables_and_charts() -> None:
+    at = open_app("compare", lang="zh")
+    at.number_input(key="cmp_input").set_value(64).run()
+    at.session_state["cmp_speed_open"] = True
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    for prefix in ("cmp_a", "cmp_b"):
+        at.radio(key=f"{prefix}_weights_kind").set_value("random").run()
+    at.button(key="cmp_measure").click().run()
+    at.toggle(key="cmp_rf").set_value(True).run()
+    assert not at.exception and not at.error
+    with in_language("zh"):
+        speed_columns = [_(c) for c in ("Model", "Batch", "Latency (ms)", "Images/s", "GMAC/s achieved", "Peak memory")]
+        totals = [_(d) for d in ("Depth (weighted layers)", "Receptive field (px)")]
+    assert any(list(d.value.columns) == speed_columns for d in at.dataframe)
+    assert any(set(totals) <= set(d.value.iloc[:, 0]) for d in at.dataframe)
+    assert all(CJK.search(e.label) for e in at.get("expander")) and CJK.search(at.toggle(key="cmp_rf").label)
+    assert any(m.value.startswith("- 批大小 1：") for m in at.markdown)  # the latency lines
+    charts = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    assert CJK.search(charts["cmp_zoo"]["layout"]["title"]["text"])
+    assert all(CJK.search(a["text"]) for a in charts["cmp_bars"]["layout"]["annotations"])  # subplot titles
+    for label in "AB":
+        assert CJK.search(charts[f"cmp_top5_{label}"]["layout"]["xaxis"]["title"]["text"])
+    for key in ("cmp_a_rf_sizes", "cmp_b_rf_sizes"):
+        assert all(CJK.search(trace["name"]) for trace in charts[key]["data"])
+    captions = [i.proto.imgs[0].caption for i in at.get("image") if "Grad-CAM" in i.proto.imgs[0].caption]
+    assert len(captions) == 2 and all(c.endswith("”的 Grad-CAM") for c in captions)
+
+
+def test_chart_texts_follow_the_language() -> None:
+    from explorer import charts
+    from explorer.anatomy import layer_table
+    from explorer.compare import aligned_stages
+    from explorer.presets import PRESETS
+
+    r18, r50 = layer_table(PRESETS["resnet18"], 64), layer_table(PRESETS["resnet50"], 64)
+
+    def texts() -> dict[str, list[str]]:
+        diagram, flow = charts.architecture_diagram(r50), charts.shape_flow_chart(r50)
+        bars = charts.stage_bars(aligned_stages(r18, r50), "resnet18", "resnet50")
+        return {
+            "diagram": [diagram.layout.title.text, *(t.name for t in diagram.data if t.showlegend is not False)],
+            "flow": [flow.layout.title.text, flow.layout.xaxis.title.text, *(t.name for t in flow.data)],
+            "bars": [a.text for a in bars.layout.annotations],
+        }
+
+    english = texts()
+    assert english["diagram"][0] == "resnet50: stem → stages → head (hover or click a block)"
+    assert "projection shortcut (1x1 conv + BN)" in english["diagram"]
+    assert english["flow"] == ["Shape flow: the channels double each time the map halves",
+                               "block output (execution order)", "channels", "height (px)"]
+    assert english["bars"] == ["Parameters (M)", "MACs, conv+linear (G)", "Activation memory (MiB, fp32, 1 image)"]
+    assert not any(CJK.search(text) for shown in english.values() for text in shown)
+    with in_language("zh"):
+        chinese = texts()
+    assert chinese["diagram"][0].startswith("resnet50：")
+    assert all(CJK.search(text) for shown in chinese.values() for text in shown), chinese
