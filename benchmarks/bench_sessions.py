@@ -7,8 +7,9 @@ seconds per session (from /proc, user + system) and its peak resident memory (Vm
 
 "Class clicks Train": N sessions open the zero_init page of cifar_resnet20 and press *Train
 both twins* within a second; reported against one session alone on a fresh server (goal for
-N = 5: ≤ 1.3x), with the server's CPU seconds for each; once with the browsers at normal CPU
-priority and once at the lowest (a class's browsers run on the students' machines, not the server's).
+N = 5: ≤ 1.3x), with the server's CPU seconds for each; then the same N followers as threads in
+one process with no browser, which isolates the server's share (the browsers of the scenario
+run on the server's own 2 cores here, where a class's run on the students' machines).
 
     python benchmarks/bench_sessions.py [--sessions 10 30] [--train 5] [--repo PATH] [--python PATH]
 """
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SETTLED, launch, running_app
+from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SETTLED, running_app
 
 MIX = [
     "architecture?model=resnet18",
@@ -125,6 +126,35 @@ def class_clicks_train(browser, url: str, count: int) -> float:
     return wall
 
 
+def followers_in_process(count: int) -> float:
+    """Seconds until ``count`` threads that join the page's training run (the class store, as the
+    page uses it) all have its curves: the server's share of the scenario, without browsers."""
+    import threading
+
+    sys.path.insert(0, str(ROOT))
+    from explorer.presets import get_preset
+    from explorer.shared_results import SharedResults
+    from explorer.training import TrainingRun, curves_bytes
+    from explorer.zero_init import twins
+
+    store = SharedResults(2**30)
+    request = TrainingRun.of(twins(get_preset("cifar_resnet20")), 60, 32, 0.02, 0, 32)  # the page's defaults
+
+    def follow() -> None:
+        run = store.join(request, lambda run: request.train(run.report), curves_bytes)
+        run.follow(lambda fraction, text: None, interval=1.0)
+        store.leave(run)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=follow) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.runs_started == 1
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="*", default=[10, 30], help="session counts (none: skip)")
@@ -152,27 +182,26 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         print("\n".join(rows))
     if args.train:
+        trains = []
+        for count in (1, args.train):  # a fresh server each: no stored result helps the second
+            with running_app(args.python, cwd=args.repo, log_path=logs / f"train-{count}.log",
+                             app=args.repo / "explorer" / "app.py") as url, sync_playwright() as playwright:
+                pid = server_pid(int(url.rsplit(":", 1)[1]))
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                cpu_before = cpu_seconds(pid)
+                trains.append((count, class_clicks_train(browser, url, count), cpu_seconds(pid) - cpu_before))
+                browser.close()
+        (_, alone, alone_cpu), (count, together, together_cpu) = trains
         print()
-        print("| class clicks Train (cifar_resnet20 twins, page defaults) | browsers | wall | server CPU | "
-              "vs one session |")
-        print("|---|---|---|---|---|")
-        # Browsers at normal priority compete with the server for the same 2 cores; at low priority
-        # they model a class, whose browsers run on the students' own machines.
-        for low_priority in (False, True):
-            trains = []
-            for count in (1, args.train):  # a fresh server each: no stored result helps the second
-                with running_app(args.python, cwd=args.repo, log_path=logs / f"train-{count}-{low_priority}.log",
-                                 app=args.repo / "explorer" / "app.py") as url, sync_playwright() as playwright:
-                    pid = server_pid(int(url.rsplit(":", 1)[1]))
-                    browser = launch(playwright, low_priority)
-                    cpu_before = cpu_seconds(pid)
-                    trains.append((count, class_clicks_train(browser, url, count), cpu_seconds(pid) - cpu_before))
-                    browser.close()
-            (_, alone, alone_cpu), (count, together, together_cpu) = trains
-            priority = "nice 19" if low_priority else "normal"
-            print(f"| 1 session | {priority} | {alone:.1f} s | {alone_cpu:.1f} s | 1.00x |")
-            print(f"| {count} sessions within a second | {priority} | {together:.1f} s | {together_cpu:.1f} s | "
-                  f"{together / alone:.2f}x (goal ≤ 1.3x) |")
+        print("| class clicks Train (cifar_resnet20 twins, page defaults) | wall | server CPU | vs one session |")
+        print("|---|---|---|---|")
+        print(f"| 1 session | {alone:.1f} s | {alone_cpu:.1f} s | 1.00x |")
+        print(f"| {count} sessions within a second | {together:.1f} s | {together_cpu:.1f} s | "
+              f"{together / alone:.2f}x (goal ≤ 1.3x) |")
+        alone, together = followers_in_process(1), followers_in_process(args.train)
+        print(f"| server only: 1 follower thread, no browser | {alone:.1f} s | | 1.00x |")
+        print(f"| server only: {args.train} follower threads, no browser | {together:.1f} s | | "
+              f"{together / alone:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ shows ``running``: then the last change to the app's DOM marks the end instead.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,8 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ROOT", "SETTLED", "click_and_settle", "launch", "open_settled",
-           "running_app"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ROOT", "SETTLED", "click_and_settle", "open_settled", "running_app"]
 
 APP_ROOT = '[data-testid="stApp"]'
 SETTLED = f'{APP_ROOT}[data-test-script-state="notRunning"]'
@@ -37,18 +35,6 @@ _OBSERVER = """() => {
   new MutationObserver(() => window.__changes.push(performance.now()))
     .observe(root, {childList: true, subtree: true, characterData: true});
 }"""
-
-
-def launch(playwright, low_priority: bool = False):
-    """Debian's Chromium; with ``low_priority`` at the lowest CPU priority (``nice -n 19``), so that on
-    this 2-core machine the server gets the CPU first, as it would with students on their own machines."""
-    executable = CHROMIUM
-    if low_priority:
-        wrapper = Path(tempfile.mkdtemp(prefix="nice-chromium-")) / "chromium"
-        wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
-        wrapper.chmod(0o755)
-        executable = str(wrapper)
-    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
 
 
 def open_settled(page, url: str, timeout_ms: float = 240_000) -> float:
