@@ -438,7 +438,12 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
                                     marker={"size": 5}, connectgaps=False))
     figure.update_yaxes(title_text=y_title)
     if log:
-        figure.update_yaxes(**log_axis([v for values in series.values() for v in values]))
+        values = [v for values in series.values() for v in values]
+        figure.update_yaxes(**log_axis(values))
+        if any(v <= 0 for v in values):  # a series can vanish: say why where it is drawn
+            figure.add_annotation(text=_("values of exactly 0 are not drawn on a log axis"), xref="paper",
+                                  yref="paper", x=1, y=1, xanchor="right", yanchor="bottom", showarrow=False,
+                                  font={"size": 11, "color": "#7f8c8d"})
     figure.update_xaxes(tickangle=-45)
     figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 70, "b": 40}, hovermode="x unified",
                          legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}},

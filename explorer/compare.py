@@ -147,7 +147,7 @@ def explain_difference(a: LayerTable, b: LayerTable) -> list[str]:
     if tb.activation_bytes != ta.activation_bytes:
         top = max(pairs, key=lambda p: abs(p.b_activation_bytes - p.a_activation_bytes))
         lines.append(_(
-            "Activation memory per image: {bytes_a} → {bytes_b} ({times}), mostly in **{stage}** "
+            "Activation memory per image: {bytes_a} → {bytes_b} ({times}); the largest change is in **{stage}** "
             "({stage_a} → {stage_b}).").format(
             bytes_a=human_bytes(ta.activation_bytes), bytes_b=human_bytes(tb.activation_bytes),
             times=_times(tb.activation_bytes, ta.activation_bytes), stage=top.name,

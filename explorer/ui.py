@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -80,6 +80,13 @@ def number_columns(frame) -> dict[str, object]:
         for name, dtype in frame.dtypes.items()
         if dtype.kind in "iuf"
     }
+
+
+def name_column(names: Iterable[str]):
+    """A pinned column as wide as the longest name, so that no layer name is cut (Streamlit
+    sizes a column by its first rows; ``layer1.0.downsample.0`` comes later)."""
+    longest = max((len(name) for name in names), default=4)
+    return st.column_config.TextColumn(pinned=True, width=int(7.5 * longest) + 28)
 
 
 def sidebar_model() -> ModelChoice | None:

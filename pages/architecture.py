@@ -63,7 +63,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
         styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
-                 column_config={**ui.number_columns(frame), Column.NAME.label: st.column_config.TextColumn(pinned=True)})
+                 column_config={**ui.number_columns(frame), Column.NAME.label: ui.name_column(r.name for r in shown)})
     paging = _("Rows {first:,}–{last:,} of {total:,} (page {page} of {pages}); the CSV holds all of them. ").format(
         first=first + 1, last=first + len(shown), total=len(rows), page=page, pages=pages) if pages > 1 else ""
     st.caption(paging + _(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "

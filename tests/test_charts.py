@@ -63,3 +63,11 @@ def test_a_log_axis_reads_decades_or_the_1_2_5_series(values: list[float], expec
     axis = go.Figure().update_yaxes(**charts.log_axis(values)).layout.yaxis
     for key, value in expected.items():
         assert (tuple(axis[key]) if isinstance(value, tuple) else axis[key]) == value, (key, axis[key])
+
+
+def test_a_log_chart_says_where_zeros_went() -> None:
+    note = "values of exactly 0 are not drawn on a log axis"
+    with_zeros = charts.lines(BLOCKS, {"flag on": [0.0] * 12, "flag off": [1.0] * 12}, "norms", "norm", log=True)
+    assert [a.text for a in with_zeros.layout.annotations] == [note]
+    without = charts.lines(BLOCKS, {"flag off": [1.0] * 12}, "norms", "norm", log=True)
+    assert not without.layout.annotations

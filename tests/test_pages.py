@@ -15,6 +15,7 @@ from explorer.anatomy import layer_table
 from explorer.lesson import LESSON, PAGE_SUMMARIES
 from explorer.presets import PRESETS
 from explorer.spec import ResNetSpec
+from explorer.spec_token import spec_from_token
 from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
 from tests.conftest import open_app, open_tab
 
@@ -292,3 +293,6 @@ def test_the_screen_table_leads_with_what_a_reader_needs_and_hides_silent_column
     assert columns[:5] == ["#", "Name", "Out (C×H×W)", "Params", "MACs (conv+linear)"]
     assert shown <= set(columns) and not hidden & set(columns)
     assert set(columns) | hidden == {c.label for c in LAYER_COLUMNS}  # nothing else is dropped
+    name = json.loads(at.dataframe[0].proto.columns)["Name"]  # pinned, and wide enough for every name
+    longest = max(len(row.name) for row in layer_table(spec_from_token(token), 224).rows)
+    assert name["pinned"] is True and name["width"] >= 7 * longest
