@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from explorer import activations, charts, images, ui
@@ -111,29 +109,16 @@ def counted(monkeypatch: pytest.MonkeyPatch, module, name: str) -> list[tuple]:
     return calls
 
 
-@pytest.fixture
-def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes]]:
-    """The callables handed to st.download_button, by file name: the file is made only when one is called."""
-    made: dict[str, Callable[[], bytes]] = {}
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return made
-
-
-def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: dict,
+def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: list,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     encoded = counted(monkeypatch, charts, "viridis_png")
     at = open_page()
     at.selectbox(key="fm_layer").set_value("layer3.1").run()
     assert encoded == []  # browsing encodes no PNG
-    tensor = torch.load(io.BytesIO(deferred_downloads["resnet18_layer3.1.pt"]()), weights_only=True)
+    made = {name: encode for encode, name in deferred_downloads}
+    tensor = torch.load(io.BytesIO(made["resnet18_layer3.1.pt"]()), weights_only=True)
     assert tensor.shape == (256, 6, 6) and tensor.dtype == torch.float16
-    png = Image.open(io.BytesIO(deferred_downloads["resnet18_layer3.1.png"]()))
+    png = Image.open(io.BytesIO(made["resnet18_layer3.1.png"]()))
     assert len(encoded) == 1
     assert png.size == (8 * 7 - 1, 2 * 7 - 1)  # the top 16 channels of 6×6: two rows of 8 tiles, 1-px gaps
 
