@@ -43,17 +43,14 @@ def measured_speed(specs, size: int) -> None:
         device = describe_device()
         batches = throughput_batches(device.device)
         how = _("Whole forward passes of random {size}×{size} images on **{device}**, batch {latency_batch} (latency) "
-                "and batch {throughput_batch} (throughput; {throughput_batch} on CUDA): {warmups} warm-up passes, then "
-                "the median of {repeats} runs, on models built for the measurement. Peak memory is measured on CUDA "
-                "only. Other sessions on this server share the device: measure again if a figure looks odd.") \
-            if device.device == "cuda" else \
-            _("Whole forward passes of random {size}×{size} images on **{device}**, batch {latency_batch} (latency) "
-              "and batch {throughput_batch} (throughput; {throughput_batch} on a CPU, 64 on CUDA): {warmups} warm-up "
-              "passes, then the median of {repeats} runs, on models built for the measurement. Peak memory is "
-              "measured on CUDA only. Other sessions on this server share the device: measure again if a figure "
-              "looks odd.")
-        st.markdown(how.format(size=size, device=device.label, latency_batch=batches[0], throughput_batch=batches[1],
-                               warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS))
+                "and batch {throughput_batch} (throughput): {warmups} warm-up passes, then the median of {repeats} runs, "
+                "on models built for the measurement. Peak memory is measured on CUDA only. Other sessions on this "
+                "server share the device: measure again if a figure looks odd.").format(
+            size=size, device=device.label, latency_batch=batches[0], throughput_batch=batches[1],
+            warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS)
+        if device.device != "cuda":
+            how += " " + _("On CUDA the throughput batch is {cuda_batch}.").format(cuda_batch=throughput_batches("cuda")[1])
+        st.markdown(how)
         key = (specs, size, device.device, batches)
         if st.button(_("Measure both models"), key="cmp_measure"):
             bar = st.progress(0.0, text=_("Building the first model…"))
