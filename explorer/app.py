@@ -35,6 +35,7 @@ if page.url_path != "compare":
 if page.url_path:
     from explorer import ui
 
+    ui.page_style()
     if choice is not None:
         table = ui.table_or_error(choice, st.sidebar)
         if table is not None:

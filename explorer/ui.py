@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import uuid
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -210,6 +211,23 @@ def class_results() -> SharedResults:
     return SharedResults(_budget_bytes("EXPLORER_RESULTS_CACHE_MB", 0.05))
 
 
+FOLLOWING_KEY = "following-class-run"
+# While a page follows a class run, the run's own progress bar is its activity indicator, so
+# Streamlit's running man (redrawn five times a second for the whole wait) is hidden and the bar
+# jumps to each new value instead of easing there. Both cost every waiting browser CPU for the
+# whole run: on a student's laptop, and on the server itself when its browsers share its cores
+# (`benchmarks/bench_sessions.py --train`). Sent once per page run (`page_style`).
+FOLLOWING_STYLE = f"""<style>
+.stApp:has([class*="st-key-{FOLLOWING_KEY}"]) [data-testid="stStatusWidget"] {{display: none}}
+[class*="st-key-{FOLLOWING_KEY}"] [data-testid="stProgress"] * {{transition: none}}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's own CSS (`FOLLOWING_STYLE`); style-only HTML takes no room on the page."""
+    st.html(FOLLOWING_STYLE)
+
+
 def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[SharedRun], T],
                   size_of: Callable[[T], int], waiting: str, slot: str | None = None) -> T:
     """Join (or start) the run for ``key`` and show its progress until it ends; its value.
@@ -225,13 +243,16 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
     run = store.join(key, compute, size_of)
     if slot:
         st.session_state[slot] = run
-    bar = st.progress(run.fraction, text=run.shown_text() or waiting)
+    box = st.empty()
+    # A new key each time: one run of a page may follow two class runs (FOLLOWING_STYLE matches the prefix).
+    with box.container(key=f"{FOLLOWING_KEY}-{uuid.uuid4().hex}"):
+        bar = st.progress(run.fraction, text=run.shown_text() or waiting)
     try:
         # Once a second is smooth enough, and each update re-renders every follower's page.
         return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting), interval=1.0)
     finally:
         store.leave(run, grace=RERUN_GRACE_S)
-        bar.empty()
+        box.empty()
 
 
 def class_or_session_result(shared: bool, slot: str, key: Hashable, compute: Callable[[], T],

@@ -220,3 +220,44 @@ def test_the_receptive_field_of_a_position_in_chromium(browser, app_url: str, ar
     page.screenshot(path=str(artifacts_dir / "receptive-field.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, app_url: str) -> None:
+    """Two students press *Train both twins* together: each page shows the class run's progress bar
+    (Streamlit's running man hidden meanwhile, the bar without its easing: `ui.FOLLOWING_STYLE`),
+    then both draw the same curves from the class's store. No other test trains this model."""
+    from explorer.ui import FOLLOWING_KEY
+
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in range(2)]
+    pages = [context.new_page() for context in contexts]
+    following = f'[class*="st-key-{FOLLOWING_KEY}"]'
+    try:
+        for page in pages:
+            page.goto(f"{app_url}/zero-init?model=cifar_resnet32&model_input=32", wait_until="commit")
+        for page in pages:
+            page.wait_for_selector(".st-key-zi_train button", timeout=240_000)
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
+        for page in pages:
+            page.locator(".st-key-zi_train button").click()
+        for page in pages:
+            page.wait_for_selector(f'{following} [data-testid="stProgress"]', timeout=60_000)
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="attached", timeout=10_000)  # after a delay
+            state = page.evaluate("""(following) => ({
+                running: document.querySelector('[data-testid="stApp"]').dataset.testScriptState,
+                widget: [...document.querySelectorAll('[data-testid="stStatusWidget"]')]
+                    .map(w => getComputedStyle(w).display),
+                eased: [...document.querySelectorAll(following + ' [data-testid="stProgress"] *')]
+                    .filter(e => getComputedStyle(e).transitionDuration.split(',').some(d => parseFloat(d) > 0)).length,
+            })""", following)
+            assert state == {"running": "running", "widget": ["none"], "eased": 0}, state
+        curves = []
+        for page in pages:
+            page.wait_for_selector(".st-key-zi_curves .js-plotly-plot .main-svg", timeout=240_000)
+            assert visible(page, "for this class")
+            assert page.locator(following).count() == 0  # the bar and its style went with the wait
+            curves.append(page.evaluate(
+                "() => document.querySelector('.st-key-zi_curves .js-plotly-plot').data.map(t => [t.name, t.y])"))
+        assert curves[0] == curves[1] and len(curves[0]) >= 2 and all(len(y) == 60 for _, y in curves[0])
+    finally:
+        for context in contexts:
+            context.close()
