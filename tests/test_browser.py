@@ -222,7 +222,7 @@ def test_the_receptive_field_of_a_position_in_chromium(browser, app_url: str, ar
     page.close()
 
 
-def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, app_url: str) -> None:
+def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, app_url: str, artifacts_dir: Path) -> None:
     """Two students press *Train both twins* together: each page shows the class run's progress bar
     (Streamlit's running man hidden meanwhile, the bar without its easing: `ui.FOLLOWING_STYLE`),
     then both draw the same curves from the class's store. No other test trains this model."""
@@ -250,6 +250,8 @@ def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, 
                     .filter(e => getComputedStyle(e).transitionDuration.split(',').some(d => parseFloat(d) > 0)).length,
             })""", following)
             assert state == {"running": "running", "widget": ["none"], "eased": 0}, state
+        to_top(pages[0].get_by_text("Training the twins", exact=True))
+        pages[0].screenshot(path=str(artifacts_dir / "zero-init-following.png"))
         curves = []
         for page in pages:
             page.wait_for_selector(".st-key-zi_curves .js-plotly-plot .main-svg", timeout=240_000)
