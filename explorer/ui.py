@@ -213,12 +213,14 @@ def class_results() -> SharedResults:
 
 FOLLOWING_KEY = "following-class-run"
 # While a page follows a class run, the run's own progress bar is its activity indicator, so
-# Streamlit's running man (redrawn five times a second for the whole wait) is hidden and the bar
-# jumps to each new value instead of easing there. Both cost every waiting browser CPU for the
-# whole run: on a student's laptop, and on the server itself when its browsers share its cores
-# (`benchmarks/bench_sessions.py --train`). Sent once per page run (`page_style`).
+# Streamlit's running man is not drawn (its Stop button and the connection state stay) and the
+# bar jumps to each new value instead of easing there for half a second. Both are paint work
+# in every waiting browser: on a student's laptop, and on the server itself when its browsers
+# share its cores (`benchmarks/bench_sessions.py --train`). Only while the script runs, so a
+# leftover container (a dropped connection) can hide nothing. Sent once per page run (`page_style`).
 FOLLOWING_STYLE = f"""<style>
-.stApp:has([class*="st-key-{FOLLOWING_KEY}"]) [data-testid="stStatusWidget"] {{display: none}}
+.stApp[data-test-script-state="running"]:has([class*="st-key-{FOLLOWING_KEY}"])
+  [data-testid="stStatusWidgetRunningIcon"] {{display: none}}
 [class*="st-key-{FOLLOWING_KEY}"] [data-testid="stProgress"] * {{transition: none}}
 </style>"""
 
