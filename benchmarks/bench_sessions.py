@@ -8,7 +8,7 @@ seconds per session (from /proc, user + system) and its peak resident memory (Vm
 "Class clicks Train": N sessions open the zero_init page of cifar_resnet20 and, once their
 browsers have drawn it, press *Train both twins* within a second; reported against one
 session alone (goal for N = 5: ≤ 1.3x). Each is run ``--repeats`` times on a fresh server
-(alternating 1 and N; the median is reported with the range: one run varies by ±0.5 s here),
+(interleaved; the median is reported with the range: single runs vary by up to ±1 s here),
 with the CPU seconds of the server and of Chromium from the first click to the last curves.
 The browsers run on the server's own 2 cores here, where a class's run on the students'
 machines, so it is done twice: with Chromium at the kernel's default share (its session gets
@@ -136,6 +136,7 @@ def our_chromium() -> dict[int, float]:
 
 
 def chromium_cpu_seconds() -> float:
+    """CPU seconds of all this benchmark's Chromium processes together."""
     return sum(our_chromium().values())
 
 
@@ -151,20 +152,25 @@ def wait_until_browsers_idle(quiet_cpu: float = 0.05, window: float = 0.5, timeo
     raise TimeoutError(f"Chromium still busy {timeout:.0f} s after the pages settled")
 
 
-def lower_browser_priority() -> None:
-    """Put this benchmark's Chromium in a nice-19 autogroup (Linux ``/proc/PID/autogroup``).
+def lower_browser_priority() -> bool:
+    """Set the nice value of Chromium's autogroup to 19 (Linux ``/proc/PID/autogroup``); False
+    where that cannot be done or would change nothing.
 
-    With autogroups (the default), the kernel first shares the CPU equally between sessions:
-    the browser's session gets half of the 2 cores whenever it wants them, however many
-    threads the server runs, and a process's own nice value only counts inside its session.
-    In a class the browsers run on the students' machines; this lets them have what the
-    server leaves instead.
+    With autogroups (Linux's default), the kernel first shares the CPU equally between sessions:
+    the browser's session (Playwright starts Chromium in one of its own) gets half of the 2 cores
+    whenever it wants them, however many threads the server runs, and a process's own nice value
+    only counts inside its session. In a class the browsers run on the students' machines; at
+    nice 19 they get what the server leaves instead.
     """
-    for pid in our_chromium():
-        try:
-            Path(f"/proc/{pid}/autogroup").write_text("19")
-        except OSError:  # a kernel without autogroups: plain nice values share the CPU there
-            os.setpriority(os.PRIO_PROCESS, pid, 19)
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if not enabled.exists() or enabled.read_text().strip() != "1" or not our_chromium():
+        return False
+    group = Path(f"/proc/{min(our_chromium())}/autogroup")  # one autogroup holds all of them
+    try:
+        group.write_text("19")
+        return group.read_text().split()[-1] == "19"
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -207,12 +213,12 @@ def train_row(label: str, runs: list[TrainClicks], alone: float, goal: str = "")
             f"{statistics.median(r.browser_cpu for r in runs):.1f} s | {wall / alone:.2f}x{goal} |")
 
 
-def followers_in_process(count: int) -> float:
+def followers_in_process(count: int, repo: Path) -> float:
     """Seconds until ``count`` threads that join the page's training run (the class store, as the
     page uses it) all have its curves: the server's share of the scenario, without browsers."""
     import threading
 
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(repo))  # before the first import of explorer in this process
     from explorer.presets import get_preset
     from explorer.shared_results import SharedResults
     from explorer.training import TrainingRun, curves_bytes
@@ -264,27 +270,36 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         print("\n".join(rows))
     if args.train:
+        modes = {"at the kernel's default share": False, "at low priority (autogroup nice 19)": True}
+        runs: dict[tuple[str, int], list[TrainClicks]] = {}
+        for repeat in range(args.repeats):  # fresh servers, modes and counts interleaved against drift
+            for mode, low_priority in modes.items():
+                for count in (1, args.train):
+                    with running_app(args.python, cwd=args.repo, app=args.repo / "explorer" / "app.py",
+                                     log_path=logs / f"train-{count}-{'low' if low_priority else 'default'}-{repeat}.log"
+                                     ) as url, sync_playwright() as playwright:
+                        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                        if low_priority and not lower_browser_priority():
+                            browser.close()
+                            continue
+                        runs.setdefault((mode, count), []).append(
+                            class_clicks_train(browser, url, count, server_pid(int(url.rsplit(":", 1)[1]))))
+                        browser.close()
         print()
         print(f"| class clicks Train (cifar_resnet20 twins, page defaults; median of {args.repeats}) | wall (range) | "
               "server CPU | Chromium CPU | vs one session |")
         print("|---|---|---|---|---|")
-        for browsers in ("at the kernel's default share", "at low priority (autogroup nice 19)"):
-            runs: dict[int, list[TrainClicks]] = {1: [], args.train: []}
-            for count in [1, args.train] * args.repeats:  # a fresh server each: no stored result helps
-                with running_app(args.python, cwd=args.repo, log_path=logs / f"train-{count}.log",
-                                 app=args.repo / "explorer" / "app.py") as url, sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                    if "low" in browsers:
-                        lower_browser_priority()
-                    runs[count].append(class_clicks_train(browser, url, count, server_pid(int(url.rsplit(":", 1)[1]))))
-                    browser.close()
-            alone = statistics.median(run.wall for run in runs[1])
-            print(train_row(f"1 session, browser {browsers}", runs[1], alone))
-            print(train_row(f"{args.train} sessions within a second, browsers {browsers}", runs[args.train], alone,
-                            " (goal ≤ 1.3x)"))
-        alone, together = followers_in_process(1), followers_in_process(args.train)
-        print(f"| server only: 1 follower thread, no browser | {alone:.1f} s | | | 1.00x |")
-        print(f"| server only: {args.train} follower threads, no browser | {together:.1f} s | | | "
+        for mode in modes:
+            if (mode, 1) not in runs:
+                print(f"| browsers {mode}: not measured (this kernel has no autogroups to lower) | | | | |")
+                continue
+            alone = statistics.median(run.wall for run in runs[(mode, 1)])
+            print(train_row(f"1 session, browser {mode}", runs[(mode, 1)], alone))
+            print(train_row(f"{args.train} sessions within a second, browsers {mode}", runs[(mode, args.train)],
+                            alone, " (goal ≤ 1.3x)"))
+        alone, together = followers_in_process(1, args.repo), followers_in_process(args.train, args.repo)
+        print(f"| server only: 1 follower thread, no browser (one run) | {alone:.1f} s | | | 1.00x |")
+        print(f"| server only: {args.train} follower threads, no browser (one run) | {together:.1f} s | | | "
               f"{together / alone:.2f}x |")
 
 
