@@ -30,7 +30,7 @@ from explorer.compare import StagePair
 from explorer.i18n import N_, _
 from explorer.profiling import CostReport
 from explorer.receptive_field import InputBox, ReceptiveField
-from explorer.table_format import CELL_WORDS, format_shape
+from explorer.table_format import cell_word, format_shape
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
 SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections dashed; legends shown through _()
@@ -104,7 +104,7 @@ def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
     lines = [
         f"<b>{block.name}</b>: {format_shape(block.in_shape, '×')} → {format_shape(block.out_shape, '×')}",
         _("stride {stride} · {shortcut} shortcut · {params:,} params · {macs:,} MACs").format(
-            shortcut=_(CELL_WORDS.get(block.shortcut, block.shortcut)), **cost) if block.shortcut
+            shortcut=cell_word(block.shortcut), **cost) if block.shortcut
         else _("stride {stride} · no shortcut · {params:,} params · {macs:,} MACs").format(**cost),
     ]
     lines += [f"{r.name} ({r.type}) → {format_shape(r.out_shape, '×')}" for r in rows[:14]]

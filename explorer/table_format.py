@@ -139,7 +139,8 @@ def format_value(value: object) -> object:
 
 def records(rows: Iterable[TableRow], columns: Sequence[Column]) -> list[dict[str, object]]:
     """Rows as dicts keyed by column label, values formatted for display and CSV."""
-    return [{c.label: format_value(getattr(row, c.value)) for c in columns} for row in rows]
+    fields = [(c.label, c.value) for c in columns]  # a label is said in the reader's language: once, not per cell
+    return [{label: format_value(getattr(row, value)) for label, value in fields} for row in rows]
 
 
 # Words a cell of these columns may hold: in the reader's language on screen, English in files.
@@ -154,11 +155,16 @@ CELL_WORDS = {
 }
 
 
+def cell_word(value: object) -> object:
+    """A cell word ("yes", "identity", "projection" …) in the reader's language; any other value as it is."""
+    return _(CELL_WORDS[value]) if value in CELL_WORDS else value
+
+
 def screen_records(rows: Iterable[TableRow], columns: Sequence[Column]) -> list[dict[str, object]]:
-    """`records` for a screen: "yes", "identity", "projection" … in the reader's language."""
+    """`records` for a screen: the words of `WORDED_COLUMNS` in the reader's language (`cell_word`)."""
     worded = {c.label for c in columns if c in WORDED_COLUMNS}
-    return [{label: _(CELL_WORDS[value]) if label in worded and value in CELL_WORDS else value
-             for label, value in record.items()} for record in records(rows, columns)]
+    return [{label: cell_word(value) if label in worded else value for label, value in record.items()}
+            for record in records(rows, columns)]
 
 
 def to_csv(rows: Iterable[TableRow], columns: Sequence[Column]) -> str:

@@ -19,7 +19,7 @@ from explorer.devices import DoesNotFit, describe_device
 from explorer.i18n import N_, _
 from explorer.images import preprocess
 from explorer.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
-from explorer.table_format import CELL_WORDS, format_shape, human_bytes
+from explorer.table_format import cell_word, format_shape, human_bytes
 from explorer.weights import class_names_for, preprocessing_for
 from explorer.zoo import ops_convention, published_weights, weights_of
 
@@ -217,7 +217,7 @@ for table in (table_a, table_b):  # one above the other: side by side, a bottlen
     st.markdown(_("**{model}** — {blocks}, expansion {expansion}: a block's output has {expansion}× its inner width.")
                 .format(model=spec.name, blocks=block_words(spec.block), expansion=spec.block.expansion))
     anatomy = ui.display_frame([dict(zip(anatomy_columns, (
-        b.stage, b.convs, _(CELL_WORDS[b.shortcut]) if b.shortcut in CELL_WORDS else b.shortcut, b.params, b.macs)))
+        b.stage, b.convs, cell_word(b.shortcut), b.params, b.macs)))
         for b in table.blocks if b.block == 0], anatomy_columns)
     st.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
 
