@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer import predict
 from explorer.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
 from explorer.i18n import _
 from explorer.model_views import leased_view
@@ -52,6 +53,11 @@ class InputBox:
     @property
     def width(self) -> int:
         return self.right - self.left + 1
+
+    @property
+    def side(self) -> int:
+        """The longer side: a receptive field's size, pixels."""
+        return max(self.height, self.width)
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -152,7 +158,7 @@ def _stage_steps(spec: ResNetSpec, axis: int) -> dict[str, tuple[_Step, ...]]:
 
 def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
     """The stages a receptive field can be asked for: "stem", "layer1" … "layerN"."""
-    return (STEM, *(f"layer{i + 1}" for i in range(len(spec.stages))))
+    return (STEM, *predict.stage_names(spec))
 
 
 def _check_stage(spec: ResNetSpec, stage: str) -> None:
@@ -291,7 +297,7 @@ def effective_size(field: np.ndarray, centre: tuple[int, int] | None = None, mas
     of what is left inside counts (at a corner, r + 1). 0 for a field of zeros.
     """
     square = _effective_square(field, centre, mass)
-    return 0 if square is None else max(square.height, square.width)
+    return 0 if square is None else square.side
 
 
 @dataclass(frozen=True)
@@ -310,17 +316,17 @@ class ReceptiveField:
     @property
     def effective_size(self) -> int:
         """The longer side of the effective square, pixels (see `effective_size`); 0 without one."""
-        return 0 if self.effective_box is None else max(self.effective_box.height, self.effective_box.width)
+        return 0 if self.effective_box is None else self.effective_box.side
 
     @property
     def theoretical_size(self) -> int:
         """The longer side of the box, pixels."""
-        return max(self.box.height, self.box.width)
+        return self.box.side
 
     @property
     def window_size(self) -> int:
         """The longer side of the window (the layer table's rf size), pixels."""
-        return max(self.window.height, self.window.width)
+        return self.window.side
 
 
 def receptive_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
