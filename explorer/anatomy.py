@@ -377,7 +377,7 @@ def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
             block=block,
             stride=_side_ratio(members[0].in_shape, members[-1].out_shape),
             shortcut="" if block is None else _shortcut_kind(members, plain),
-            convs=_conv_summary([r for r in members if not r.downsample]),
+            convs=_conv_summary(members),  # it leaves the shortcut's conv out itself
             **_rollup(members),
         ))
     return tuple(blocks)

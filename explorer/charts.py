@@ -524,7 +524,7 @@ def accuracy_vs_cost(entries: Sequence, highlighted: dict[str, str], x: str = "G
         _marker, colour, legend = _zoo_marker(weights)
         figure.add_trace(points([e for e in others if e.weights == weights], legend, colour, 9, False))
     for (model, label), colour in zip(highlighted.items(), ("#2980b9", "#e67e22")):
-        members = [e for e in entries if e.model == model]
+        members = by_model.get(model, [])
         if members:
             figure.add_trace(points(members, label, colour, 16, True))
     figure.update_xaxes(title_text=_(title), **log_axis([value(e) for e in entries]), gridcolor="#ecf0f1")
