@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.anatomy import is_leaf_layer, layer_table
+from explorer.anatomy import LayerTable, is_leaf_layer, layer_table
 from explorer.build import build_model
 from explorer.devices import DoesNotFit, check_fits
 from explorer.i18n import _
@@ -87,6 +87,13 @@ class _Timer:
         return (end - start) * 1e3  # type: ignore[operator]
 
 
+def _check_forward_fits(table: LayerTable, device: str, batch: int) -> None:
+    """`check_fits` for the weights plus ``batch`` images' activations (`DoesNotFit`)."""
+    check_fits(table.totals.param_bytes, table.totals.activation_bytes * batch, device,
+               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
+                   model=table.spec.name, height=table.input_size[0], width=table.input_size[1], batch=batch))
+
+
 def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, warmups: int = 1,
                   tick: Callable[[], None] = lambda: None) -> tuple[float, int | None]:
     """Median milliseconds of ``repeats`` whole forwards after ``warmups``, and the CUDA peak of
@@ -120,9 +127,7 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
     Raises `DoesNotFit` when weights plus activations would not fit in free memory.
     """
     table = layer_table(spec, input_size)
-    check_fits(table.totals.param_bytes, table.totals.activation_bytes * batch, device,
-               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
-                   model=spec.name, height=table.input_size[0], width=table.input_size[1], batch=batch))
+    _check_forward_fits(table, device, batch)
     cuda = device.startswith("cuda")
     model = build_model(spec, device, seed=seed)
     generator = torch.Generator().manual_seed(seed)
@@ -210,9 +215,7 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     """
     table = layer_table(spec, input_size)
     height, width = table.input_size
-    check_fits(table.totals.param_bytes, table.totals.activation_bytes * max(batch_sizes), device,
-               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
-                   model=spec.name, height=height, width=width, batch=max(batch_sizes)))
+    _check_forward_fits(table, device, max(batch_sizes))
     cuda = device.startswith("cuda")
     steps, done = len(batch_sizes) * (THROUGHPUT_WARMUPS + repeats), 0
 
