@@ -77,5 +77,5 @@ class OpsConvention:
 
 def ops_convention(model: str = "resnet50") -> OpsConvention:
     """Whether torchvision's "GFLOPS" are MACs or FLOPs, judged on ``model`` (a preset name)."""
-    meta_ops = next(iter(get_model_weights(model))).meta["_ops"]
-    return OpsConvention(model, meta_ops, layer_table(PRESETS[model], 224).totals.macs)
+    spec = PRESETS[model]
+    return OpsConvention(model, weights_of(spec)[0].gmacs, layer_table(spec, 224).totals.macs)
