@@ -96,7 +96,10 @@ def twin_init(spec: ResNetSpec, seed: int = 0, batch_size: int = 16, input_size:
     )
 
 
+# The twins' labels: code, in every language (chart series, and the key a class shares a run under).
+FLAG_ON, FLAG_OFF = "zero_init_residual=True", "zero_init_residual=False"
+
+
 def twins(spec: ResNetSpec) -> dict[str, ResNetSpec]:
     """The zero_init_residual twins, labelled for charts."""
-    return {"zero_init_residual=True": spec.with_changes(zero_init_residual=True),
-            "zero_init_residual=False": spec.with_changes(zero_init_residual=False)}
+    return {FLAG_ON: spec.with_changes(zero_init_residual=True), FLAG_OFF: spec.with_changes(zero_init_residual=False)}

@@ -20,7 +20,6 @@ from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize,
 from explorer.weights import preprocessing_for
 
 # Options compared in code stay English values; they are shown through _() (labels made during the run).
-SCALES = (N_("per channel"), N_("per layer"), N_("global"))  # the keys of charts.SCALES
 CHANNEL_CHOICES = (N_("top-k by mean"), N_("all, paged"))
 
 
@@ -70,8 +69,8 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
     maps = selected.maps  # (C, H, W)
 
     c1, c2, c3 = st.columns([2, 2, 3])
-    scale_labels = {scale: _(scale) for scale in SCALES}
-    scale = c1.radio(_("Colour scale"), SCALES, key="fm_scale", format_func=scale_labels.get,
+    scale_labels = {scale: _(scale) for scale in charts.SCALES}
+    scale = c1.radio(_("Colour scale"), list(charts.SCALES), key="fm_scale", format_func=scale_labels.get,
                      help=_("CNN Explainer's choice: per channel, layer or globally."))
     choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
     which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)

@@ -14,7 +14,7 @@ from explorer.shapes_task import task_classes
 from explorer.shared_results import RunStopped
 from explorer.spec import Shortcut
 from explorer.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
-from explorer.zero_init import twins
+from explorer.zero_init import FLAG_OFF, FLAG_ON, twins
 
 st.title(_("zero_init_residual"))
 st.markdown(_(
@@ -43,7 +43,6 @@ size = int(c[4].number_input(_("Input size (px)"), spec.output_stride, 512, min(
 st.caption(_("Data: shapes drawn in code ({classes}; random colours), preprocessed at {size}×{size}. "
              "Model: **{model}**, trained with SGD + momentum.").format(
     classes=_(", ").join(_(shape) for shape in task_classes(spec.num_classes)), size=size, model=spec.name))
-FLAG_ON, FLAG_OFF = "zero_init_residual=True", "zero_init_residual=False"  # series names: code, as the twins' labels
 
 
 try:
