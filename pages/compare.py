@@ -112,7 +112,7 @@ def same_image(specs, size: int) -> None:
                     picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
-                    _("{model}: one forward pass capturing the stages, top-5, Grad-CAM…").format(model=spec.name))
+                    _("{model}: stage outputs, top-5 and Grad-CAM…").format(model=spec.name))
             except CaptureTooLarge as error:
                 st.error(f"{label}: {error}")
                 return
