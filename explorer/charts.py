@@ -30,7 +30,7 @@ from explorer.compare import StagePair
 from explorer.i18n import N_, _
 from explorer.profiling import CostReport
 from explorer.receptive_field import InputBox, ReceptiveField
-from explorer.table_format import cell_word, format_shape
+from explorer.table_format import cell_word, folded, format_shape
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
 SHORTCUT_STYLES = {  # the paper draws identity shortcuts solid and projections dashed; legends shown through _()
@@ -115,10 +115,7 @@ def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
 
 def _visible_blocks(blocks: Sequence[BlockRow]) -> list[BlockRow | int]:
     """The blocks to draw; an int stands for that many elided identical blocks."""
-    if len(blocks) <= MAX_BLOCKS_SHOWN:
-        return list(blocks)
-    hidden = len(blocks) - HEAD_BLOCKS_SHOWN - 1
-    return [*blocks[:HEAD_BLOCKS_SHOWN], hidden, blocks[-1]]
+    return folded(blocks, MAX_BLOCKS_SHOWN, HEAD_BLOCKS_SHOWN)
 
 
 def architecture_diagram(table: LayerTable) -> go.Figure:

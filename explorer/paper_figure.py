@@ -26,6 +26,7 @@ from explorer.anatomy import BlockRow, LayerRow, LayerTable, layer_table
 from explorer.degradation import degradation_models
 from explorer.i18n import _
 from explorer.spec import Shortcut
+from explorer.table_format import folded
 
 FOLD_AFTER = 6  # ResNet-34's longest stage (the paper draws it whole); longer stages fold
 FOLD_HEAD = 2  # blocks shown before the fold: the stage's first (it may differ) and one typical block
@@ -228,9 +229,8 @@ def _stages(table: LayerTable, fold_after: int) -> list[_Stage]:
     stages = []
     residual = 0
     for stage in table.stages:
-        blocks = [(b, tuple(boxed.get(b.name, ()))) for b in table.blocks if b.stage == stage.name]
-        if len(blocks) > fold_after:
-            blocks = [*blocks[:FOLD_HEAD], len(blocks) - FOLD_HEAD - 1, blocks[-1]]
+        blocks = folded([(b, tuple(boxed.get(b.name, ()))) for b in table.blocks if b.stage == stage.name],
+                        fold_after, FOLD_HEAD)
         if stage.name in ("stem", "head"):
             fill = STEM_HEAD_FILL
         else:

@@ -11,6 +11,7 @@ import enum
 import io
 import math
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from explorer.anatomy import Level, TableRow
 from explorer.i18n import N_, _
@@ -116,6 +117,17 @@ PAGE_ROWS = 500
 def page_count(rows: int, page_rows: int = PAGE_ROWS) -> int:
     """Pages of ``page_rows`` that ``rows`` rows fill; an empty table is one (empty) page."""
     return max(1, math.ceil(rows / page_rows))
+
+
+Item = TypeVar("Item")
+
+
+def folded(items: Sequence[Item], max_shown: int, head: int) -> list[Item | int]:
+    """``items`` for a long column of boxes: all of them up to ``max_shown``, else the first
+    ``head``, the number left out (an int, drawn as "⋮ n more"), and the last."""
+    if len(items) <= max_shown:
+        return list(items)
+    return [*items[:head], len(items) - head - 1, items[-1]]
 
 
 def format_shape(shape: Sequence[int], separator: str = "x") -> str:
