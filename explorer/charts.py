@@ -228,7 +228,7 @@ def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figur
 def latency_chart(report: CostReport, top: int = 20) -> go.Figure:
     """The slowest leaf-layer calls of a measured forward pass."""
     slowest = sorted(report.layers, key=lambda layer: layer.milliseconds, reverse=True)[:top][::-1]
-    labels = [layer.name + (_(" (call {call})").format(call=layer.call + 1) if layer.call else "") for layer in slowest]
+    labels = [layer.label for layer in slowest]
     figure = go.Figure(go.Bar(x=[layer.milliseconds for layer in slowest], y=labels, orientation="h",
                               marker_color="#c0392b"))
     figure.update_layout(height=max(300, 22 * len(slowest) + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10},

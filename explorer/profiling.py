@@ -39,6 +39,11 @@ class LayerCost:
     milliseconds: float
     peak_bytes: int | None  # memory allocated above the layer's starting point, CUDA only
 
+    @property
+    def label(self) -> str:
+        """The layer's name, with "(call 2)" on a module called more than once (a shared ReLU)."""
+        return self.name + (_(" (call {call})").format(call=self.call + 1) if self.call else "")
+
 
 @dataclass(frozen=True)
 class CostReport:

@@ -229,7 +229,7 @@ if cost_tab.open:
             st.metric(_("Whole forward (no hooks)"), f"{report.forward_milliseconds:.1f} ms")
             latency_label = _("Latency (ms)")
             cost_rows = [{
-                "#": i, Column.NAME.label: c.name + (_(" (call {call})").format(call=c.call + 1) if c.call else ""),
+                "#": i, Column.NAME.label: c.label,
                 Column.TYPE.label: r.type, Column.OUT_SHAPE.label: format_shape(r.out_shape), Column.MACS.label: r.macs,
                 latency_label: round(c.milliseconds, 3),
                 **({_("Peak memory (bytes)"): c.peak_bytes} if report.peak_bytes is not None else {}),
