@@ -14,10 +14,10 @@ import argparse
 import torch
 from timing import median_seconds
 
-from explorer.activations import capture_activations, capture_bytes, capture_points
-from explorer.build import build_model
-from explorer.images import decode_image, preprocess, sample_images
-from explorer.presets import PRESETS
+from explorer.analysis.activations import capture_activations, capture_bytes, capture_points
+from explorer.model.build import build_model
+from explorer.data.images import decode_image, preprocess, sample_images
+from explorer.model.presets import PRESETS
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from explorer.anatomy import layer_table
+from explorer.analysis.anatomy import layer_table
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 

@@ -13,10 +13,10 @@ import argparse
 import torch
 from timing import median_seconds
 
-from explorer.build import build_model
-from explorer.images import decode_image, preprocess, sample_images
-from explorer.predict import predict
-from explorer.presets import PRESETS
+from explorer.model.build import build_model
+from explorer.data.images import decode_image, preprocess, sample_images
+from explorer.analysis.predict import predict
+from explorer.model.presets import PRESETS
 
 
 def main() -> None:

@@ -219,10 +219,10 @@ def followers_in_process(count: int, repo: Path) -> float:
     import threading
 
     sys.path.insert(0, str(repo))  # before the first import of explorer in this process
-    from explorer.presets import get_preset
-    from explorer.shared_results import SharedResults
-    from explorer.training import TrainingRun, curves_bytes
-    from explorer.zero_init import twins
+    from explorer.model.presets import get_preset
+    from explorer.studies.shared_results import SharedResults
+    from explorer.studies.training import TrainingRun, curves_bytes
+    from explorer.studies.zero_init import twins
 
     store = SharedResults(2**30)
     request = TrainingRun.of(twins(get_preset("cifar_resnet20")), 60, 32, 0.02, 0, 32)  # the page's defaults

@@ -20,8 +20,8 @@ import torchinfo
 import torchvision
 from timing import median_seconds
 
-from explorer.anatomy import layer_table
-from explorer.presets import PRESETS
+from explorer.analysis.anatomy import layer_table
+from explorer.model.presets import PRESETS
 
 MODELS = ("resnet18", "resnet50", "resnet152")
 

@@ -14,21 +14,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from explorer.anatomy import LayerTable, Level, layer_table
-from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
-from explorer.devices import pick_device
-from explorer.images import ImageError, decode_image, preprocess
-from explorer.paper_figure import FOLD_AFTER, paper_figure, to_png, to_svg
-from explorer.predict import predict
-from explorer.presets import PRESETS, cifar_resnet, get_preset
-from explorer.shapes_task import task_classes
-from explorer.spec import SPEC_FIELDS, FieldInfo, ResNetSpec, Widget, spec_for_depth
-from explorer.spec_token import spec_from_token
-from explorer.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
-from explorer.training import (
+from explorer.analysis.anatomy import LayerTable, Level, layer_table
+from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
+from explorer.runtime.devices import pick_device
+from explorer.data.images import ImageError, decode_image, preprocess
+from explorer.figures.paper_figure import FOLD_AFTER, paper_figure, to_png, to_svg
+from explorer.analysis.predict import predict
+from explorer.model.presets import PRESETS, cifar_resnet, get_preset
+from explorer.data.shapes import task_classes
+from explorer.model.spec import SPEC_FIELDS, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.model.token import spec_from_token
+from explorer.analysis.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
+from explorer.studies.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
-from explorer.weights import (
+from explorer.model.weights import (
     WeightsUnavailable, available_weights, class_names_for, default_weights, download_weights, fit_head, guess_spec, load_model, preprocessing_for,
     read_checkpoint, weights_source,
 )

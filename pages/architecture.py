@@ -6,16 +6,17 @@ the diagram's block picker are fragments: a click there reruns only that part.
 
 import streamlit as st
 
-from explorer import charts, ui
-from explorer.anatomy import LayerTable, Level, RowKind
-from explorer.devices import DoesNotFit, describe_device
+from explorer.figures import charts
+from explorer.ui.pieces import pieces as ui
+from explorer.analysis.anatomy import LayerTable, Level, RowKind
+from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.i18n import N_, _
-from explorer.paper import paper_table1
-from explorer.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
-from explorer.profiling import CostReport, measure_layer_costs
-from explorer.spec import MAX_BLOCKS
-from explorer.spec_token import spec_to_token
-from explorer.table_format import (
+from explorer.analysis.paper_table import paper_table1
+from explorer.figures.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
+from explorer.analysis.profiling import CostReport, measure_layer_costs
+from explorer.model.spec import MAX_BLOCKS
+from explorer.model.token import spec_to_token
+from explorer.analysis.table_format import (
     LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, screen_columns, screen_records,
     to_csv,
 )
@@ -183,7 +184,7 @@ if paper_tab.open:
 
 if conventions_tab.open:
     with conventions_tab:
-        from explorer.conventions import RESIDUAL_ADD, TOOLS  # thop and torchinfo load with it: only once this tab opens
+        from explorer.analysis.conventions import RESIDUAL_ADD, TOOLS  # thop and torchinfo load with it: only once this tab opens
 
         def type_text(layer_type: str) -> str:
             """A layer type as people read it: a class name, or "residual add" in their language."""

@@ -10,18 +10,20 @@ from functools import partial
 
 import streamlit as st
 
-from explorer import charts, picker, ui
-from explorer.activations import CaptureTooLarge
-from explorer.compare import (
+from explorer.figures import charts
+from explorer.ui.pieces import picker
+from explorer.ui.pieces import pieces as ui
+from explorer.analysis.activations import CaptureTooLarge
+from explorer.analysis.compare import (
     accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,
 )
-from explorer.devices import DoesNotFit, describe_device
+from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.i18n import N_, _
-from explorer.images import preprocess
-from explorer.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
-from explorer.table_format import cell_word, format_shape, human_bytes
-from explorer.weights import class_names_for, preprocessing_for
-from explorer.zoo import ops_convention, published_weights, weights_of
+from explorer.data.images import preprocess
+from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
+from explorer.analysis.table_format import cell_word, format_shape, human_bytes
+from explorer.model.weights import class_names_for, preprocessing_for
+from explorer.analysis.zoo import ops_convention, published_weights, weights_of
 
 
 @st.fragment

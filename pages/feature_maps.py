@@ -10,14 +10,16 @@ from functools import partial
 
 import streamlit as st
 
-from explorer import charts, picker, ui
-from explorer.activations import (
+from explorer.figures import charts
+from explorer.ui.pieces import picker
+from explorer.ui.pieces import pieces as ui
+from explorer.analysis.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
 from explorer.i18n import N_, _
-from explorer.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
-from explorer.weights import preprocessing_for
+from explorer.data.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
+from explorer.model.weights import preprocessing_for
 
 # Options compared in code stay English values; they are shown through _() (labels made during the run).
 CHANNEL_CHOICES = (N_("top-k by mean"), N_("all, paged"))

@@ -5,9 +5,9 @@ It loads no torch, so it is the page a fresh server shows first and fast.
 
 import streamlit as st
 
-from explorer import picker
+from explorer.ui.pieces import picker
 from explorer.i18n import _
-from explorer.lesson import LESSON, PAGE_SUMMARIES
+from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
 
 st.title(_("ResNet Explorer"))
 st.markdown(_(

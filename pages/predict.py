@@ -9,11 +9,13 @@ from functools import partial
 
 import streamlit as st
 
-from explorer import charts, picker, ui
+from explorer.figures import charts
+from explorer.ui.pieces import picker
+from explorer.ui.pieces import pieces as ui
 from explorer.i18n import N_, _
-from explorer.images import ImageError, preprocess, sample_images
-from explorer.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
-from explorer.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
+from explorer.data.images import ImageError, preprocess, sample_images
+from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
+from explorer.model.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
 
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 

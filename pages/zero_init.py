@@ -5,16 +5,17 @@ import secrets
 import pandas as pd
 import streamlit as st
 
-from explorer import charts, ui
-from explorer.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
-from explorer.devices import DoesNotFit
+from explorer.figures import charts
+from explorer.ui.pieces import pieces as ui
+from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
+from explorer.runtime.devices import DoesNotFit
 from explorer.i18n import _
-from explorer.presets import cifar_resnet
-from explorer.shapes_task import task_classes
-from explorer.shared_results import RunStopped
-from explorer.spec import Shortcut
-from explorer.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
-from explorer.zero_init import FLAG_OFF, FLAG_ON, twins
+from explorer.model.presets import cifar_resnet
+from explorer.data.shapes import task_classes
+from explorer.studies.shared_results import RunStopped
+from explorer.model.spec import Shortcut
+from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
+from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, twins
 
 st.title(_("zero_init_residual"))
 st.markdown(_(

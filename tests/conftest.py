@@ -89,11 +89,11 @@ def trained_checkpoint() -> TrainedCheckpoint:
     """
     import io
 
-    from explorer.build import build_model
-    from explorer.images import Preprocessing, preprocess
-    from explorer.presets import cifar_resnet
-    from explorer.shapes_task import class_names, shapes_images
-    from explorer.training import train
+    from explorer.model.build import build_model
+    from explorer.data.images import Preprocessing, preprocess
+    from explorer.model.presets import cifar_resnet
+    from explorer.data.shapes import class_names, shapes_images
+    from explorer.studies.training import train
 
     spec = cifar_resnet(20, num_classes=2)
     settings = Preprocessing.for_size(32)
@@ -112,7 +112,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No network for weights, and an empty torch hub cache in ``tmp_path / "hub"``."""
     import urllib.error
 
-    from explorer import weights as weights_module
+    from explorer.model import weights as weights_module
 
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("offline test")

@@ -11,18 +11,18 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.activations import (
+from explorer.analysis.activations import (
     CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, capture_activations, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
-from explorer.anatomy import layer_table
-from explorer.build import build_model
-from explorer.charts import channel_grid, depth_statistics, side_by_side
-from explorer.images import Preprocessing
-from explorer.model_views import MAX_IDLE_VIEWS, leased_view
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.spec import ResNetSpec
-from explorer.weights import ModelSource
+from explorer.analysis.anatomy import layer_table
+from explorer.model.build import build_model
+from explorer.figures.charts import channel_grid, depth_statistics, side_by_side
+from explorer.data.images import Preprocessing
+from explorer.model.views import MAX_IDLE_VIEWS, leased_view
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.model.spec import ResNetSpec
+from explorer.model.weights import ModelSource
 
 
 def image(seed: int, size: int = 64) -> torch.Tensor:

@@ -14,11 +14,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import get_model_weights
 
-from explorer.anatomy import Level, RowKind, layer_table
-from explorer.build import build_model
-from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
-from explorer.spec import ResNetSpec
-from explorer.table_format import LEVEL_COLUMNS, to_csv
+from explorer.analysis.anatomy import Level, RowKind, layer_table
+from explorer.model.build import build_model
+from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
+from explorer.model.spec import ResNetSpec
+from explorer.analysis.table_format import LEVEL_COLUMNS, to_csv
 from tests.conftest import FIXTURES, GOLDEN
 
 

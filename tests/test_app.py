@@ -20,6 +20,9 @@ def test_no_module_in_explorer_shadows_a_standard_or_installed_one() -> None:
     import pkgutil
     import sys
 
-    ours = {p.stem for p in (REPO_ROOT / "explorer").glob("*.py")} - {"__init__", "__main__"}
+    # `streamlit run explorer/app.py` puts explorer/ on sys.path: its modules and its layers' folders.
+    folder = REPO_ROOT / "explorer"
+    ours = {p.stem for p in folder.glob("*.py")} - {"__init__", "__main__"}
+    ours |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
     others = {m.name for m in pkgutil.iter_modules() if m.name != "explorer"}
     assert not ours & (set(sys.stdlib_module_names) | others)

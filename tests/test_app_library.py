@@ -7,17 +7,17 @@ import math
 import pytest
 import torch
 
-from explorer.anatomy import layer_table
-from explorer.build import build_model
-from explorer.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
-from explorer.compare import aligned_stages, explain_difference, totals_diff
-from explorer.conventions import RESIDUAL_ADD, count_conventions
-from explorer.devices import DoesNotFit, check_fits, describe_device, pick_device
-from explorer.paper import PAPER_GFLOPS, paper_table1
-from explorer.presets import PRESETS, cifar_resnet, resnet_for_depth
-from explorer.profiling import measure_layer_costs
-from explorer.spec import ResNetSpec
-from explorer.spec_token import spec_from_token, spec_to_token
+from explorer.analysis.anatomy import layer_table
+from explorer.model.build import build_model
+from explorer.figures.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
+from explorer.analysis.compare import aligned_stages, explain_difference, totals_diff
+from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions
+from explorer.runtime.devices import DoesNotFit, check_fits, describe_device, pick_device
+from explorer.analysis.paper_table import PAPER_GFLOPS, paper_table1
+from explorer.model.presets import PRESETS, cifar_resnet, resnet_for_depth
+from explorer.analysis.profiling import measure_layer_costs
+from explorer.model.spec import ResNetSpec
+from explorer.model.token import spec_from_token, spec_to_token
 
 
 @pytest.mark.parametrize("spec", [

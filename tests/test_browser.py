@@ -106,10 +106,10 @@ def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifact
 
 def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, artifacts_dir: Path) -> None:
     """Twelve independent sessions (own browser contexts) load at the same time on one server."""
-    from explorer.activations import capture_points
-    from explorer.anatomy import layer_table
-    from explorer.presets import PRESETS
-    from explorer.table_format import human_count
+    from explorer.analysis.activations import capture_points
+    from explorer.analysis.anatomy import layer_table
+    from explorer.model.presets import PRESETS
+    from explorer.analysis.table_format import human_count
 
     def params(name: str, size: int = 224) -> str:
         return human_count(layer_table(PRESETS[name], size).totals.params)
@@ -227,7 +227,7 @@ def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, 
     (Streamlit's running man not drawn meanwhile, its Stop kept, the bar without its easing:
     `ui.FOLLOWING_STYLE`), then both draw the same curves from the class's store. No other test
     trains this model; cifar_resnet56 trains long enough (~10 s here) to be seen following."""
-    from explorer.ui import FOLLOWING_KEY
+    from explorer.ui.pieces import FOLLOWING_KEY
 
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in range(2)]
     pages = [context.new_page() for context in contexts]

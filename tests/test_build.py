@@ -8,12 +8,12 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from explorer.build import (
+from explorer.model.build import (
     CaffeBottleneck, PlainBasicBlock, PlainBottleneck, PlainCaffeBottleneck, ZeroPadShortcut, build_model,
     residual_branch_last_bn,
 )
-from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet
-from explorer.spec import ResNetSpec
+from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet
+from explorer.model.spec import ResNetSpec
 
 
 @pytest.mark.parametrize("name", TORCHVISION_PRESETS)

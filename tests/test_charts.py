@@ -7,12 +7,12 @@ import math
 import plotly.graph_objects as go
 import pytest
 
-from explorer import charts
-from explorer.anatomy import layer_table
-from explorer.compare import aligned_stages
-from explorer.presets import PRESETS
-from explorer.training import TrainStep
-from explorer.zoo import published_weights
+from explorer.figures import charts
+from explorer.analysis.anatomy import layer_table
+from explorer.analysis.compare import aligned_stages
+from explorer.model.presets import PRESETS
+from explorer.studies.training import TrainStep
+from explorer.analysis.zoo import published_weights
 
 BLOCKS = [f"layer{i}.{j}" for i in range(1, 5) for j in range(3)]
 HISTORY = [TrainStep(step=s, loss=2.0 / (s + 1), accuracy=min(1.0, s / 10)) for s in range(12)]

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from explorer.anatomy import layer_table
+from explorer.analysis.anatomy import layer_table
 from explorer.cli import main
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.spec import ResNetSpec
-from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, to_csv
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.model.spec import ResNetSpec
+from explorer.analysis.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, to_csv
 from tests.conftest import REPO_ROOT
 
 

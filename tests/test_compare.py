@@ -11,16 +11,16 @@ import torch
 from PIL import Image
 from torchvision.models import get_model_weights
 
-from explorer import charts
-from explorer.anatomy import layer_table
-from explorer.build import build_model
-from explorer.compare import accuracy_lines, image_through, latency_lines, stage_output_points
-from explorer.images import Preprocessing, decode_image, preprocess, sample_images
-from explorer.predict import grad_cam, predict
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.profiling import THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches
-from explorer.receptive_field import theoretical_receptive_field
-from explorer.zoo import ops_convention, published_weights, weights_of, zoo_models
+from explorer.figures import charts
+from explorer.analysis.anatomy import layer_table
+from explorer.model.build import build_model
+from explorer.analysis.compare import accuracy_lines, image_through, latency_lines, stage_output_points
+from explorer.data.images import Preprocessing, decode_image, preprocess, sample_images
+from explorer.analysis.predict import grad_cam, predict
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.analysis.profiling import THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches
+from explorer.analysis.receptive_field import theoretical_receptive_field
+from explorer.analysis.zoo import ops_convention, published_weights, weights_of, zoo_models
 from tests.conftest import open_app
 
 # REFERENCE.md's table of torchvision ImageNet models: acc@1 of the V1 and V2 weights, as published.
@@ -128,8 +128,8 @@ def test_both_models_are_measured_in_one_run_with_one_progress() -> None:
 
 
 def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer import devices
-    from explorer.devices import DoesNotFit
+    from explorer.runtime import devices
+    from explorer.runtime.devices import DoesNotFit
 
     totals = layer_table(PRESETS["resnet18"], 32).totals
     free = int((totals.param_bytes + 8 * totals.activation_bytes) / 0.8)  # room for batch 8, not 64
@@ -142,8 +142,8 @@ def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: 
 
 
 def test_running_out_of_memory_all_the_same_is_refused_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer import profiling
-    from explorer.devices import DoesNotFit
+    from explorer.analysis import profiling
+    from explorer.runtime.devices import DoesNotFit
 
     def out_of_memory(model, x, *args):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

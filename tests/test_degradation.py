@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from explorer.cli import main
-from explorer.degradation import degradation_models, initial_gradients
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.shapes_task import task_batch
-from explorer.spec import Shortcut
-from explorer.training import gradient_norms, summarize, train_models
+from explorer.studies.degradation import degradation_models, initial_gradients
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.data.shapes import task_batch
+from explorer.model.spec import Shortcut
+from explorer.studies.training import gradient_norms, summarize, train_models
 
 
 def test_plain_and_residual_versions_of_each_depth() -> None:

@@ -12,12 +12,15 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import activations, charts, images, ui
-from explorer.build import build_model
-from explorer.presets import PRESETS
-from explorer.receptive_field import InputBox, theoretical_receptive_field
-from explorer.shared_results import SharedResults
-from explorer.weights import available_weights, weights_file
+from explorer.analysis import activations
+from explorer.figures import charts
+from explorer.data import images
+from explorer.ui import pieces as ui
+from explorer.model.build import build_model
+from explorer.model.presets import PRESETS
+from explorer.analysis.receptive_field import InputBox, theoretical_receptive_field
+from explorer.studies.shared_results import SharedResults
+from explorer.model.weights import available_weights, weights_file
 from tests import images_corpus as corpus
 from tests.conftest import open_app
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from explorer.presets import PRESETS, TORCHVISION_PRESETS
+from explorer.model.presets import PRESETS, TORCHVISION_PRESETS
 from tests.conftest import APP, REPO_ROOT
 
 HEAVY = ("torch", "torchvision", "pandas", "thop", "torchinfo", "torch.utils.flop_counter")

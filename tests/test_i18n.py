@@ -203,8 +203,8 @@ def test_feature_maps_browse_and_show_receptive_fields_in_chinese() -> None:
 
 def test_capture_labels_and_refusals_are_written_in_the_readers_language() -> None:
     """A capture shared by the class holds no sentences: its layer names and a refusal are written when read."""
-    from explorer.activations import CaptureTooLarge, capture_points
-    from explorer.presets import cifar_resnet
+    from explorer.analysis.activations import CaptureTooLarge, capture_points
+    from explorer.model.presets import cifar_resnet
 
     points = capture_points(cifar_resnet(20), 32, detail=True, residual_parts=True)
     refusal = CaptureTooLarge(len(points), 3 * 2**30, 2**30)
@@ -225,9 +225,9 @@ def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
 
     from PIL import Image
 
-    from explorer.images import ImageError, decode_image
-    from explorer.shared_results import RunStopped
-    from explorer.weights import CheckpointError, WeightsUnavailable, read_checkpoint
+    from explorer.data.images import ImageError, decode_image
+    from explorer.studies.shared_results import RunStopped
+    from explorer.model.weights import CheckpointError, WeightsUnavailable, read_checkpoint
 
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, "PNG")
@@ -285,10 +285,10 @@ def test_compare_speaks_chinese_in_its_expanders_tables_and_charts() -> None:
 
 
 def test_chart_texts_follow_the_language() -> None:
-    from explorer import charts
-    from explorer.anatomy import layer_table
-    from explorer.compare import aligned_stages
-    from explorer.presets import PRESETS
+    from explorer.figures import charts
+    from explorer.analysis.anatomy import layer_table
+    from explorer.analysis.compare import aligned_stages
+    from explorer.model.presets import PRESETS
 
     r18, r50 = layer_table(PRESETS["resnet18"], 64), layer_table(PRESETS["resnet50"], 64)
 

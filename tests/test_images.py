@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.images import (
+from explorer.data.images import (
     AUGMENT_POLICIES, ImageError, Preprocessing, augmentation_samples, decode_image, denormalize, image_digest,
     preprocess, sample_images,
 )

@@ -10,13 +10,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from torchvision.models import get_model_weights
 
-from explorer import picker
-from explorer.anatomy import layer_table
-from explorer.lesson import LESSON, PAGE_SUMMARIES
-from explorer.presets import PRESETS
-from explorer.spec import ResNetSpec
-from explorer.spec_token import spec_from_token
-from explorer.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
+from explorer.ui import picker
+from explorer.analysis.anatomy import layer_table
+from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
+from explorer.model.presets import PRESETS
+from explorer.model.spec import ResNetSpec
+from explorer.model.token import spec_from_token
+from explorer.analysis.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
 from tests.conftest import open_app, open_tab
 
 
@@ -147,7 +147,10 @@ def test_a_long_table_is_shown_a_page_at_a_time_and_the_csv_holds_it_all(deferre
 
 
 def test_closed_tabs_compute_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer import charts, paper, profiling, ui
+    from explorer.figures import charts
+    from explorer.analysis import paper_table as paper
+    from explorer.analysis import profiling
+    from explorer.ui import pieces as ui
 
     calls: Counter[str] = Counter()
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageColor
 
-from explorer.anatomy import layer_table
+from explorer.analysis.anatomy import layer_table
 from explorer.cli import main
-from explorer.paper_figure import (
+from explorer.figures.paper_figure import (
     FONT, PNG_SCALE, ArcStyle, Label, PaperFigure, Role, _font, paper_figure, slide_scale, to_png, to_svg,
 )
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.spec import ResNetSpec, Shortcut
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.model.spec import ResNetSpec, Shortcut
 from tests.conftest import open_app, open_tab
 
 SVG = "{http://www.w3.org/2000/svg}"

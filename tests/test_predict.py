@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.build import build_model
-from explorer.images import Preprocessing, preprocess
-from explorer.predict import grad_cam, predict, stage_names
-from explorer.presets import PRESETS
-from explorer.shapes_task import CUE_COLOURS, shapes_images
-from explorer.weights import load_checkpoint_model, read_checkpoint
+from explorer.model.build import build_model
+from explorer.data.images import Preprocessing, preprocess
+from explorer.analysis.predict import grad_cam, predict, stage_names
+from explorer.model.presets import PRESETS
+from explorer.data.shapes import CUE_COLOURS, shapes_images
+from explorer.model.weights import load_checkpoint_model, read_checkpoint
 
 
 def held_out(count: int = 24, seed: int = 99):

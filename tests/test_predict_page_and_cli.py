@@ -13,13 +13,13 @@ import torchvision
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import charts
-from explorer.build import build_model
+from explorer.figures import charts
+from explorer.model.build import build_model
 from explorer.cli import main
-from explorer.images import Preprocessing, decode_image, preprocess, sample_images
-from explorer.predict import grad_cam, predict
-from explorer.presets import PRESETS
-from explorer.shapes_task import shapes_images
+from explorer.data.images import Preprocessing, decode_image, preprocess, sample_images
+from explorer.analysis.predict import grad_cam, predict
+from explorer.model.presets import PRESETS
+from explorer.data.shapes import shapes_images
 from tests import images_corpus as corpus
 from tests.checkpoints import CreatesAFile, saved
 from tests.conftest import open_app
@@ -145,7 +145,7 @@ def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class(media: dic
 
 
 def test_grad_cam_controls_compute_only_the_maps_they_change(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer import predict as predict_module
+    from explorer.analysis import predict as predict_module
 
     calls: dict[str, list[tuple]] = {"predict": [], "grad_cam": []}
 

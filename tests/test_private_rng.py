@@ -8,10 +8,10 @@ import numpy as np
 import torch
 import torchvision
 
-from explorer.build import build_model
-from explorer.images import AUGMENT_POLICIES, augmentation_samples
-from explorer.presets import get_preset
-from explorer.private_rng import private_rng
+from explorer.model.build import build_model
+from explorer.data.images import AUGMENT_POLICIES, augmentation_samples
+from explorer.model.presets import get_preset
+from explorer.runtime.private_rng import private_rng
 from tests.images_corpus import photo
 
 

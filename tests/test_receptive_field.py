@@ -8,15 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import model_views
-from explorer.anatomy import layer_table
-from explorer.build import build_model
-from explorer.presets import PRESETS
-from explorer.receptive_field import (
+from explorer.model import views as model_views
+from explorer.analysis.anatomy import layer_table
+from explorer.model.build import build_model
+from explorer.model.presets import PRESETS
+from explorer.analysis.receptive_field import (
     InputBox, effective_receptive_field, effective_size, receptive_fields, stage_centre_fields, stage_map_size,
     stage_names, theoretical_receptive_field,
 )
-from explorer.spec import ResNetSpec
+from explorer.model.spec import ResNetSpec
 
 # Every kind of path a box is composed through: basic and bottleneck blocks, the three stems,
 # avg-pool, projection, zero-pad and no shortcuts, dilation, and the stride on the first 1x1.

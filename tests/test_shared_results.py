@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from explorer.presets import cifar_resnet
-from explorer.shared_results import Finished, RunStopped, SharedResults
-from explorer.training import train_models
-from explorer.zero_init import twins
+from explorer.model.presets import cifar_resnet
+from explorer.studies.shared_results import Finished, RunStopped, SharedResults
+from explorer.studies.training import train_models
+from explorer.studies.zero_init import twins
 
 
 def ask_together(store: SharedResults, keys: list, compute, size_of=lambda value: 1):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, get_preset, resnet_for_depth
-from explorer.spec import (
+from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, get_preset, resnet_for_depth
+from explorer.model.spec import (
     Block, ResNetSpec, Shortcut, Stem, StrideStyle, check_input_size, spec_for_depth, stages_for_depth,
 )
 

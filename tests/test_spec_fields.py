@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from explorer.cli import build_parser, spec_from_args
-from explorer.presets import PRESETS
-from explorer.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Shortcut, Stem, StrideStyle, Widget
-from explorer.spec_token import spec_from_token, spec_to_token
+from explorer.model.presets import PRESETS
+from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Shortcut, Stem, StrideStyle, Widget
+from explorer.model.token import spec_from_token, spec_to_token
 from tests.conftest import open_app
 
 # One change per field, each from a preset where it is valid and differs. A new field

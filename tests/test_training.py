@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.presets import cifar_resnet
-from explorer.shapes_task import task_batch, task_classes
-from explorer.training import MIN_TRAIN_BATCH, SUMMARY_WINDOW, TrainStep, summarize, train_models
-from explorer.zero_init import twins
+from explorer.model.presets import cifar_resnet
+from explorer.data.shapes import task_batch, task_classes
+from explorer.studies.training import MIN_TRAIN_BATCH, SUMMARY_WINDOW, TrainStep, summarize, train_models
+from explorer.studies.zero_init import twins
 
 
 def test_training_is_deterministic_for_a_seed() -> None:

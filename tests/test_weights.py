@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer import weights as weights_module
-from explorer.build import build_model
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.spec import ResNetSpec
-from explorer.weights import (
+from explorer.model import weights as weights_module
+from explorer.model.build import build_model
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.model.spec import ResNetSpec
+from explorer.model.weights import (
     CheckpointError, ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_file,
     default_weights, guess_spec, load_checkpoint_model, load_model, load_pretrained, read_checkpoint, state_mismatch,
     torchvision_name, weights_file, weights_source,

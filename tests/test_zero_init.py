@@ -7,12 +7,12 @@ import json
 import pytest
 import torch
 
-from explorer.build import build_model
-from explorer.presets import PRESETS, cifar_resnet
-from explorer.shapes_task import task_batch
-from explorer.spec import ResNetSpec
-from explorer.training import train_models
-from explorer.zero_init import block_statistics, twin_init, twins
+from explorer.model.build import build_model
+from explorer.model.presets import PRESETS, cifar_resnet
+from explorer.data.shapes import task_batch
+from explorer.model.spec import ResNetSpec
+from explorer.studies.training import train_models
+from explorer.studies.zero_init import block_statistics, twin_init, twins
 from tests.conftest import open_app
 
 
@@ -97,8 +97,8 @@ def test_the_page_explains_plain_networks() -> None:
 
 
 def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer import devices
-    from explorer.devices import DoesNotFit
+    from explorer.runtime import devices
+    from explorer.runtime.devices import DoesNotFit
 
     monkeypatch.setattr(devices, "free_bytes", lambda device: 50 * 2**20)
     with pytest.raises(DoesNotFit, match="Training resnet50 zero-init at 224x224 with batch 64 needs about"):
@@ -109,7 +109,7 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_second_session_sees_the_class_run_without_training_again() -> None:
-    from explorer import ui
+    from explorer.ui.pieces import pieces as ui
 
     first = open_app("zero_init", timeout=300, model="cifar_resnet20")
     first.number_input(key="zi_batch").set_value(8).run()

@@ -1,0 +1,245 @@
+"""Two ResNets side by side: totals, aligned stages, where the extra cost goes, what it buys
+(published accuracy), and the same picture through both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from torch import Tensor, nn
+
+from explorer.analysis.activations import Activation, CapturePoint, capture_activations, capture_points
+from explorer.analysis.anatomy import LayerTable
+from explorer.i18n import N_, _
+from explorer.analysis.predict import Prediction, grad_cam, predict
+from explorer.analysis.profiling import ThroughputReport
+from explorer.model.spec import Block, ResNetSpec
+from explorer.analysis.table_format import human_bytes, human_count
+from explorer.analysis.zoo import PublishedWeights
+
+
+@dataclass(frozen=True)
+class TotalsDiff:
+    """One whole-model figure of models A and B."""
+
+    metric: str  # English, marked for the catalog: `label` is the reader's
+    a: int
+    b: int
+
+    @property
+    def label(self) -> str:
+        """The metric's name in the reader's language."""
+        return _(self.metric)
+
+    @property
+    def difference(self) -> int:
+        return self.b - self.a
+
+    @property
+    def ratio(self) -> float | None:
+        return self.b / self.a if self.a else None
+
+
+@dataclass(frozen=True)
+class StagePair:
+    """One stage of both models (None where a model has no such stage)."""
+
+    name: str
+    a_blocks: int | None
+    b_blocks: int | None
+    a_out: tuple[int, ...] | None
+    b_out: tuple[int, ...] | None
+    a_params: int
+    b_params: int
+    a_macs: int
+    b_macs: int
+    a_activation_bytes: int
+    b_activation_bytes: int
+
+
+def totals_diff(a: LayerTable, b: LayerTable) -> tuple[TotalsDiff, ...]:
+    ta, tb = a.totals, b.totals
+    return (
+        TotalsDiff(N_("Depth (weighted layers)"), ta.depth, tb.depth),
+        TotalsDiff(N_("Parameters"), ta.params, tb.params),
+        TotalsDiff(N_("MACs (conv+linear)"), ta.macs, tb.macs),
+        TotalsDiff(N_("FLOPs (= 2 × MACs)"), ta.flops, tb.flops),
+        TotalsDiff(N_("Activation memory (bytes, fp32, one image)"), ta.activation_bytes, tb.activation_bytes),
+        TotalsDiff(N_("Leaf layers"), ta.layers, tb.layers),
+        TotalsDiff(N_("Receptive field (px)"), ta.rf_size, tb.rf_size),
+    )
+
+
+def aligned_stages(a: LayerTable, b: LayerTable) -> tuple[StagePair, ...]:
+    """Stages of both models in order (stem, layer1 ..., head), matched by name."""
+    sa, sb = {s.name: s for s in a.stages}, {s.name: s for s in b.stages}
+    names = list(dict.fromkeys([*sa, *sb]))
+    names.sort(key=lambda n: (n != "stem", n == "head"))  # stem first, head last, layers in order
+    pairs = []
+    for name in names:
+        x, y = sa.get(name), sb.get(name)
+        pairs.append(StagePair(
+            name=name,
+            a_blocks=x.blocks if x else None, b_blocks=y.blocks if y else None,
+            a_out=x.out_shape if x else None, b_out=y.out_shape if y else None,
+            a_params=x.params if x else 0, b_params=y.params if y else 0,
+            a_macs=x.macs if x else 0, b_macs=y.macs if y else 0,
+            a_activation_bytes=x.activation_bytes if x else 0, b_activation_bytes=y.activation_bytes if y else 0,
+        ))
+    return tuple(pairs)
+
+
+def _times(b: float, a: float) -> str:
+    """ "2.25×": how many times ``a`` ``b`` is, in the reader's language."""
+    return _("{ratio:.2f}×").format(ratio=b / a) if a else "∞×"
+
+
+# A block type in a sentence ("uses basic blocks"), in the reader's language through _().
+BLOCK_WORDS = {Block.BASIC: N_("basic blocks"), Block.BOTTLENECK: N_("bottleneck blocks")}
+
+
+def block_words(block: Block) -> str:
+    """ "basic blocks" / "bottleneck blocks", in the reader's language."""
+    return _(BLOCK_WORDS[block])
+
+
+def explain_difference(a: LayerTable, b: LayerTable) -> list[str]:
+    """A few sentences on where B's extra (or smaller) cost goes, all from the tables, in the
+    reader's language (call it where the sentences are shown)."""
+    name_a, name_b = a.spec.name, b.spec.name
+    ta, tb = a.totals, b.totals
+    pairs = aligned_stages(a, b)
+    lines = [
+        _("**{name_b}** has {depth_b} weighted layers against {depth_a} for **{name_a}**, {params_times} the "
+          "parameters ({params_b} vs {params_a}) and {macs_times} the MACs ({macs_b} vs {macs_a}).").format(
+            name_a=name_a, name_b=name_b, depth_a=ta.depth, depth_b=tb.depth,
+            params_times=_times(tb.params, ta.params), params_a=human_count(ta.params), params_b=human_count(tb.params),
+            macs_times=_times(tb.macs, ta.macs), macs_a=human_count(ta.macs), macs_b=human_count(tb.macs)),
+    ]
+    macs_delta = tb.macs - ta.macs
+    if macs_delta:
+        top = max(pairs, key=lambda p: abs(p.b_macs - p.a_macs))
+        lines.append(_(
+            "The largest change in MACs is in **{stage}**: {macs_a} → {macs_b} ({share:.0%} of the whole "
+            "difference), with {blocks_a} → {blocks_b} blocks.").format(
+            stage=top.name, macs_a=human_count(top.a_macs), macs_b=human_count(top.b_macs),
+            share=(top.b_macs - top.a_macs) / macs_delta, blocks_a=top.a_blocks or 0, blocks_b=top.b_blocks or 0))
+    params_delta = tb.params - ta.params
+    if params_delta:
+        top = max(pairs, key=lambda p: abs(p.b_params - p.a_params))
+        lines.append(_("Most of the parameter change is in **{stage}**: {params_a} → {params_b} ({share:.0%} of it).")
+                     .format(stage=top.name, params_a=human_count(top.a_params), params_b=human_count(top.b_params),
+                             share=(top.b_params - top.a_params) / params_delta))
+    if a.spec.block is not b.spec.block:
+        first_a = next(x for x in a.blocks if x.block is not None)
+        first_b = next(x for x in b.blocks if x.block is not None)
+        lines.append(_(
+            "The blocks differ: {name_a} uses {blocks_a} ({convs_a}, expansion {expansion_a}), {name_b} uses "
+            "{blocks_b} ({convs_b}, expansion {expansion_b}); the last stage outputs {channels_a} vs {channels_b} "
+            "channels, so the fc layer has {fc_a:,} vs {fc_b:,} parameters.").format(
+            name_a=name_a, blocks_a=block_words(a.spec.block), convs_a=first_a.convs,
+            expansion_a=a.spec.block.expansion, name_b=name_b, blocks_b=block_words(b.spec.block),
+            convs_b=first_b.convs, expansion_b=b.spec.block.expansion,
+            channels_a=a.stages[-2].out_shape[0], channels_b=b.stages[-2].out_shape[0],
+            fc_a=next(s for s in a.stages if s.name == "head").params,
+            fc_b=next(s for s in b.stages if s.name == "head").params))
+    if tb.activation_bytes != ta.activation_bytes:
+        top = max(pairs, key=lambda p: abs(p.b_activation_bytes - p.a_activation_bytes))
+        lines.append(_(
+            "Activation memory per image: {bytes_a} → {bytes_b} ({times}); the largest change is in **{stage}** "
+            "({stage_a} → {stage_b}).").format(
+            bytes_a=human_bytes(ta.activation_bytes), bytes_b=human_bytes(tb.activation_bytes),
+            times=_times(tb.activation_bytes, ta.activation_bytes), stage=top.name,
+            stage_a=human_bytes(top.a_activation_bytes), stage_b=human_bytes(top.b_activation_bytes)))
+    return lines
+
+
+def accuracy_lines(name_a: str, weights_a: Sequence[PublishedWeights], name_b: str,
+                   weights_b: Sequence[PublishedWeights]) -> list[str]:
+    """What B's cost buys over A in published ImageNet accuracy, weights version by version,
+    in the reader's language.
+
+    Versions both models have are compared like for like (the same training recipe); a
+    model with V1 and V2 weights shows what a newer recipe alone buys at the same cost.
+    """
+    lines = []
+    by_name_a = {w.weights: w for w in weights_a}
+    for b in weights_b:
+        a = by_name_a.get(b.weights)
+        if a is not None:
+            lines.append(_(
+                "With {weights} weights (the same recipe for both), **{name_b}** reaches {acc_b:g}% top-1 against "
+                "{acc_a:g}% for **{name_a}**: {gain:+.2f} points for {macs_times} the MACs and {params_times} the "
+                "parameters.").format(
+                weights=b.weights, name_b=name_b, acc_b=b.acc1, acc_a=a.acc1, name_a=name_a, gain=b.acc1 - a.acc1,
+                macs_times=_times(b.gmacs, a.gmacs), params_times=_times(b.params, a.params)))
+    for name, weights in ((name_a, weights_a), (name_b, weights_b)):
+        if len(weights) > 1:
+            old, new = weights[0], weights[-1]
+            lines.append(_("**{name}**'s {new} weights score {gain:+.2f} points over {old} with the same network and "
+                           "MACs: a newer training recipe, not a bigger model.").format(
+                name=name, new=new.weights, gain=new.acc1 - old.acc1, old=old.weights))
+    return lines
+
+
+# ---- the same picture through both ---------------------------------------------------
+
+
+def stage_output_points(spec: ResNetSpec, input_size: int | tuple[int, int]) -> tuple[CapturePoint, ...]:
+    """The stem's output and each stage's output (its last block's), from `capture_points`."""
+    points = capture_points(spec, input_size)
+    last_block = {p.stage: p for p in points}  # in execution order: the last point of a stage wins
+    return tuple(last_block.values())
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """One stage's output, averaged over its channels."""
+
+    stage: str  # "stem", "layer1", …
+    shape: tuple[int, int, int]  # (C, H, W) of the output
+    mean_map: np.ndarray  # (H, W) float32: the mean over the C channels
+
+    @property
+    def stretched(self) -> np.ndarray:
+        """The mean map stretched to [0, 1], so stages of very different ranges share one colour bar."""
+        low, high = self.mean_map.min(), self.mean_map.max()
+        return (self.mean_map - low) / (high - low) if high > low else np.zeros_like(self.mean_map)
+
+
+@dataclass(frozen=True)
+class ImageThrough:
+    """One picture through one model: its stage outputs, top-5 and the top class's Grad-CAM."""
+
+    stages: tuple[StageMap, ...]
+    prediction: Prediction
+    cam: np.ndarray  # (H, W) in [0, 1], for the top class from the last stage
+
+    @property
+    def bytes(self) -> int:
+        return sum(s.mean_map.nbytes for s in self.stages) + self.cam.nbytes
+
+
+def stage_maps(activations: Sequence[Activation]) -> tuple[StageMap, ...]:
+    """The channel mean of each captured map."""
+    return tuple(StageMap(a.point.stage, a.point.shape, a.maps.mean(axis=0)) for a in activations)
+
+
+def image_through(model: nn.Module, spec: ResNetSpec, image: Tensor, class_names: Sequence[str]) -> ImageThrough:
+    """``image`` (3, H, W), preprocessed for ``model``, through it: one capture of the stage
+    outputs (`capture_activations`), the top-5 (`predict`) and Grad-CAM (`grad_cam`)."""
+    activations = capture_activations(model, spec, image, stage_output_points(spec, (image.shape[1], image.shape[2])))
+    (prediction,) = predict(model, image, class_names, topk=5)
+    return ImageThrough(stage_maps(activations), prediction, grad_cam(model, spec, image, prediction.indices[0]))
+
+
+def latency_lines(a: ThroughputReport, b: ThroughputReport) -> list[str]:
+    """Whether the MACs ratio predicts the measured one, batch by batch, in the reader's language."""
+    lines = []
+    for ta, tb in zip(a.timings, b.timings):
+        lines.append(_("Batch {batch}: **{model_b}** takes {time_times} the time of **{model_a}** for {macs_times} "
+                       "the MACs ({rate_b:,.0f} vs {rate_a:,.0f} images/s).").format(
+            batch=tb.batch, model_b=b.model, time_times=_times(tb.milliseconds, ta.milliseconds), model_a=a.model,
+            macs_times=_times(b.macs, a.macs), rate_b=tb.images_per_second, rate_a=ta.images_per_second))
+    return lines

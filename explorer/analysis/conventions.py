@@ -1,0 +1,195 @@
+"""Four ways to count a ResNet's work, side by side and reconciled per layer type.
+
+* explorer — conv + linear multiply-accumulates (MACs), the convention of torchvision's
+  ``_ops`` and the paper's Table 1;
+* torchinfo ``total_mult_adds`` — the same, plus one per BN affine parameter and per
+  linear bias;
+* thop ``profile`` — the same conv/linear MACs, plus per-element work of BN and pooling;
+* ``torch.utils.flop_counter.FlopCounterMode`` — FLOPs (2 per MAC) of conv and matmul ops.
+  Its formulas (``flop_registry``) are applied by a small dispatch mode of our own:
+  FlopCounterMode itself installs *global* module hooks (its ModuleTracker) that would fire
+  on every other session's forward pass while it counts; dispatch modes are thread-local.
+
+Each tool runs on its own freshly built ``meta`` model: hooks and mode switches of those
+tools never touch a model another session uses, and nothing is computed, only counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import thop
+import torch
+import torchinfo
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
+
+from explorer.analysis.anatomy import LayerTable, is_leaf_layer
+from explorer.model.build import build_model
+from explorer.i18n import N_, _
+
+# Each tool's column label and what it counts (marked here, shown through _()).
+TOOLS = {
+    "explorer": (N_("Explorer MACs"), N_("conv + linear multiply-accumulates; no bias, BN, ReLU, pooling or residual add")),
+    "torchinfo": (N_("torchinfo mult-adds"), N_("conv + linear MACs, + 1 per BN affine parameter and per linear bias")),
+    "thop": (N_("thop MACs"), N_("conv + linear MACs, + per-element BN and pooling work")),
+    "flop_counter": (N_("FlopCounterMode FLOPs"), N_("2 × conv and matmul MACs (FLOPs, not MACs); nothing else")),
+}
+RESIDUAL_ADD = N_("residual add")  # a row's layer type: show it through _()
+_FLOP_OPS = {"aten.convolution": "Conv2d", "aten.addmm": "Linear", "aten.mm": "Linear"}
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One layer type counted by every tool, and the numbers that say why they differ.
+
+    Conventions are cached and shared by every session, so a row holds numbers only; its
+    `explanation` is written when it is read, in the reader's language.
+    """
+
+    layer_type: str
+    explorer: int
+    torchinfo: int
+    thop: int
+    flop_counter: int
+    outputs: int = 0  # output elements of this type's layers, one image
+    bn_params: int = 0  # BN affine parameters of the whole model
+    adds: int = 0  # residual additions of the whole model, one image
+
+    @property
+    def explanation(self) -> str:
+        """Why the tools' counts of this layer type differ."""
+        return _explain(self.layer_type, self.thop, self.outputs, self.bn_params, self.adds)
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Per-type rows and per-tool totals for one spec at one input size (one image)."""
+
+    rows: tuple[CountRow, ...]
+
+    def total(self, tool: str) -> int:
+        return sum(getattr(row, tool) for row in self.rows)
+
+
+def _leaf_types(model: nn.Module) -> dict[str, str]:
+    return {name: type(m).__name__ for name, m in model.named_modules() if is_leaf_layer(m)}
+
+
+def _torchinfo_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
+    info = torchinfo.summary(build_model(table.spec, "meta"), input_data=x, verbose=0, device="meta")
+    counts: Counter = Counter()
+    for layer in info.summary_list:
+        if layer.is_leaf_layer:
+            counts[layer.class_name] += int(layer.macs)
+    return counts
+
+
+def _thop_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
+    model = build_model(table.spec, "meta")
+    types = _leaf_types(model)
+    _, _, tree = thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+    counts: Counter = Counter()
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, (ops, _params, children) in node.items():
+            name = prefix + key
+            if name in types:
+                counts[types[name]] += int(ops)
+            walk(children, name + ".")
+
+    walk(tree, "")
+    return counts
+
+
+class _FlopCounter(TorchDispatchMode):
+    """FlopCounterMode's per-op FLOP formulas, counted in this thread only (no module hooks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        packet = func._overloadpacket
+        if packet in flop_registry:
+            self.counts[str(packet)] += int(flop_registry[packet](*args, **kwargs, out_val=out))
+        return out
+
+
+def _flop_counter_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
+    model = build_model(table.spec, "meta")
+    with _FlopCounter() as counter, torch.no_grad():
+        model(x)
+    counts: Counter = Counter()
+    for op, flops in counter.counts.items():
+        counts[_FLOP_OPS.get(op, op)] += flops
+    return counts
+
+
+def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds: int) -> str:
+    per_output = thop_ops / outputs if outputs else 0
+    if layer_type == "BatchNorm2d":
+        return _("Not a multiply-accumulate layer (foldable into the conv at inference): explorer and "
+                 "FlopCounterMode count 0. torchinfo counts its {bn_params:,} affine parameters once "
+                 "(not per pixel); thop counts {per_output:g} ops per output element.").format(
+            bn_params=bn_params, per_output=per_output)
+    if layer_type == "AvgPool2d":
+        return _("The avg-down shortcut's pooling: thop counts {per_output:g} ops per output element, "
+                 "the others 0.").format(per_output=per_output)
+    if layer_type == "AdaptiveAvgPool2d":
+        return _("Global average pool: thop counts {per_output:g} ops per output value "
+                 "(the window's adds and one divide), the others 0.").format(per_output=per_output)
+    if layer_type == RESIDUAL_ADD:
+        return _("{adds:,} additions (every element of every block's output, out += identity). No "
+                 "tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
+                 "(FlopCounterMode).").format(adds=adds)
+    return _(_FIXED_EXPLANATIONS[layer_type]) if layer_type in _FIXED_EXPLANATIONS else ""
+
+
+_FIXED_EXPLANATIONS = {
+    "Conv2d": N_("Everyone counts k x k x C_in/groups multiply-accumulates per output value; "
+                 "FlopCounterMode reports them as FLOPs (x2). ResNet convs have no bias."),
+    "Linear": N_("in x out multiply-accumulates. torchinfo adds one per bias; "
+                 "FlopCounterMode reports addmm as 2 x in x out FLOPs and skips the bias."),
+    "ReLU": N_("A comparison, not arithmetic: 0 everywhere."),
+    "MaxPool2d": N_("Comparisons: 0 everywhere."),
+    "ZeroPadShortcut": N_("Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere."),
+}
+
+
+def count_conventions(table: LayerTable) -> Conventions:
+    """Count ``table``'s spec with every tool and line the counts up per layer type."""
+    x = torch.empty(1, table.spec.in_channels, *table.input_size, device="meta")  # (1, C, H, W)
+    by_tool = {
+        "torchinfo": _torchinfo_by_type(table, x),
+        "thop": _thop_by_type(table, x),
+        "flop_counter": _flop_counter_by_type(table, x),
+    }
+    ours: Counter = Counter()
+    outputs: Counter = Counter()
+    bn_params = 0
+    for row in table.rows:
+        ours[row.type] += row.macs
+        outputs[row.type] += math.prod(row.out_shape)
+        bn_params += row.params if row.type == "BatchNorm2d" else 0
+    adds = sum(math.prod(b.out_shape) for b in table.blocks if b.block is not None)
+    rows = [
+        CountRow(
+            layer_type=layer_type,
+            explorer=ours[layer_type],
+            torchinfo=by_tool["torchinfo"][layer_type],
+            thop=by_tool["thop"][layer_type],
+            flop_counter=by_tool["flop_counter"][layer_type],
+            outputs=outputs[layer_type],
+            bn_params=bn_params,
+            adds=adds,
+        )
+        for layer_type in dict.fromkeys(row.type for row in table.rows)
+    ]
+    rows.append(CountRow(RESIDUAL_ADD, 0, 0, 0, 0, adds=adds))
+    return Conventions(rows=tuple(rows))

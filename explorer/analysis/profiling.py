@@ -1,0 +1,262 @@
+"""Measured cost of one forward pass, per leaf layer, on a real model on a real device.
+
+The model is built for the measurement and thrown away: the timing hooks never touch a
+model another session uses. GPU timings use CUDA events; CPU timings ``perf_counter``.
+Peak memory per layer is measured on CUDA only (``torch.cuda.max_memory_allocated``); the
+CPU allocator has no such counter, so there the report leaves it empty. CUDA's peak counter
+is one per device for the whole process: measurements on CUDA are serialised by a lock, so
+two sessions never reset each other's peak (another session's forward pass can still add
+its own allocations to a peak; the figure is then an upper bound).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from explorer.analysis.anatomy import LayerTable, is_leaf_layer, layer_table
+from explorer.model.build import build_model
+from explorer.runtime.devices import DoesNotFit, check_fits
+from explorer.i18n import _
+from explorer.model.spec import ResNetSpec
+
+_CUDA_PEAK_LOCK = threading.Lock()  # torch.cuda.reset_peak_memory_stats is process-wide
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One leaf-layer call: median latency over the repeats, and CUDA peak memory."""
+
+    name: str
+    call: int
+    milliseconds: float
+    peak_bytes: int | None  # memory allocated above the layer's starting point, CUDA only
+
+    @property
+    def label(self) -> str:
+        """The layer's name, with "(call 2)" on a module called more than once (a shared ReLU)."""
+        return self.name + (_(" (call {call})").format(call=self.call + 1) if self.call else "")
+
+
+@dataclass(frozen=True)
+class CostReport:
+    device: str
+    batch: int
+    input_size: tuple[int, int]
+    repeats: int
+    layers: tuple[LayerCost, ...]
+    forward_milliseconds: float  # median of whole forwards without hooks
+    peak_bytes: int | None  # whole forward, CUDA only
+
+
+class _Timer:
+    """Pre/post hooks that time each leaf call of a private model."""
+
+    def __init__(self, cuda: bool) -> None:
+        self.cuda = cuda
+        self.records: list[tuple[str, object, object, int | None]] = []
+        self.open: list[tuple[object, int]] = []
+
+    def now(self) -> object:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def before(self, module: nn.Module, args: object) -> None:
+        base = 0
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        self.open.append((self.now(), base))
+
+    def after(self, name: str) -> object:
+        def hook(module: nn.Module, args: object, out: object) -> None:
+            start, base = self.open.pop()
+            end = self.now()
+            peak = torch.cuda.max_memory_allocated() - base if self.cuda else None
+            self.records.append((name, start, end, peak))
+        return hook
+
+    def elapsed_ms(self, start: object, end: object) -> float:
+        if self.cuda:
+            return start.elapsed_time(end)  # type: ignore[attr-defined]
+        return (end - start) * 1e3  # type: ignore[operator]
+
+
+def _check_forward_fits(table: LayerTable, device: str, batch: int) -> None:
+    """`check_fits` for the weights plus ``batch`` images' activations (`DoesNotFit`)."""
+    check_fits(table.totals.param_bytes, table.totals.activation_bytes * batch, device,
+               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
+                   model=table.spec.name, height=table.input_size[0], width=table.input_size[1], batch=batch))
+
+
+def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, warmups: int = 1,
+                  tick: Callable[[], None] = lambda: None) -> tuple[float, int | None]:
+    """Median milliseconds of ``repeats`` whole forwards after ``warmups``, and the CUDA peak of
+    one more (None on other devices); ``tick()`` after each forward. Call under `_CUDA_PEAK_LOCK`
+    on CUDA, in inference mode."""
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for _warmup in range(warmups):  # kernel selection, allocator, thread pools
+        model(x)
+        tick()
+    times = []
+    for _repeat in range(repeats):
+        sync()
+        start = time.perf_counter()
+        model(x)
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+        tick()
+    peak = None
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        model(x)
+        peak = torch.cuda.max_memory_allocated() - base
+    return statistics.median(times), peak
+
+
+def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], device: str,
+                        batch: int = 1, repeats: int = 3, seed: int = 0) -> CostReport:
+    """Time every leaf call of one forward of ``batch`` random images (median of ``repeats``).
+
+    Raises `DoesNotFit` when weights plus activations would not fit in free memory.
+    """
+    table = layer_table(spec, input_size)
+    _check_forward_fits(table, device, batch)
+    cuda = device.startswith("cuda")
+    model = build_model(spec, device, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, spec.in_channels, *table.input_size, generator=generator).to(device)  # (N, C, H, W)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
+        forward_milliseconds, peak = _time_forward(model, x, repeats, cuda)
+        timer = _Timer(cuda)
+        for name, module in model.named_modules():
+            if is_leaf_layer(module):
+                module.register_forward_pre_hook(timer.before)
+                module.register_forward_hook(timer.after(name))
+        runs = []
+        for _repeat in range(repeats):
+            timer.records.clear()
+            model(x)
+            sync()
+            runs.append([(n, timer.elapsed_ms(s, e), p) for n, s, e, p in timer.records])
+
+    calls: dict[str, int] = {}
+    layers = []
+    for index, (name, _ms, peak_bytes) in enumerate(runs[0]):
+        call = calls.get(name, 0)
+        calls[name] = call + 1
+        layers.append(LayerCost(name, call, statistics.median(run[index][1] for run in runs), peak_bytes))
+    return CostReport(
+        device=device, batch=batch, input_size=table.input_size, repeats=repeats, layers=tuple(layers),
+        forward_milliseconds=forward_milliseconds, peak_bytes=peak,
+    )
+
+
+# ---- whole-forward latency and throughput (Compare) ----------------------------------------
+
+
+THROUGHPUT_WARMUPS = 2  # a CPU's first forwards of a new model run several times slower
+THROUGHPUT_REPEATS = 5
+
+
+def throughput_batches(device: str) -> tuple[int, int]:
+    """Batch 1 (latency) and a larger batch (throughput): 64 on CUDA, 16 elsewhere (a CPU is slow)."""
+    return (1, 64) if device.startswith("cuda") else (1, 16)
+
+
+@dataclass(frozen=True)
+class BatchTiming:
+    """Whole forwards of one batch: median latency and, on CUDA, peak memory."""
+
+    batch: int
+    milliseconds: float  # median over the repeats, after the warm-ups
+    peak_bytes: int | None  # allocated above the model and input during one forward, CUDA only
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch / (self.milliseconds / 1e3)
+
+
+@dataclass(frozen=True)
+class ThroughputReport:
+    """One model's forward latency and throughput at several batch sizes on one device."""
+
+    model: str  # the spec's name
+    device: str
+    input_size: tuple[int, int]
+    repeats: int
+    macs: int  # conv + linear multiply-accumulates per image, from the layer table
+    timings: tuple[BatchTiming, ...]
+
+    def gmacs_per_second(self, timing: BatchTiming) -> float:
+        """The arithmetic the device achieved: MACs of the batch over its latency, in G/s."""
+        return self.macs * timing.batch / (timing.milliseconds / 1e3) / 1e9
+
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what runs now)
+
+
+def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], device: str,
+                       batch_sizes: Sequence[int], progress: Progress | None = None,
+                       repeats: int = THROUGHPUT_REPEATS, seed: int = 0) -> ThroughputReport:
+    """Median latency of whole forwards of random images for each batch size, on a model built for it
+    (after `THROUGHPUT_WARMUPS` forwards).
+
+    Raises `DoesNotFit` when the largest batch would not fit in free memory, or when the
+    device runs out of memory all the same.
+    """
+    table = layer_table(spec, input_size)
+    height, width = table.input_size
+    _check_forward_fits(table, device, max(batch_sizes))
+    cuda = device.startswith("cuda")
+    steps, done = len(batch_sizes) * (THROUGHPUT_WARMUPS + repeats), 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done / steps, _("{model}, batch {batch}: forward {done} of {steps}").format(
+                model=spec.name, batch=batch, done=done, steps=steps))
+
+    generator = torch.Generator().manual_seed(seed)
+    timings = []
+    model = x = None
+    try:
+        model = build_model(spec, device, seed=seed)
+        with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
+            for batch in batch_sizes:
+                x = torch.randn(batch, spec.in_channels, height, width, generator=generator).to(device)  # (N, C, H, W)
+                milliseconds, peak = _time_forward(model, x, repeats, cuda, THROUGHPUT_WARMUPS, tick)
+                timings.append(BatchTiming(batch, milliseconds, peak))
+    except torch.OutOfMemoryError:
+        model = x = None  # drop the failed attempt's tensors, then give their blocks back to other sessions
+        torch.cuda.empty_cache()
+        raise DoesNotFit(_("{model} ran out of memory on {device} with batches up to {batch}: another session may be "
+                           "using the device. Try again, or use a smaller input size.").format(
+            model=spec.name, device=device, batch=max(batch_sizes))) from None
+    return ThroughputReport(spec.name, device, (height, width), repeats, table.totals.macs, tuple(timings))
+
+
+def measure_throughputs(specs: Sequence[ResNetSpec], input_size: int | tuple[int, int], device: str,
+                        batch_sizes: Sequence[int], progress: Progress | None = None,
+                        repeats: int = THROUGHPUT_REPEATS) -> tuple[ThroughputReport, ...]:
+    """`measure_throughput` of several models in one run, one after the other, with one progress."""
+    reports = []
+    for index, spec in enumerate(specs):
+        share = None if progress is None else (
+            lambda fraction, text, i=index: progress((i + fraction) / len(specs), text))
+        reports.append(measure_throughput(spec, input_size, device, batch_sizes, share, repeats))
+    return tuple(reports)

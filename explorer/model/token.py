@@ -1,0 +1,53 @@
+"""The model link: a `ResNetSpec` as a short, readable URL token, and back.
+
+A token is a preset name, then the fields that differ from it, each as ``field=value``
+with the value written by the field's own `FieldInfo.format`:
+``resnet50;stem=deep;stride_style=caffe``. Links made by older versions read the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from explorer.i18n import _
+from explorer.model.presets import PRESETS, get_preset
+from explorer.model.spec import SPEC_FIELDS, Block, ResNetSpec, Stem
+
+# The preset a custom spec is written relative to (the fewest differences for its family).
+_TOKEN_BASES = {
+    (Stem.CIFAR, Block.BASIC): "cifar_resnet20",
+    (Stem.CIFAR, Block.BOTTLENECK): "cifar_resnet20",
+    (Stem.IMAGENET, Block.BASIC): "resnet18",
+    (Stem.DEEP, Block.BASIC): "resnet18",
+}
+
+
+def spec_to_token(spec: ResNetSpec) -> str:
+    """A short, readable string for URLs: ``resnet50`` or ``resnet50;stride_style=caffe;stem=deep``."""
+    if spec.preset is not None:
+        return spec.preset
+    base_name = _TOKEN_BASES.get((spec.stem, spec.block), "resnet50")
+    base = PRESETS[base_name]
+    changes = [
+        f"{name}={info.format(getattr(spec, name))}"
+        for name, info in SPEC_FIELDS.items()
+        if getattr(spec, name) != getattr(base, name)
+    ]
+    return ";".join([base_name, *changes])
+
+
+def spec_from_token(token: str) -> ResNetSpec:
+    """Inverse of `spec_to_token`; raises ValueError naming what it could not read."""
+    base_name, *assignments = token.strip().split(";")
+    base = get_preset(base_name)
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or key not in SPEC_FIELDS:
+            raise ValueError(_("Cannot read {text!r} in the model link: expected field=value with a ResNetSpec "
+                               "field.").format(text=assignment))
+        try:
+            changes[key] = SPEC_FIELDS[key].parse(text)
+        except ValueError as error:
+            raise ValueError(_("Cannot read {text!r} in the model link: {error}").format(text=assignment, error=error)) from None
+    return base.with_changes(**changes)

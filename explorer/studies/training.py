@@ -1,0 +1,216 @@
+"""Training on the shapes task: one backward pass's gradients, and a short, deterministic SGD loop.
+
+Every function builds its own models from (spec, seed) and throws them away afterwards:
+nothing here touches a shared model. The randomness of a run (weights, batches) comes from
+its seed alone, through a `torch.Generator` of its own, never the global RNG.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer.analysis.anatomy import layer_table
+from explorer.model.build import build_model
+from explorer.runtime.devices import check_fits
+from explorer.i18n import _
+from explorer.data.shapes import task_batch
+from explorer.studies.shared_results import ProgressText
+from explorer.model.spec import ResNetSpec
+
+MIN_TRAIN_BATCH = 8  # BatchNorm's batch statistics are too noisy to train on below this
+TASK_EXAMPLES = 512  # pictures of the shapes task drawn for a run; batches are sampled from them
+MOMENTUM, WEIGHT_DECAY = 0.9, 1e-4  # He et al. 2016's SGD settings
+WARMUP_STEPS = 10  # learning-rate warm-up, as He et al. (2016) warm up their deepest CIFAR nets
+SUMMARY_WINDOW = 10  # steps averaged at each end of a run: one batch's accuracy is noisy
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One optimisation step."""
+
+    step: int
+    loss: float
+    accuracy: float  # on this step's batch
+
+
+def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int = 32,
+          lr: float = 0.05, seed: int = 0, on_step: Callable[[TrainStep], bool | None] | None = None,
+          warmup: int = WARMUP_STEPS) -> list[TrainStep]:
+    """SGD with momentum on ``inputs`` (N, C, H, W); the same batches for the same seed.
+
+    The learning rate rises linearly over the first ``warmup`` steps, so a deep net does not
+    diverge in its first steps.
+    ``on_step`` sees every step and may return False to stop early (a stop button).
+    The model is trained in place and left in eval mode.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(warmup, 1)))
+    device = next(model.parameters()).device
+    history: list[TrainStep] = []
+    model.train()
+    try:
+        for step in range(steps):
+            batch = torch.randint(0, len(inputs), (min(batch_size, len(inputs)),), generator=generator)
+            x, y = inputs[batch].to(device), labels[batch].to(device)  # (B, C, H, W), (B,)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            record = TrainStep(step, float(loss.detach()), float((logits.argmax(1) == y).float().mean()))
+            history.append(record)
+            if not math.isfinite(record.loss) or (on_step is not None and on_step(record) is False):
+                break
+    finally:
+        model.eval()
+    return history
+
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Where one training run started and ended, for a caption or a printed table."""
+
+    label: str
+    steps: int  # steps that ran
+    final_loss: float
+    final_accuracy: float  # on the last step's batch
+    early_loss: float  # mean over the first SUMMARY_WINDOW steps
+    late_accuracy: float  # mean batch accuracy over the last SUMMARY_WINDOW steps
+
+
+def summarize(label: str, history: Sequence[TrainStep]) -> RunSummary:
+    """The summary of a run of at least one step."""
+    if not history:
+        raise ValueError(_("{label} ran no step, so there is nothing to summarize.").format(label=label))
+    early, late = history[:SUMMARY_WINDOW], history[-SUMMARY_WINDOW:]
+    return RunSummary(label, len(history), history[-1].loss, history[-1].accuracy,
+                      sum(s.loss for s in early) / len(early), sum(s.accuracy for s in late) / len(late))
+
+
+@dataclass(frozen=True)
+class LayerGradient:
+    """L2 norm of a conv or fc weight's gradient after one backward pass."""
+
+    name: str
+    norm: float
+
+
+def gradient_norms(spec: ResNetSpec, seed: int, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[LayerGradient, ...]:
+    """Gradient norm of every conv and fc weight, in execution order, after one backward pass."""
+    model = build_model(spec, seed=seed).train()
+    loss = F.cross_entropy(model(inputs), labels)
+    loss.backward()
+    return tuple(
+        LayerGradient(name, float(module.weight.grad.norm()))
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.weight.grad is not None
+    )
+
+
+def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) -> None:
+    """Refuse (`DoesNotFit`) a training step that would not fit in free CPU memory.
+
+    Weights, their gradients and SGD momentum (3x the parameters), plus every activation of
+    the batch twice (kept for backward, and its gradient).
+    """
+    totals = layer_table(spec, input_size).totals
+    check_fits(3 * totals.param_bytes, 2 * totals.activation_bytes * batch_size, "cpu",
+               _("Training {name} at {size}x{size} with batch {batch}").format(name=spec.name, size=input_size,
+                                                                                batch=batch_size))
+
+
+def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32, lr: float = 0.05, seed: int = 0,
+                 input_size: int = 32, examples: int = TASK_EXAMPLES,
+                 on_step: Callable[[str, TrainStep], bool | None] | None = None) -> dict[str, list[TrainStep]]:
+    """Train each spec from the same seed on the same batches of the shapes task.
+
+    Batches below `MIN_TRAIN_BATCH` are raised to it. ``on_step(label, step)`` sees every
+    step and may return False to stop everything (the page's stop button and progress bar).
+    Deterministic for a seed.
+    """
+    batch_size = max(batch_size, MIN_TRAIN_BATCH)
+    for spec in specs.values():
+        check_training_memory(spec, input_size, batch_size)
+    num_classes = min(spec.num_classes for spec in specs.values())
+    inputs, labels = task_batch(examples, input_size, num_classes, seed)
+    histories: dict[str, list[TrainStep]] = {}
+    stopped = False
+    for label, spec in specs.items():
+        if stopped:
+            break
+        model = build_model(spec, seed=seed)
+
+        def report(step: TrainStep, label: str = label) -> bool:
+            nonlocal stopped
+            if on_step is not None and on_step(label, step) is False:
+                stopped = True
+                return False
+            return True
+
+        histories[label] = train(model, inputs, labels, steps, batch_size, lr, seed, report)
+    return histories
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Everything that determines a training run's curves: the key a whole class shares it under.
+
+    Runs are deterministic for these fields (the seed drives weights and batches through
+    private generators), so equal keys mean equal curves; torch's version is part of the key
+    because its kernels can change the last digits.
+    """
+
+    specs: tuple[tuple[str, ResNetSpec], ...]  # (label, spec) in training order
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+    input_size: int
+    torch_version: str = torch.__version__
+
+    @classmethod
+    def of(cls, specs: dict[str, ResNetSpec], steps: int, batch_size: int, lr: float, seed: int,
+           input_size: int) -> TrainingRun:
+        return cls(tuple(specs.items()), steps, max(batch_size, MIN_TRAIN_BATCH), lr, seed, input_size)
+
+    def check_memory(self) -> None:
+        """`check_training_memory` for every model of the run (`DoesNotFit`), before it starts: a
+        session asks this itself, so the refusal is said in its reader's language."""
+        for _label, spec in self.specs:
+            check_training_memory(spec, self.input_size, self.batch_size)
+
+    def train(self, report: Callable[[float, ProgressText, dict[str, list[TrainStep]]], bool]) -> dict[str, list[TrainStep]]:
+        """`train_models` with ``report(fraction done, text, curves so far)`` after every step; it
+        answers False to stop (then the curves so far are returned). The text is a function that
+        says the step in the language of whoever reads it (a class follows one run)."""
+        partial: dict[str, list[TrainStep]] = {label: [] for label, _spec in self.specs}
+        total = self.steps * len(self.specs)
+
+        def on_step(label: str, step: TrainStep) -> bool:
+            partial[label].append(step)
+            done = sum(len(h) for h in partial.values())
+            return report(done / total, partial_text(label, step, self.steps), partial)
+
+        train_models(dict(self.specs), self.steps, self.batch_size, self.lr, self.seed, self.input_size,
+                     on_step=on_step)
+        return partial
+
+
+def partial_text(label: str, step: TrainStep, steps: int) -> ProgressText:
+    """A run's progress after ``step``, said when shown: "ResNet-20: step 3/60, loss 2.301"."""
+    return lambda: _("{label}: step {step}/{steps}, loss {loss:.3f}").format(
+        label=label, step=step.step + 1, steps=steps, loss=step.loss)
+
+
+def curves_bytes(curves: dict[str, list[TrainStep]]) -> int:
+    """About what a run's curves cost to keep (three floats and an int a step, with overhead)."""
+    return 200 * sum(len(h) for h in curves.values()) + 1000

@@ -1,0 +1,74 @@
+"""The ResNet-18 vs ResNet-50 lesson: the pages in teaching order, each opened on its model.
+
+Home turns these into numbered links. Their addresses hold the same URL tokens the model
+picker writes (``?model=resnet18``; Compare's ``?a=…&b=…``), so a step opens its page with
+the model chosen, and a teacher can paste the same address. No torch here: Home loads none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer.i18n import N_
+from explorer.model.presets import get_preset
+from explorer.model.token import spec_to_token
+
+
+@dataclass(frozen=True)
+class PageSummary:
+    """One page of the app and the one line that says what it teaches."""
+
+    page: str  # a key of `picker.pages()`
+    title: str  # marked with N_(), shown through _()
+    teaches: str
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    """One numbered step: the page, the models its pickers open on, and what to look at there."""
+
+    page: str
+    label: str  # label and look_for: marked with N_(), shown through _()
+    look_for: str
+    models: tuple[tuple[str, str], ...]  # (picker prefix, preset name)
+
+    @property
+    def query_params(self) -> dict[str, str]:
+        return {prefix: spec_to_token(get_preset(preset)) for prefix, preset in self.models}
+
+
+PAGE_SUMMARIES = (
+    PageSummary("architecture", N_("Architecture"), N_(
+        "The layer table (shapes, strides, shortcuts, params, MACs, receptive field), the paper's Figure 3 and "
+        "Table 1 redrawn from the model, how tools count, and measured latency.")),
+    PageSummary("compare", N_("Compare"), N_(
+        "Two models side by side: where the extra cost goes, what it buys in ImageNet accuracy, and the same "
+        "picture through both.")),
+    PageSummary("feature_maps", N_("Feature maps"), N_(
+        "What every layer does to a picture: browse the activations, a block's shortcut and branch, and the "
+        "receptive field of any position.")),
+    PageSummary("zero_init", "zero_init_residual", N_(
+        "Why the last BN of each block may start at zero, and the plain twin that fails to train as it gets "
+        "deeper.")),
+    PageSummary("predict", N_("Predict"), N_(
+        "Classify your own images with ImageNet weights or your checkpoint, with Grad-CAM showing where the "
+        "model looked.")),
+)
+
+LESSON = (
+    LessonStep("architecture", N_("ResNet-18, layer by layer"), N_(
+        "Look for where the resolution halves, which shortcuts need a projection, and where the MACs are."),
+        (("model", "resnet18"),)),
+    LessonStep("compare", N_("ResNet-18 against ResNet-50"), N_(
+        "Look for 2.25× the MACs: which stages take them, and how many points of ImageNet accuracy they buy."),
+        (("a", "resnet18"), ("b", "resnet50"))),
+    LessonStep("feature_maps", N_("One photo through ResNet-18"), N_(
+        "Look for edges in the stem, parts in layer2–3, classes in layer4, and how far each position sees."),
+        (("model", "resnet18"),)),
+    LessonStep("zero_init", N_("zero_init_residual on ResNet-50"), N_(
+        "Look for blocks that start as the identity, and the plain twin's gradients fading with depth."),
+        (("model", "resnet50"),)),
+    LessonStep("predict", N_("Predict with ResNet-50"), N_(
+        "Look for its top-5 on your own photo, then the same photo through ResNet-18 (Compare models)."),
+        (("model", "resnet50"),)),
+)

@@ -1,0 +1,224 @@
+"""The shared model picker and the app's page list: no torch, so the first page opens fast.
+
+`app.py` runs the picker on every page, the first one included, before any page loads
+torch (~3 s here). The picker keeps the chosen spec as a URL token
+(``?model=resnet50;stride_style=caffe``) and in session state, so it survives page
+switches and a teacher can share a link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from explorer.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, N_, _
+from explorer.model.presets import PRESETS, get_preset
+from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.model.token import spec_from_token, spec_to_token
+
+CUSTOM = N_("custom…")
+PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
+MAX_INPUT_SIZE = 4096
+
+
+def _session_language() -> str | None:
+    """The session's language in its script thread; None elsewhere (worker threads, the CLI)."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get(SESSION_KEY, DEFAULT_LANGUAGE)
+
+
+i18n.read_session_language_with(_session_language)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What a picker returns: a valid spec and the input size to study it at."""
+
+    spec: ResNetSpec
+    input_size: int
+
+
+def _default(key: str, value: object) -> None:
+    """Seed a widget's state once, so widgets need no ``value=`` (and never fight session state)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _stage_names(num_stages: int) -> list[str]:
+    """The stages after the first, as the picker names them (``dilate`` has one flag each)."""
+    return [f"layer{i + 2}" for i in range(num_stages - 1)]
+
+
+def _widget_value(info: FieldInfo, value: object) -> object:
+    """A field's value as its widget holds it in session state."""
+    if info.widget is Widget.INTS:
+        return info.format(value)
+    if info.widget is Widget.LATER_STAGES:
+        return [name for name, on in zip(_stage_names(len(value) + 1), value) if on]
+    if info.enum is not None:
+        return value.value
+    return value
+
+
+def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
+    """The widget `FieldInfo.widget` names; returns the field's value (ValueError naming bad text)."""
+    if info.widget is Widget.SELECT:
+        return info.parse(box.selectbox(_(info.label), info.choices, key=key, help=_(info.help)))
+    if info.widget is Widget.RADIO:
+        labels = {value: _(label) for value, label in zip(info.choices, info.choice_labels)}  # made now: see size_by
+        return info.parse(box.radio(_(info.label), info.choices, key=key, help=_(info.help), horizontal=True,
+                                    format_func=lambda value: labels.get(value, value)))
+    if info.widget is Widget.CHECKBOX:
+        return box.checkbox(_(info.label), key=key, help=_(info.help))
+    if info.widget is Widget.NUMBER:
+        return int(box.number_input(_(info.label), min_value=1, max_value=info.maximum, step=1, key=key, help=_(info.help)))
+    if info.widget is Widget.INTS:
+        try:
+            return info.parse(box.text_input(_(info.label), key=key, help=_(info.help)))
+        except ValueError as error:
+            raise ValueError(f"{_(info.label)}: {error}") from None
+    names = _stage_names(num_stages)  # Widget.LATER_STAGES
+    st.session_state[key] = [name for name in st.session_state[key] if name in names]
+    chosen = box.multiselect(_(info.label), names, key=key, help=_(info.help))
+    return tuple(name in chosen for name in names)
+
+
+def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
+    """One widget per spec field (from its `FieldInfo`), seeded from ``base``; ValueError on a bad combination.
+
+    Fields that do not depend on the stage count come first; then the size, as a depth
+    (`spec_for_depth`, as ``--depth`` does) or as blocks per stage; then the per-stage fields,
+    whose widgets need the stage count. Bottleneck-only fields are hidden for basic blocks
+    and keep `ResNetSpec`'s defaults there.
+    """
+    keys = {name: f"{prefix}_{info.flag}" for name, info in SPEC_FIELDS.items()}
+    for name, info in SPEC_FIELDS.items():
+        _default(keys[name], _widget_value(info, getattr(base, name)))
+    _default(f"{prefix}_by", "stage counts")
+    _default(f"{prefix}_depth", base.depth)
+
+    values: dict[str, object] = {}
+    for name, info in SPEC_FIELDS.items():
+        if name == "stages" or info.per_stage or (info.bottleneck_only and values["block"] is not Block.BOTTLENECK):
+            continue
+        values[name] = _field_widget(box, keys[name], info, len(base.stages))
+    # Labels translated now, not in format_func: AppTest formats options outside the session.
+    size_by = {value: _(value) for value in (N_("depth"), N_("stage counts"))}
+    by = box.radio(_("Size by"), list(size_by), key=f"{prefix}_by", horizontal=True, format_func=size_by.get)
+    if by == "depth":
+        depth = box.number_input(_("Depth"), min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
+                                 help=_("Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
+                                        "CIFAR stem, else four in the paper's proportions."))
+        stages = spec_for_depth(ResNetSpec(**values), int(depth)).stages
+        box.caption(_("→ stages {stages}").format(stages=", ".join(map(str, stages))))
+    else:
+        stages = _field_widget(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages))
+    for name, info in SPEC_FIELDS.items():
+        if info.per_stage:
+            value = _field_widget(box, keys[name], info, len(stages))
+            if info.widget is Widget.INTS and value and len(value) != len(stages):
+                value = ()  # typed for another stage count: back to the default (planes doubling from 64)
+                box.caption(_("{field}: back to the default, to match the {count} stages.").format(
+                    field=_(info.label), count=len(stages)))
+            values[name] = value
+    return ResNetSpec(stages=stages, **values)
+
+
+def _from_link(param: str) -> str | None:
+    """The address's ``param`` when it came from a link (Home's lesson path, a shared URL), else None.
+
+    The picker writes its choice to the address on every run; a value other than the last one
+    it wrote was put there by whoever opened the page.
+    """
+    value = st.query_params.get(param)
+    return value if value is not None and value != st.session_state.get("picker_wrote", {}).get(param) else None
+
+
+def _to_address(param: str, value: str) -> None:
+    st.query_params[param] = value
+    st.session_state.setdefault("picker_wrote", {})[param] = value
+
+
+def language_switch(box=None) -> str:
+    """English / 简体中文 for this session, kept in the URL (``?lang=zh``) and across pages like the
+    model; a link's language wins, then the session's, then English."""
+    box = box if box is not None else st.sidebar
+    linked = _from_link(SESSION_KEY)
+    if linked in LANGUAGES:
+        st.session_state[SESSION_KEY] = linked
+    elif SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = DEFAULT_LANGUAGE
+    chosen = box.radio(_("Language"), list(LANGUAGES), key=SESSION_KEY, format_func=LANGUAGES.get, horizontal=True)
+    _to_address(SESSION_KEY, chosen)
+    return chosen
+
+
+def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), with_input_size: bool = True) -> ModelChoice | None:
+    """Preset or custom spec, kept in the URL under ``prefix``; None (after an st.error) if invalid."""
+    box = box if box is not None else st.sidebar
+    token_key, size_key = f"{prefix}_token", f"{prefix}_input"
+    linked = _from_link(prefix)
+    if linked is not None:  # the link's model wins over what this session had chosen
+        _reseed(prefix)
+        st.session_state[token_key] = linked
+    if token_key not in st.session_state:
+        st.session_state[token_key] = default
+    try:
+        base = spec_from_token(st.session_state[token_key])
+    except ValueError as error:
+        box.warning(_("Ignoring the model in the link: {error}").format(error=error))
+        base = get_preset(default)
+    _default(f"{prefix}_preset", base.preset or CUSTOM)
+    custom = _(CUSTOM)
+    choice = box.selectbox(_(label), [*PRESETS, CUSTOM], key=f"{prefix}_preset",
+                           format_func=lambda name: custom if name == CUSTOM else name,
+                           help=_("A preset, or custom… to change any field (starting from the last model)."))
+    try:
+        spec = _custom_spec(prefix, base, box.expander(_("Custom architecture"), expanded=True)) if choice == CUSTOM else PRESETS[choice]
+    except ValueError as error:
+        box.error(_("This combination cannot be built: {error}").format(error=error))
+        return None
+    st.session_state[token_key] = spec_to_token(spec)
+    _to_address(prefix, st.session_state[token_key])
+    size = spec.natural_input_size
+    if with_input_size:
+        linked_size = _from_link(size_key) or ""
+        if linked_size.isdigit() and 1 <= int(linked_size) <= MAX_INPUT_SIZE:
+            st.session_state[size_key] = int(linked_size)
+        elif size_key not in st.session_state:
+            st.session_state[size_key] = size
+        size = int(box.number_input(_("Input size (px)"), min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
+                                    help=_("Side of the square input image. ImageNet models use 224, CIFAR ones 32.")))
+        _to_address(size_key, str(size))
+    return ModelChoice(spec, size)
+
+
+def choose_model(prefix: str, spec: ResNetSpec) -> None:
+    """Make the picker ``prefix`` show ``spec`` from the next run on (its widgets re-seed)."""
+    st.session_state[f"{prefix}_token"] = spec_to_token(spec)
+    _reseed(prefix)
+
+
+def _reseed(prefix: str) -> None:
+    """Forget the picker's widgets, so they take their values from its token on their next run."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{prefix}_") and k != f"{prefix}_token"
+                and k != f"{prefix}_input"]:
+        del st.session_state[key]
+
+
+def pages() -> dict[str, st.Page]:
+    """The app's pages by name; `st.navigation` and `st.page_link` take these objects."""
+    return {
+        "home": st.Page(PAGES_DIR / "home.py", title=_("Home"), icon=":material/home:", default=True),
+        "architecture": st.Page(PAGES_DIR / "architecture.py", title=_("Architecture"), icon=":material/account_tree:", url_path="architecture"),
+        "compare": st.Page(PAGES_DIR / "compare.py", title=_("Compare"), icon=":material/compare_arrows:", url_path="compare"),
+        "feature_maps": st.Page(PAGES_DIR / "feature_maps.py", title=_("Feature maps"), icon=":material/grid_view:",
+                                url_path="feature-maps"),
+        "zero_init": st.Page(PAGES_DIR / "zero_init.py", title=_("zero_init_residual"), icon=":material/exposure_zero:",
+                             url_path="zero-init"),
+        "predict": st.Page(PAGES_DIR / "predict.py", title=_("Predict"), icon=":material/label:", url_path="predict"),
+    }
