@@ -10,7 +10,7 @@ from explorer.figures import charts
 from explorer.ui.pieces import pieces as ui
 from explorer.analysis.anatomy import LayerTable, Level, RowKind
 from explorer.runtime.devices import DoesNotFit, describe_device
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.analysis.paper_table import paper_table1
 from explorer.figures.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
 from explorer.analysis.profiling import CostReport, measure_layer_costs

@@ -18,7 +18,7 @@ from explorer.analysis.compare import (
     accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,
 )
 from explorer.runtime.devices import DoesNotFit, describe_device
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
 from explorer.analysis.table_format import cell_word, format_shape, human_bytes

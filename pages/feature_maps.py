@@ -17,7 +17,7 @@ from explorer.analysis.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
 from explorer.model.weights import preprocessing_for
 

@@ -12,7 +12,7 @@ import streamlit as st
 from explorer.figures import charts
 from explorer.ui.pieces import picker
 from explorer.ui.pieces import pieces as ui
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
 from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
 from explorer.model.weights import class_names_for, describe_spec, guess_spec, preprocessing_for

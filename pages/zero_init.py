@@ -9,7 +9,7 @@ from explorer.figures import charts
 from explorer.ui.pieces import pieces as ui
 from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
 from explorer.runtime.devices import DoesNotFit
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.model.presets import cifar_resnet
 from explorer.data.shapes import task_classes
 from explorer.studies.shared_results import RunStopped

@@ -158,7 +158,7 @@ def open_tab(at, label: str):
 
     ``label`` is the tab's English label; the tabs' state holds the label shown, in the session's language.
     """
-    from explorer.i18n import DEFAULT_LANGUAGE, SESSION_KEY, _, in_language
+    from explorer.runtime.i18n import DEFAULT_LANGUAGE, SESSION_KEY, _, in_language
 
     language = at.session_state[SESSION_KEY] if SESSION_KEY in at.session_state else DEFAULT_LANGUAGE
     with in_language(language):

@@ -13,13 +13,13 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from explorer.i18n import CATALOGS, LANGUAGES, _, in_language
+from explorer.runtime.i18n import CATALOGS, LANGUAGES, _, in_language
 from tests.conftest import REPO_ROOT, open_app, open_tab
 
 KEYWORDS = {"_": None, "N_": None}
 # Where people read what the code says: every page, and the modules pages draw with.
-UI_SOURCES = sorted((REPO_ROOT / "pages").glob("*.py")) + [
-    REPO_ROOT / "explorer" / name for name in ("ui.py", "picker.py", "app.py")]
+UI_SOURCES = [*sorted((REPO_ROOT / "pages").glob("*.py")), *sorted((REPO_ROOT / "explorer" / "ui").glob("*.py")),
+              REPO_ROOT / "explorer" / "app.py"]
 # Streamlit calls whose first argument (or these keywords) people read.
 SHOWN_CALLS = {
     "title", "header", "subheader", "markdown", "caption", "write", "text", "info", "warning", "error", "success",

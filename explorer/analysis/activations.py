@@ -27,7 +27,7 @@ from torch import nn
 
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model, residual_branch_last_bn
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from explorer.model.build import ZeroPadShortcut, build_model
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.model.spec import ResNetSpec, Shortcut, check_input_size
 
 FP32_BYTES = 4

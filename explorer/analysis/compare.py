@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from explorer.analysis.activations import Activation, CapturePoint, capture_activations, capture_points
 from explorer.analysis.anatomy import LayerTable
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.analysis.predict import Prediction, grad_cam, predict
 from explorer.analysis.profiling import ThroughputReport
 from explorer.model.spec import Block, ResNetSpec

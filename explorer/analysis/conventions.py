@@ -29,7 +29,7 @@ from torch.utils.flop_counter import flop_registry
 
 from explorer.analysis.anatomy import LayerTable, is_leaf_layer
 from explorer.model.build import build_model
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 
 # Each tool's column label and what it counts (marked here, shown through _()).
 TOOLS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis.anatomy import LayerTable, layer_table
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.model.presets import resnet_for_depth
 from explorer.model.spec import StrideStyle
 from explorer.analysis.table_format import format_shape

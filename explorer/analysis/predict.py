@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec

@@ -24,7 +24,7 @@ from torch import nn
 from explorer.analysis.anatomy import LayerTable, is_leaf_layer, layer_table
 from explorer.model.build import build_model
 from explorer.runtime.devices import DoesNotFit, check_fits
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.model.spec import ResNetSpec
 
 _CUDA_PEAK_LOCK = threading.Lock()  # torch.cuda.reset_peak_memory_stats is process-wide

@@ -29,7 +29,7 @@ from torch import nn
 
 from explorer.analysis import predict
 from explorer.model.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec, check_input_size
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from explorer.analysis.anatomy import Level, TableRow
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 
 
 class Column(str, enum.Enum):

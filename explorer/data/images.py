@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
 
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.runtime.private_rng import private_rng
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"

@@ -14,7 +14,7 @@ import random
 import torch
 from PIL import Image, ImageDraw
 
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import Preprocessing, preprocess
 
 # The class names are data (a test checkpoint saves them); a page shows a shape through `_()`.

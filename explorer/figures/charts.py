@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.analysis.compare import StagePair
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.analysis.profiling import CostReport
 from explorer.analysis.receptive_field import InputBox, ReceptiveField
 from explorer.analysis.table_format import cell_word, folded, format_shape

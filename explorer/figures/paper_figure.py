@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable, layer_table
 from explorer.studies.degradation import degradation_models
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.model.spec import Shortcut
 from explorer.analysis.table_format import folded
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from typing import Any
 
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 
 # The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
 # is a typo, and building it would only hang the app.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.model.presets import PRESETS, get_preset
 from explorer.model.spec import SPEC_FIELDS, Block, ResNetSpec, Stem
 

@@ -25,7 +25,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from explorer.model.build import build_model
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import Preprocessing, picture_format
 from explorer.model.presets import TORCHVISION_PRESETS
 from explorer.model.spec import Block, ResNetSpec, Shortcut, Stem

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 
 
 @dataclass(frozen=True)

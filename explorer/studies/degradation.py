@@ -9,7 +9,7 @@ task, from one seed, on the same batches.
 
 from __future__ import annotations
 
-from explorer.i18n import N_
+from explorer.runtime.i18n import N_
 from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec, Shortcut
 from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 
 T = TypeVar("T")
 # What a run says of its progress: a sentence, or a function that makes it in the language of

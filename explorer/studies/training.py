@@ -18,7 +18,7 @@ from torch import nn
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
 from explorer.runtime.devices import check_fits
-from explorer.i18n import _
+from explorer.runtime.i18n import _
 from explorer.data.shapes import task_batch
 from explorer.studies.shared_results import ProgressText
 from explorer.model.spec import ResNetSpec

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.i18n import N_
+from explorer.runtime.i18n import N_
 from explorer.model.presets import get_preset
 from explorer.model.token import spec_to_token
 

@@ -19,7 +19,7 @@ import streamlit as st
 from explorer.figures import charts
 from explorer.analysis.anatomy import LayerTable, layer_table
 from explorer.runtime.devices import DoesNotFit, check_fits, describe_device
-from explorer.i18n import N_, _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.ui.picker import ModelChoice
 from explorer.analysis.receptive_field import EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, stage_names
