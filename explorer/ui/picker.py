@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from explorer.runtime import i18n
 from explorer.runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, N_, _
 from explorer.model.presets import PRESETS, get_preset
 from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
