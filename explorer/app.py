@@ -17,7 +17,7 @@ if importlib.util.find_spec("explorer") is None:
 
 import streamlit as st  # noqa: E402
 
-from explorer.ui.pieces import picker  # noqa: E402
+from explorer.ui import picker  # noqa: E402
 from explorer.runtime.i18n import _  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
@@ -33,7 +33,7 @@ if page.url_path != "compare":
     st.session_state["sidebar_choice"] = choice
 # Home needs no torch, so it opens before torch has loaded (~3 s here); the other pages load it.
 if page.url_path:
-    from explorer.ui.pieces import pieces as ui
+    from explorer.ui import pieces as ui
 
     ui.page_style()
     if choice is not None:

@@ -7,7 +7,7 @@ the diagram's block picker are fragments: a click there reruns only that part.
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import pieces as ui
 from explorer.analysis.anatomy import LayerTable, Level, RowKind
 from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _

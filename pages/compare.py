@@ -11,8 +11,8 @@ from functools import partial
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import picker
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import picker
+from explorer.ui import pieces as ui
 from explorer.analysis.activations import CaptureTooLarge
 from explorer.analysis.compare import (
     accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,

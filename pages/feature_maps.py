@@ -11,8 +11,8 @@ from functools import partial
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import picker
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import picker
+from explorer.ui import pieces as ui
 from explorer.analysis.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,

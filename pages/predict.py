@@ -10,8 +10,8 @@ from functools import partial
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import picker
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import picker
+from explorer.ui import pieces as ui
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
 from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import pieces as ui
 from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
 from explorer.runtime.devices import DoesNotFit
 from explorer.runtime.i18n import _

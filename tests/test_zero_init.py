@@ -109,7 +109,7 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_second_session_sees_the_class_run_without_training_again() -> None:
-    from explorer.ui.pieces import pieces as ui
+    from explorer.ui import pieces as ui
 
     first = open_app("zero_init", timeout=300, model="cifar_resnet20")
     first.number_input(key="zi_batch").set_value(8).run()
