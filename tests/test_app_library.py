@@ -12,7 +12,9 @@ from explorer.model.build import build_model
 from explorer.figures.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
 from explorer.analysis.compare import aligned_stages, explain_difference, totals_diff
 from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions
-from explorer.runtime.devices import DoesNotFit, check_fits, describe_device, pick_device
+from explorer.analysis import predict as predict_module
+from explorer.analysis import profiling
+from explorer.runtime.devices import DeviceKind, DoesNotFit, check_fits, describe_device, pick_device, synchronize
 from explorer.analysis.paper_table import PAPER_GFLOPS, paper_table1
 from explorer.model.presets import PRESETS, cifar_resnet, resnet_for_depth
 from explorer.analysis.profiling import measure_layer_costs
@@ -113,8 +115,38 @@ def test_memory_guard_refuses_politely() -> None:
 
 def test_device_description() -> None:
     info = describe_device()
-    assert info.device == pick_device()
+    assert info.device == pick_device() and info.kind is DeviceKind.of(pick_device())
     assert info.label
+
+
+@pytest.mark.parametrize("device, kind", [
+    ("cuda", DeviceKind.CUDA), ("cuda:1", DeviceKind.CUDA), (torch.device("cuda", 0), DeviceKind.CUDA),
+    ("mps", DeviceKind.MPS), (torch.device("mps"), DeviceKind.MPS), ("cpu", DeviceKind.CPU),
+])
+def test_synchronize_waits_for_the_kind_of_device_it_is_given(monkeypatch: pytest.MonkeyPatch, device,
+                                                              kind: DeviceKind) -> None:
+    waited = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waited.append(DeviceKind.CUDA))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: waited.append(DeviceKind.MPS))
+    assert DeviceKind.of(device) is kind
+    synchronize(device)
+    assert waited == ([] if kind is DeviceKind.CPU else [kind])  # a CPU computes synchronously
+
+
+def test_a_device_the_app_does_not_compute_on_is_named() -> None:
+    with pytest.raises(ValueError, match="'meta' is not one the app computes on; use one of cuda, mps, cpu"):
+        DeviceKind.of("meta")
+
+
+def test_timings_synchronise_the_device_around_every_timed_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    waited = []
+    for module in (profiling, predict_module):
+        monkeypatch.setattr(module, "synchronize", lambda device: waited.append(DeviceKind.of(device)))
+    profiling.measure_throughput(cifar_resnet(8), 16, "cpu", (1,), repeats=2)
+    assert waited == [DeviceKind.CPU] * 4  # before and after each of two repeats
+    waited.clear()
+    predict_module.predict(build_model(cifar_resnet(8)).eval(), torch.zeros(3, 16, 16), [str(i) for i in range(10)])
+    assert waited == [DeviceKind.CPU]
 
 
 def test_charts_are_built_from_the_tables() -> None:

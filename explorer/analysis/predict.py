@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.runtime.devices import synchronize
 from explorer.runtime.i18n import _
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
@@ -63,18 +64,13 @@ def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
     return tuple(f"layer{i + 1}" for i in range(len(spec.stages)))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def predict(model: nn.Module, images: torch.Tensor, class_names: Sequence[str], topk: int = 5) -> list[Prediction]:
     """Classify preprocessed ``images`` (N, 3, H, W) or (3, H, W); one `Prediction` each."""
     batch = images.unsqueeze(0) if images.dim() == 3 else images  # (N, 3, H, W)
     device = next(model.parameters()).device
     with torch.inference_mode():
         batch = batch.to(device)
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         logits = model(batch)  # (N, classes)
         probabilities, indices = F.softmax(logits, dim=1).topk(min(topk, logits.shape[1]), dim=1)

@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import torch
 
 from explorer.runtime.i18n import _
+
+
+class DeviceKind(StrEnum):
+    """What kind of device a torch device string or object names: the one way to ask."""
+
+    CUDA = "cuda"
+    MPS = "mps"
+    CPU = "cpu"
+
+    @classmethod
+    def of(cls, device: str | torch.device) -> DeviceKind:
+        """The kind of ``device`` ("cuda:1" and ``torch.device("cuda")`` are both CUDA)."""
+        kind = torch.device(device).type
+        try:
+            return cls(kind)
+        except ValueError:
+            raise ValueError(f"Device {device!r} is not one the app computes on; use one of "
+                             f"{', '.join(cls)}.") from None
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait until ``device`` has finished its queued work, so a wall-clock timing is true.
+
+    CUDA and MPS run asynchronously (a forward returns before the GPU is done); a CPU does not.
+    """
+    kind = DeviceKind.of(device)
+    if kind is DeviceKind.CUDA:
+        torch.cuda.synchronize(device)
+    elif kind is DeviceKind.MPS:
+        torch.mps.synchronize()
 
 
 @dataclass(frozen=True)
@@ -17,6 +48,10 @@ class DeviceInfo:
     name: str  # "NVIDIA H100 80GB HBM3", "Apple GPU (MPS)", "CPU (16 threads)" (in the reader's language)
     total_bytes: int | None  # device memory, where torch can tell
     free_bytes: int | None
+
+    @property
+    def kind(self) -> DeviceKind:
+        return DeviceKind(self.device)
 
     @property
     def label(self) -> str:
@@ -39,11 +74,12 @@ def pick_device() -> str:
 def describe_device(device: str | None = None) -> DeviceInfo:
     """Name and memory of ``device`` (default: `pick_device`); the name in the reader's language."""
     device = device or pick_device()
-    if device.startswith("cuda"):
+    kind = DeviceKind.of(device)
+    if kind is DeviceKind.CUDA:
         index = torch.device(device).index or 0
         free, total = torch.cuda.mem_get_info(index)
         return DeviceInfo("cuda", torch.cuda.get_device_name(index), total, free)
-    if device == "mps":
+    if kind is DeviceKind.MPS:
         return DeviceInfo("mps", _("Apple GPU (MPS)"), None, None)
     return DeviceInfo("cpu", _("CPU ({threads} threads)").format(threads=torch.get_num_threads()), None, None)
 
@@ -54,9 +90,10 @@ class DoesNotFit(ValueError):
 
 def free_bytes(device: str) -> int | None:
     """Free memory on ``device``: CUDA from the driver, CPU from /proc/meminfo; else None."""
-    if device.startswith("cuda"):
+    kind = DeviceKind.of(device)
+    if kind is DeviceKind.CUDA:
         return torch.cuda.mem_get_info(torch.device(device).index or 0)[0]
-    if device == "cpu":
+    if kind is DeviceKind.CPU:
         try:
             with open("/proc/meminfo", encoding="ascii") as meminfo:
                 for line in meminfo:
