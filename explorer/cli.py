@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from explorer.analysis.anatomy import LayerTable, Level, layer_table
 from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
 from explorer.runtime.devices import pick_device
+from explorer.runtime.progress import Text, shown
 from explorer.data.images import ImageError, decode_image, preprocess
 from explorer.figures.paper_figure import FOLD_AFTER, paper_figure, to_png, to_svg
 from explorer.analysis.predict import predict
@@ -277,9 +278,9 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> int:
             if weights_name not in options:
                 raise ValueError(f"Unknown weights {weights_name!r} for {name}; available: {', '.join(options)}.")
 
-            def report(done: int, total: int | None, label: str = f"{name} {weights_name}") -> None:
-                share = f" ({done / total:.0%})" if total else ""
-                print(f"\r{label}: {done / 2**20:.1f} MB{share}", end="", file=sys.stderr, flush=True)
+            def report(fraction: float, text: Text = "", partial: object = None, label: str = name) -> None:
+                share = f" ({fraction:.0%})" if fraction else ""
+                print(f"\r{label}: {shown(text)}{share}", end="", file=sys.stderr, flush=True)
 
             path = download_weights(options[weights_name], report)
             print(file=sys.stderr)

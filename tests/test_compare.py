@@ -104,8 +104,9 @@ def test_the_chart_holds_one_point_per_weights_entry_and_highlights_both_models(
 
 
 def test_throughput_is_batch_over_latency_for_every_batch() -> None:
-    steps = []
-    report = measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 4), lambda f, t: steps.append(f), repeats=2)
+    steps, texts = [], []
+    report = measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 4),
+                                lambda f, t, partial=None: (steps.append(f), texts.append(t)), repeats=2)
     assert [t.batch for t in report.timings] == [1, 4] and report.input_size == (32, 32)
     assert report.macs == layer_table(PRESETS["resnet18"], 32).totals.macs
     for t in report.timings:
@@ -113,13 +114,16 @@ def test_throughput_is_batch_over_latency_for_every_batch() -> None:
         assert t.images_per_second == pytest.approx(t.batch / (t.milliseconds / 1e3))
         assert report.gmacs_per_second(t) == pytest.approx(report.macs * t.images_per_second / 1e9)
     assert len(steps) == 2 * (THROUGHPUT_WARMUPS + 2) and steps[-1] == 1.0 and steps == sorted(steps)
+    forwards = len(steps)
+    assert texts[0] == f"resnet18, batch 1: forward 1 of {forwards}"
+    assert texts[-1] == f"resnet18, batch 4: forward {forwards} of {forwards}"
     assert throughput_batches("cpu") == (1, 16) and throughput_batches("cuda") == (1, 64)
 
 
 def test_both_models_are_measured_in_one_run_with_one_progress() -> None:
     fractions = []
     small, big = measure_throughputs((PRESETS["resnet18"], PRESETS["resnet152"]), 64, "cpu", (1, 8),
-                                     lambda f, t: fractions.append(f), repeats=3)
+                                     lambda f, t, partial=None: fractions.append(f), repeats=3)
     assert big.macs > 4 * small.macs
     # No timing is compared: speed belongs to benchmarks/, and a loaded machine can invert any ratio.
     assert [t.batch for t in small.timings] == [t.batch for t in big.timings] == [1, 8]
@@ -137,7 +141,7 @@ def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: 
     assert measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 8), repeats=1).timings[1].batch == 8
     steps = []
     with pytest.raises(DoesNotFit, match="with batch 64"):
-        measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 64), lambda f, t: steps.append(f), repeats=1)
+        measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 64), lambda f, t, partial=None: steps.append(f), repeats=1)
     assert steps == []  # refused before any forward
 
 

@@ -226,7 +226,7 @@ def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
     from PIL import Image
 
     from explorer.data.images import ImageError, decode_image
-    from explorer.studies.shared_results import RunStopped
+    from explorer.runtime.progress import RunStopped
     from explorer.model.weights import CheckpointError, WeightsUnavailable, read_checkpoint
 
     png = io.BytesIO()

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from explorer.model.presets import cifar_resnet
-from explorer.studies.shared_results import Finished, RunStopped, SharedResults
+from explorer.runtime.progress import RunStopped
+from explorer.studies.shared_results import Finished, SharedResults
 from explorer.studies.training import train_models
 from explorer.studies.zero_init import twins
 
@@ -44,8 +45,7 @@ def slow_count(steps: int = 20):
         calls.append(run.key)
         for step in range(steps):
             time.sleep(0.01)
-            if not run.report((step + 1) / steps, f"step {step + 1}"):
-                return None
+            run.report((step + 1) / steps, f"step {step + 1}")
         return ("result", run.key)
 
     return compute, calls
@@ -89,9 +89,9 @@ def test_a_run_stops_only_when_its_last_waiter_leaves() -> None:
     release = threading.Event()
 
     def compute(run):
-        while run.report(0.5):
+        while True:
+            run.report(0.5, partial="so far")
             release.wait(0.01)
-        return "partial"
 
     first = store.join("train", compute, lambda v: 1)
     second = store.join("train", compute, lambda v: 1)
@@ -101,7 +101,7 @@ def test_a_run_stops_only_when_its_last_waiter_leaves() -> None:
     store.leave(second)  # the last one too
     with pytest.raises(RunStopped):
         second.follow(interval=0.01)
-    assert store.finished("train") is None
+    assert store.finished("train") is None and second.partial == "so far"  # kept for a stop button
 
 
 def test_a_page_that_reruns_rejoins_within_the_grace_period() -> None:
@@ -133,14 +133,7 @@ def test_five_sessions_training_the_twins_get_identical_curves_from_one_run() ->
     specs = twins(cifar_resnet(20))
 
     def train(run):
-        total = 3 * len(specs)
-        done = []
-
-        def on_step(label, step):
-            done.append(step)
-            return run.report(len(done) / total, f"{label} step {step.step + 1}")
-
-        return train_models(specs, steps=3, batch_size=8, input_size=16, on_step=on_step)
+        return train_models(specs, steps=3, batch_size=8, input_size=16, progress=run.report)
 
     values, seen, errors = ask_together(store, [("twins", 3)] * 5, train, size_of=lambda v: 1)
     assert errors == [None] * 5 and store.runs_started == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.model.presets import cifar_resnet
+from explorer.runtime.progress import RunStopped, shown
 from explorer.data.shapes import task_batch, task_classes
 from explorer.studies.training import MIN_TRAIN_BATCH, SUMMARY_WINDOW, TrainStep, summarize, train_models
 from explorer.studies.zero_init import twins
@@ -19,16 +20,21 @@ def test_training_is_deterministic_for_a_seed() -> None:
     assert other != first
 
 
-def test_the_stop_callback_stops_every_model() -> None:
+def test_progress_reports_every_step_and_raising_run_stopped_stops_every_model() -> None:
+    specs = twins(cifar_resnet(20))
+    first, second = specs
     seen = []
 
-    def stop_after_three(label: str, step) -> bool:
-        seen.append((label, step.step))
-        return len(seen) < 3
+    def stop_after_three(fraction: float, text, partial) -> None:
+        seen.append((fraction, shown(text), {label: len(h) for label, h in partial.items()}))
+        if len(seen) == 3:
+            raise RunStopped(RunStopped.MESSAGE)
 
-    histories = train_models(twins(cifar_resnet(20)), steps=10, batch_size=8, seed=0, input_size=16, examples=32,
-                             on_step=stop_after_three)
-    assert [len(h) for h in histories.values()] == [3]
+    with pytest.raises(RunStopped):
+        train_models(specs, steps=10, batch_size=8, seed=0, input_size=16, examples=32, progress=stop_after_three)
+    assert [fraction for fraction, _text, _curves in seen] == [1 / 20, 2 / 20, 3 / 20]
+    assert seen[-1][1].startswith(f"{first}: step 3/10, loss ")
+    assert seen[-1][2] == {first: 3, second: 0}  # the second model never started
 
 
 def test_batches_below_the_minimum_are_raised_to_it() -> None:

@@ -13,6 +13,7 @@ from explorer.model import weights as weights_module
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
+from explorer.runtime.progress import shown
 from explorer.model.weights import (
     CheckpointError, ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_file,
     default_weights, guess_spec, load_checkpoint_model, load_model, load_pretrained, read_checkpoint, state_mismatch,
@@ -67,11 +68,13 @@ def test_a_corrupted_download_is_refused(hub_dir: Path, monkeypatch: pytest.Monk
         def __exit__(self, *exc):
             return False
 
-    progress: list[tuple[int, int | None]] = []
+    progress: list[tuple[float, str]] = []
     monkeypatch.setattr(weights_module.urllib.request, "urlopen", lambda *a, **k: Response(b"x" * 3_000_000))
     with pytest.raises(WeightsUnavailable, match="hash mismatch"):
-        load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V1", progress=lambda done, total: progress.append((done, total)))
-    assert progress[-1] == (3_000_000, 3_000_000) and len(progress) == 3
+        load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V1",
+                        progress=lambda fraction, text, partial=None: progress.append((fraction, shown(text))))
+    assert [fraction for fraction, _text in progress] == [2**20 / 3_000_000, 2**21 / 3_000_000, 1.0]
+    assert progress[-1][1] == "Downloading IMAGENET1K_V1 weights… 3 MB"
     assert not list((hub_dir / "checkpoints").iterdir())  # no partial file left behind
 
 

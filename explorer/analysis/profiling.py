@@ -15,7 +15,7 @@ import contextlib
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,8 +23,9 @@ from torch import nn
 
 from explorer.analysis.anatomy import LayerTable, is_leaf_layer, layer_table
 from explorer.model.build import build_model
-from explorer.runtime.devices import DoesNotFit, check_fits
+from explorer.runtime.devices import DeviceKind, DoesNotFit, check_fits, synchronize
 from explorer.runtime.i18n import _
+from explorer.runtime.progress import Progress, Text, no_progress, part_of
 from explorer.model.spec import ResNetSpec
 
 _CUDA_PEAK_LOCK = threading.Lock()  # torch.cuda.reset_peak_memory_stats is process-wide
@@ -100,22 +101,22 @@ def _check_forward_fits(table: LayerTable, device: str, batch: int) -> None:
 
 
 def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, warmups: int = 1,
-                  tick: Callable[[], None] = lambda: None) -> tuple[float, int | None]:
+                  progress: Progress = no_progress) -> tuple[float, int | None]:
     """Median milliseconds of ``repeats`` whole forwards after ``warmups``, and the CUDA peak of
-    one more (None on other devices); ``tick()`` after each forward. Call under `_CUDA_PEAK_LOCK`
+    one more (None on other devices); progress after each forward. Call under `_CUDA_PEAK_LOCK`
     on CUDA, in inference mode."""
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    for _warmup in range(warmups):  # kernel selection, allocator, thread pools
+    forwards = warmups + repeats
+    for warmup in range(warmups):  # kernel selection, allocator, thread pools
         model(x)
-        tick()
+        progress((warmup + 1) / forwards)
     times = []
-    for _repeat in range(repeats):
-        sync()
+    for repeat in range(repeats):
+        synchronize(x.device)
         start = time.perf_counter()
         model(x)
-        sync()
+        synchronize(x.device)
         times.append((time.perf_counter() - start) * 1e3)
-        tick()
+        progress((warmups + repeat + 1) / forwards)
     peak = None
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -133,11 +134,10 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
     """
     table = layer_table(spec, input_size)
     _check_forward_fits(table, device, batch)
-    cuda = device.startswith("cuda")
+    cuda = DeviceKind.of(device) is DeviceKind.CUDA
     model = build_model(spec, device, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, spec.in_channels, *table.input_size, generator=generator).to(device)  # (N, C, H, W)
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
         forward_milliseconds, peak = _time_forward(model, x, repeats, cuda)
@@ -150,7 +150,7 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
         for _repeat in range(repeats):
             timer.records.clear()
             model(x)
-            sync()
+            synchronize(device)
             runs.append([(n, timer.elapsed_ms(s, e), p) for n, s, e, p in timer.records])
 
     calls: dict[str, int] = {}
@@ -174,7 +174,7 @@ THROUGHPUT_REPEATS = 5
 
 def throughput_batches(device: str) -> tuple[int, int]:
     """Batch 1 (latency) and a larger batch (throughput): 64 on CUDA, 16 elsewhere (a CPU is slow)."""
-    return (1, 64) if device.startswith("cuda") else (1, 16)
+    return (1, 64) if DeviceKind.of(device) is DeviceKind.CUDA else (1, 16)
 
 
 @dataclass(frozen=True)
@@ -206,11 +206,8 @@ class ThroughputReport:
         return self.macs * timing.batch / (timing.milliseconds / 1e3) / 1e9
 
 
-Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what runs now)
-
-
 def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], device: str,
-                       batch_sizes: Sequence[int], progress: Progress | None = None,
+                       batch_sizes: Sequence[int], progress: Progress = no_progress,
                        repeats: int = THROUGHPUT_REPEATS, seed: int = 0) -> ThroughputReport:
     """Median latency of whole forwards of random images for each batch size, on a model built for it
     (after `THROUGHPUT_WARMUPS` forwards).
@@ -221,15 +218,17 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     table = layer_table(spec, input_size)
     height, width = table.input_size
     _check_forward_fits(table, device, max(batch_sizes))
-    cuda = device.startswith("cuda")
-    steps, done = len(batch_sizes) * (THROUGHPUT_WARMUPS + repeats), 0
+    cuda = DeviceKind.of(device) is DeviceKind.CUDA
+    per_batch = THROUGHPUT_WARMUPS + repeats
+    steps = len(batch_sizes) * per_batch
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
+    def forwards_of(index: int, batch: int) -> Progress:
+        """Progress of one batch size's forwards, said as the forward's number among all of them."""
+        def report(fraction: float, text: Text = "", partial: object = None) -> None:
+            done = index * per_batch + round(fraction * per_batch)
             progress(done / steps, _("{model}, batch {batch}: forward {done} of {steps}").format(
                 model=spec.name, batch=batch, done=done, steps=steps))
+        return report
 
     generator = torch.Generator().manual_seed(seed)
     timings = []
@@ -237,9 +236,10 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     try:
         model = build_model(spec, device, seed=seed)
         with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
-            for batch in batch_sizes:
+            for index, batch in enumerate(batch_sizes):
                 x = torch.randn(batch, spec.in_channels, height, width, generator=generator).to(device)  # (N, C, H, W)
-                milliseconds, peak = _time_forward(model, x, repeats, cuda, THROUGHPUT_WARMUPS, tick)
+                milliseconds, peak = _time_forward(model, x, repeats, cuda, THROUGHPUT_WARMUPS,
+                                                   forwards_of(index, batch))
                 timings.append(BatchTiming(batch, milliseconds, peak))
     except torch.OutOfMemoryError:
         model = x = None  # drop the failed attempt's tensors, then give their blocks back to other sessions
@@ -251,12 +251,8 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
 
 
 def measure_throughputs(specs: Sequence[ResNetSpec], input_size: int | tuple[int, int], device: str,
-                        batch_sizes: Sequence[int], progress: Progress | None = None,
+                        batch_sizes: Sequence[int], progress: Progress = no_progress,
                         repeats: int = THROUGHPUT_REPEATS) -> tuple[ThroughputReport, ...]:
     """`measure_throughput` of several models in one run, one after the other, with one progress."""
-    reports = []
-    for index, spec in enumerate(specs):
-        share = None if progress is None else (
-            lambda fraction, text, i=index: progress((i + fraction) / len(specs), text))
-        reports.append(measure_throughput(spec, input_size, device, batch_sizes, share, repeats))
-    return tuple(reports)
+    return tuple(measure_throughput(spec, input_size, device, batch_sizes, part_of(progress, index, len(specs)), repeats)
+                 for index, spec in enumerate(specs))

@@ -16,7 +16,7 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from torchvision.models import get_model_weights
 
 from explorer.model.build import build_model
 from explorer.runtime.i18n import N_, _
+from explorer.runtime.progress import Progress, no_progress
 from explorer.data.images import Preprocessing, picture_format
 from explorer.model.presets import TORCHVISION_PRESETS
 from explorer.model.spec import Block, ResNetSpec, Shortcut, Stem
@@ -110,8 +111,8 @@ def weights_file(weights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
 
 
-def download_weights(weights, progress: Callable[[int, int | None], None] | None = None, timeout: float = 30.0) -> Path:
-    """Make sure the weights file is in torchvision's cache, reporting (bytes done, total).
+def download_weights(weights, progress: Progress = no_progress, timeout: float = 30.0) -> Path:
+    """Make sure the weights file is in torchvision's cache, reporting the share and megabytes done.
 
     Raises `WeightsUnavailable` naming the file and the folder to put it in when offline.
     """
@@ -130,8 +131,8 @@ def download_weights(weights, progress: Callable[[int, int | None], None] | None
                     partial.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
-                    if progress:
-                        progress(done, total)
+                    progress(done / total if total else 0.0, lambda done=done: _(
+                        "Downloading {weights} weights… {size:.0f} MB").format(weights=weights.name, size=done / 2**20))
         if expected and not digest.hexdigest().startswith(expected.group(1)):
             os.unlink(partial.name)
             raise WeightsUnavailable(N_("The download of {file} was corrupted (hash mismatch); try again."),
@@ -148,7 +149,7 @@ def download_weights(weights, progress: Callable[[int, int | None], None] | None
 
 
 def load_pretrained(spec: ResNetSpec, weights_name: str, device: str = "cpu",
-                    progress: Callable[[int, int | None], None] | None = None) -> nn.Module:
+                    progress: Progress = no_progress) -> nn.Module:
     """``spec`` with torchvision's ImageNet weights, in eval mode on ``device``."""
     options = available_weights(spec)
     if weights_name not in options:
@@ -458,7 +459,7 @@ def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoin
 
 
 def load_model(spec: ResNetSpec, source: ModelSource, device: str = "cpu", checkpoint: Checkpoint | None = None,
-               progress: Callable[[int, int | None], None] | None = None) -> nn.Module:
+               progress: Progress = no_progress) -> nn.Module:
     """The model ``source`` describes, in eval mode on ``device``."""
     if source.kind == "imagenet":
         return load_pretrained(spec, source.weights or "", device, progress)

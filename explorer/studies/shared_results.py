@@ -7,14 +7,15 @@ all of them. `SharedResults` keys each result by everything that determines it a
 * runs each key at most once at a time, in a worker thread of its own: a second session that
   asks while it computes *joins* it, follows the same progress and gets the same result;
 * lets a session stop *its own waiting* (`leave`); the run itself stops only when nobody is
-  waiting any more (its ``report`` then answers False and the computation ends early);
+  waiting any more (its ``report`` then raises `RunStopped` and the computation ends early);
 * keeps finished results, least recently used first out, within a budget of bytes;
 * hands a failure to every waiter and stores nothing for it (nor for a stopped run).
 
 Nothing here knows Streamlit: `explorer.ui` keeps the server's stores and draws the
-progress; uploads never go in (they stay in their session's state). Sessions that follow one
-run may read different languages, so a run's progress text can be a function that makes it
-when shown (`SharedRun.shown_text`), and `RunStopped` says its sentence in the reader's language.
+progress; uploads never go in (they stay in their session's state). A run's ``report`` is a
+`explorer.runtime.progress.Progress`: sessions that follow one run may read different
+languages, so its text can be a function that makes it when shown (`SharedRun.shown_text`),
+and `RunStopped` says its sentence in the reader's language.
 """
 
 from __future__ import annotations
@@ -26,21 +27,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from explorer.runtime.i18n import N_, _
+from explorer.runtime.progress import Progress, RunStopped, Text, no_progress, shown
 
 T = TypeVar("T")
-# What a run says of its progress: a sentence, or a function that makes it in the language of
-# whoever is shown it (the computation runs in a worker thread, in no session's language).
-ProgressText = str | Callable[[], str]
-
-
-class RunStopped(RuntimeError):
-    """A run ended early because no session was waiting for it any more."""
-
-    MESSAGE = N_("Stopped: nobody was waiting for this result any more.")
-
-    def __str__(self) -> str:  # raised in a worker thread, read by a session: said when read
-        return _(self.MESSAGE)
 
 
 @dataclass(frozen=True)
@@ -60,7 +49,7 @@ class SharedRun(Generic[T]):
         self.key = key
         self.started_at = time.time()
         self.fraction = 0.0
-        self.text: ProgressText = ""
+        self.text: Text = ""
         self.partial: object = None  # what the computation has so far, for a waiter who stops
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -68,17 +57,18 @@ class SharedRun(Generic[T]):
         self._done = threading.Event()
         self._stop = threading.Event()
 
-    def report(self, fraction: float, text: ProgressText = "", partial: object = None) -> bool:
-        """Called by the computation; False means nobody waits any more: stop now."""
+    def report(self, fraction: float, text: Text = "", partial: object = None) -> None:
+        """The computation's `Progress`; raises `RunStopped` once nobody waits any more (the partial
+        result it brings is kept first, for a waiter who stopped)."""
         self.fraction, self.text = min(max(fraction, 0.0), 1.0), text
         if partial is not None:
             self.partial = partial
-        return not self._stop.is_set()
+        if self._stop.is_set():
+            raise RunStopped(RunStopped.MESSAGE)
 
     def shown_text(self) -> str:
         """The progress text, made now in the current language if the computation gave a function."""
-        text = self.text
-        return text() if callable(text) else text
+        return shown(self.text)
 
     @property
     def stopped(self) -> bool:
@@ -88,12 +78,11 @@ class SharedRun(Generic[T]):
     def done(self) -> bool:
         return self._done.is_set()
 
-    def follow(self, on_progress: Callable[[float, str], None] | None = None, interval: float = 0.2) -> T:
+    def follow(self, on_progress: Progress = no_progress, interval: float = 0.2) -> T:
         """Wait for the value, calling ``on_progress(fraction, text)`` meanwhile (`shown_text`, in the
         follower's language); re-raise a failure."""
         while not self._done.wait(interval):
-            if on_progress is not None:
-                on_progress(self.fraction, self.shown_text())
+            on_progress(self.fraction, self.shown_text())
         if self.error is not None:
             raise self.error
         return self.value  # type: ignore[return-value]
@@ -122,7 +111,7 @@ class SharedResults:
         """The run for ``key``: the one in flight, a finished one, or a new one started now.
 
         The caller counts as a waiter until it calls `leave`. ``compute(run)`` runs in a new
-        thread and should call ``run.report`` as it goes, ending early when it answers False.
+        thread and should call ``run.report`` as it goes (it raises `RunStopped` to end the run early).
         """
         with self._lock:
             run = self._running.get(key)

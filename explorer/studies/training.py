@@ -8,7 +8,7 @@ its seed alone, through a `torch.Generator` of its own, never the global RNG.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +19,8 @@ from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
 from explorer.runtime.devices import check_fits
 from explorer.runtime.i18n import _
+from explorer.runtime.progress import Progress, Text, no_progress, part_of
 from explorer.data.shapes import task_batch
-from explorer.studies.shared_results import ProgressText
 from explorer.model.spec import ResNetSpec
 
 MIN_TRAIN_BATCH = 8  # BatchNorm's batch statistics are too noisy to train on below this
@@ -40,13 +40,13 @@ class TrainStep:
 
 
 def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int = 32,
-          lr: float = 0.05, seed: int = 0, on_step: Callable[[TrainStep], bool | None] | None = None,
+          lr: float = 0.05, seed: int = 0, progress: Progress = no_progress,
           warmup: int = WARMUP_STEPS) -> list[TrainStep]:
     """SGD with momentum on ``inputs`` (N, C, H, W); the same batches for the same seed.
 
     The learning rate rises linearly over the first ``warmup`` steps, so a deep net does not
-    diverge in its first steps.
-    ``on_step`` sees every step and may return False to stop early (a stop button).
+    diverge in its first steps. ``progress`` gets the history so far after every step (the
+    text is the caller's to say) and may stop the run by raising `RunStopped`.
     The model is trained in place and left in eval mode.
     """
     generator = torch.Generator().manual_seed(seed)
@@ -67,7 +67,8 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
             schedule.step()
             record = TrainStep(step, float(loss.detach()), float((logits.argmax(1) == y).float().mean()))
             history.append(record)
-            if not math.isfinite(record.loss) or (on_step is not None and on_step(record) is False):
+            progress((step + 1) / steps, "", history)
+            if not math.isfinite(record.loss):
                 break
     finally:
         model.eval()
@@ -130,33 +131,27 @@ def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) ->
 
 def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32, lr: float = 0.05, seed: int = 0,
                  input_size: int = 32, examples: int = TASK_EXAMPLES,
-                 on_step: Callable[[str, TrainStep], bool | None] | None = None) -> dict[str, list[TrainStep]]:
+                 progress: Progress = no_progress) -> dict[str, list[TrainStep]]:
     """Train each spec from the same seed on the same batches of the shapes task.
 
-    Batches below `MIN_TRAIN_BATCH` are raised to it. ``on_step(label, step)`` sees every
-    step and may return False to stop everything (the page's stop button and progress bar).
-    Deterministic for a seed.
+    Batches below `MIN_TRAIN_BATCH` are raised to it. ``progress`` gets, after every step, the
+    step said as `step_text` and the curves so far (every model's); raising `RunStopped` from
+    it stops everything (the page's stop button). Deterministic for a seed.
     """
     batch_size = max(batch_size, MIN_TRAIN_BATCH)
     for spec in specs.values():
         check_training_memory(spec, input_size, batch_size)
     num_classes = min(spec.num_classes for spec in specs.values())
     inputs, labels = task_batch(examples, input_size, num_classes, seed)
-    histories: dict[str, list[TrainStep]] = {}
-    stopped = False
-    for label, spec in specs.items():
-        if stopped:
-            break
-        model = build_model(spec, seed=seed)
+    histories: dict[str, list[TrainStep]] = {label: [] for label in specs}
+    for index, (label, spec) in enumerate(specs.items()):
+        model_progress = part_of(progress, index, len(specs))
 
-        def report(step: TrainStep, label: str = label) -> bool:
-            nonlocal stopped
-            if on_step is not None and on_step(label, step) is False:
-                stopped = True
-                return False
-            return True
+        def report(fraction: float, text: Text = "", partial: object = None, label: str = label) -> None:
+            histories[label] = partial  # train's own history, growing
+            model_progress(fraction, step_text(label, partial[-1], steps), histories)
 
-        histories[label] = train(model, inputs, labels, steps, batch_size, lr, seed, report)
+        histories[label] = train(build_model(spec, seed=seed), inputs, labels, steps, batch_size, lr, seed, report)
     return histories
 
 
@@ -188,24 +183,13 @@ class TrainingRun:
         for _label, spec in self.specs:
             check_training_memory(spec, self.input_size, self.batch_size)
 
-    def train(self, report: Callable[[float, ProgressText, dict[str, list[TrainStep]]], bool]) -> dict[str, list[TrainStep]]:
-        """`train_models` with ``report(fraction done, text, curves so far)`` after every step; it
-        answers False to stop (then the curves so far are returned). The text is a function that
-        says the step in the language of whoever reads it (a class follows one run)."""
-        partial: dict[str, list[TrainStep]] = {label: [] for label, _spec in self.specs}
-        total = self.steps * len(self.specs)
-
-        def on_step(label: str, step: TrainStep) -> bool:
-            partial[label].append(step)
-            done = sum(len(h) for h in partial.values())
-            return report(done / total, partial_text(label, step, self.steps), partial)
-
-        train_models(dict(self.specs), self.steps, self.batch_size, self.lr, self.seed, self.input_size,
-                     on_step=on_step)
-        return partial
+    def train(self, progress: Progress = no_progress) -> dict[str, list[TrainStep]]:
+        """`train_models` for this run's settings, reporting the curves so far to ``progress``."""
+        return train_models(dict(self.specs), self.steps, self.batch_size, self.lr, self.seed, self.input_size,
+                            progress=progress)
 
 
-def partial_text(label: str, step: TrainStep, steps: int) -> ProgressText:
+def step_text(label: str, step: TrainStep, steps: int) -> Text:
     """A run's progress after ``step``, said when shown: "ResNet-20: step 3/60, loss 2.301"."""
     return lambda: _("{label}: step {step}/{steps}, loss {loss:.3f}").format(
         label=label, step=step.step + 1, steps=steps, loss=step.loss)

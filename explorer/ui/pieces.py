@@ -5,6 +5,7 @@ errors. (The model picker itself is `picker`: it must not load torch.)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
@@ -20,6 +21,7 @@ from explorer.figures import charts
 from explorer.analysis.anatomy import LayerTable, layer_table
 from explorer.runtime.devices import DoesNotFit, check_fits, describe_device
 from explorer.runtime.i18n import N_, _
+from explorer.runtime.progress import RunStopped, Text
 from explorer.data.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.ui.picker import ModelChoice
 from explorer.analysis.receptive_field import EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, stage_names
@@ -251,7 +253,8 @@ def follow_shared(store: SharedResults, key: Hashable, compute: Callable[[Shared
         bar = st.progress(run.fraction, text=run.shown_text() or waiting)
     try:
         # Once a second is smooth enough, and each update re-renders every follower's page.
-        return run.follow(lambda fraction, text: bar.progress(fraction, text=text or waiting), interval=1.0)
+        return run.follow(lambda fraction, text="", partial=None: bar.progress(fraction, text=text or waiting),
+                          interval=1.0)
     finally:
         store.leave(run, grace=RERUN_GRACE_S)
         box.empty()
@@ -296,11 +299,9 @@ def model_bytes(model: nn.Module) -> int:
 def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Module:
     """A model from random or ImageNet weights, shared by every session (a download shows its progress)."""
     def build(run: SharedRun) -> nn.Module:
-        def progress(done: int, total: int | None) -> None:
-            # Said when shown: the sessions that follow one download may read different languages.
-            run.report(done / total if total else 0.0,
-                       lambda: _("Downloading {weights} weights… {size:.0f} MB").format(weights=source.weights,
-                                                                                        size=done / 2**20))
+        def progress(fraction: float, text: Text = "", partial: object = None) -> None:
+            with contextlib.suppress(RunStopped):  # a download is worth finishing for the cache even if nobody waits
+                run.report(fraction, text, partial)
 
         return load_model(spec, source, device, None, progress)
 
