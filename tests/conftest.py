@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-GOLDEN = Path(__file__).resolve().parent / "golden"
 APP = REPO_ROOT / "explorer" / "app.py"
 APPTEST_TIMEOUT = 180  # seconds for one AppTest run on a 2-core machine (a cold ResNet-152 page)
 
@@ -108,8 +108,15 @@ def trained_checkpoint() -> TrainedCheckpoint:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No network for weights, and an empty torch hub cache in ``tmp_path / "hub"``."""
+def hub_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty torch hub cache in ``tmp_path / "hub"`` (where torchvision keeps weights)."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    return tmp_path / "hub"
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, hub_dir: Path) -> Path:
+    """No network for weights ("offline test"), and an empty torch hub cache (`hub_dir`)."""
     import urllib.error
 
     from explorer.model import weights as weights_module
@@ -118,8 +125,61 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         raise urllib.error.URLError("offline test")
 
     monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    return tmp_path / "hub"
+    return hub_dir
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[object, str], list[tuple]]:
+    """``spy(module, name)``: ``module.name`` still runs, and the positional arguments of each call
+    are appended to the list returned. Patch the module a page imports the name from on each run."""
+    def install(module: object, name: str) -> list[tuple]:
+        calls: list[tuple] = []
+        original = getattr(module, name)
+
+        def recording(*args, **kwargs):
+            calls.append(args)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, recording)
+        return calls
+
+    return install
+
+
+def run_together(*jobs: Callable[[], object],
+                 meanwhile: Sequence[Callable[[threading.Event], None]] = ()) -> list[object]:
+    """Each job in a thread of its own, all released at one instant (a barrier); their results in order.
+
+    ``meanwhile`` threads are released with them and run until the jobs end (they are given an
+    event that is set then). The first exception a job raised is raised here.
+    """
+    start, jobs_done = threading.Barrier(len(jobs) + len(meanwhile)), threading.Event()
+    results: list[object] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = jobs[index]()
+        except BaseException as error:  # noqa: BLE001 - handed to the test below
+            errors.append(error)
+
+    def background(task: Callable[[threading.Event], None]) -> None:
+        start.wait()
+        task(jobs_done)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    others = [threading.Thread(target=background, args=(task,)) for task in meanwhile]
+    for thread in workers + others:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    jobs_done.set()
+    for thread in others:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def _record_media(monkeypatch: pytest.MonkeyPatch, record) -> None:

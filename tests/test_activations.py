@@ -4,7 +4,7 @@ and the browsing helpers of the Feature maps page."""
 from __future__ import annotations
 
 import io
-import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -23,6 +23,7 @@ from explorer.model.views import MAX_IDLE_VIEWS, leased_view
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
 from explorer.model.weights import ModelSource
+from tests.conftest import run_together
 
 
 def image(seed: int, size: int = 64) -> torch.Tensor:
@@ -138,21 +139,13 @@ def test_concurrent_sessions_each_get_their_own_result() -> None:
     every = capture_points(spec, 64, detail=True, residual_parts=True)
     jobs = [(seed, every[seed::3]) for seed in range(10)]
     expected = {seed: capture_activations(model, spec, image(seed), points) for seed, points in jobs}
-    results: dict[int, tuple] = {}
-    barrier = threading.Barrier(len(jobs))
 
-    def run(seed: int, points) -> None:
-        barrier.wait()
-        for _ in range(3):
-            results[seed] = capture_activations(model, spec, image(seed), points)
+    def capture_three_times(seed: int, points) -> tuple:
+        return [capture_activations(model, spec, image(seed), points) for _ in range(3)][-1]
 
-    threads = [threading.Thread(target=run, args=job) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for seed, _ in jobs:
-        got, want = results[seed], expected[seed]
+    results = run_together(*(partial(capture_three_times, seed, points) for seed, points in jobs))
+    for (seed, _), got in zip(jobs, results):
+        want = expected[seed]
         assert [a.point.key for a in got] == [a.point.key for a in want]
         assert all(torch.equal(a.tensor, b.tensor) for a, b in zip(got, want))
 

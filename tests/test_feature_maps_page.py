@@ -99,22 +99,8 @@ def test_detail_mode_adds_every_inner_layer() -> None:
     assert len(options) > plain and any("layer1.0.relu_1" in o for o in options)
 
 
-def counted(monkeypatch: pytest.MonkeyPatch, module, name: str) -> list[tuple]:
-    """Record every call of ``module.name`` (the attribute the page imports on each run)."""
-    calls: list[tuple] = []
-    original = getattr(module, name)
-
-    def recording(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, recording)
-    return calls
-
-
-def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: list,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    encoded = counted(monkeypatch, charts, "viridis_png")
+def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: list, spy) -> None:
+    encoded = spy(charts, "viridis_png")
     at = open_page()
     at.selectbox(key="fm_layer").set_value("layer3.1").run()
     assert encoded == []  # browsing encodes no PNG
@@ -126,10 +112,10 @@ def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downlo
     assert png.size == (8 * 7 - 1, 2 * 7 - 1)  # the top 16 channels of 6×6: two rows of 8 tiles, 1-px gaps
 
 
-def test_browsing_recomputes_nothing_above_the_layer_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_browsing_recomputes_nothing_above_the_layer_browser(spy) -> None:
     """AppTest reruns the whole page on every click (the browser reruns only the fragment):
     even then the picture, preprocessing, previews and capture are not computed again."""
-    work = {name: counted(monkeypatch, module, name) for module, name in [
+    work = {name: spy(module, name) for module, name in [
         (ui, "decode_image"), (images, "preprocess"), (images, "denormalize"), (images, "augmentation_samples"),
         (activations, "capture_activations")]}
     at = open_page()  # ImageNet preprocessing first (offline: random weights), then random weights at 96 px
@@ -148,8 +134,8 @@ def test_browsing_recomputes_nothing_above_the_layer_browser(monkeypatch: pytest
     assert all(calls == [] for calls in work.values()), {name: len(calls) for name, calls in work.items()}
 
 
-def test_augmentation_previews_are_computed_only_while_open(monkeypatch: pytest.MonkeyPatch) -> None:
-    previews = counted(monkeypatch, images, "augmentation_samples")
+def test_augmentation_previews_are_computed_only_while_open(spy) -> None:
+    previews = spy(images, "augmentation_samples")
     at = open_page()
     (expander,) = at.get("expander")
     assert not expander.proto.expanded and not expander.children  # closed: nothing inside, nothing computed
@@ -232,8 +218,8 @@ def test_a_checkpoint_with_another_fc_takes_its_classes_and_a_misfit_is_explaine
 
 
 def test_a_sample_is_captured_once_for_the_class_and_an_upload_stays_private(
-        monkeypatch: pytest.MonkeyPatch, fresh_class_store: SharedResults) -> None:
-    captures = counted(monkeypatch, activations, "capture_activations")
+        spy, fresh_class_store: SharedResults) -> None:
+    captures = spy(activations, "capture_activations")
     first = open_page()
     second = open_page()  # another student, the same sample, weights and size
     assert len(captures) == 2 and fresh_class_store.runs_started == 2  # ImageNet fallback, then random at 96
@@ -247,9 +233,9 @@ def test_a_sample_is_captured_once_for_the_class_and_an_upload_stays_private(
     assert len(captures) == 4 and len(fresh_class_store) == stored and fresh_class_store.runs_started == 2
 
 
-def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    fields = counted(monkeypatch, ui, "receptive_fields")
-    captures = counted(monkeypatch, activations, "capture_activations")
+def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(spy) -> None:
+    fields = spy(ui, "receptive_fields")
+    captures = spy(activations, "capture_activations")
     at = open_page()  # resnet18 at 96 px, random weights
     assert fields == [] and not any(s.key.startswith("fm_rf") for s in at.get("slider"))  # off: nothing computed
     at.toggle(key="fm_rf").set_value(True).run()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -14,6 +14,7 @@ from explorer.analysis.predict import grad_cam, predict, stage_names
 from explorer.model.presets import PRESETS
 from explorer.data.shapes import CUE_COLOURS, shapes_images
 from explorer.model.weights import load_checkpoint_model, read_checkpoint
+from tests.conftest import run_together
 
 
 def held_out(count: int = 24, seed: int = 99):
@@ -62,17 +63,6 @@ def test_grad_cam_is_safe_across_threads(trained_checkpoint) -> None:
     model = load_checkpoint_model(trained_checkpoint.spec, read_checkpoint(trained_checkpoint.data))
     inputs, labels = held_out(6)
     expected = [grad_cam(model, trained_checkpoint.spec, x, y) for x, y in zip(inputs, labels)]
-    results: dict[int, np.ndarray] = {}
-    barrier = threading.Barrier(len(inputs))
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = grad_cam(model, trained_checkpoint.spec, inputs[index], labels[index])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(inputs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(*(partial(grad_cam, model, trained_checkpoint.spec, x, y) for x, y in zip(inputs, labels)))
     for index, cam in enumerate(expected):
         np.testing.assert_allclose(results[index], cam, atol=1e-5)

@@ -144,19 +144,10 @@ def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class(media: dic
     assert distance(pixels, expected[2]) < 10 and distance(pixels, expected[0]) > 25
 
 
-def test_grad_cam_controls_compute_only_the_maps_they_change(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_grad_cam_controls_compute_only_the_maps_they_change(spy) -> None:
     from explorer.analysis import predict as predict_module
 
-    calls: dict[str, list[tuple]] = {"predict": [], "grad_cam": []}
-
-    def recorded(name: str, original):
-        def recording(*args, **kwargs):
-            calls[name].append(args)
-            return original(*args, **kwargs)
-        return recording
-
-    for name in calls:  # the page imports them from the module on every run
-        monkeypatch.setattr(predict_module, name, recorded(name, getattr(predict_module, name)))
+    calls = {name: spy(predict_module, name) for name in ("predict", "grad_cam")}
 
     def shown_classes() -> list[int]:
         """The class each photo's Grad-CAM is drawn for, from the captions ("class 7": no names, random weights)."""

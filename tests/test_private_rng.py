@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ from explorer.model.build import build_model
 from explorer.data.images import AUGMENT_POLICIES, augmentation_samples
 from explorer.model.presets import get_preset
 from explorer.runtime.private_rng import private_rng
+from tests.conftest import run_together
 from tests.images_corpus import photo
 
 
@@ -47,38 +49,22 @@ def test_seeded_builds_and_previews_are_right_while_other_sessions_draw_at_once(
     alone = {seed: weights(build_model(spec, seed=seed)) for seed in range(4)}
     picture = photo(300, 200)
     previews_alone = [np.asarray(v) for v in augmentation_samples(picture, 3, seed=5, policy="RandAugment", crop=96)]
-    built: list[tuple[int, list[torch.Tensor]]] = []
-    previews: list[list[np.ndarray]] = []
-    start = threading.Barrier(14)
-    stop = threading.Event()
 
-    def build(seed: int) -> None:
-        start.wait()
-        for _ in range(3):
-            built.append((seed, weights(build_model(spec, seed=seed))))
+    def build(seed: int) -> list[tuple[int, list[torch.Tensor]]]:
+        return [(seed, weights(build_model(spec, seed=seed))) for _ in range(3)]
 
-    def preview() -> None:
-        start.wait()
-        for _ in range(3):
-            previews.append([np.asarray(v) for v in augmentation_samples(picture, 3, seed=5, policy="RandAugment",
-                                                                          crop=96)])
+    def preview() -> list[list[np.ndarray]]:
+        return [[np.asarray(v) for v in augmentation_samples(picture, 3, seed=5, policy="RandAugment", crop=96)]
+                for _ in range(3)]
 
-    def spin() -> None:
-        start.wait()
-        while not stop.is_set():
+    def spin(done: threading.Event) -> None:
+        while not done.is_set():
             torch.manual_seed(99)  # a careless other session
             torch.rand(1000)
 
-    workers = ([threading.Thread(target=build, args=(i % 4,)) for i in range(8)]
-               + [threading.Thread(target=preview) for _ in range(4)])
-    spinners = [threading.Thread(target=spin) for _ in range(2)]
-    for thread in workers + spinners:
-        thread.start()
-    for thread in workers:
-        thread.join()
-    stop.set()
-    for thread in spinners:
-        thread.join()
+    results = run_together(*(partial(build, i % 4) for i in range(8)), *[preview] * 4, meanwhile=[spin] * 2)
+    built = [pair for result in results[:8] for pair in result]
+    previews = [p for result in results[8:] for p in result]
     assert len(built) == 24 and all(same(w, alone[seed]) for seed, w in built)
     assert len(previews) == 12 and all(
         all((a == b).all() for a, b in zip(p, previews_alone)) for p in previews)

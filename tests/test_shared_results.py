@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 
@@ -13,29 +14,23 @@ from explorer.runtime.progress import RunStopped
 from explorer.studies.shared_results import Finished, SharedResults
 from explorer.studies.training import train_models
 from explorer.studies.zero_init import twins
+from tests.conftest import run_together
 
 
 def ask_together(store: SharedResults, keys: list, compute, size_of=lambda value: 1):
-    """Every key asked from its own thread at once; each thread's value and the progress it saw."""
-    barrier = threading.Barrier(len(keys))
-    values, seen, errors = [None] * len(keys), [[] for _ in keys], [None] * len(keys)
-
-    def ask(index: int) -> None:
-        barrier.wait()
-        run = store.join(keys[index], compute, size_of)
+    """Every key asked from its own thread at once; each thread's value, the progress it saw and its error."""
+    def ask(key) -> tuple:
+        seen: list[float] = []
+        run = store.join(key, compute, size_of)
         try:
-            values[index] = run.follow(lambda fraction, text: seen[index].append(fraction), interval=0.01)
+            return run.follow(lambda fraction, text="", partial=None: seen.append(fraction), interval=0.01), seen, None
         except Exception as error:  # noqa: BLE001 - the test looks at it
-            errors[index] = error
+            return None, seen, error
         finally:
             store.leave(run)
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(keys))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return values, seen, errors
+    values, seen, errors = zip(*run_together(*(partial(ask, key) for key in keys)))
+    return list(values), list(seen), list(errors)
 
 
 def slow_count(steps: int = 20):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from explorer.model.weights import (
 from tests.checkpoints import CreatesAFile, saved
 
 
-@pytest.fixture
-def hub_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    return tmp_path
-
-
 def test_available_weights_follow_torchvisions_enums() -> None:
     assert set(available_weights(PRESETS["resnet50"])) == {"IMAGENET1K_V1", "IMAGENET1K_V2"}
     assert set(available_weights(PRESETS["resnet18"])) == {"IMAGENET1K_V1"}
@@ -36,22 +29,17 @@ def test_available_weights_follow_torchvisions_enums() -> None:
     assert available_weights(PRESETS["resnet50"].with_changes(num_classes=10)) == {}
 
 
-def test_offline_names_the_file_and_the_folder(hub_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_network(*args, **kwargs):
-        raise urllib.error.URLError("no network")
-
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+def test_offline_names_the_file_and_the_folder(offline: Path) -> None:
     with pytest.raises(WeightsUnavailable) as error:
         load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V1")
     message = str(error.value)
-    assert "resnet18-f37072fd.pth" in message and str(hub_dir / "checkpoints") in message and "no network" in message
+    assert "resnet18-f37072fd.pth" in message and str(offline / "checkpoints") in message and "offline test" in message
 
 
-def test_weights_in_the_cache_load_without_network(hub_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", lambda *a, **k: pytest.fail("network used"))
+def test_weights_in_the_cache_load_without_network(offline: Path) -> None:
     reference = build_model(PRESETS["resnet18"], seed=5)
     target = weights_file(available_weights(PRESETS["resnet18"])["IMAGENET1K_V1"])
-    assert target == hub_dir / "checkpoints" / "resnet18-f37072fd.pth"
+    assert target == offline / "checkpoints" / "resnet18-f37072fd.pth"
     target.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), target)
     model = load_model(PRESETS["resnet18"], ModelSource("imagenet", weights="IMAGENET1K_V1"))
