@@ -65,11 +65,10 @@ def test_every_zoo_entry_equals_its_meta_and_the_reference_table() -> None:
     assert by_model == {m: tuple(a for a in acc1 if a is not None) for m, acc1 in PUBLISHED_ACC1.items()}
 
 
-def test_torchvision_ops_are_macs_for_every_preset_it_publishes() -> None:
+def test_torchvision_ops_are_read_as_macs() -> None:
+    # That every preset's totals equal its meta is test_anatomy's test_totals_equal_the_published_params_and_macs.
     convention = ops_convention()
     assert convention.meta_ops == 4.089 and convention.table_macs == 4_089_184_256 and convention.counts_macs
-    for e in published_weights():
-        assert abs(layer_table(PRESETS[e.model], 224).totals.macs / 1e9 - e.gmacs) < 1e-3, e.model
 
 
 def test_a_custom_spec_has_no_published_weights() -> None:
