@@ -147,6 +147,10 @@ def test_timings_synchronise_the_device_around_every_timed_forward(monkeypatch: 
     waited.clear()
     predict_module.predict(build_model(cifar_resnet(8)).eval(), torch.zeros(3, 16, 16), [str(i) for i in range(10)])
     assert waited == [DeviceKind.CPU]
+    waited.clear()
+    report = profiling.measure_layer_costs(cifar_resnet(8), 16, "cpu", repeats=1)
+    # The whole forward (before and after), each layer call's two clock readings, the end of the hooked forward.
+    assert len(waited) == 2 + 2 * len(report.layers) + 1
 
 
 def test_charts_are_built_from_the_tables() -> None:

@@ -60,16 +60,19 @@ class CostReport:
 class _Timer:
     """Pre/post hooks that time each leaf call of a private model."""
 
-    def __init__(self, cuda: bool) -> None:
-        self.cuda = cuda
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.cuda = DeviceKind.of(device) is DeviceKind.CUDA
         self.records: list[tuple[str, object, object, int | None]] = []
         self.open: list[tuple[object, int]] = []
 
     def now(self) -> object:
+        """A CUDA event in the stream; elsewhere the clock, once the device has done its queued work (MPS)."""
         if self.cuda:
             event = torch.cuda.Event(enable_timing=True)
             event.record()
             return event
+        synchronize(self.device)
         return time.perf_counter()
 
     def before(self, module: nn.Module, args: object) -> None:
@@ -141,7 +144,7 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
 
     with _CUDA_PEAK_LOCK if cuda else contextlib.nullcontext(), torch.inference_mode():
         forward_milliseconds, peak = _time_forward(model, x, repeats, cuda)
-        timer = _Timer(cuda)
+        timer = _Timer(device)
         for name, module in model.named_modules():
             if is_leaf_layer(module):
                 module.register_forward_pre_hook(timer.before)
