@@ -18,6 +18,7 @@ from explorer.analysis.activations import capture_activations, capture_bytes, ca
 from explorer.model.build import build_model
 from explorer.data.images import decode_image, preprocess, sample_images
 from explorer.model.presets import PRESETS
+from explorer.runtime.devices import synchronize
 
 
 def main() -> None:
@@ -38,8 +39,7 @@ def main() -> None:
         def forward() -> None:
             with torch.inference_mode():
                 model(image.unsqueeze(0).to(args.device))
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
+            synchronize(args.device)
 
         forward()
         capture_activations(model, spec, image, blocks)

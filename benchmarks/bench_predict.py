@@ -17,6 +17,7 @@ from explorer.model.build import build_model
 from explorer.data.images import decode_image, preprocess, sample_images
 from explorer.analysis.predict import predict
 from explorer.model.presets import PRESETS
+from explorer.runtime.devices import synchronize
 
 
 def main() -> None:
@@ -36,8 +37,7 @@ def main() -> None:
         def forward() -> None:
             with torch.inference_mode():
                 model(tensor.unsqueeze(0).to(args.device))
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
+            synchronize(args.device)
 
         forward()
         plain = 1e3 * median_seconds(forward, args.repeats)

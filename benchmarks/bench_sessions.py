@@ -229,7 +229,7 @@ def followers_in_process(count: int, repo: Path) -> float:
 
     def follow() -> None:
         run = store.join(request, lambda run: request.train(run.report), curves_bytes)
-        run.follow(lambda fraction, text: None, interval=1.0)
+        run.follow(interval=1.0)
         store.leave(run)
 
     start = time.perf_counter()
