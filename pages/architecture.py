@@ -7,7 +7,6 @@ the diagram's block picker are fragments: a click there reruns only that part.
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import pieces as ui
 from explorer.analysis.anatomy import LayerTable, Level, RowKind
 from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
@@ -20,6 +19,9 @@ from explorer.analysis.table_format import (
     LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, screen_columns, screen_records,
     to_csv,
 )
+from explorer.ui.models import cached_conventions
+from explorer.ui.picker import sidebar_model
+from explorer.ui.tables import display_frame, name_column, number_columns, table_or_error
 
 # The tabs' labels; st.tabs keeps the shown (translated) label in st.session_state["arch_tab"].
 TABS = (N_("Layer table"), N_("Diagram"), N_("Shape flow"), N_("Paper Table 1"), N_("Counting conventions"),
@@ -52,7 +54,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
         page = int(right.number_input(_("Page"), min_value=1, max_value=pages, step=1, key="arch_page"))
     first = (page - 1) * PAGE_ROWS
     shown = rows[first:first + PAGE_ROWS]
-    frame = ui.display_frame(screen_records(shown, columns), [c.label for c in columns])
+    frame = display_frame(screen_records(shown, columns), [c.label for c in columns])
     measured = report is not None and level is Level.LAYERS  # the measured cost, coloured on the table
     latency_label = _("Latency (ms)")
     if measured:
@@ -64,7 +66,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
         styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
-                 column_config={**ui.number_columns(frame), Column.NAME.label: ui.name_column(r.name for r in shown)})
+                 column_config={**number_columns(frame), Column.NAME.label: name_column(r.name for r in shown)})
     paging = _("Rows {first:,}–{last:,} of {total:,} (page {page} of {pages}); the CSV holds all of them. ").format(
         first=first + 1, last=first + len(shown), total=len(rows), page=page, pages=pages) if pages > 1 else ""
     st.caption(paging + _(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
@@ -119,7 +121,7 @@ def diagram_view(table: LayerTable) -> None:
         block_rows = [r for r in table.rows if r.block_name == picked[0]]
         st.markdown(_("**{block}** — its layers:").format(block=picked[0]))
         layer_columns = screen_columns(block_rows, LEVEL_COLUMNS[Level.LAYERS])
-        st.dataframe(ui.display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
+        st.dataframe(display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
                      hide_index=True, width="stretch")
     else:
         st.caption(_("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
@@ -127,11 +129,11 @@ def diagram_view(table: LayerTable) -> None:
 
 
 st.title(_("Architecture"))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to see its architecture."))
     st.stop()
-table = ui.table_or_error(choice)
+table = table_or_error(choice)
 if table is None:
     st.stop()
 spec, totals = table.spec, table.totals
@@ -178,7 +180,7 @@ if paper_tab.open:
                       "paper."))
         paper_rows, headers = paper_table1()
         layer_label, size_label = _("layer"), _("output size")
-        paper_frame = ui.display_frame([{layer_label: r.layer, size_label: r.output_size, **dict(zip(headers, r.cells))}
+        paper_frame = display_frame([{layer_label: r.layer, size_label: r.output_size, **dict(zip(headers, r.cells))}
                                         for r in paper_rows], [layer_label, size_label, *headers])
         st.dataframe(paper_frame, hide_index=True, width="stretch")
 
@@ -195,16 +197,16 @@ if conventions_tab.open:
         st.markdown("\n".join("- " + _("**{term}**: {meaning}").format(term=_(label), meaning=_(counts))
                                for label, counts in TOOLS.values()))
         with st.spinner(_("Counting with torchinfo, thop and FlopCounterMode…")):
-            conventions = ui.cached_conventions(spec, choice.input_size)
+            conventions = cached_conventions(spec, choice.input_size)
         tool_labels = {tool: _(label) for tool, (label, _counts) in TOOLS.items()}
         type_label = _("Layer type")
-        counts = ui.display_frame(
+        counts = display_frame(
             [{type_label: type_text(r.layer_type), **{label: getattr(r, tool) for tool, label in tool_labels.items()}}
              for r in conventions.rows]
             + [{type_label: _("total"), **{label: conventions.total(tool) for tool, label in tool_labels.items()}}],
             [type_label, *tool_labels.values()],
         )
-        st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
+        st.dataframe(counts, hide_index=True, width="stretch", column_config=number_columns(counts))
         st.markdown(_("**Why they differ**") + "\n\n"
                     + "\n".join("- " + _("**{term}**: {meaning}").format(term=type_text(r.layer_type),
                                                                           meaning=r.explanation)
@@ -235,8 +237,8 @@ if cost_tab.open:
                 latency_label: round(c.milliseconds, 3),
                 **({_("Peak memory (bytes)"): c.peak_bytes} if report.peak_bytes is not None else {}),
             } for i, (c, r) in enumerate(zip(report.layers, table.rows))]
-            cost = ui.display_frame(cost_rows, list(cost_rows[0]))
+            cost = display_frame(cost_rows, list(cost_rows[0]))
             slowest = cost[latency_label].max()
             st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label]),
-                         hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))
+                         hide_index=True, height=500, width="stretch", column_config=number_columns(cost))
             st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")

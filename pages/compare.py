@@ -11,8 +11,7 @@ from functools import partial
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import picker
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import picker
 from explorer.analysis.activations import CaptureTooLarge
 from explorer.analysis.compare import (
     accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,
@@ -24,6 +23,12 @@ from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, 
 from explorer.analysis.table_format import cell_word, format_shape, human_bytes
 from explorer.model.weights import class_names_for, preprocessing_for
 from explorer.analysis.zoo import ops_convention, published_weights, weights_of
+from explorer.ui.class_runs import class_or_session_result
+from explorer.ui.inputs import image_picker, weights_picker
+from explorer.ui.models import cached_model
+from explorer.ui.receptive_field import receptive_field_view
+from explorer.ui.session_memo import remembered
+from explorer.ui.tables import display_frame, number_columns, table_or_error
 
 
 @st.fragment
@@ -69,7 +74,7 @@ def measured_speed(specs, size: int) -> None:
         reports = stored[1]
         model, batch, latency, rate, achieved, peak = (
             _("Model"), _("Batch"), _("Latency (ms)"), _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
-        speed = ui.display_frame([{
+        speed = display_frame([{
             model: f"{label}: {report.model}", batch: t.batch, latency: t.milliseconds,
             rate: t.images_per_second, achieved: report.gmacs_per_second(t),
             peak: human_bytes(t.peak_bytes) if t.peak_bytes is not None else _("CUDA only"),
@@ -93,24 +98,24 @@ def same_image(specs, size: int) -> None:
             st.info(_("Both models must take 3-channel (RGB) inputs to look at a photo."))
             return
         columns = st.columns(3)
-        picked = ui.image_picker("cmp", columns[0])
+        picked = image_picker("cmp", columns[0])
         models = []
         for label, prefix, spec, column in zip("AB", ("cmp_a", "cmp_b"), specs, columns[1:]):
             column.markdown(f"**{label}: {spec.name}**")
-            spec, source, checkpoint = ui.weights_picker(prefix, spec, column)
+            spec, source, checkpoint = weights_picker(prefix, spec, column)
             with column:
-                loaded = ui.cached_model(spec, source, checkpoint)
+                loaded = cached_model(spec, source, checkpoint)
             models.append((label, prefix, spec, loaded, checkpoint))
         if picked is None or any(loaded is None for *_rest, loaded, _checkpoint in models):
             return
         results, memo_keys = [], []
         for label, prefix, spec, loaded, checkpoint in models:
             settings = preprocessing_for(spec, loaded.source, size)
-            steps = ui.remembered(f"{prefix}_steps", (picked.digest, settings),
+            steps = remembered(f"{prefix}_steps", (picked.digest, settings),
                                   partial(preprocess, picked.decoded.image, settings))
             names = class_names_for(spec, loaded.source, checkpoint).names
             try:
-                result = ui.class_or_session_result(
+                result = class_or_session_result(
                     picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
@@ -146,7 +151,7 @@ def receptive_fields_of_both(models, results, memo_keys) -> None:
     for (label, prefix, *_rest, loaded, _checkpoint), (_label, spec, _source, steps, _result), memo_key in zip(
             models, results, memo_keys):
         st.markdown(f"**{label}: {spec.name}**")
-        ui.receptive_field_view(prefix, loaded.model, spec, steps.tensor, steps.cropped, memo_key)
+        receptive_field_view(prefix, loaded.model, spec, steps.tensor, steps.cropped, memo_key)
 
 
 st.title(_("Compare two ResNets"))
@@ -161,8 +166,8 @@ if "cmp_input" not in st.session_state:
     st.session_state["cmp_input"] = 32 if cifar else 224
 size = int(st.columns(4)[0].number_input(_("Input size for both (px)"), min_value=1, max_value=picker.MAX_INPUT_SIZE,
                                         step=16, key="cmp_input"))
-table_a = ui.table_or_error(picker.ModelChoice(choice_a.spec, size), left)
-table_b = ui.table_or_error(picker.ModelChoice(choice_b.spec, size), right)
+table_a = table_or_error(picker.ModelChoice(choice_a.spec, size), left)
+table_b = table_or_error(picker.ModelChoice(choice_b.spec, size), right)
 if table_a is None or table_b is None:
     st.stop()
 name_a, name_b = table_a.spec.name, table_b.spec.name
@@ -171,11 +176,11 @@ st.subheader(_("Where the difference goes"))
 st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, table_b)))
 
 st.subheader(_("Totals"))
-totals_frame = ui.display_frame([{
+totals_frame = display_frame([{
     "": d.label, f"A: {name_a}": d.a, f"B: {name_b}": d.b, "B − A": d.difference,
     "B / A": f"{d.ratio:.2f}×" if d.ratio is not None else "–",
 } for d in totals_diff(table_a, table_b)], ["", f"A: {name_a}", f"B: {name_b}", "B − A", "B / A"])
-st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.number_columns(totals_frame))
+st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=number_columns(totals_frame))
 
 pairs = aligned_stages(table_a, table_b)
 st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
@@ -194,10 +199,10 @@ accuracy_rows = [{_("Model"): f"{label}: {w.model}", _("Weights"): w.weights, "a
                   "acc@5 (%)": w.acc5, "GMACs": w.gmacs, _("Params"): w.params}
                  for label, weights in published.items() for w in weights]
 if accuracy_rows:
-    accuracy = ui.display_frame(accuracy_rows, list(accuracy_rows[0]))
+    accuracy = display_frame(accuracy_rows, list(accuracy_rows[0]))
     three_decimals = st.column_config.NumberColumn(format="%.3f")
     st.dataframe(accuracy, hide_index=True, width="stretch", column_config={
-        **ui.number_columns(accuracy), "acc@1 (%)": three_decimals, "acc@5 (%)": three_decimals,
+        **number_columns(accuracy), "acc@1 (%)": three_decimals, "acc@5 (%)": three_decimals,
         "GMACs": three_decimals})
     st.markdown("\n".join(f"- {line}" for line in accuracy_lines(name_a, published["A"], name_b, published["B"])))
 ops = ops_convention()
@@ -218,10 +223,10 @@ for table in (table_a, table_b):  # one above the other: side by side, a bottlen
     spec = table.spec
     st.markdown(_("**{model}** — {blocks}, expansion {expansion}: a block's output has {expansion}× its inner width.")
                 .format(model=spec.name, blocks=block_words(spec.block), expansion=spec.block.expansion))
-    anatomy = ui.display_frame([dict(zip(anatomy_columns, (
+    anatomy = display_frame([dict(zip(anatomy_columns, (
         b.stage, b.convs, cell_word(b.shortcut), b.params, b.macs)))
         for b in table.blocks if b.block == 0], anatomy_columns)
-    st.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
+    st.dataframe(anatomy, hide_index=True, width="stretch", column_config=number_columns(anatomy))
 
 st.subheader(_("Stages, aligned"))
 stage_columns = [_("stage"), _("A blocks"), _("A out"), _("B blocks"), _("B out"), _("A params"), _("B params"),
@@ -229,8 +234,8 @@ stage_columns = [_("stage"), _("A blocks"), _("A out"), _("B blocks"), _("B out"
 stage_rows = [dict(zip(stage_columns, (
     p.name, p.a_blocks, format_shape(p.a_out) if p.a_out else "–", p.b_blocks, format_shape(p.b_out) if p.b_out else "–",
     p.a_params, p.b_params, p.a_macs, p.b_macs, p.b_macs - p.a_macs))) for p in pairs]
-stages_frame = ui.display_frame(stage_rows, list(stage_rows[0]))
-st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=ui.number_columns(stages_frame))
+stages_frame = display_frame(stage_rows, list(stage_rows[0]))
+st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=number_columns(stages_frame))
 
 st.subheader(_("Measured, and seen"))
 measured_speed((table_a.spec, table_b.spec), size)

@@ -5,7 +5,7 @@ It loads no torch, so it is the page a fresh server shows first and fast.
 
 import streamlit as st
 
-from explorer.ui.pieces import picker
+from explorer.ui import picker
 from explorer.runtime.i18n import _
 from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
 

@@ -10,12 +10,15 @@ from functools import partial
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import picker
-from explorer.ui.pieces import pieces as ui
+from explorer.ui import picker
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
 from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
 from explorer.model.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
+from explorer.ui.inputs import picked_image, weights_picker
+from explorer.ui.models import cached_model
+from explorer.ui.picker import sidebar_model
+from explorer.ui.session_memo import remembered
 
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 
@@ -39,13 +42,13 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
     for (prefix, *_rest), (spec, model, source, names, settings), (tensor, cropped), cell in zip(
             models, setups, inputs, row):
         key = PredictionKey(spec, source, settings, names, digest)
-        (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
+        (prediction,) = remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
         picture, chart = cell.columns([2, 3])
         cell_stage = stage if stage in stage_names(spec) else None
         target = picture.selectbox(_("Grad-CAM class"), range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
         class_index = prediction.indices[target]
-        cam = ui.remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
+        cam = remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
                             partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
         label = prediction.labels[target]
         caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
@@ -59,7 +62,7 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
 
 
 st.title(_("Predict"))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to make predictions."))
     st.stop()
@@ -81,12 +84,12 @@ compare = st.toggle(_("Compare models: the same images through two models"), key
 def model_column(prefix: str, spec, input_size: int, box):
     """Weights for one model, then everything needed to classify with it (the spec's fc may have taken a
     checkpoint's classes); None if unusable."""
-    spec, source, checkpoint = ui.weights_picker(prefix, spec, box)
+    spec, source, checkpoint = weights_picker(prefix, spec, box)
     names_file = None
     if source.kind == "checkpoint":
         names_file = box.file_uploader(_("Class names (text, one per line)"), type=None, key=f"{prefix}_names")
     with box:
-        loaded = ui.cached_model(spec, source, checkpoint)
+        loaded = cached_model(spec, source, checkpoint)
     if loaded is None:
         guess = guess_spec(checkpoint.state_dict) if checkpoint is not None else None
         if guess is not None and prefix == "pr":
@@ -122,7 +125,7 @@ def picture_row(name: str, data: bytes) -> tuple[str, str, list] | None:
     page's variables) until the page runs again, so no decoded original stays in memory.
     """
     try:
-        picked = ui.picked_image(name, data)
+        picked = picked_image(name, data)
     except ImageError as error:
         problems.error(f"{name}: {error}")
         return None

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui.pieces import pieces as ui
 from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
 from explorer.runtime.devices import DoesNotFit
 from explorer.runtime.i18n import _
@@ -16,6 +15,9 @@ from explorer.studies.shared_results import RunStopped
 from explorer.model.spec import Shortcut
 from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
 from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, twins
+from explorer.ui.class_runs import class_results, computed_ago, follow_shared, stop_following
+from explorer.ui.models import init_study, plain_vs_residual_gradients
+from explorer.ui.picker import sidebar_model
 
 st.title(_("zero_init_residual"))
 st.markdown(_(
@@ -25,7 +27,7 @@ st.markdown(_(
     "its depth (Goyal et al. 2017; He et al. 2019, *Bag of Tricks*). Below: the same network built twice from "
     "one seed, with and without the flag — at initialisation, then trained on the same batches."
 ))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to study it."))
     st.stop()
@@ -48,7 +50,7 @@ st.caption(_("Data: shapes drawn in code ({classes}; random colours), preprocess
 
 try:
     with st.spinner(_("Building both twins from one seed and measuring them at initialisation…")):
-        study = ui.init_study(spec, seed, batch, size)
+        study = init_study(spec, seed, batch, size)
 except (DoesNotFit, ValueError) as error:
     st.error(str(error))
     st.stop()
@@ -97,11 +99,11 @@ def run_training(key: str, specs: dict, button_label: str, title: str, settings:
     if st.session_state.get("zi_seed") != settings[3]:  # the re-run button drew a new seed: redraw it all
         st.rerun()
     request = TrainingRun.of(specs, *settings)
-    store, following = ui.class_results(), f"{key}_following"
+    store, following = class_results(), f"{key}_following"
     start_col, stop_col, again_col = st.columns([3, 1, 2])
     if start_col.button(button_label, key=f"{key}_train", type="primary") or st.session_state.pop(f"{key}_again", False):
         st.session_state[following] = request
-    stop_col.button(_("Stop"), key=f"{key}_stop", on_click=ui.stop_following, args=(following,),
+    stop_col.button(_("Stop"), key=f"{key}_stop", on_click=stop_following, args=(following,),
                     help=_("Stops your waiting; the run stops when nobody in the class waits for it any more."))
     again_col.button(_("Re-run with a new seed"), key=f"{key}_reseed", on_click=new_seed, args=(key,),
                      help=_("Everyone with the same settings shares one run; a new seed gives a run of your own."))
@@ -109,7 +111,7 @@ def run_training(key: str, specs: dict, button_label: str, title: str, settings:
         try:  # a rerun of this page interrupts the wait; it rejoins the same run on its next run
             if store.finished(request) is None:
                 request.check_memory()  # here, not in the class's worker, so a refusal is in this reader's language
-            ui.follow_shared(store, request, lambda run: request.train(run.report), curves_bytes,
+            follow_shared(store, request, lambda run: request.train(run.report), curves_bytes,
                              _("Waiting for the run…"), slot=f"{following}_run")
         except (DoesNotFit, RunStopped) as error:
             st.error(str(error))
@@ -119,7 +121,7 @@ def run_training(key: str, specs: dict, button_label: str, title: str, settings:
     if finished is not None:
         curves = finished.value
         st.caption(_("Training curves {computed}: everyone with these settings sees this run.").format(
-            computed=ui.computed_ago(finished)))
+            computed=computed_ago(finished)))
     elif stopped_key == request:
         curves = stopped_curves
         st.warning(_("Stopped early: the curves show the steps that ran."))
@@ -159,7 +161,7 @@ plain_names = {PLAIN_LABEL.format(depth=d): _(PLAIN_LABEL).format(depth=d) for d
 try:
     with st.spinner(_("One backward pass through {plain} and ResNet-{depth}…").format(
             plain=_(PLAIN_LABEL).format(depth=deep), depth=deep)):
-        gradients = ui.plain_vs_residual_gradients(cifar_resnet(deep), seed, batch)
+        gradients = plain_vs_residual_gradients(cifar_resnet(deep), seed, batch)
 except DoesNotFit as error:
     st.error(str(error))
 else:

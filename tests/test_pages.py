@@ -150,7 +150,7 @@ def test_closed_tabs_compute_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     from explorer.figures import charts
     from explorer.analysis import paper_table as paper
     from explorer.analysis import profiling
-    from explorer.ui import pieces as ui
+    from explorer.ui import models
 
     calls: Counter[str] = Counter()
 
@@ -163,7 +163,7 @@ def test_closed_tabs_compute_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 
         monkeypatch.setattr(module, name, wrapper)
 
-    for module, name in ((ui, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
+    for module, name in ((models, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
                          (charts, "shape_flow_chart"), (profiling, "measure_layer_costs")):
         counted(module, name)
     at = open_app("architecture", model="resnet18", model_input="64")

@@ -109,13 +109,13 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_second_session_sees_the_class_run_without_training_again() -> None:
-    from explorer.ui.pieces import pieces as ui
+    from explorer.ui.class_runs import class_results
 
     first = open_app("zero_init", timeout=300, model="cifar_resnet20")
     first.number_input(key="zi_batch").set_value(8).run()
     first.number_input(key="zi_steps").set_value(2).run()
     first.number_input(key="zi_size").set_value(16).run()
-    store = ui.class_results()
+    store = class_results()
     started = store.runs_started
     first.button(key="zi_train").click().run()
     assert not first.exception and store.runs_started == started + 1

@@ -43,6 +43,14 @@ class ModelChoice:
     input_size: int
 
 
+SIDEBAR_CHOICE = "sidebar_choice"  # where app.py keeps the sidebar picker's `ModelChoice` for the page
+
+
+def sidebar_model() -> ModelChoice | None:
+    """The model chosen in the shared sidebar picker (set by app.py before the page runs)."""
+    return st.session_state.get(SIDEBAR_CHOICE)
+
+
 def _default(key: str, value: object) -> None:
     """Seed a widget's state once, so widgets need no ``value=`` (and never fight session state)."""
     if key not in st.session_state:
