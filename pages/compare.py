@@ -156,8 +156,9 @@ def receptive_fields_of_both(models, results, memo_keys) -> None:
 
 st.title(_("Compare two ResNets"))
 left, right = st.columns(2)
-choice_a = picker.model_picker("a", "resnet18", left, N_("Model A"), with_input_size=False)  # the picker applies _()
-choice_b = picker.model_picker("b", "resnet50", right, N_("Model B"), with_input_size=False)
+# The picker applies _() to the labels; the links keep their short parameters ?a= and ?b=.
+choice_a = picker.model_picker("cmp_model_a", "resnet18", left, N_("Model A"), with_input_size=False, url_param="a")
+choice_b = picker.model_picker("cmp_model_b", "resnet50", right, N_("Model B"), with_input_size=False, url_param="b")
 if choice_a is None or choice_b is None:
     st.info(_("Fix the model marked in red to see the comparison."))
     st.stop()

@@ -107,7 +107,8 @@ def model_column(prefix: str, spec, input_size: int, box):
 models = [("pr", choice.spec, choice.input_size)]
 columns = st.columns(2) if compare else [st.container()]
 if compare:
-    second = picker.model_picker("pr_b", "resnet18", columns[1], N_("Second model"), with_input_size=False)
+    second = picker.model_picker("pr_model_b", "resnet18", columns[1], N_("Second model"), with_input_size=False,
+                                 url_param="pr_b")
     if second is None:
         st.stop()
     columns[0].markdown(_("**{model}** (sidebar)").format(model=choice.spec.name))

@@ -171,6 +171,6 @@ else:
                                  _("Gradient norm per layer at initialisation, depth {depth} (log scale)").format(depth=deep),
                                  "‖∇W‖", log=True),
                     key="zi_plain_gradients", width="stretch")
-run_training("deg", models, _("Train the four networks"),
+run_training("zi_deg", models, _("Train the four networks"),
              _("plain vs residual at depths {shallow} and {deep}").format(shallow=shallow, deep=deep),
              (steps, batch, lr, seed, size), plain_names)

@@ -85,9 +85,9 @@ def test_the_page_with_tiny_settings() -> None:
     assert {t["name"] for t in curves["data"]} == {"zero_init_residual=True", "zero_init_residual=False"}
     assert len(curves["data"][0]["x"]) == 3
     at.selectbox(key="zi_deep").set_value(32).run()
-    at.button(key="deg_train").click().run()
+    at.button(key="zi_deg_train").click().run()
     assert not at.exception
-    curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "deg_curves").proto.spec)
+    curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "zi_deg_curves").proto.spec)
     assert {t["name"] for t in curves["data"]} == {"plain-20", "ResNet-20", "plain-32", "ResNet-32"}
 
 
