@@ -14,13 +14,14 @@ from explorer.figures import charts
 from explorer.ui import picker
 from explorer.analysis.activations import CaptureTooLarge
 from explorer.analysis.compare import (
-    accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,
+    accuracy_lines, accuracy_table, aligned_stages, anatomy_table, block_words, explain_difference, image_through,
+    latency_lines, speed_table, stages_table, totals_table,
 )
 from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
-from explorer.analysis.table_format import cell_word, format_shape, human_bytes
+from explorer.analysis.table_format import format_shape
 from explorer.model.weights import class_names_for, preprocessing_for
 from explorer.analysis.zoo import ops_convention, published_weights, weights_of
 from explorer.ui.class_runs import class_or_session_result
@@ -28,7 +29,7 @@ from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model
 from explorer.ui.receptive_field import receptive_field_view
 from explorer.ui.session_memo import remembered
-from explorer.ui.tables import display_frame, number_columns, table_or_error
+from explorer.ui.tables import show_table, table_or_error
 
 
 @st.fragment
@@ -72,17 +73,7 @@ def measured_speed(specs, size: int) -> None:
         if not stored or stored[0] != key:
             return
         reports = stored[1]
-        model, batch, latency, rate, achieved, peak = (
-            _("Model"), _("Batch"), _("Latency (ms)"), _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
-        speed = display_frame([{
-            model: f"{label}: {report.model}", batch: t.batch, latency: t.milliseconds,
-            rate: t.images_per_second, achieved: report.gmacs_per_second(t),
-            peak: human_bytes(t.peak_bytes) if t.peak_bytes is not None else _("CUDA only"),
-        } for label, report in zip("AB", reports) for t in report.timings],
-            [model, batch, latency, rate, achieved, peak])
-        decimals = st.column_config.NumberColumn(format="%.1f")
-        st.dataframe(speed, hide_index=True, width="stretch",
-                     column_config={latency: decimals, rate: decimals, achieved: decimals})
+        show_table(speed_table(*reports))
         st.markdown("\n".join(f"- {line}" for line in latency_lines(*reports)))
 
 
@@ -177,11 +168,7 @@ st.subheader(_("Where the difference goes"))
 st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, table_b)))
 
 st.subheader(_("Totals"))
-totals_frame = display_frame([{
-    "": d.label, f"A: {name_a}": d.a, f"B: {name_b}": d.b, "B − A": d.difference,
-    "B / A": f"{d.ratio:.2f}×" if d.ratio is not None else "–",
-} for d in totals_diff(table_a, table_b)], ["", f"A: {name_a}", f"B: {name_b}", "B − A", "B / A"])
-st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=number_columns(totals_frame))
+show_table(totals_table(table_a, table_b))
 
 pairs = aligned_stages(table_a, table_b)
 st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
@@ -196,15 +183,9 @@ for (label, weights), spec in zip(published.items(), (table_a.spec, table_b.spec
         st.info(_("{label}: **{model}** — no published weights for this spec. torchvision publishes ImageNet weights "
                   "for its own ResNets, ResNeXts and Wide ResNets (1000 classes) only.").format(label=label,
                                                                                                model=spec.name))
-accuracy_rows = [{_("Model"): f"{label}: {w.model}", _("Weights"): w.weights, "acc@1 (%)": w.acc1,
-                  "acc@5 (%)": w.acc5, "GMACs": w.gmacs, _("Params"): w.params}
-                 for label, weights in published.items() for w in weights]
-if accuracy_rows:
-    accuracy = display_frame(accuracy_rows, list(accuracy_rows[0]))
-    three_decimals = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(accuracy, hide_index=True, width="stretch", column_config={
-        **number_columns(accuracy), "acc@1 (%)": three_decimals, "acc@5 (%)": three_decimals,
-        "GMACs": three_decimals})
+accuracy = accuracy_table(published)
+if accuracy is not None:
+    show_table(accuracy)
     st.markdown("\n".join(f"- {line}" for line in accuracy_lines(name_a, published["A"], name_b, published["B"])))
 ops = ops_convention()
 convention = _(
@@ -219,24 +200,14 @@ st.caption(convention.format(model=ops.model, meta_ops=ops.meta_ops, gmacs=ops.t
 accuracy_chart(highlighted)
 
 st.subheader(_("Block anatomy"))
-anatomy_columns = [_("stage"), _("first block"), _("shortcut"), _("params/block"), _("MACs/block")]
 for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
     spec = table.spec
     st.markdown(_("**{model}** — {blocks}, expansion {expansion}: a block's output has {expansion}× its inner width.")
                 .format(model=spec.name, blocks=block_words(spec.block), expansion=spec.block.expansion))
-    anatomy = display_frame([dict(zip(anatomy_columns, (
-        b.stage, b.convs, cell_word(b.shortcut), b.params, b.macs)))
-        for b in table.blocks if b.block == 0], anatomy_columns)
-    st.dataframe(anatomy, hide_index=True, width="stretch", column_config=number_columns(anatomy))
+    show_table(anatomy_table(table))
 
 st.subheader(_("Stages, aligned"))
-stage_columns = [_("stage"), _("A blocks"), _("A out"), _("B blocks"), _("B out"), _("A params"), _("B params"),
-                 _("A MACs"), _("B MACs"), _("B − A MACs")]
-stage_rows = [dict(zip(stage_columns, (
-    p.name, p.a_blocks, format_shape(p.a_out) if p.a_out else "–", p.b_blocks, format_shape(p.b_out) if p.b_out else "–",
-    p.a_params, p.b_params, p.a_macs, p.b_macs, p.b_macs - p.a_macs))) for p in pairs]
-stages_frame = display_frame(stage_rows, list(stage_rows[0]))
-st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=number_columns(stages_frame))
+show_table(stages_table(pairs))
 
 st.subheader(_("Measured, and seen"))
 measured_speed((table_a.spec, table_b.spec), size)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.analysis.anatomy import LayerTable, layer_table
-from explorer.analysis.table_format import human_bytes, human_count
+from explorer.analysis.table_format import RowsTable, human_bytes, human_count
 from explorer.runtime.devices import describe_device
 from explorer.runtime.i18n import _
 from explorer.ui.picker import ModelChoice
@@ -60,3 +60,10 @@ def name_column(names: Iterable[str]):
     sizes a column by its first rows; ``layer1.0.downsample.0`` comes later)."""
     longest = max((len(name) for name in names), default=4)
     return st.column_config.TextColumn(pinned=True, width=int(7.5 * longest) + 28)
+
+
+def show_table(table: RowsTable, box=None) -> None:
+    """``table`` as an st.dataframe: integers with thousands separators, its decimal columns fixed."""
+    frame = display_frame(list(table.rows), list(table.columns))
+    places = {name: st.column_config.NumberColumn(format=f"%.{count}f") for name, count in table.decimals.items()}
+    (box or st).dataframe(frame, hide_index=True, width="stretch", column_config={**number_columns(frame), **places})
