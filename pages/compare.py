@@ -103,7 +103,7 @@ def same_image(specs, size: int) -> None:
         for label, prefix, spec, loaded, checkpoint in models:
             settings = preprocessing_for(spec, loaded.source, size)
             steps = remembered(f"{prefix}_steps", (picked.digest, settings),
-                                  partial(preprocess, picked.decoded.image, settings))
+                               partial(preprocess, picked.decoded.image, settings))
             names = class_names_for(spec, loaded.source, checkpoint).names
             try:
                 result = class_or_session_result(

@@ -46,7 +46,7 @@ def augmentation_preview(picked, crop: int) -> None:
             st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
         roll = st.session_state.get("fm_roll", 0)
         views = remembered("fm_views", (picked.digest, roll, policy, crop),
-                              lambda: augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=crop))
+                           lambda: augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=crop))
         for column, view in zip(st.columns(4) * 2, views):
             column.image(view, width="stretch")
         st.caption(_("Random views, roll {roll}: what one training image looks like across epochs.").format(roll=roll))

@@ -48,7 +48,7 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
         class_index = prediction.indices[target]
         cam = remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
-                            partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
+                         partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
         label = prediction.labels[target]
         caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
                    else _("Grad-CAM for “{label}” from the last stage").format(label=label))
