@@ -30,15 +30,16 @@ choice = None
 if page.url_path != "compare":
     st.sidebar.header(_("Model"))
     choice = picker.model_picker("model", "resnet50")
-    st.session_state["sidebar_choice"] = choice
+    st.session_state[picker.SIDEBAR_CHOICE] = choice
 # Home needs no torch, so it opens before torch has loaded (~3 s here); the other pages load it.
 if page.url_path:
-    from explorer.ui import pieces as ui
+    from explorer.ui.class_runs import page_style
+    from explorer.ui.tables import device_caption, glance, table_or_error
 
-    ui.page_style()
+    page_style()
     if choice is not None:
-        table = ui.table_or_error(choice, st.sidebar)
+        table = table_or_error(choice, st.sidebar)
         if table is not None:
-            ui.glance(table)
-    ui.device_caption()
+            glance(table)
+    device_caption()
 page.run()

@@ -7,19 +7,21 @@ the diagram's block picker are fragments: a click there reruns only that part.
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui import pieces as ui
 from explorer.analysis.anatomy import LayerTable, Level, RowKind
-from explorer.runtime.devices import DeviceKind, DoesNotFit, describe_device
+from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
-from explorer.analysis.paper_table import paper_table1
+from explorer.analysis.paper_table import paper_table1_rows
 from explorer.figures.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
-from explorer.analysis.profiling import CostReport, measure_layer_costs
+from explorer.analysis.profiling import CostReport, cost_table, costs_of, measure_layer_costs
 from explorer.model.spec import MAX_BLOCKS
 from explorer.model.token import spec_to_token
 from explorer.analysis.table_format import (
-    LEVEL_COLUMNS, PAGE_ROWS, Column, format_shape, human_bytes, human_count, page_count, screen_columns, screen_records,
+    LEVEL_COLUMNS, PAGE_ROWS, Column, human_bytes, human_count, page_count, screen_columns, screen_records,
     to_csv,
 )
+from explorer.ui.models import cached_conventions
+from explorer.ui.picker import sidebar_model
+from explorer.ui.tables import display_frame, name_column, number_columns, show_table, table_or_error
 
 # The tabs' labels; st.tabs keeps the shown (translated) label in st.session_state["arch_tab"].
 TABS = (N_("Layer table"), N_("Diagram"), N_("Shape flow"), N_("Paper Table 1"), N_("Counting conventions"),
@@ -52,19 +54,18 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
         page = int(right.number_input(_("Page"), min_value=1, max_value=pages, step=1, key="arch_page"))
     first = (page - 1) * PAGE_ROWS
     shown = rows[first:first + PAGE_ROWS]
-    frame = ui.display_frame(screen_records(shown, columns), [c.label for c in columns])
+    frame = display_frame(screen_records(shown, columns), [c.label for c in columns])
     measured = report is not None and level is Level.LAYERS  # the measured cost, coloured on the table
     latency_label = _("Latency (ms)")
     if measured:
-        latency = {(c.name, c.call): c.milliseconds for c in report.layers}
         frame.insert(frame.columns.get_loc(Column.MACS.label) + 1, latency_label,
-                     [round(latency[(r.name, r.call)], 3) for r in shown])
+                     [round(c.milliseconds, 3) for c in costs_of(report, shown)])
     styled = highlight(frame, shown)
     if measured:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
         styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
-                 column_config={**ui.number_columns(frame), Column.NAME.label: ui.name_column(r.name for r in shown)})
+                 column_config={**number_columns(frame), Column.NAME.label: name_column(r.name for r in shown)})
     paging = _("Rows {first:,}–{last:,} of {total:,} (page {page} of {pages}); the CSV holds all of them. ").format(
         first=first + 1, last=first + len(shown), total=len(rows), page=page, pages=pages) if pages > 1 else ""
     st.caption(paging + _(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
@@ -79,38 +80,33 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
 DIAGRAM_STYLES = (N_("Interactive blocks"), N_("Paper style (Figure 3)"))  # compared in English, shown through _()
 
 
-def paper_figure_view(table: LayerTable) -> None:
-    """He et al. 2016, Figure 3, drawn from this model's layer table, with SVG and PNG downloads."""
-    controls = st.container(horizontal=True, vertical_alignment="bottom", gap="large")
-    twin = controls.toggle(_("With the plain twin beside it"), key="arch_figure_twin",
-                           help=_("The same network without shortcuts, as the paper's middle column."))
-    slide = controls.toggle(_("Fit a 16:9 slide"), key="arch_figure_slide",
-                            help=_("Cut each column between stages into as many columns as show it largest on a slide."))
-    fold_after = int(controls.number_input(_("Fold stages of more blocks than"), min_value=FOLD_HEAD + 1,
-                                           max_value=MAX_BLOCKS, value=FOLD_AFTER, step=1, key="arch_figure_fold",
-                                           width=220, help=_("A folded stage shows its first two blocks, how many "
-                                                             "are left out, and its last block.")))
-    figure = paper_figure(table, plain_twin=twin, fold_after=fold_after, columns=None if slide else 1)
-    svg = to_svg(figure)
-    buttons = st.container(horizontal=True)
-    # Callables are encoded only when clicked; "ignore": a download reruns nothing.
-    buttons.download_button(_("Download SVG"), lambda: svg, key="arch_figure_svg", file_name=f"{figure.name}_fig3.svg",
-                            mime="image/svg+xml", on_click="ignore")
-    buttons.download_button(_("Download PNG"), lambda: to_png(figure), key="arch_figure_png",
-                            file_name=f"{figure.name}_fig3.png", mime="image/png", on_click="ignore")
-    st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out), each shortcut an "
-                 "arc beside its block — solid: identity, dashed: projection, dotted: zero-padded identity "
-                 "(option A); **/2** where a layer halves the map, and the output shape (H×W×C) after each stage."))
-    st.image(svg, width="content")
-
-
 @st.fragment
 def diagram_view(table: LayerTable) -> None:
     """The interactive block diagram, or the paper's Figure 3; a click here reruns only this."""
     style_labels = {style: _(style) for style in DIAGRAM_STYLES}  # made in this run's language, as level_labels
     style = st.radio(_("Style"), DIAGRAM_STYLES, key="arch_diagram_style", horizontal=True, format_func=style_labels.get)
-    if style == DIAGRAM_STYLES[1]:
-        paper_figure_view(table)
+    if style == DIAGRAM_STYLES[1]:  # He et al. 2016, Figure 3, drawn from this model's layer table
+        controls = st.container(horizontal=True, vertical_alignment="bottom", gap="large")
+        twin = controls.toggle(_("With the plain twin beside it"), key="arch_figure_twin",
+                               help=_("The same network without shortcuts, as the paper's middle column."))
+        slide = controls.toggle(_("Fit a 16:9 slide"), key="arch_figure_slide",
+                                help=_("Cut each column between stages into as many columns as show it largest on a slide."))
+        fold_after = int(controls.number_input(_("Fold stages of more blocks than"), min_value=FOLD_HEAD + 1,
+                                               max_value=MAX_BLOCKS, value=FOLD_AFTER, step=1, key="arch_figure_fold",
+                                               width=220, help=_("A folded stage shows its first two blocks, how many "
+                                                                 "are left out, and its last block.")))
+        figure = paper_figure(table, plain_twin=twin, fold_after=fold_after, columns=None if slide else 1)
+        svg = to_svg(figure)
+        buttons = st.container(horizontal=True)
+        # Callables are encoded only when clicked; "ignore": a download reruns nothing.
+        buttons.download_button(_("Download SVG"), lambda: svg, key="arch_figure_svg", file_name=f"{figure.name}_fig3.svg",
+                                mime="image/svg+xml", on_click="ignore")
+        buttons.download_button(_("Download PNG"), lambda: to_png(figure), key="arch_figure_png",
+                                file_name=f"{figure.name}_fig3.png", mime="image/png", on_click="ignore")
+        st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out), each shortcut an "
+                     "arc beside its block — solid: identity, dashed: projection, dotted: zero-padded identity "
+                     "(option A); **/2** where a layer halves the map, and the output shape (H×W×C) after each stage."))
+        st.image(svg, width="content")
         return
     event = st.plotly_chart(charts.architecture_diagram(table), key="arch_diagram", on_select="rerun",
                             selection_mode="points", width="stretch")
@@ -119,7 +115,7 @@ def diagram_view(table: LayerTable) -> None:
         block_rows = [r for r in table.rows if r.block_name == picked[0]]
         st.markdown(_("**{block}** — its layers:").format(block=picked[0]))
         layer_columns = screen_columns(block_rows, LEVEL_COLUMNS[Level.LAYERS])
-        st.dataframe(ui.display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
+        st.dataframe(display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
                      hide_index=True, width="stretch")
     else:
         st.caption(_("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
@@ -127,11 +123,11 @@ def diagram_view(table: LayerTable) -> None:
 
 
 st.title(_("Architecture"))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to see its architecture."))
     st.stop()
-table = ui.table_or_error(choice)
+table = table_or_error(choice)
 if table is None:
     st.stop()
 spec, totals = table.spec, table.totals
@@ -176,37 +172,23 @@ if paper_tab.open:
                       "stride of its bottleneck blocks on the first 1x1 conv (caffe, v1); torchvision moved it to the "
                       "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the "
                       "paper."))
-        paper_rows, headers = paper_table1()
-        layer_label, size_label = _("layer"), _("output size")
-        paper_frame = ui.display_frame([{layer_label: r.layer, size_label: r.output_size, **dict(zip(headers, r.cells))}
-                                        for r in paper_rows], [layer_label, size_label, *headers])
-        st.dataframe(paper_frame, hide_index=True, width="stretch")
+        paper = paper_table1_rows()
+        st.dataframe(display_frame(list(paper.rows), list(paper.columns)), hide_index=True, width="stretch")
 
 if conventions_tab.open:
     with conventions_tab:
-        from explorer.analysis.conventions import RESIDUAL_ADD, TOOLS  # thop and torchinfo load with it: only once this tab opens
-
-        def type_text(layer_type: str) -> str:
-            """A layer type as people read it: a class name, or "residual add" in their language."""
-            return _(RESIDUAL_ADD) if layer_type == RESIDUAL_ADD else layer_type
+        # thop and torchinfo load with it: only once this tab opens
+        from explorer.analysis.conventions import TOOLS, counts_table, layer_type_text
 
         st.markdown(_("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
                       "paper report. Each tool runs on its own private meta-device model."))
         st.markdown("\n".join("- " + _("**{term}**: {meaning}").format(term=_(label), meaning=_(counts))
                                for label, counts in TOOLS.values()))
         with st.spinner(_("Counting with torchinfo, thop and FlopCounterMode…")):
-            conventions = ui.cached_conventions(spec, choice.input_size)
-        tool_labels = {tool: _(label) for tool, (label, _counts) in TOOLS.items()}
-        type_label = _("Layer type")
-        counts = ui.display_frame(
-            [{type_label: type_text(r.layer_type), **{label: getattr(r, tool) for tool, label in tool_labels.items()}}
-             for r in conventions.rows]
-            + [{type_label: _("total"), **{label: conventions.total(tool) for tool, label in tool_labels.items()}}],
-            [type_label, *tool_labels.values()],
-        )
-        st.dataframe(counts, hide_index=True, width="stretch", column_config=ui.number_columns(counts))
+            conventions = cached_conventions(spec, choice.input_size)
+        show_table(counts_table(conventions))
         st.markdown(_("**Why they differ**") + "\n\n"
-                    + "\n".join("- " + _("**{term}**: {meaning}").format(term=type_text(r.layer_type),
+                    + "\n".join("- " + _("**{term}**: {meaning}").format(term=layer_type_text(r.layer_type),
                                                                           meaning=r.explanation)
                                  for r in conventions.rows))
 
@@ -214,7 +196,7 @@ if cost_tab.open:
     with cost_tab:
         cost_text = (_("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
                        "latency of every layer (median of 3 runs, CUDA events) and its peak memory (CUDA allocator). "
-                       "The latency also appears, coloured, in the layer table.") if device.kind is DeviceKind.CUDA else
+                       "The latency also appears, coloured, in the layer table.") if device.device == "cuda" else
                      _("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
                        "latency of every layer (median of 3 runs) and its peak memory (measured on CUDA only). "
                        "The latency also appears, coloured, in the layer table."))
@@ -229,14 +211,9 @@ if cost_tab.open:
         if report is not None:
             st.metric(_("Whole forward (no hooks)"), f"{report.forward_milliseconds:.1f} ms")
             latency_label = _("Latency (ms)")
-            cost_rows = [{
-                "#": i, Column.NAME.label: c.label,
-                Column.TYPE.label: r.type, Column.OUT_SHAPE.label: format_shape(r.out_shape), Column.MACS.label: r.macs,
-                latency_label: round(c.milliseconds, 3),
-                **({_("Peak memory (bytes)"): c.peak_bytes} if report.peak_bytes is not None else {}),
-            } for i, (c, r) in enumerate(zip(report.layers, table.rows))]
-            cost = ui.display_frame(cost_rows, list(cost_rows[0]))
+            costs = cost_table(report, table)
+            cost = display_frame(list(costs.rows), list(costs.columns))
             slowest = cost[latency_label].max()
             st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label]),
-                         hide_index=True, height=500, width="stretch", column_config=ui.number_columns(cost))
+                         hide_index=True, height=500, width="stretch", column_config=number_columns(cost))
             st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")

@@ -12,18 +12,24 @@ import streamlit as st
 
 from explorer.figures import charts
 from explorer.ui import picker
-from explorer.ui import pieces as ui
 from explorer.analysis.activations import CaptureTooLarge
 from explorer.analysis.compare import (
-    accuracy_lines, aligned_stages, block_words, explain_difference, image_through, latency_lines, totals_diff,
+    accuracy_lines, accuracy_table, aligned_stages, anatomy_table, block_words, explain_difference, image_through,
+    latency_lines, speed_table, stages_table, totals_table,
 )
-from explorer.runtime.devices import DeviceKind, DoesNotFit, describe_device
+from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
-from explorer.analysis.table_format import cell_word, format_shape, human_bytes
+from explorer.analysis.table_format import format_shape
 from explorer.model.weights import class_names_for, preprocessing_for
 from explorer.analysis.zoo import ops_convention, published_weights, weights_of
+from explorer.ui.class_runs import class_or_session_result
+from explorer.ui.inputs import image_picker, weights_picker
+from explorer.ui.models import cached_model
+from explorer.ui.receptive_field import receptive_field_view
+from explorer.ui.session_memo import remembered
+from explorer.ui.tables import show_table, table_or_error
 
 
 @st.fragment
@@ -50,7 +56,7 @@ def measured_speed(specs, size: int) -> None:
                 "server share the device: measure again if a figure looks odd.").format(
             size=size, device=device.label, latency_batch=batches[0], throughput_batch=batches[1],
             warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS)
-        if device.kind is not DeviceKind.CUDA:
+        if device.device != "cuda":
             how += " " + _("On CUDA the throughput batch is {cuda_batch}.").format(cuda_batch=throughput_batches("cuda")[1])
         st.markdown(how)
         key = (specs, size, device.device, batches)
@@ -58,7 +64,7 @@ def measured_speed(specs, size: int) -> None:
             bar = st.progress(0.0, text=_("Building the first model…"))
             try:
                 reports = measure_throughputs(specs, size, device.device, batches,
-                                              lambda fraction, text="", partial=None: bar.progress(fraction, text=text))
+                                              lambda fraction, text: bar.progress(fraction, text=text))
                 st.session_state["cmp_speed"] = (key, reports)
             except DoesNotFit as error:
                 st.error(str(error))
@@ -67,17 +73,7 @@ def measured_speed(specs, size: int) -> None:
         if not stored or stored[0] != key:
             return
         reports = stored[1]
-        model, batch, latency, rate, achieved, peak = (
-            _("Model"), _("Batch"), _("Latency (ms)"), _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
-        speed = ui.display_frame([{
-            model: f"{label}: {report.model}", batch: t.batch, latency: t.milliseconds,
-            rate: t.images_per_second, achieved: report.gmacs_per_second(t),
-            peak: human_bytes(t.peak_bytes) if t.peak_bytes is not None else _("CUDA only"),
-        } for label, report in zip("AB", reports) for t in report.timings],
-            [model, batch, latency, rate, achieved, peak])
-        decimals = st.column_config.NumberColumn(format="%.1f")
-        st.dataframe(speed, hide_index=True, width="stretch",
-                     column_config={latency: decimals, rate: decimals, achieved: decimals})
+        show_table(speed_table(*reports))
         st.markdown("\n".join(f"- {line}" for line in latency_lines(*reports)))
 
 
@@ -93,24 +89,24 @@ def same_image(specs, size: int) -> None:
             st.info(_("Both models must take 3-channel (RGB) inputs to look at a photo."))
             return
         columns = st.columns(3)
-        picked = ui.image_picker("cmp", columns[0])
+        picked = image_picker("cmp", columns[0])
         models = []
         for label, prefix, spec, column in zip("AB", ("cmp_a", "cmp_b"), specs, columns[1:]):
             column.markdown(f"**{label}: {spec.name}**")
-            spec, source, checkpoint = ui.weights_picker(prefix, spec, column)
+            spec, source, checkpoint = weights_picker(prefix, spec, column)
             with column:
-                loaded = ui.cached_model(spec, source, checkpoint)
+                loaded = cached_model(spec, source, checkpoint)
             models.append((label, prefix, spec, loaded, checkpoint))
         if picked is None or any(loaded is None for *_rest, loaded, _checkpoint in models):
             return
         results, memo_keys = [], []
         for label, prefix, spec, loaded, checkpoint in models:
             settings = preprocessing_for(spec, loaded.source, size)
-            steps = ui.remembered(f"{prefix}_steps", (picked.digest, settings),
-                                  partial(preprocess, picked.decoded.image, settings))
+            steps = remembered(f"{prefix}_steps", (picked.digest, settings),
+                               partial(preprocess, picked.decoded.image, settings))
             names = class_names_for(spec, loaded.source, checkpoint).names
             try:
-                result = ui.class_or_session_result(
+                result = class_or_session_result(
                     picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
@@ -146,13 +142,14 @@ def receptive_fields_of_both(models, results, memo_keys) -> None:
     for (label, prefix, *_rest, loaded, _checkpoint), (_label, spec, _source, steps, _result), memo_key in zip(
             models, results, memo_keys):
         st.markdown(f"**{label}: {spec.name}**")
-        ui.receptive_field_view(prefix, loaded.model, spec, steps.tensor, steps.cropped, memo_key)
+        receptive_field_view(prefix, loaded.model, spec, steps.tensor, steps.cropped, memo_key)
 
 
 st.title(_("Compare two ResNets"))
 left, right = st.columns(2)
-choice_a = picker.model_picker("a", "resnet18", left, N_("Model A"), with_input_size=False)  # the picker applies _()
-choice_b = picker.model_picker("b", "resnet50", right, N_("Model B"), with_input_size=False)
+# The picker applies _() to the labels; the links keep their short parameters ?a= and ?b=.
+choice_a = picker.model_picker("cmp_model_a", "resnet18", left, N_("Model A"), with_input_size=False, url_param="a")
+choice_b = picker.model_picker("cmp_model_b", "resnet50", right, N_("Model B"), with_input_size=False, url_param="b")
 if choice_a is None or choice_b is None:
     st.info(_("Fix the model marked in red to see the comparison."))
     st.stop()
@@ -161,8 +158,8 @@ if "cmp_input" not in st.session_state:
     st.session_state["cmp_input"] = 32 if cifar else 224
 size = int(st.columns(4)[0].number_input(_("Input size for both (px)"), min_value=1, max_value=picker.MAX_INPUT_SIZE,
                                         step=16, key="cmp_input"))
-table_a = ui.table_or_error(picker.ModelChoice(choice_a.spec, size), left)
-table_b = ui.table_or_error(picker.ModelChoice(choice_b.spec, size), right)
+table_a = table_or_error(picker.ModelChoice(choice_a.spec, size), left)
+table_b = table_or_error(picker.ModelChoice(choice_b.spec, size), right)
 if table_a is None or table_b is None:
     st.stop()
 name_a, name_b = table_a.spec.name, table_b.spec.name
@@ -171,11 +168,7 @@ st.subheader(_("Where the difference goes"))
 st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, table_b)))
 
 st.subheader(_("Totals"))
-totals_frame = ui.display_frame([{
-    "": d.label, f"A: {name_a}": d.a, f"B: {name_b}": d.b, "B − A": d.difference,
-    "B / A": f"{d.ratio:.2f}×" if d.ratio is not None else "–",
-} for d in totals_diff(table_a, table_b)], ["", f"A: {name_a}", f"B: {name_b}", "B − A", "B / A"])
-st.dataframe(totals_frame, hide_index=True, width="stretch", column_config=ui.number_columns(totals_frame))
+show_table(totals_table(table_a, table_b))
 
 pairs = aligned_stages(table_a, table_b)
 st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
@@ -190,15 +183,9 @@ for (label, weights), spec in zip(published.items(), (table_a.spec, table_b.spec
         st.info(_("{label}: **{model}** — no published weights for this spec. torchvision publishes ImageNet weights "
                   "for its own ResNets, ResNeXts and Wide ResNets (1000 classes) only.").format(label=label,
                                                                                                model=spec.name))
-accuracy_rows = [{_("Model"): f"{label}: {w.model}", _("Weights"): w.weights, "acc@1 (%)": w.acc1,
-                  "acc@5 (%)": w.acc5, "GMACs": w.gmacs, _("Params"): w.params}
-                 for label, weights in published.items() for w in weights]
-if accuracy_rows:
-    accuracy = ui.display_frame(accuracy_rows, list(accuracy_rows[0]))
-    three_decimals = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(accuracy, hide_index=True, width="stretch", column_config={
-        **ui.number_columns(accuracy), "acc@1 (%)": three_decimals, "acc@5 (%)": three_decimals,
-        "GMACs": three_decimals})
+accuracy = accuracy_table(published)
+if accuracy is not None:
+    show_table(accuracy)
     st.markdown("\n".join(f"- {line}" for line in accuracy_lines(name_a, published["A"], name_b, published["B"])))
 ops = ops_convention()
 convention = _(
@@ -213,24 +200,14 @@ st.caption(convention.format(model=ops.model, meta_ops=ops.meta_ops, gmacs=ops.t
 accuracy_chart(highlighted)
 
 st.subheader(_("Block anatomy"))
-anatomy_columns = [_("stage"), _("first block"), _("shortcut"), _("params/block"), _("MACs/block")]
 for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
     spec = table.spec
     st.markdown(_("**{model}** — {blocks}, expansion {expansion}: a block's output has {expansion}× its inner width.")
                 .format(model=spec.name, blocks=block_words(spec.block), expansion=spec.block.expansion))
-    anatomy = ui.display_frame([dict(zip(anatomy_columns, (
-        b.stage, b.convs, cell_word(b.shortcut), b.params, b.macs)))
-        for b in table.blocks if b.block == 0], anatomy_columns)
-    st.dataframe(anatomy, hide_index=True, width="stretch", column_config=ui.number_columns(anatomy))
+    show_table(anatomy_table(table))
 
 st.subheader(_("Stages, aligned"))
-stage_columns = [_("stage"), _("A blocks"), _("A out"), _("B blocks"), _("B out"), _("A params"), _("B params"),
-                 _("A MACs"), _("B MACs"), _("B − A MACs")]
-stage_rows = [dict(zip(stage_columns, (
-    p.name, p.a_blocks, format_shape(p.a_out) if p.a_out else "–", p.b_blocks, format_shape(p.b_out) if p.b_out else "–",
-    p.a_params, p.b_params, p.a_macs, p.b_macs, p.b_macs - p.a_macs))) for p in pairs]
-stages_frame = ui.display_frame(stage_rows, list(stage_rows[0]))
-st.dataframe(stages_frame, hide_index=True, width="stretch", column_config=ui.number_columns(stages_frame))
+show_table(stages_table(pairs))
 
 st.subheader(_("Measured, and seen"))
 measured_speed((table_a.spec, table_b.spec), size)

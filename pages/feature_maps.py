@@ -12,7 +12,6 @@ import streamlit as st
 
 from explorer.figures import charts
 from explorer.ui import picker
-from explorer.ui import pieces as ui
 from explorer.analysis.activations import (
     CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
@@ -20,6 +19,13 @@ from explorer.analysis.activations import (
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
 from explorer.model.weights import preprocessing_for
+from explorer.ui.class_runs import class_or_session_result
+from explorer.ui.inputs import image_picker, weights_picker
+from explorer.ui.models import cached_model
+from explorer.ui.picker import sidebar_model
+from explorer.ui.receptive_field import receptive_field_view
+from explorer.ui.session_memo import remembered
+from explorer.ui.tables import table_or_error
 
 # Options compared in code stay English values; they are shown through _() (labels made during the run).
 CHANNEL_CHOICES = (N_("top-k by mean"), N_("all, paged"))
@@ -39,8 +45,8 @@ def augmentation_preview(picked, crop: int) -> None:
         if b.button(_("Re-roll"), key="fm_reroll"):
             st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
         roll = st.session_state.get("fm_roll", 0)
-        views = ui.remembered("fm_views", (picked.digest, roll, policy, crop),
-                              lambda: augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=crop))
+        views = remembered("fm_views", (picked.digest, roll, policy, crop),
+                           lambda: augmentation_samples(picked.decoded.image, 8, seed=roll, policy=policy, crop=crop))
         for column, view in zip(st.columns(4) * 2, views):
             column.image(view, width="stretch")
         st.caption(_("Random views, roll {roll}: what one training image looks like across epochs.").format(roll=roll))
@@ -152,11 +158,11 @@ def receptive_field_section(model, spec, steps, memo_key) -> None:
         st.caption(_("The theoretical box and the effective field (the input gradient, Luo et al. 2016) of any "
                      "position, and both sizes for every stage: one forward and a few backward passes."))
         return
-    ui.receptive_field_view("fm", model, spec, steps.tensor, steps.cropped, memo_key)
+    receptive_field_view("fm", model, spec, steps.tensor, steps.cropped, memo_key)
 
 
 st.title(_("Feature maps"))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to see its feature maps."))
     st.stop()
@@ -167,15 +173,15 @@ if spec.in_channels != 3:
     st.stop()
 
 left, right = st.columns(2)
-picked = ui.image_picker("fm", left)
-spec, source, checkpoint = ui.weights_picker("fm", spec, right)
+picked = image_picker("fm", left)
+spec, source, checkpoint = weights_picker("fm", spec, right)
 if picked is None:
     st.stop()
 
 # ---- preprocessing ------------------------------------------------------------------
 settings = preprocessing_for(spec, source, choice.input_size)
-steps = ui.remembered("fm_steps", (picked.digest, settings), lambda: preprocess(picked.decoded.image, settings))
-denormalized = ui.remembered("fm_denormalized", (picked.digest, settings), lambda: denormalize(steps.tensor, settings))
+steps = remembered("fm_steps", (picked.digest, settings), lambda: preprocess(picked.decoded.image, settings))
+denormalized = remembered("fm_denormalized", (picked.digest, settings), lambda: denormalize(steps.tensor, settings))
 info = picked.decoded
 st.subheader(_("What the model sees"))
 st.caption(_("{name}: {format}, {width}×{height} px, mode {mode}").format(
@@ -195,13 +201,13 @@ columns[3].image(denormalized, width="stretch",
 augmentation_preview(picked, settings.crop)
 
 # ---- capture --------------------------------------------------------------------------
-loaded = ui.cached_model(spec, source, checkpoint)
+loaded = cached_model(spec, source, checkpoint)
 if loaded is None:
     st.stop()
 model, source = loaded.model, loaded.source
 st.caption(_("Weights: **{weights}**").format(weights=source.label))
 detail = st.toggle(_("Also every conv / BN / ReLU inside the blocks"), key="fm_detail")
-table = ui.table_or_error(picker.ModelChoice(spec, settings.crop))
+table = table_or_error(picker.ModelChoice(spec, settings.crop))
 if table is None:
     st.stop()
 # Every block's shortcut and residual branch come in the same forward pass, so browsing blocks runs no model.
@@ -212,7 +218,7 @@ st.caption(_("Capturing {count} maps of one image (with each block's shortcut an
     count=len(points), needed=needed / 2**20, budget=capture_budget() / 2**20))
 capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
-    activations = ui.class_or_session_result(
+    activations = class_or_session_result(
         picked.sample and source.kind != "checkpoint", "fm_capture", capture_key,
         lambda: capture_activations(model, spec, steps.tensor, points), lambda maps: capture_bytes(points),
         _("One forward pass, capturing every chosen layer…"))

@@ -11,11 +11,13 @@ import streamlit as st
 
 from explorer.figures import charts
 from explorer.ui import picker
-from explorer.ui import pieces as ui
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
 from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
-from explorer.model.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
+from explorer.ui.classifiers import classifier_column
+from explorer.ui.inputs import picked_image
+from explorer.ui.picker import sidebar_model
+from explorer.ui.session_memo import remembered
 
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 
@@ -36,17 +38,17 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
     st.divider()
     st.markdown(title)
     row = st.columns(len(setups))
-    for (prefix, *_rest), (spec, model, source, names, settings), (tensor, cropped), cell in zip(
-            models, setups, inputs, row):
+    for (prefix, *_rest), setup, (tensor, cropped), cell in zip(models, setups, inputs, row):
+        spec, model, source, names, settings = setup.spec, setup.model, setup.source, setup.names, setup.settings
         key = PredictionKey(spec, source, settings, names, digest)
-        (prediction,) = ui.remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
+        (prediction,) = remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
         picture, chart = cell.columns([2, 3])
         cell_stage = stage if stage in stage_names(spec) else None
         target = picture.selectbox(_("Grad-CAM class"), range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
         class_index = prediction.indices[target]
-        cam = ui.remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
-                            partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
+        cam = remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
+                         partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
         label = prediction.labels[target]
         caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
                    else _("Grad-CAM for “{label}” from the last stage").format(label=label))
@@ -59,7 +61,7 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
 
 
 st.title(_("Predict"))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to make predictions."))
     st.stop()
@@ -78,38 +80,18 @@ problems = st.container()  # pictures that cannot be read are reported here
 compare = st.toggle(_("Compare models: the same images through two models"), key="pr_compare")
 
 
-def model_column(prefix: str, spec, input_size: int, box):
-    """Weights for one model, then everything needed to classify with it (the spec's fc may have taken a
-    checkpoint's classes); None if unusable."""
-    spec, source, checkpoint = ui.weights_picker(prefix, spec, box)
-    names_file = None
-    if source.kind == "checkpoint":
-        names_file = box.file_uploader(_("Class names (text, one per line)"), type=None, key=f"{prefix}_names")
-    with box:
-        loaded = ui.cached_model(spec, source, checkpoint)
-    if loaded is None:
-        guess = guess_spec(checkpoint.state_dict) if checkpoint is not None else None
-        if guess is not None and prefix == "pr":
-            if box.button(_("Use {model}").format(model=describe_spec(guess)), key=f"{prefix}_use_guess"):
-                picker.choose_model("model", guess)
-                st.rerun()
-        return None
-    source = loaded.source
-    classes = class_names_for(spec, source, checkpoint, names_file.getvalue() if names_file is not None else None)
-    for problem in classes.skipped:
-        box.error(_("{problem} Using {origin} instead.").format(problem=problem, origin=classes.origin))
-    return spec, loaded.model, source, classes.names, preprocessing_for(spec, source, input_size)
-
-
 models = [("pr", choice.spec, choice.input_size)]
 columns = st.columns(2) if compare else [st.container()]
 if compare:
-    second = picker.model_picker("pr_b", "resnet18", columns[1], N_("Second model"), with_input_size=False)
+    second = picker.model_picker("pr_model_b", "resnet18", columns[1], N_("Second model"), with_input_size=False,
+                                 url_param="pr_b")
     if second is None:
         st.stop()
     columns[0].markdown(_("**{model}** (sidebar)").format(model=choice.spec.name))
     models.append(("pr_b", second.spec, choice.input_size))
-setups = [model_column(prefix, spec, size, column) for (prefix, spec, size), column in zip(models, columns)]
+GUESS_PICKERS = {"pr": "model"}  # a misfit checkpoint of the sidebar's model can switch that picker to its guess
+setups = [classifier_column(prefix, spec, size, column, GUESS_PICKERS.get(prefix))
+          for (prefix, spec, size), column in zip(models, columns)]
 if any(setup is None for setup in setups):
     st.stop()
 
@@ -122,11 +104,11 @@ def picture_row(name: str, data: bytes) -> tuple[str, str, list] | None:
     page's variables) until the page runs again, so no decoded original stays in memory.
     """
     try:
-        picked = ui.picked_image(name, data)
+        picked = picked_image(name, data)
     except ImageError as error:
         problems.error(f"{name}: {error}")
         return None
-    steps = [preprocess(picked.decoded.image, settings) for *_rest, settings in setups]
+    steps = [preprocess(picked.decoded.image, setup.settings) for setup in setups]
     return (f"**{name}** · {picked.decoded.format}, {picked.decoded.size[0]}×{picked.decoded.size[1]}", picked.digest,
             [(s.tensor, s.cropped) for s in steps])
 

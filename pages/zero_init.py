@@ -1,21 +1,20 @@
 """zero_init_residual and the degradation problem: see it, measure it, train it."""
 
-import secrets
-
-import pandas as pd
 import streamlit as st
 
 from explorer.figures import charts
-from explorer.ui import pieces as ui
 from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
 from explorer.runtime.devices import DoesNotFit
 from explorer.runtime.i18n import _
 from explorer.model.presets import cifar_resnet
 from explorer.data.shapes import task_classes
-from explorer.runtime.progress import RunStopped
 from explorer.model.spec import Shortcut
-from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
-from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, twins
+from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, summarize
+from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, identity_rows, twins
+from explorer.ui.models import init_study, plain_vs_residual_gradients
+from explorer.ui.picker import sidebar_model
+from explorer.ui.tables import display_frame
+from explorer.ui.training_runs import training_section
 
 st.title(_("zero_init_residual"))
 st.markdown(_(
@@ -25,7 +24,7 @@ st.markdown(_(
     "its depth (Goyal et al. 2017; He et al. 2019, *Bag of Tricks*). Below: the same network built twice from "
     "one seed, with and without the flag — at initialisation, then trained on the same batches."
 ))
-choice = ui.sidebar_model()
+choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to study it."))
     st.stop()
@@ -48,7 +47,7 @@ st.caption(_("Data: shapes drawn in code ({classes}; random colours), preprocess
 
 try:
     with st.spinner(_("Building both twins from one seed and measuring them at initialisation…")):
-        study = ui.init_study(spec, seed, batch, size)
+        study = init_study(spec, seed, batch, size)
 except (DoesNotFit, ValueError) as error:
     st.error(str(error))
     st.stop()
@@ -75,55 +74,20 @@ zeros = sum(g.norm == 0 for g in study.gradients_on)
 st.caption(_("With the flag on, {zeros} of {layers} layers get exactly zero gradient at step 0 (not drawn on the "
              "log axis): a branch whose last γ is 0 does not yet depend on its earlier convs; the zeroed γ does get a "
              "gradient, and the first step wakes the branch up.").format(zeros=zeros, layers=len(layers)))
-exactly, yes = _("✓ exactly"), _("yes")
-identity = pd.DataFrame([{
-    _("block"): on.name, _("projection shortcut"): yes if on.projection else "",
-    _("identity, flag on"): exactly if on.identity else "✗", _("identity, flag off"): exactly if off.identity else "✗",
-    _("‖F‖/‖x‖ flag on"): round(on.branch_ratio, 4), _("‖F‖/‖x‖ flag off"): round(off.branch_ratio, 4),
-} for on, off in zip(study.on, study.off)])
-st.dataframe(identity, hide_index=True, width="stretch")
+identity = identity_rows(study)
+st.dataframe(display_frame(identity, list(identity[0])), hide_index=True, width="stretch")
 
 
 @st.fragment
 def run_training(key: str, specs: dict, button_label: str, title: str, settings: tuple[int, int, float, int, int],
                  shown_names: dict[str, str] | None = None) -> None:
-    """Train ``specs`` once for the whole class: a session that asks while the run computes
-    follows the same run; a finished run is shown to everyone who picks the same settings.
-
-    The run is keyed by the specs' English labels; ``shown_names`` says some of them in the
-    reader's language on the chart and in the summary. A fragment: pressing Train or Stop
-    reruns only this part of the page.
+    """Train ``specs`` once for the whole class (`training_section`) and draw the curves. The run is
+    keyed by the specs' English labels; ``shown_names`` says some of them in the reader's
+    language on the chart and in the summary. A fragment: pressing Train or Stop reruns only
+    this part of the page.
     """
-    if st.session_state.get("zi_seed") != settings[3]:  # the re-run button drew a new seed: redraw it all
-        st.rerun()
-    request = TrainingRun.of(specs, *settings)
-    store, following = ui.class_results(), f"{key}_following"
-    start_col, stop_col, again_col = st.columns([3, 1, 2])
-    if start_col.button(button_label, key=f"{key}_train", type="primary") or st.session_state.pop(f"{key}_again", False):
-        st.session_state[following] = request
-    stop_col.button(_("Stop"), key=f"{key}_stop", on_click=ui.stop_following, args=(following,),
-                    help=_("Stops your waiting; the run stops when nobody in the class waits for it any more."))
-    again_col.button(_("Re-run with a new seed"), key=f"{key}_reseed", on_click=new_seed, args=(key,),
-                     help=_("Everyone with the same settings shares one run; a new seed gives a run of your own."))
-    if st.session_state.get(following) == request:
-        try:  # a rerun of this page interrupts the wait; it rejoins the same run on its next run
-            if store.finished(request) is None:
-                request.check_memory()  # here, not in the class's worker, so a refusal is in this reader's language
-            ui.follow_shared(store, request, lambda run: request.train(run.report), curves_bytes,
-                             _("Waiting for the run…"), slot=f"{following}_run")
-        except (DoesNotFit, RunStopped) as error:
-            st.error(str(error))
-        st.session_state.pop(following, None)
-    finished = store.finished(request)
-    stopped_key, stopped_curves = st.session_state.get(f"{following}_stopped", (None, None))
-    if finished is not None:
-        curves = finished.value
-        st.caption(_("Training curves {computed}: everyone with these settings sees this run.").format(
-            computed=ui.computed_ago(finished)))
-    elif stopped_key == request:
-        curves = stopped_curves
-        st.warning(_("Stopped early: the curves show the steps that ran."))
-    else:
+    curves = training_section(key, TrainingRun.of(specs, *settings), button_label, seed_key="zi_seed")
+    if curves is None:
         return
     shown_names = shown_names or {}
     histories = {shown_names.get(label, label): h for label, h in curves.items() if h}
@@ -131,12 +95,6 @@ def run_training(key: str, specs: dict, button_label: str, title: str, settings:
     summaries = [summarize(label, history) for label, history in histories.items()]
     st.caption(_("Mean loss over the first {steps} steps: {losses}").format(
         steps=SUMMARY_WINDOW, losses=_(", ").join(f"{s.label} {s.early_loss:.3f}" for s in summaries)))
-
-
-def new_seed(key: str) -> None:
-    """The re-run button's callback: a fresh seed (not from torch's RNG), and start at once."""
-    st.session_state["zi_seed"] = secrets.randbelow(2**31 - 1)
-    st.session_state[f"{key}_again"] = True
 
 
 st.subheader(_("Training the twins"))
@@ -159,7 +117,7 @@ plain_names = {PLAIN_LABEL.format(depth=d): _(PLAIN_LABEL).format(depth=d) for d
 try:
     with st.spinner(_("One backward pass through {plain} and ResNet-{depth}…").format(
             plain=_(PLAIN_LABEL).format(depth=deep), depth=deep)):
-        gradients = ui.plain_vs_residual_gradients(cifar_resnet(deep), seed, batch)
+        gradients = plain_vs_residual_gradients(cifar_resnet(deep), seed, batch)
 except DoesNotFit as error:
     st.error(str(error))
 else:
@@ -169,6 +127,6 @@ else:
                                  _("Gradient norm per layer at initialisation, depth {depth} (log scale)").format(depth=deep),
                                  "‖∇W‖", log=True),
                     key="zi_plain_gradients", width="stretch")
-run_training("deg", models, _("Train the four networks"),
+run_training("zi_deg", models, _("Train the four networks"),
              _("plain vs residual at depths {shallow} and {deep}").format(shallow=shallow, deep=deep),
              (steps, batch, lr, seed, size), plain_names)

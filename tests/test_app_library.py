@@ -10,16 +10,19 @@ import torch
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
 from explorer.figures.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
-from explorer.analysis.compare import aligned_stages, explain_difference, totals_diff
-from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions
+from explorer.analysis.compare import (
+    accuracy_table, aligned_stages, anatomy_table, explain_difference, stages_table, totals_diff, totals_table,
+)
+from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions, counts_table
 from explorer.analysis import predict as predict_module
 from explorer.analysis import profiling
 from explorer.runtime.devices import DeviceKind, DoesNotFit, check_fits, describe_device, pick_device, synchronize
-from explorer.analysis.paper_table import PAPER_GFLOPS, paper_table1
+from explorer.analysis.paper_table import PAPER_GFLOPS, paper_table1, paper_table1_rows
 from explorer.model.presets import PRESETS, cifar_resnet, resnet_for_depth
-from explorer.analysis.profiling import measure_layer_costs
+from explorer.analysis.profiling import cost_table, costs_of, measure_layer_costs
 from explorer.model.spec import ResNetSpec
 from explorer.model.token import spec_from_token, spec_to_token
+from explorer.analysis.zoo import weights_of
 
 
 @pytest.mark.parametrize("spec", [
@@ -56,6 +59,21 @@ def test_comparison_numbers_come_from_the_tables() -> None:
     assert "513,000 vs 2,049,000 parameters" in text
 
 
+def test_the_compare_tables_hold_the_comparisons_numbers() -> None:
+    a, b = layer_table(PRESETS["resnet18"], 224), layer_table(PRESETS["resnet50"], 224)
+    totals = {row[""]: row for row in totals_table(a, b).rows}
+    assert totals["Parameters"]["B − A"] == 25_557_032 - 11_689_512 and totals["Parameters"]["B / A"] == "2.19×"
+    stages = stages_table(aligned_stages(a, b))
+    assert [row["stage"] for row in stages.rows] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert sum(row["B − A MACs"] for row in stages.rows) == b.totals.macs - a.totals.macs
+    anatomy = anatomy_table(b)
+    assert [row["stage"] for row in anatomy.rows] == ["layer1", "layer2", "layer3", "layer4"]
+    accuracy = accuracy_table({"A": weights_of(a.spec), "B": weights_of(b.spec)})
+    assert [row["Model"] for row in accuracy.rows] == ["A: resnet18", "B: resnet50", "B: resnet50"]
+    assert accuracy.decimals == {"acc@1 (%)": 3, "acc@5 (%)": 3, "GMACs": 3}
+    assert accuracy_table({"A": (), "B": ()}) is None
+
+
 def test_comparison_aligns_models_with_different_stage_counts() -> None:
     a, b = layer_table(PRESETS["cifar_resnet20"], 32), layer_table(PRESETS["resnet18"], 32)
     pairs = {p.name: p for p in aligned_stages(a, b)}
@@ -78,10 +96,14 @@ def test_conventions_reconcile_exactly(spec: ResNetSpec, size: int) -> None:
     adds = sum(math.prod(b.out_shape) for b in table.blocks if b.block is not None)
     assert f"{adds:,} additions" in rows[RESIDUAL_ADD].explanation
     assert all(r.explanation for r in conventions.rows)
+    shown = counts_table(conventions)
+    assert shown.rows[-1]["Layer type"] == "total" and shown.rows[-1]["Explorer MACs"] == table.totals.macs
 
 
 def test_paper_table_recomputes_table_1() -> None:
     rows, headers = paper_table1()
+    shown = paper_table1_rows()
+    assert shown.columns == ("layer", "output size", *headers) and len(shown.rows) == len(rows)
     assert headers == ("18-layer", "34-layer", "50-layer", "101-layer", "152-layer")
     by_layer = {r.layer: r for r in rows}
     assert by_layer["conv1"].output_size == "112×112"
@@ -97,6 +119,20 @@ def test_measured_cost_has_one_entry_per_table_row() -> None:
     assert [(c.name, c.call) for c in report.layers] == [(r.name, r.call) for r in rows]
     assert all(c.milliseconds >= 0 for c in report.layers) and report.forward_milliseconds > 0
     assert report.peak_bytes is None and all(c.peak_bytes is None for c in report.layers)
+
+
+def test_the_cost_table_joins_measurements_to_layers_by_name_and_call() -> None:
+    spec = PRESETS["resnet18"]
+    report = measure_layer_costs(spec, 64, "cpu", batch=1, repeats=1)
+    table = layer_table(spec, 64)
+    costs = cost_table(report, table)
+    assert [row["Name"] for row in costs.rows][:5] == [c.label for c in report.layers][:5]
+    assert "Peak memory (bytes)" not in costs.columns  # measured on CUDA only
+    reused = next(r for r in table.rows if r.call == 1)  # BasicBlock's relu, called twice
+    assert costs_of(report, [reused])[0].label == f"{reused.name} (call 2)"
+    other = layer_table(PRESETS["resnet34"], 64)
+    with pytest.raises(ValueError, match="no measurement of layer1.2.conv1"):
+        cost_table(report, other)
 
 
 @pytest.mark.gpu

@@ -225,9 +225,9 @@ def test_the_receptive_field_of_a_position_in_chromium(browser, app_url: str, ar
 def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, app_url: str, artifacts_dir: Path) -> None:
     """Two students press *Train both twins* together: each page shows the class run's progress bar
     (Streamlit's running man not drawn meanwhile, its Stop kept, the bar without its easing:
-    `ui.FOLLOWING_STYLE`), then both draw the same curves from the class's store. No other test
+    `class_runs.FOLLOWING_STYLE`), then both draw the same curves from the class's store. No other test
     trains this model; cifar_resnet56 trains long enough (~10 s here) to be seen following."""
-    from explorer.ui.pieces import FOLLOWING_KEY
+    from explorer.ui.class_runs import FOLLOWING_KEY
 
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in range(2)]
     pages = [context.new_page() for context in contexts]

@@ -210,8 +210,8 @@ def test_the_page_shows_the_meta_accuracy_and_the_chart() -> None:
 
 def test_a_custom_spec_says_it_has_no_published_weights() -> None:
     at = open_app("compare")
-    at.selectbox(key="b_preset").select("custom…").run()
-    at.text_input(key="b_stages").input("2,2,2,1").run()
+    at.selectbox(key="cmp_model_b_preset").select("custom…").run()
+    at.text_input(key="cmp_model_b_stages").input("2,2,2,1").run()
     assert not at.exception
     assert any("B: **" in i.value and "no published weights for this spec" in i.value for i in at.info)
     assert list(frame_with(at, "acc@1 (%)")["Model"]) == ["A: resnet18"]
@@ -297,3 +297,45 @@ def test_the_receptive_fields_of_both_models_on_the_same_picture() -> None:
                                       f"columns {box.left}–{box.right}") for c in at.caption), name
     sizes = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key.endswith("rf_sizes")}
     assert set(sizes) == {"cmp_a_rf_sizes", "cmp_b_rf_sizes"}
+
+
+@pytest.mark.usefixtures("offline")
+def test_two_checkpoint_models_stay_side_by_side_and_reruns_read_neither_again(
+        trained_checkpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each upload is read (torch.load + sha256) once and its model loaded once; later reruns,
+    with both models shown, read and load nothing (one session slot used to hold one model)."""
+    from explorer.ui import inputs, models
+
+    calls = {"read_checkpoint": 0, "torch.load": 0, "load_model": 0}
+
+    def counting(name: str, function, counts=lambda *args: True):
+        def wrapper(*args, **kwargs):
+            calls[name] += counts(*args)
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(inputs, "read_checkpoint", counting("read_checkpoint", inputs.read_checkpoint))
+    monkeypatch.setattr(torch, "load", counting("torch.load", torch.load))
+    monkeypatch.setattr(models, "load_model", counting(  # the class's random-weights models are not counted
+        "load_model", models.load_model, lambda spec, source, *rest: source.kind == "checkpoint"))
+    other = io.BytesIO()
+    torch.save(build_model(trained_checkpoint.spec, seed=1).state_dict(), other)
+
+    two_classes = "cifar_resnet20;num_classes=2"
+    at = open_app("compare", a=two_classes, b=two_classes)
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    for prefix, data in (("cmp_a", trained_checkpoint.data), ("cmp_b", other.getvalue())):
+        at.radio(key=f"{prefix}_weights_kind").set_value("checkpoint").run()
+        at.file_uploader(key=f"{prefix}_checkpoint").upload(f"{prefix}.pth", data).run()
+    assert not at.exception and not at.error
+    assert calls == {"read_checkpoint": 2, "torch.load": 2, "load_model": 2}
+    at.run()
+    at.toggle(key="cmp_rf").set_value(True).run()  # a rerun that uses both models again
+    assert not at.exception and not at.error
+    assert calls == {"read_checkpoint": 2, "torch.load": 2, "load_model": 2}
+    kept = at.session_state[models.PRIVATE_MODELS]
+    assert len(kept) == 2
+    stages = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
+              if "cmp_stages" in c.proto.id]
+    assert len(stages) == 2 and all("uploaded checkpoint" in title for title in stages) and stages[0] != stages[1]

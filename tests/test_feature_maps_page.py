@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 from explorer.analysis import activations
 from explorer.figures import charts
 from explorer.data import images
-from explorer.ui import pieces as ui
+from explorer.ui import class_runs, inputs
+from explorer.ui import receptive_field as ui_receptive_field
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS
 from explorer.analysis.receptive_field import InputBox, theoretical_receptive_field
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("offline", "fresh_class_store")
 def fresh_class_store(monkeypatch: pytest.MonkeyPatch) -> SharedResults:
     """A class-wide store of this test's own: no other test's captures in it."""
     store = SharedResults(2**30)
-    monkeypatch.setattr(ui, "class_results", lambda: store)
+    monkeypatch.setattr(class_runs, "class_results", lambda: store)
     return store
 
 
@@ -116,7 +117,7 @@ def test_browsing_recomputes_nothing_above_the_layer_browser(spy) -> None:
     """AppTest reruns the whole page on every click (the browser reruns only the fragment):
     even then the picture, preprocessing, previews and capture are not computed again."""
     work = {name: spy(module, name) for module, name in [
-        (ui, "decode_image"), (images, "preprocess"), (images, "denormalize"), (images, "augmentation_samples"),
+        (inputs, "decode_image"), (images, "preprocess"), (images, "denormalize"), (images, "augmentation_samples"),
         (activations, "capture_activations")]}
     at = open_page()  # ImageNet preprocessing first (offline: random weights), then random weights at 96 px
     assert {name: len(calls) for name, calls in work.items()} == {
@@ -234,7 +235,7 @@ def test_a_sample_is_captured_once_for_the_class_and_an_upload_stays_private(
 
 
 def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(spy) -> None:
-    fields = spy(ui, "receptive_fields")
+    fields = spy(ui_receptive_field, "receptive_fields")
     captures = spy(activations, "capture_activations")
     at = open_page()  # resnet18 at 96 px, random weights
     assert fields == [] and not any(s.key.startswith("fm_rf") for s in at.get("slider"))  # off: nothing computed

@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Widget
+from torchvision.models import get_model_weights
 
 from explorer.ui import picker
 from explorer.analysis.anatomy import layer_table
@@ -15,6 +17,7 @@ from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
 from explorer.model.presets import PRESETS
 from explorer.model.spec import ResNetSpec
 from explorer.model.token import spec_from_token
+from explorer.runtime.i18n import SESSION_KEY
 from explorer.analysis.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
 from tests.conftest import open_app, open_tab
 
@@ -149,10 +152,10 @@ def test_closed_tabs_compute_nothing(spy) -> None:
     from explorer.figures import charts
     from explorer.analysis import paper_table as paper
     from explorer.analysis import profiling
-    from explorer.ui import pieces as ui
+    from explorer.ui import models
 
     spies = {name: spy(module, name) for module, name in (
-        (ui, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
+        (models, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
         (charts, "shape_flow_chart"), (profiling, "measure_layer_costs"))}
 
     def calls() -> Counter[str]:
@@ -219,7 +222,7 @@ def test_measured_cost_times_every_layer_and_colours_the_layer_table() -> None:
 
 def test_compare_defaults_to_resnet18_vs_resnet50() -> None:
     at = open_app("compare")
-    assert at.selectbox(key="a_preset").value == "resnet18" and at.selectbox(key="b_preset").value == "resnet50"
+    assert at.selectbox(key="cmp_model_a_preset").value == "resnet18" and at.selectbox(key="cmp_model_b_preset").value == "resnet50"
     totals = next(d.value for d in at.dataframe if "B / A" in d.value.columns).set_index("")
     assert totals.loc["Parameters", "A: resnet18"] == 11_689_512
     assert totals.loc["Parameters", "B: resnet50"] == 25_557_032
@@ -232,11 +235,11 @@ def test_compare_defaults_to_resnet18_vs_resnet50() -> None:
 
 def test_compare_follows_its_pickers_and_reports_errors() -> None:
     at = open_app("compare")
-    at.selectbox(key="b_preset").select("resnet152").run()
+    at.selectbox(key="cmp_model_b_preset").select("resnet152").run()
     totals = next(d.value for d in at.dataframe if "B / A" in d.value.columns).set_index("")
     assert totals.loc["Parameters", "B: resnet152"] == 60_192_808
-    at.selectbox(key="a_preset").select("custom…").run()
-    at.text_input(key="a_stages").input("1,-1").run()
+    at.selectbox(key="cmp_model_a_preset").select("custom…").run()
+    at.text_input(key="cmp_model_a_stages").input("1,-1").run()
     assert not at.exception
     assert any("at least one block" in e.value for e in at.error)
 
@@ -254,12 +257,16 @@ def test_home_lists_every_page_and_links_the_lesson_in_order() -> None:
     assert [step.page for step in LESSON] == ["architecture", "compare", "feature_maps", "zero_init", "predict"]
 
 
+# A picker's URL parameter and the prefix of its widgets' keys (the page's prefix, then the picker's).
+PICKER_KEY_PREFIX = {"model": "model", "a": "cmp_model_a", "b": "cmp_model_b", "pr_b": "pr_model_b"}
+
+
 @pytest.mark.usefixtures("offline")
 @pytest.mark.parametrize("step", LESSON, ids=lambda step: step.page)
 def test_a_lesson_link_opens_its_page_on_its_models_over_the_sessions_choice(step) -> None:
     at = open_app(step.page)
-    for prefix, _ in step.models:  # the student had picked other models there
-        at.selectbox(key=f"{prefix}_preset").select("resnet34").run()
+    for param, _ in step.models:  # the student had picked other models there
+        at.selectbox(key=f"{PICKER_KEY_PREFIX[param]}_preset").select("resnet34").run()
     at.switch_page("../pages/home.py").run()
     number = LESSON.index(step)
     link = [link.proto for link in at.get("page_link") if link.query_string][number]
@@ -267,9 +274,9 @@ def test_a_lesson_link_opens_its_page_on_its_models_over_the_sessions_choice(ste
         at.query_params[key] = value
     at.switch_page(f"../pages/{step.page}.py").run()
     assert not at.exception
-    for prefix, preset in step.models:
-        assert at.selectbox(key=f"{prefix}_preset").value == preset
-        assert at.query_params[prefix] == preset
+    for param, preset in step.models:
+        assert at.selectbox(key=f"{PICKER_KEY_PREFIX[param]}_preset").value == preset
+        assert at.query_params[param] == preset
     at.switch_page("../pages/home.py").run()  # a page switch afterwards keeps the linked model
     if step.models[0][0] == "model":
         assert at.selectbox(key="model_preset").value == step.models[0][1]
@@ -291,3 +298,32 @@ def test_the_screen_table_leads_with_what_a_reader_needs_and_hides_silent_column
     name = json.loads(at.dataframe[0].proto.columns)["Name"]  # pinned, and wide enough for every name
     longest = max(len(row.name) for row in layer_table(spec_from_token(token), 224).rows)
     assert name["pinned"] is True and name["width"] >= 7 * longest
+
+
+# Every widget key starts with its page's prefix; the sidebar's model picker and the language
+# switch are on every page. What to set before looking, so the widgets behind a switch are drawn too.
+PAGE_KEY_PREFIX = {
+    "home": (None, {}), "architecture": ("arch_", {}), "compare": ("cmp_", {"cmp_image_open": True}),
+    "feature_maps": ("fm_", {}), "zero_init": ("zi_", {}), "predict": ("pr_", {"pr_compare": True}),
+}
+SIDEBAR_KEY_PREFIXES = ("model_", SESSION_KEY)
+
+
+def widget_keys(at) -> set[str]:
+    """The user keys of every widget on the page and in the sidebar."""
+    return {node.key for node in (*at.main, *at.sidebar) if isinstance(node, Widget) and node.key}
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("page", PAGE_KEY_PREFIX)
+def test_every_widget_key_starts_with_its_pages_prefix(page: str) -> None:
+    prefix, switched_on = PAGE_KEY_PREFIX[page]
+    at = open_app(page, model="resnet18", model_input="64")
+    for key, value in switched_on.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    keys = widget_keys(at)
+    allowed = (*SIDEBAR_KEY_PREFIXES, *([prefix] if prefix else []))
+    assert sorted(key for key in keys if not key.startswith(allowed)) == []
+    assert SESSION_KEY in keys and (prefix is None or sum(key.startswith(prefix) for key in keys) >= 3)

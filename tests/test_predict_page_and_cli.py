@@ -117,7 +117,7 @@ def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class(media: dic
     at.toggle(key="pr_compare").set_value(True).run()
     assert not at.exception
     at.radio(key="pr_b_weights_kind").set_value("random").run()
-    assert not at.exception and at.selectbox(key="pr_b_preset").value == "resnet18"
+    assert not at.exception and at.selectbox(key="pr_model_b_preset").value == "resnet18"
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert sum("cifar_resnet20" in t for t in titles) == 2 and sum("resnet18" in t for t in titles) == 2
 

@@ -85,9 +85,9 @@ def test_the_page_with_tiny_settings() -> None:
     assert {t["name"] for t in curves["data"]} == {"zero_init_residual=True", "zero_init_residual=False"}
     assert len(curves["data"][0]["x"]) == 3
     at.selectbox(key="zi_deep").set_value(32).run()
-    at.button(key="deg_train").click().run()
+    at.button(key="zi_deg_train").click().run()
     assert not at.exception
-    curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "deg_curves").proto.spec)
+    curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "zi_deg_curves").proto.spec)
     assert {t["name"] for t in curves["data"]} == {"plain-20", "ResNet-20", "plain-32", "ResNet-32"}
 
 
@@ -109,13 +109,13 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_second_session_sees_the_class_run_without_training_again() -> None:
-    from explorer.ui import pieces as ui
+    from explorer.ui.class_runs import class_results
 
     first = open_app("zero_init", timeout=300, model="cifar_resnet20")
     first.number_input(key="zi_batch").set_value(8).run()
     first.number_input(key="zi_steps").set_value(2).run()
     first.number_input(key="zi_size").set_value(16).run()
-    store = ui.class_results()
+    store = class_results()
     started = store.runs_started
     first.button(key="zi_train").click().run()
     assert not first.exception and store.runs_started == started + 1

@@ -15,7 +15,7 @@ from explorer.runtime.i18n import N_, _
 from explorer.analysis.predict import Prediction, grad_cam, predict
 from explorer.analysis.profiling import ThroughputReport
 from explorer.model.spec import Block, ResNetSpec
-from explorer.analysis.table_format import human_bytes, human_count
+from explorer.analysis.table_format import RowsTable, cell_word, format_shape, human_bytes, human_count
 from explorer.analysis.zoo import PublishedWeights
 
 
@@ -243,3 +243,49 @@ def latency_lines(a: ThroughputReport, b: ThroughputReport) -> list[str]:
             batch=tb.batch, model_b=b.model, time_times=_times(tb.milliseconds, ta.milliseconds), model_a=a.model,
             macs_times=_times(b.macs, a.macs), rate_b=tb.images_per_second, rate_a=ta.images_per_second))
     return lines
+
+
+# ---- the page's tables, as rows (labels in the reader's language) ----------------------
+
+
+def totals_table(a: LayerTable, b: LayerTable) -> RowsTable:
+    """Each total of A and B, their difference and their ratio."""
+    columns = ("", f"A: {a.spec.name}", f"B: {b.spec.name}", "B − A", "B / A")
+    return RowsTable(columns, tuple(dict(zip(columns, (
+        d.label, d.a, d.b, d.difference, f"{d.ratio:.2f}×" if d.ratio is not None else "–")))
+        for d in totals_diff(a, b)))
+
+
+def accuracy_table(published: dict[str, Sequence[PublishedWeights]]) -> RowsTable | None:
+    """Every published weights entry of each model (by its label, "A" or "B"); None when neither has one."""
+    columns = (_("Model"), _("Weights"), "acc@1 (%)", "acc@5 (%)", "GMACs", _("Params"))
+    rows = tuple(dict(zip(columns, (f"{label}: {w.model}", w.weights, w.acc1, w.acc5, w.gmacs, w.params)))
+                 for label, weights in published.items() for w in weights)
+    return RowsTable(columns, rows, {"acc@1 (%)": 3, "acc@5 (%)": 3, "GMACs": 3}) if rows else None
+
+
+def anatomy_table(table: LayerTable) -> RowsTable:
+    """The first block of each stage: its convs, shortcut, params and MACs."""
+    columns = (_("stage"), _("first block"), _("shortcut"), _("params/block"), _("MACs/block"))
+    return RowsTable(columns, tuple(dict(zip(columns, (b.stage, b.convs, cell_word(b.shortcut), b.params, b.macs)))
+                                    for b in table.blocks if b.block == 0))
+
+
+def stages_table(pairs: Sequence[StagePair]) -> RowsTable:
+    """The stages of A and B side by side (`aligned_stages`): blocks, output shapes, params, MACs."""
+    columns = (_("stage"), _("A blocks"), _("A out"), _("B blocks"), _("B out"), _("A params"), _("B params"),
+               _("A MACs"), _("B MACs"), _("B − A MACs"))
+    return RowsTable(columns, tuple(dict(zip(columns, (
+        p.name, p.a_blocks, format_shape(p.a_out) if p.a_out else "–", p.b_blocks,
+        format_shape(p.b_out) if p.b_out else "–", p.a_params, p.b_params, p.a_macs, p.b_macs, p.b_macs - p.a_macs)))
+        for p in pairs))
+
+
+def speed_table(a: ThroughputReport, b: ThroughputReport) -> RowsTable:
+    """Latency, throughput, achieved GMAC/s and peak memory of A and B at each batch size."""
+    columns = (_("Model"), _("Batch"), _("Latency (ms)"), _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
+    rows = tuple(dict(zip(columns, (
+        f"{label}: {report.model}", t.batch, t.milliseconds, t.images_per_second, report.gmacs_per_second(t),
+        human_bytes(t.peak_bytes) if t.peak_bytes is not None else _("CUDA only"))))
+        for label, report in (("A", a), ("B", b)) for t in report.timings)
+    return RowsTable(columns, rows, dict.fromkeys(columns[2:5], 1))

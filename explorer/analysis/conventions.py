@@ -29,6 +29,7 @@ from torch.utils.flop_counter import flop_registry
 
 from explorer.analysis.anatomy import LayerTable, is_leaf_layer
 from explorer.model.build import build_model
+from explorer.analysis.table_format import RowsTable
 from explorer.runtime.i18n import N_, _
 
 # Each tool's column label and what it counts (marked here, shown through _()).
@@ -193,3 +194,17 @@ def count_conventions(table: LayerTable) -> Conventions:
     ]
     rows.append(CountRow(RESIDUAL_ADD, 0, 0, 0, 0, adds=adds))
     return Conventions(rows=tuple(rows))
+
+
+def layer_type_text(layer_type: str) -> str:
+    """A layer type as people read it: a class name, or "residual add" in their language."""
+    return _(RESIDUAL_ADD) if layer_type == RESIDUAL_ADD else layer_type
+
+
+def counts_table(conventions: Conventions) -> RowsTable:
+    """What each tool counts per layer type, and the totals row."""
+    tool_labels = {tool: _(label) for tool, (label, _counts) in TOOLS.items()}
+    columns = (_("Layer type"), *tool_labels.values())
+    rows = [(layer_type_text(r.layer_type), *(getattr(r, tool) for tool in tool_labels)) for r in conventions.rows]
+    rows.append((_("total"), *(conventions.total(tool) for tool in tool_labels)))
+    return RowsTable(columns, tuple(dict(zip(columns, row)) for row in rows))

@@ -13,7 +13,7 @@ from explorer.analysis.anatomy import LayerTable, layer_table
 from explorer.runtime.i18n import _
 from explorer.model.presets import resnet_for_depth
 from explorer.model.spec import StrideStyle
-from explorer.analysis.table_format import format_shape
+from explorer.analysis.table_format import RowsTable, format_shape
 
 PAPER_DEPTHS = (18, 34, 50, 101, 152)
 # Table 1's "FLOPs" row, x10^9 (multiply-adds, as the paper counts them).
@@ -66,3 +66,10 @@ def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str
         PaperRow(_("paper's FLOPs (×10⁹, multiply-adds)"), "", tuple(f"{PAPER_GFLOPS[d]}" for d in PAPER_DEPTHS)),
     ]
     return tuple(rows), tuple(_("{depth}-layer").format(depth=d) for d in PAPER_DEPTHS)
+
+
+def paper_table1_rows(input_size: int = 224) -> RowsTable:
+    """`paper_table1` as the page shows it: the layer, its output size, then one column per depth."""
+    paper_rows, headers = paper_table1(input_size)
+    columns = (_("layer"), _("output size"), *headers)
+    return RowsTable(columns, tuple(dict(zip(columns, (r.layer, r.output_size, *r.cells))) for r in paper_rows))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.analysis.anatomy import LayerTable, is_leaf_layer, layer_table
+from explorer.analysis.anatomy import LayerRow, LayerTable, is_leaf_layer, layer_table
+from explorer.analysis.table_format import Column, RowsTable, format_shape
 from explorer.model.build import build_model
 from explorer.runtime.devices import DeviceKind, DoesNotFit, check_fits, synchronize
 from explorer.runtime.i18n import _
@@ -55,6 +56,40 @@ class CostReport:
     layers: tuple[LayerCost, ...]
     forward_milliseconds: float  # median of whole forwards without hooks
     peak_bytes: int | None  # whole forward, CUDA only
+
+
+def costs_of(report: CostReport, rows: Sequence[LayerRow]) -> list[LayerCost]:
+    """The measured cost of each of ``rows`` (leaf-layer calls), joined by (name, call).
+
+    ValueError naming the rows the report lacks: it was measured on another model.
+    """
+    by_call = {(c.name, c.call): c for c in report.layers}
+    missing = [f"{r.name} (call {r.call + 1})" for r in rows if (r.name, r.call) not in by_call]
+    if missing:
+        raise ValueError(f"The cost report has no measurement of {', '.join(missing)}: it is of another model.")
+    return [by_call[(r.name, r.call)] for r in rows]
+
+
+def cost_table(report: CostReport, table: LayerTable) -> RowsTable:
+    """The Measured cost tab's table: every layer call as measured, with its type, output shape
+    and MACs from ``table``; peak memory only where it was measured (CUDA).
+
+    ValueError unless the report measured exactly the table's layer calls.
+    """
+    costs = costs_of(report, table.rows)
+    if len(costs) != len(report.layers):
+        raise ValueError(f"The cost report measured {len(report.layers)} layer calls; {table.spec.name} has "
+                         f"{len(costs)}: it is of another model.")
+    rows_by_call = {(r.name, r.call): r for r in table.rows}
+    latency, peak = _("Latency (ms)"), _("Peak memory (bytes)")
+    columns = ("#", Column.NAME.label, Column.TYPE.label, Column.OUT_SHAPE.label, Column.MACS.label, latency,
+               *([peak] if report.peak_bytes is not None else []))
+    rows = []
+    for index, cost in enumerate(report.layers):
+        row = rows_by_call[(cost.name, cost.call)]
+        rows.append(dict(zip(columns, (index, cost.label, row.type, format_shape(row.out_shape), row.macs,
+                                       round(cost.milliseconds, 3), cost.peak_bytes))))
+    return RowsTable(columns, tuple(rows))
 
 
 class _Timer:

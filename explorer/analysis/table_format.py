@@ -10,7 +10,8 @@ import csv
 import enum
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from explorer.analysis.anatomy import Level, TableRow
@@ -202,3 +203,13 @@ def human_bytes(value: float) -> str:
         if value >= factor:
             return f"{value / factor:.1f} {prefix}"
     return f"{math.floor(value)} B"
+
+
+@dataclass(frozen=True)
+class RowsTable:
+    """One table as a page shows it: column labels in order, one dict per row (label -> cell),
+    and the columns shown with a fixed number of decimals (label -> places)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, object], ...]
+    decimals: Mapping[str, int] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from explorer.model.build import build_model, residual_branch_last_bn
 from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec
+from explorer.runtime.i18n import _
 from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms
 
 
@@ -103,3 +104,14 @@ FLAG_ON, FLAG_OFF = "zero_init_residual=True", "zero_init_residual=False"
 def twins(spec: ResNetSpec) -> dict[str, ResNetSpec]:
     """The zero_init_residual twins, labelled for charts."""
     return {FLAG_ON: spec.with_changes(zero_init_residual=True), FLAG_OFF: spec.with_changes(zero_init_residual=False)}
+
+
+def identity_rows(study: TwinInit) -> list[dict[str, object]]:
+    """One table row per block: is it exactly the identity at step 0 with the flag on and off,
+    and its branch-to-shortcut ratio both ways (labels in the reader's language)."""
+    exactly, yes = _("✓ exactly"), _("yes")
+    return [{
+        _("block"): on.name, _("projection shortcut"): yes if on.projection else "",
+        _("identity, flag on"): exactly if on.identity else "✗", _("identity, flag off"): exactly if off.identity else "✗",
+        _("‖F‖/‖x‖ flag on"): round(on.branch_ratio, 4), _("‖F‖/‖x‖ flag off"): round(off.branch_ratio, 4),
+    } for on, off in zip(study.on, study.off)]

@@ -30,7 +30,7 @@ class LessonStep:
     page: str
     label: str  # label and look_for: marked with N_(), shown through _()
     look_for: str
-    models: tuple[tuple[str, str], ...]  # (picker prefix, preset name)
+    models: tuple[tuple[str, str], ...]  # (the picker's URL parameter, preset name)
 
     @property
     def query_params(self) -> dict[str, str]:

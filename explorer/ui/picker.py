@@ -43,6 +43,14 @@ class ModelChoice:
     input_size: int
 
 
+SIDEBAR_CHOICE = "sidebar_choice"  # where app.py keeps the sidebar picker's `ModelChoice` for the page
+
+
+def sidebar_model() -> ModelChoice | None:
+    """The model chosen in the shared sidebar picker (set by app.py before the page runs)."""
+    return st.session_state.get(SIDEBAR_CHOICE)
+
+
 def _default(key: str, value: object) -> None:
     """Seed a widget's state once, so widgets need no ``value=`` (and never fight session state)."""
     if key not in st.session_state:
@@ -158,11 +166,18 @@ def language_switch(box=None) -> str:
     return chosen
 
 
-def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), with_input_size: bool = True) -> ModelChoice | None:
-    """Preset or custom spec, kept in the URL under ``prefix``; None (after an st.error) if invalid."""
+def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), with_input_size: bool = True,
+                 url_param: str | None = None) -> ModelChoice | None:
+    """Preset or custom spec; None (after an st.error) if invalid.
+
+    ``prefix`` starts the widgets' keys; the spec is kept in the URL under ``url_param``
+    (``prefix`` when not given) and the input size under ``url_param + "_input"``: a page's
+    widget keys carry its own prefix while the links people share keep their short names.
+    """
     box = box if box is not None else st.sidebar
+    param = url_param or prefix
     token_key, size_key = f"{prefix}_token", f"{prefix}_input"
-    linked = _from_link(prefix)
+    linked = _from_link(param)
     if linked is not None:  # the link's model wins over what this session had chosen
         _reseed(prefix)
         st.session_state[token_key] = linked
@@ -184,17 +199,17 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
         box.error(_("This combination cannot be built: {error}").format(error=error))
         return None
     st.session_state[token_key] = spec_to_token(spec)
-    _to_address(prefix, st.session_state[token_key])
+    _to_address(param, st.session_state[token_key])
     size = spec.natural_input_size
     if with_input_size:
-        linked_size = _from_link(size_key) or ""
+        linked_size = _from_link(f"{param}_input") or ""
         if linked_size.isdigit() and 1 <= int(linked_size) <= MAX_INPUT_SIZE:
             st.session_state[size_key] = int(linked_size)
         elif size_key not in st.session_state:
             st.session_state[size_key] = size
         size = int(box.number_input(_("Input size (px)"), min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
                                     help=_("Side of the square input image. ImageNet models use 224, CIFAR ones 32.")))
-        _to_address(size_key, str(size))
+        _to_address(f"{param}_input", str(size))
     return ModelChoice(spec, size)
 
 

@@ -1,0 +1,104 @@
+"""The image and weights pickers (Feature maps, Compare, Predict): uploads are parsed once per session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from explorer.data.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
+from explorer.model.spec import ResNetSpec
+from explorer.model.weights import (
+    Checkpoint, CheckpointError, ModelSource, available_weights, default_weights, fit_head, read_checkpoint,
+    weights_source,
+)
+from explorer.runtime.i18n import N_, _
+from explorer.ui.session_memo import remembered
+
+
+@dataclass(frozen=True)
+class PickedImage:
+    """A decoded picture, where it came from (a sample name or the upload's name) and its fingerprint."""
+
+    name: str
+    decoded: DecodedImage
+    digest: str  # `images.image_digest` of the decoded picture, for memo and cache keys
+    sample: bool  # one of the shipped samples (results may be shared), not an upload (private)
+
+
+def picked_image(name: str, data: bytes, sample: bool = False) -> PickedImage:
+    """Decode ``data`` (`decode_image`, raising `ImageError`) and fingerprint the picture."""
+    decoded = decode_image(data)
+    return PickedImage(name, decoded, image_digest(decoded.image), sample)
+
+
+def image_picker(prefix: str, box=None) -> PickedImage | None:
+    """A shipped sample or an upload, decoded safely; None after a clear st.error.
+
+    A picture is decoded and fingerprinted once per session (uploads by their upload id), not
+    on every rerun of the page.
+    """
+    box = box if box is not None else st
+    samples = sample_images()
+    # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
+    source_labels = {source: _(source) for source in (N_("sample"), N_("upload"))}
+    source = box.radio(_("Image"), list(source_labels), key=f"{prefix}_image_source", horizontal=True,
+                       format_func=source_labels.get)
+    if source == "sample":
+        name = box.selectbox(_("Sample photo"), list(samples), key=f"{prefix}_sample",
+                             help=_("Public-domain / CC0 photos, see assets/samples/LICENSES.md."))
+        return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes(), sample=True))
+    # type=None: st.file_uploader judges only the name and raises on one it does not list;
+    # decode_image judges the content and explains, so every name is accepted here.
+    upload = box.file_uploader(_("Upload an image"), type=None, key=f"{prefix}_upload",
+                               help=_("JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name."))
+    if upload is None:
+        box.info(_("Choose an image file, or switch back to a sample."))
+        return None
+    try:
+        return remembered(f"{prefix}_picked", ("upload", upload.file_id),
+                          lambda: picked_image(upload.name, upload.getvalue()))
+    except ImageError as error:
+        box.error(_("{file}: {error}").format(file=upload.name, error=error))
+        return None
+
+
+def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec, ModelSource, Checkpoint | None]:
+    """Random (seeded), torchvision ImageNet weights, or an uploaded checkpoint, and the spec they load into.
+
+    The spec is ``spec`` unless a checkpoint fits it with another number of classes: then
+    its fc takes the checkpoint's classes (`fit_head`), as fine-tuning code does, and the
+    picker says so. An upload is read (`read_checkpoint`: torch.load and its sha256) once per
+    session, by its upload id, not on every rerun.
+    """
+    box = box if box is not None else st
+    options = available_weights(spec)
+    kinds = ["random", *(["imagenet"] if options else []), "checkpoint"]
+    labels = {"random": N_("random init (seeded)"), "imagenet": N_("ImageNet (torchvision)"),
+              "checkpoint": N_("my checkpoint")}
+    if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
+        st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
+    kind_labels = {k: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
+    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=kind_labels.get)
+    if kind == "imagenet":
+        name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
+                             key=f"{prefix}_weights_name",
+                             format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
+        return spec, weights_source(spec, name), None
+    if kind == "checkpoint":
+        upload = box.file_uploader(_("Checkpoint (.pth / .pt)"), type=None, key=f"{prefix}_checkpoint",
+                                   help=_("A state dict, or a dict with model_state_dict / state_dict; read with "
+                                          "weights_only=True."))
+        if upload is not None:
+            try:
+                checkpoint = remembered(f"{prefix}_checkpoint_read", upload.file_id,
+                                        lambda: read_checkpoint(upload.getvalue()))
+                fitted, note = fit_head(spec, checkpoint)
+                if note:
+                    box.info(note)
+                return fitted, weights_source(fitted, checkpoint=checkpoint), checkpoint
+            except CheckpointError as error:
+                box.error(_("{file}: {error}").format(file=upload.name, error=error))
+        box.warning(_("No usable checkpoint yet: showing random weights."))
+    seed = box.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
+    return spec, weights_source(spec, "random", seed=int(seed)), None

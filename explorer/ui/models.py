@@ -1,0 +1,137 @@
+"""Models and studies the pages share: the class's models, this session's checkpoint models,
+and the studies cached per their settings."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from explorer.analysis.anatomy import layer_table
+from explorer.model.spec import ResNetSpec
+from explorer.model.weights import (
+    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, weights_file,
+    weights_source,
+)
+from explorer.runtime.bounded_cache import BytesBoundedCache
+from explorer.runtime.devices import DoesNotFit, check_fits, describe_device
+from explorer.runtime.i18n import _
+from explorer.runtime.progress import RunStopped, Text
+from explorer.studies.shared_results import SharedRun
+from explorer.ui.class_runs import budget_bytes, class_models, follow_shared
+
+if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
+    from torch import nn
+
+    from explorer.studies.training import LayerGradient
+    from explorer.studies.zero_init import TwinInit
+
+PRIVATE_MODELS = "private_models"  # this session's checkpoint models (a `BytesBoundedCache`)
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of a model's parameters and buffers: what keeping it costs."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Module:
+    """A model from random or ImageNet weights, shared by every session (a download shows its progress)."""
+    def build(run: SharedRun) -> nn.Module:
+        def progress(fraction: float, text: Text = "", partial: object = None) -> None:
+            with contextlib.suppress(RunStopped):  # a download is worth finishing for the cache even if nobody waits
+                run.report(fraction, text, partial)
+
+        return load_model(spec, source, device, None, progress)
+
+    return follow_shared(class_models(), (spec, source, device), build, model_bytes,
+                         _("Building {model} ({weights}) on {device}…").format(model=spec.name,
+                                                                               weights=source.short_label, device=device))
+
+
+def _private_models() -> BytesBoundedCache:
+    """This session's checkpoint models, by (spec, source, device): the source holds the upload's
+    digest, so two uploads (Compare's A and B, Predict's two models) coexist. Bounded by
+    ``EXPLORER_SESSION_MODELS_MB`` (default a fiftieth of the memory), least recently used out."""
+    if PRIVATE_MODELS not in st.session_state:
+        st.session_state[PRIVATE_MODELS] = BytesBoundedCache(budget_bytes("EXPLORER_SESSION_MODELS_MB", 0.02))
+    return st.session_state[PRIVATE_MODELS]
+
+
+def _private_model(spec: ResNetSpec, source: ModelSource, device: str, checkpoint: Checkpoint | None) -> nn.Module:
+    """A checkpoint's model, kept in this session only (an upload is never served to another session)."""
+    models, key = _private_models(), (spec, source, device)
+    model = models.get(key)
+    if model is None:
+        with st.spinner(_("Loading the checkpoint into {model} on {device}…").format(model=spec.name, device=device)):
+            model = load_model(spec, source, device, checkpoint)
+        models.put(key, model, model_bytes(model))
+    return model
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A shared model and the weights it really has (offline ImageNet falls back to random)."""
+
+    model: object
+    source: ModelSource
+
+
+def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None) -> LoadedModel | None:
+    """The model ``source`` describes, or None after an st.error (misfit checkpoint, not enough memory).
+
+    Random and ImageNet weights come from the class's shared models; a checkpoint's model
+    stays in this session. Pretrained weights that cannot be had fall back to random
+    weights, clearly labelled.
+    """
+    device = describe_device().device
+    table = layer_table(spec, spec.natural_input_size)
+    failed: dict[str, WeightsUnavailable] = st.session_state.setdefault("unavailable_weights", {})
+    file = None
+    try:
+        check_fits(table.totals.param_bytes, table.totals.activation_bytes, device,
+                   _("Building {model}").format(model=spec.name))
+        if source.kind == "checkpoint":
+            return LoadedModel(_private_model(spec, source, device, checkpoint), source)
+        file = weights_file(available_weights(spec)[source.weights]) if source.kind == "imagenet" else None
+        if file is not None and file.name in failed:  # offline: do not retry on every rerun
+            raise failed[file.name].with_traceback(None)
+        return LoadedModel(_class_model(spec, source, device), source)
+    except WeightsUnavailable as error:
+        if file is not None:
+            failed[file.name] = error  # kept whole: it says itself in the language of each rerun
+        st.error(str(error))
+        st.warning(_("Continuing with **random weights (seed 0)**: what follows is an untrained network."))
+        fallback = weights_source(spec, "random")
+        return LoadedModel(_class_model(spec, fallback, device), fallback)
+    except (CheckpointError, DoesNotFit) as error:
+        st.error(str(error))
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def init_study(spec: ResNetSpec, seed: int, batch: int, size: int) -> TwinInit:
+    """`zero_init.twin_init`, shared by sessions that ask for the same study."""
+    from explorer.studies.zero_init import twin_init
+
+    return twin_init(spec, seed, batch, size)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def plain_vs_residual_gradients(spec: ResNetSpec, seed: int, batch: int) -> dict[str, tuple[LayerGradient, ...]]:
+    """`degradation.initial_gradients`, shared by sessions that ask for the same depth and batch."""
+    from explorer.studies.degradation import initial_gradients
+
+    return initial_gradients(spec, seed, batch)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_conventions(spec: ResNetSpec, input_size: int):
+    """`count_conventions` (a `Conventions`) per (spec, input size): each call builds three meta models.
+
+    thop and torchinfo load here, on first use, not with every page.
+    """
+    from explorer.analysis.conventions import count_conventions
+
+    return count_conventions(layer_table(spec, input_size))

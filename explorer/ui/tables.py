@@ -1,0 +1,69 @@
+"""Tables for st.dataframe and the sidebar's one-line summaries of a model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import streamlit as st
+
+from explorer.analysis.anatomy import LayerTable, layer_table
+from explorer.analysis.table_format import RowsTable, human_bytes, human_count
+from explorer.runtime.devices import describe_device
+from explorer.runtime.i18n import _
+from explorer.ui.picker import ModelChoice
+
+
+def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
+    """The layer table, or None after a clear st.error (e.g. an input smaller than the stride)."""
+    try:
+        return layer_table(choice.spec, choice.input_size)
+    except ValueError as error:
+        (box or st).error(str(error))
+        return None
+
+
+def glance(table: LayerTable, box=None) -> None:
+    """One line with the numbers a teacher wants first."""
+    t = table.totals
+    (box or st.sidebar).caption(_(
+        "**{model}** · depth {depth} · {params} params · {macs} MACs · {activations} activations at {size} px"
+    ).format(model=table.spec.name, depth=t.depth, params=human_count(t.params), macs=human_count(t.macs),
+             activations=human_bytes(t.activation_bytes), size=t.input_size[0]))
+
+
+def device_caption(box=None) -> None:
+    (box or st.sidebar).caption(_("Compute device: {device}").format(device=describe_device().label))
+
+
+def display_frame(rows: list[dict[str, object]], columns: list[str]):
+    """A DataFrame for st.dataframe: a column with gaps becomes text with blanks, not "None"."""
+    gappy = {name for name in columns if any(row[name] is None for row in rows)}
+    return pd.DataFrame(
+        [{name: ("" if row[name] is None else str(row[name])) if name in gappy else row[name] for name in columns}
+         for row in rows],
+        columns=columns,
+    )
+
+
+def number_columns(frame) -> dict[str, object]:
+    """Column config that shows integer columns with thousands separators."""
+    return {
+        name: st.column_config.NumberColumn(format="localized")
+        for name, dtype in frame.dtypes.items()
+        if dtype.kind in "iuf"
+    }
+
+
+def name_column(names: Iterable[str]):
+    """A pinned column as wide as the longest name, so that no layer name is cut (Streamlit
+    sizes a column by its first rows; ``layer1.0.downsample.0`` comes later)."""
+    longest = max((len(name) for name in names), default=4)
+    return st.column_config.TextColumn(pinned=True, width=int(7.5 * longest) + 28)
+
+
+def show_table(table: RowsTable, box=None) -> None:
+    """``table`` as an st.dataframe: integers with thousands separators, its decimal columns fixed."""
+    frame = display_frame(list(table.rows), list(table.columns))
+    places = {name: st.column_config.NumberColumn(format=f"%.{count}f") for name, count in table.decimals.items()}
+    (box or st).dataframe(frame, hide_index=True, width="stretch", column_config={**number_columns(frame), **places})

@@ -1,0 +1,61 @@
+"""A training section's buttons and the class run behind them (the zero_init page's twins and
+degradation study): train, stop waiting, re-run with a new seed."""
+
+from __future__ import annotations
+
+import secrets
+import streamlit as st
+
+from explorer.runtime.devices import DoesNotFit
+from explorer.runtime.i18n import _
+from explorer.runtime.progress import RunStopped
+from explorer.studies.training import TrainingRun, TrainStep, curves_bytes
+from explorer.ui.class_runs import class_results, computed_ago, follow_shared, stop_following
+
+
+def new_seed(key: str, seed_key: str) -> None:
+    """The re-run button's callback: a fresh seed (not from torch's RNG) in ``seed_key``, and start at once."""
+    st.session_state[seed_key] = secrets.randbelow(2**31 - 1)
+    st.session_state[f"{key}_again"] = True
+
+
+def training_section(key: str, request: TrainingRun, button_label: str, seed_key: str) -> dict[str, list[TrainStep]] | None:
+    """Train / Stop / Re-run buttons for ``request`` (widget keys start with ``key``); the curves to
+    draw, or None before any run.
+
+    The run is the whole class's (`class_results`): a session that asks while it computes
+    follows the same run, and a finished run is shown to everyone who picks the same settings,
+    with a line saying when it was computed. Stop keeps this session's curves so far (shown
+    with a warning). A new seed drawn by the re-run button lives in the page's ``seed_key``
+    widget, so the whole page runs again to show it.
+    """
+    if st.session_state.get(seed_key) != request.seed:  # the re-run button drew a new seed: redraw it all
+        st.rerun()
+    store, following = class_results(), f"{key}_following"
+    start_col, stop_col, again_col = st.columns([3, 1, 2])
+    if start_col.button(button_label, key=f"{key}_train", type="primary") or st.session_state.pop(f"{key}_again", False):
+        st.session_state[following] = request
+    stop_col.button(_("Stop"), key=f"{key}_stop", on_click=stop_following, args=(following,),
+                    help=_("Stops your waiting; the run stops when nobody in the class waits for it any more."))
+    again_col.button(_("Re-run with a new seed"), key=f"{key}_reseed", on_click=new_seed, args=(key, seed_key),
+                     help=_("Everyone with the same settings shares one run; a new seed gives a run of your own."))
+    if st.session_state.get(following) == request:
+        try:  # a rerun of this page interrupts the wait; it rejoins the same run on its next run
+            if store.finished(request) is None:
+                request.check_memory()  # here, not in the class's worker, so a refusal is in this reader's language
+            follow_shared(store, request, lambda run: request.train(run.report), curves_bytes,
+                          _("Waiting for the run…"), slot=f"{following}_run")
+        except (DoesNotFit, RunStopped) as error:
+            st.error(str(error))
+        st.session_state.pop(following, None)
+    finished = store.finished(request)
+    if finished is not None:
+        st.caption(_("Training curves {computed}: everyone with these settings sees this run.").format(
+            computed=computed_ago(finished)))
+        return finished.value
+    stopped_key, stopped_curves = st.session_state.get(f"{following}_stopped", (None, None))
+    if stopped_key == request:
+        st.warning(_("Stopped early: the curves show the steps that ran."))
+        return stopped_curves
+    return None
+
