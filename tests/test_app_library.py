@@ -9,7 +9,7 @@ import torch
 
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
-from explorer.figures.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
+from explorer.figures.architecture import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
 from explorer.analysis.compare import aligned_stages, explain_difference, totals_diff
 from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions
 from explorer.runtime.devices import DoesNotFit, check_fits, describe_device, pick_device

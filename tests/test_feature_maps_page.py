@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.analysis import activations
-from explorer.figures import charts
+from explorer.figures import rasters
 from explorer.data import images
 from explorer.ui import pieces as ui
 from explorer.model.build import build_model
@@ -114,7 +114,7 @@ def counted(monkeypatch: pytest.MonkeyPatch, module, name: str) -> list[tuple]:
 
 def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: list,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    encoded = counted(monkeypatch, charts, "viridis_png")
+    encoded = counted(monkeypatch, rasters, "viridis_png")
     at = open_page()
     at.selectbox(key="fm_layer").set_value("layer3.1").run()
     assert encoded == []  # browsing encodes no PNG

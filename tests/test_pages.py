@@ -147,7 +147,7 @@ def test_a_long_table_is_shown_a_page_at_a_time_and_the_csv_holds_it_all(deferre
 
 
 def test_closed_tabs_compute_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer.figures import charts
+    from explorer.figures import architecture as architecture_figures
     from explorer.analysis import paper_table as paper
     from explorer.analysis import profiling
     from explorer.ui import pieces as ui
@@ -163,8 +163,8 @@ def test_closed_tabs_compute_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 
         monkeypatch.setattr(module, name, wrapper)
 
-    for module, name in ((ui, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
-                         (charts, "shape_flow_chart"), (profiling, "measure_layer_costs")):
+    for module, name in ((ui, "cached_conventions"), (paper, "paper_table1"), (architecture_figures, "architecture_diagram"),
+                         (architecture_figures, "shape_flow_chart"), (profiling, "measure_layer_costs")):
         counted(module, name)
     at = open_app("architecture", model="resnet18", model_input="64")
     assert calls == Counter() and len(at.dataframe) == 1 and not at.get("plotly_chart")
