@@ -14,10 +14,10 @@ from PIL import Image, ImageColor
 
 from explorer.analysis.anatomy import layer_table
 from explorer.cli import main
-from explorer.analysis.shortcuts import ShortcutKind
+from explorer.analysis.shortcuts import SHORTCUT_STYLES, ShortcutKind
 from explorer.figures.paper.arrange import paper_figure, slide_scale
 from explorer.figures.paper.png import PNG_SCALE, _font, to_png
-from explorer.figures.paper.primitives import FONT, Label, PaperFigure, Role
+from explorer.figures.paper.primitives import DASHES, FONT, INK, Label, PaperFigure, Role
 from explorer.figures.paper.svg import to_svg
 from explorer.studies.degradation import twin_of
 from explorer.model.presets import PRESETS, cifar_resnet
@@ -151,6 +151,31 @@ def test_svg_is_xml_with_every_text_of_the_layout() -> None:
     expected = [b.text for b in figure.boxes] + [f.text for f in figure.folds] + [label.text for label in figure.labels]
     assert Counter(texts) == Counter(expected)
     assert "… 33 more identical blocks" in texts and "7×7×2048" in texts
+
+
+@pytest.mark.parametrize("name", ["resnet50d", "cifar_resnet20"])
+def test_svg_draws_each_shortcut_in_the_diagrams_colour_and_line_with_its_legend(name: str) -> None:
+    figure = figure_of(name)
+    root = ET.fromstring(to_svg(figure))
+
+    def stroke(kind: ShortcutKind) -> tuple[str, str | None]:
+        return SHORTCUT_STYLES[kind].colour, ",".join(map(str, DASHES[SHORTCUT_STYLES[kind].dash])) or None
+
+    assert [(p.get("stroke"), p.get("stroke-dasharray")) for p in root.iter(f"{SVG}path")] == [
+        stroke(arc.kind) for arc in figure.arcs]
+    kinds = [k for k in SHORTCUT_STYLES if any(arc.kind is k for arc in figure.arcs)]
+    samples = [(line.get("stroke"), line.get("stroke-dasharray")) for line in root.iter(f"{SVG}line")
+               if line.get("stroke") != INK]  # the flow arrows are ink; the legend's samples are not
+    assert samples == [stroke(k) for k in kinds]
+    assert [label.text for label in figure.labels_of(Role.LEGEND)] == [SHORTCUT_STYLES[k].legend for k in kinds]
+
+
+def test_the_figure_draws_the_twin_table_it_is_given() -> None:
+    resnet34 = layer_table(PRESETS["resnet34"], 224)
+    plain18 = layer_table(PRESETS["resnet18"].with_changes(shortcut=Shortcut.NONE), 224)
+    figure = paper_figure(resnet34, twin=plain18)  # any table: the caller makes it, the figure computes none
+    assert [t.text for t in figure.labels_of(Role.TITLE)] == ["resnet18 plain", "resnet34"]
+    assert len(figure.boxes) == 20 + 36 and figure.name == "resnet34_with_plain_twin"
 
 
 def test_svg_escapes_text() -> None:
