@@ -19,7 +19,7 @@ from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
 from explorer.model.spec import ResNetSpec
 from explorer.analysis.shortcuts import ShortcutKind
-from explorer.analysis.table_format import BLOCK_COLUMNS, LEVEL_COLUMNS, screen_records, to_csv
+from explorer.analysis.table_format import BLOCK_COLUMNS, LEVEL_COLUMNS, records, screen_records, to_csv
 from explorer.runtime.i18n import in_language
 from tests.conftest import FIXTURES, GOLDEN
 
@@ -263,6 +263,7 @@ def test_shortcut_cells_are_english_words_in_files_and_the_readers_words_on_scre
     assert [r["Shortcut"] for r in rows[:6]] == ["", "projection", "identity", "identity", "avg-pool projection",
                                                  "identity"]
     assert rows[-1]["Shortcut"] == ""  # the head is no block
+    assert [type(r["Shortcut"]) for r in records(blocks[:2], BLOCK_COLUMNS)] == [type(None), str]  # "projection", not the enum
     with in_language("zh"):
         cells = [r["捷径"] for r in screen_records(blocks[:5], BLOCK_COLUMNS)]
     assert cells == [None, "投影", "恒等映射", "恒等映射", "平均池化 + 投影"]
