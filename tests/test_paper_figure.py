@@ -231,3 +231,12 @@ def test_diagram_tab_shows_the_paper_figure_and_offers_both_downloads(deferred_d
     svg, png = made["resnet34_with_plain_twin_fig3.svg"](), made["resnet34_with_plain_twin_fig3.png"]()
     assert svg_texts(svg).count("7x7 conv, 64, /2") == 2
     assert Image.open(io.BytesIO(png)).size[0] > Image.open(io.BytesIO(made["resnet34_fig3.png"]())).size[0]
+
+
+def test_the_diagram_captions_name_every_shortcut_kind_drawn() -> None:
+    at = open_tab(open_app("architecture", model="resnet50d"), "Diagram")
+    assert any("dash-dotted: avg-pool + 1x1 projection (V1d). Click a block" in c.value for c in at.caption)
+    at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
+    assert not at.exception
+    assert any("arc beside its block: solid: identity shortcut · dashed: projection shortcut (1x1 conv + BN) · "
+               "dash-dotted: avg-pool + 1x1 projection (V1d)." in c.value for c in at.caption)
