@@ -106,7 +106,8 @@ def paper_figure_view(table: LayerTable) -> None:
     drawn = line_key(arc.kind for arc in figure.arcs)  # every kind drawn, in its line
     st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out); **/2** where a "
                  "layer halves the map, and the output shape (H×W×C) after each stage.")
-               + (" " + _("Each shortcut is an arc beside its block: {shortcuts}.").format(shortcuts=drawn) if drawn else ""))
+               + (" " + _("Each shortcut is an arc beside its block: {shortcuts}.").format(shortcuts=drawn)
+                  if drawn else ""))
     st.image(svg, width="content")
 
 

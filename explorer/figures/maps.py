@@ -39,7 +39,8 @@ def scaled_maps(maps: np.ndarray, scale: ColourScale,
     return maps, low, high if high > low else low + 1.0
 
 
-def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: ColourScale, value_range: tuple[float, float], title: str) -> go.Figure:
+def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: ColourScale, value_range: tuple[float, float],
+                 title: str) -> go.Figure:
     """A mosaic of the chosen channels (maps: (C, H, W) float32), colour scale stated in the title."""
     chosen = maps[list(channels)]
     values, zmin, zmax = scaled_maps(chosen, scale, value_range)

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.analysis.shortcuts import SHORTCUT_STYLES, drawn_kinds
 from explorer.analysis.table_format import folded
-from explorer.figures.paper.primitives import (
-    FONT, SMALL, Arc, Box, Fold, Label, Line, PaperFigure, Role,
-)
+from explorer.figures.paper.primitives import FONT, SMALL, Arc, Box, Fold, Label, Line, PaperFigure, Role
 from explorer.model.spec import Shortcut
 from explorer.runtime.i18n import _
 
