@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from explorer.analysis.anatomy import LayerTable, Level, layer_table
-from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models
+from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models, twin_of
 from explorer.runtime.devices import pick_device
 from explorer.runtime.progress import Text, shown
 from explorer.data.images import ImageError, decode_image, preprocess
-from explorer.figures.paper_figure import FOLD_AFTER, paper_figure, to_png, to_svg
+from explorer.figures.paper.arrange import FOLD_AFTER, paper_figure
+from explorer.figures.paper.png import to_png
+from explorer.figures.paper.svg import to_svg
 from explorer.analysis.predict import predict
 from explorer.model.presets import PRESETS, cifar_resnet, get_preset
 from explorer.data.shapes import task_classes
@@ -260,8 +262,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .svg or .png, got {out.name!r}.")
     spec = spec_from_args(args)
     table = layer_table(spec, args.input or spec.natural_input_size)
-    figure = paper_figure(table, plain_twin=args.plain_twin, fold_after=args.fold_after,
-                          columns=None if args.slide else args.columns)
+    twin = layer_table(twin_of(spec), table.input_size) if args.plain_twin else None
+    figure = paper_figure(table, twin=twin, fold_after=args.fold_after, columns=None if args.slide else args.columns)
     out.write_bytes(encoders[out.suffix.lower()](figure))
     print(f"wrote {out} ({figure.width:.0f}x{figure.height:.0f} px)", file=sys.stderr)
     return 0

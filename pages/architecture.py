@@ -6,15 +6,19 @@ the diagram's block picker are fragments: a click there reruns only that part.
 
 import streamlit as st
 
-from explorer.figures import charts
-from explorer.analysis.anatomy import LayerTable, Level, RowKind
+from explorer.figures.architecture import architecture_diagram, heat_css, latency_chart, shape_flow_chart
+from explorer.analysis.anatomy import LayerTable, Level, RowKind, layer_table
+from explorer.analysis.shortcuts import line_key
 from explorer.runtime.devices import DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.paper_table import paper_table1_rows
-from explorer.figures.paper_figure import FOLD_AFTER, FOLD_HEAD, paper_figure, to_png, to_svg
+from explorer.figures.paper.arrange import FOLD_AFTER, FOLD_HEAD, paper_figure
+from explorer.figures.paper.png import to_png
+from explorer.figures.paper.svg import to_svg
 from explorer.analysis.profiling import CostReport, cost_table, costs_of, measure_layer_costs
 from explorer.model.spec import MAX_BLOCKS
 from explorer.model.token import spec_to_token
+from explorer.studies.degradation import twin_of
 from explorer.analysis.table_format import (
     LEVEL_COLUMNS, PAGE_ROWS, Column, human_bytes, human_count, page_count, screen_columns, screen_records,
     to_csv,
@@ -63,7 +67,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     styled = highlight(frame, shown)
     if measured:
         slowest = max(c.milliseconds for c in report.layers)  # one scale for every page
-        styled = styled.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label])
+        styled = styled.map(lambda v: heat_css(v, slowest), subset=[latency_label])
     st.dataframe(styled, hide_index=True, height=min(38 + 35 * len(shown), 640), width="stretch",
                  column_config={**number_columns(frame), Column.NAME.label: name_column(r.name for r in shown)})
     paging = _("Rows {first:,}–{last:,} of {total:,} (page {page} of {pages}); the CSV holds all of them. ").format(
@@ -95,7 +99,8 @@ def diagram_view(table: LayerTable) -> None:
                                                max_value=MAX_BLOCKS, value=FOLD_AFTER, step=1, key="arch_figure_fold",
                                                width=220, help=_("A folded stage shows its first two blocks, how many "
                                                                  "are left out, and its last block.")))
-        figure = paper_figure(table, plain_twin=twin, fold_after=fold_after, columns=None if slide else 1)
+        twin_table = layer_table(twin_of(table.spec), table.input_size) if twin else None
+        figure = paper_figure(table, twin=twin_table, fold_after=fold_after, columns=None if slide else 1)
         svg = to_svg(figure)
         buttons = st.container(horizontal=True)
         # Callables are encoded only when clicked; "ignore": a download reruns nothing.
@@ -103,12 +108,14 @@ def diagram_view(table: LayerTable) -> None:
                                 mime="image/svg+xml", on_click="ignore")
         buttons.download_button(_("Download PNG"), lambda: to_png(figure), key="arch_figure_png",
                                 file_name=f"{figure.name}_fig3.png", mime="image/png", on_click="ignore")
-        st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out), each shortcut an "
-                     "arc beside its block — solid: identity, dashed: projection, dotted: zero-padded identity "
-                     "(option A); **/2** where a layer halves the map, and the output shape (H×W×C) after each stage."))
+        drawn = line_key(arc.kind for arc in figure.arcs)  # every kind drawn, in its line
+        st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out); **/2** where a "
+                     "layer halves the map, and the output shape (H×W×C) after each stage.")
+                   + (" " + _("Each shortcut is an arc beside its block: {shortcuts}.").format(shortcuts=drawn)
+                      if drawn else ""))
         st.image(svg, width="content")
         return
-    event = st.plotly_chart(charts.architecture_diagram(table), key="arch_diagram", on_select="rerun",
+    event = st.plotly_chart(architecture_diagram(table), key="arch_diagram", on_select="rerun",
                             selection_mode="points", width="stretch")
     picked = [p.get("customdata") for p in (event.selection.get("points", []) if event else []) if p.get("customdata")]
     if picked:
@@ -118,8 +125,9 @@ def diagram_view(table: LayerTable) -> None:
         st.dataframe(display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
                      hide_index=True, width="stretch")
     else:
-        st.caption(_("Solid: identity shortcut · dashed: projection (1x1 conv + BN) · dotted: zero-padded identity "
-                     "(option A). Click a block to list its layers."))
+        drawn = line_key(block.shortcut for block in table.blocks)
+        st.caption((_("Shortcuts: {shortcuts}.").format(shortcuts=drawn) + " " if drawn else "")
+                   + _("Click a block to list its layers."))
 
 
 st.title(_("Architecture"))
@@ -164,7 +172,7 @@ if diagram_tab.open:
 
 if flow_tab.open:
     with flow_tab:
-        st.plotly_chart(charts.shape_flow_chart(table), key="arch_flow", width="stretch")
+        st.plotly_chart(shape_flow_chart(table), key="arch_flow", width="stretch")
 
 if paper_tab.open:
     with paper_tab:
@@ -214,6 +222,6 @@ if cost_tab.open:
             costs = cost_table(report, table)
             cost = display_frame(list(costs.rows), list(costs.columns))
             slowest = cost[latency_label].max()
-            st.dataframe(cost.style.map(lambda v: charts.heat_css(v, slowest), subset=[latency_label]),
+            st.dataframe(cost.style.map(lambda v: heat_css(v, slowest), subset=[latency_label]),
                          hide_index=True, height=500, width="stretch", column_config=number_columns(cost))
-            st.plotly_chart(charts.latency_chart(report), key="arch_latency", width="stretch")
+            st.plotly_chart(latency_chart(report), key="arch_latency", width="stretch")

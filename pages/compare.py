@@ -10,7 +10,11 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.figures import charts
+from explorer.figures.architecture import stage_bars
+from explorer.figures.maps import stage_outputs
+from explorer.figures.predictions import topk_bars
+from explorer.figures.rasters import overlay
+from explorer.figures.zoo import ZooAxis, accuracy_vs_cost
 from explorer.ui import picker
 from explorer.analysis.activations import CaptureTooLarge
 from explorer.analysis.compare import (
@@ -35,9 +39,9 @@ from explorer.ui.tables import show_table, table_or_error
 @st.fragment
 def accuracy_chart(highlighted: dict[str, str]) -> None:
     """Every torchvision ResNet placed by cost against top-1; the x-axis switch reruns only this."""
-    axes = {x: _(x) for x in charts.ZOO_AXES}  # labels made now: AppTest formats options outside the session
-    x = st.radio(_("Cost on the x-axis"), list(axes), key="cmp_zoo_x", horizontal=True, format_func=axes.get)
-    st.plotly_chart(charts.accuracy_vs_cost(published_weights(), highlighted, x), key="cmp_zoo", width="stretch")
+    axes = {x: x.label for x in ZooAxis}  # labels made now: AppTest formats options outside the session
+    x = ZooAxis(st.radio(_("Cost on the x-axis"), list(axes), key="cmp_zoo_x", horizontal=True, format_func=axes.get))
+    st.plotly_chart(accuracy_vs_cost(published_weights(), highlighted, x), key="cmp_zoo", width="stretch")
 
 
 @st.fragment
@@ -120,16 +124,16 @@ def same_image(specs, size: int) -> None:
         st.markdown(_("**Stage outputs**: the mean over channels of the stem's and each stage's output, each map "
                       "stretched to its own range. The maps halve in size stage by stage while the channels grow."))
         for label, spec, source, _steps, result in results:
-            st.plotly_chart(charts.stage_outputs(
+            st.plotly_chart(stage_outputs(
                 [s.stretched for s in result.stages], [f"{s.stage} · {format_shape(s.shape, '×')}" for s in result.stages],
                 f"{label}: {spec.name} · {source.short_label}"), key=f"cmp_stages_{label}", width="stretch")
         st.markdown(_("**Top-5 and Grad-CAM** of the top class, from the last stage."))
         for (label, spec, source, steps, result), column in zip(results, st.columns(2)):
             picture, chart = column.columns([2, 3])
             top = result.prediction
-            picture.image(charts.overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
+            picture.image(overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
                           caption=_("Grad-CAM for “{label}”").format(label=top.labels[0]))
-            chart.plotly_chart(charts.topk_bars(top.labels, top.probabilities,
+            chart.plotly_chart(topk_bars(top.labels, top.probabilities,
                                                 f"{label}: {spec.name} · top-5"),
                                key=f"cmp_top5_{label}", width="stretch")
         receptive_fields_of_both(models, results, memo_keys)
@@ -171,7 +175,7 @@ st.subheader(_("Totals"))
 show_table(totals_table(table_a, table_b))
 
 pairs = aligned_stages(table_a, table_b)
-st.plotly_chart(charts.stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
+st.plotly_chart(stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
 
 st.subheader(_("What the cost buys"))
 published = {label: weights_of(spec) for label, spec in (("A", table_a.spec), ("B", table_b.spec))}

@@ -10,10 +10,12 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.figures import charts
+from explorer.figures.maps import channel_grid, channel_zoom, depth_statistics, side_by_side
+from explorer.figures.rasters import filter_tiles, overlay, viridis_png
 from explorer.ui import picker
 from explorer.analysis.activations import (
-    CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, capture_activations, capture_budget, capture_bytes,
+    CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, ColourScale, capture_activations, capture_budget,
+    capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
 from explorer.runtime.i18n import N_, _
@@ -77,9 +79,9 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
     maps = selected.maps  # (C, H, W)
 
     c1, c2, c3 = st.columns([2, 2, 3])
-    scale_labels = {scale: _(scale) for scale in charts.SCALES}
-    scale = c1.radio(_("Colour scale"), list(charts.SCALES), key="fm_scale", format_func=scale_labels.get,
-                     help=_("CNN Explainer's choice: per channel, layer or globally."))
+    scale_labels = {scale: scale.label for scale in ColourScale}
+    scale = ColourScale(c1.radio(_("Colour scale"), list(ColourScale), key="fm_scale", format_func=scale_labels.get,
+                                 help=_("CNN Explainer's choice: per channel, layer or globally.")))
     choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
     which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)
     if which == "top-k by mean":
@@ -92,7 +94,7 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
         page = c3.number_input(page_label, 1, pages, 1, key="fm_page")
         channels = list(selected.channel_page(page))
     colour_range = value_range(layers, selected, scale)
-    st.plotly_chart(charts.channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
+    st.plotly_chart(channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
                     width="stretch")
     m = st.columns(5)
     m[0].metric(_("Mean"), f"{selected.mean:.3f}")
@@ -105,7 +107,7 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
     # The files are made when a button is clicked, not on every layer shown; a click reruns nothing.
     safe_name = file_stem(spec, selected.point)
     d1, d2 = st.columns(2)
-    d1.download_button(_("Download these maps (PNG)"), partial(charts.viridis_png, maps[channels], scale, colour_range),
+    d1.download_button(_("Download these maps (PNG)"), partial(viridis_png, maps[channels], scale, colour_range),
                        file_name=f"{safe_name}.png", mime="image/png", key="fm_png", on_click="ignore")
     d2.download_button(_("Download the layer's tensor (.pt)"), selected.pt_bytes, file_name=f"{safe_name}.pt",
                        mime="application/octet-stream", key="fm_pt", on_click="ignore")
@@ -114,7 +116,7 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
     one_channel(selected, channels[0], cropped, None if block is None else residual_parts(activations, block))
 
     st.subheader(_("Across depth"))
-    st.plotly_chart(charts.depth_statistics(
+    st.plotly_chart(depth_statistics(
         keys, list(labels.values()),
         {"mean": [a.mean for a in layers], "std": [a.std for a in layers],
          "zeros": [a.zero_fraction for a in layers], "size": [a.tensor.shape[1] for a in layers]},
@@ -130,9 +132,9 @@ def one_channel(selected, first_channel: int, cropped, parts) -> None:
     st.subheader(_("One channel"))
     channel = st.selectbox(_("Channel"), list(range(maps.shape[0])), index=first_channel, key="fm_channel")
     z1, z2 = st.columns(2)
-    z1.plotly_chart(charts.channel_zoom(maps[channel], _("{layer}, channel {channel}").format(
+    z1.plotly_chart(channel_zoom(maps[channel], _("{layer}, channel {channel}").format(
         layer=selected.point.key, channel=channel)), key="fm_zoom", width="stretch")
-    z2.image(charts.overlay(cropped, maps[channel]), width="stretch",
+    z2.image(overlay(cropped, maps[channel]), width="stretch",
              caption=_("channel {channel} over the input").format(channel=channel))
     if parts is None:
         return
@@ -145,7 +147,7 @@ def one_channel(selected, first_channel: int, cropped, parts) -> None:
         st.subheader(_("What makes {block} a residual block").format(block=block))
         st.caption(_("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps."))
         titles = (_("shortcut x"), _("residual branch F(x)"), "relu(x + F(x))")
-    st.plotly_chart(charts.side_by_side([part.maps[channel] for part in parts.all], titles, parts.channel_range(channel),
+    st.plotly_chart(side_by_side([part.maps[channel] for part in parts.all], titles, parts.channel_range(channel),
                                         _("{layer}, channel {channel}").format(layer=block, channel=channel)),
                     key="fm_parts", width="stretch")
 
@@ -236,4 +238,4 @@ if source.kind == "random":
                         "(random init: noise until trained)")
 else:
     filters_caption = _("{height}×{width} RGB filters, each stretched to its own range")
-st.image(charts.filter_tiles(filters), caption=filters_caption.format(height=filters.shape[2], width=filters.shape[3]))
+st.image(filter_tiles(filters), caption=filters_caption.format(height=filters.shape[2], width=filters.shape[3]))

@@ -9,7 +9,8 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.figures import charts
+from explorer.figures.predictions import topk_bars
+from explorer.figures.rasters import overlay
 from explorer.ui import picker
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
@@ -52,9 +53,9 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
         label = prediction.labels[target]
         caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
                    else _("Grad-CAM for “{label}” from the last stage").format(label=label))
-        picture.image(charts.overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
+        picture.image(overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
         title = _("{model}: top-5 ({weights})").format(model=spec.name, weights=source.short_label)
-        chart.plotly_chart(charts.topk_bars(prediction.labels, prediction.probabilities, title),
+        chart.plotly_chart(topk_bars(prediction.labels, prediction.probabilities, title),
                            key=f"{prefix}_{number}_bars", width="stretch")
         chart.caption(_("{milliseconds:.1f} ms on {device}").format(milliseconds=prediction.milliseconds,
                                                                      device=prediction.device))

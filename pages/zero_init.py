@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.figures import charts
+from explorer.figures.curves import lines, training_curves
 from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
 from explorer.runtime.devices import DoesNotFit
 from explorer.runtime.i18n import _
@@ -54,11 +54,11 @@ except (DoesNotFit, ValueError) as error:
 names = [s.name for s in study.on]
 st.subheader(_("At initialisation"))
 left, right = st.columns(2)
-left.plotly_chart(charts.lines(names, {FLAG_ON: [s.branch_ratio for s in study.on],
+left.plotly_chart(lines(names, {FLAG_ON: [s.branch_ratio for s in study.on],
                                        FLAG_OFF: [s.branch_ratio for s in study.off]},
                                _("Branch vs shortcut: ‖F(x)‖ / ‖shortcut(x)‖ per block"), _("ratio")),
                   key="zi_ratio", width="stretch")
-right.plotly_chart(charts.lines(names, {_("variance, flag on"): [s.variance for s in study.on],
+right.plotly_chart(lines(names, {_("variance, flag on"): [s.variance for s in study.on],
                                         _("variance, flag off"): [s.variance for s in study.off],
                                         _("mean², flag on"): [s.mean_square for s in study.on],
                                         _("mean², flag off"): [s.mean_square for s in study.off]},
@@ -66,7 +66,7 @@ right.plotly_chart(charts.lines(names, {_("variance, flag on"): [s.variance for 
                                 log=True),
                    key="zi_signal", width="stretch")
 layers = [g.name for g in study.gradients_on]
-st.plotly_chart(charts.lines(layers, {FLAG_ON: [g.norm for g in study.gradients_on],
+st.plotly_chart(lines(layers, {FLAG_ON: [g.norm for g in study.gradients_on],
                                       FLAG_OFF: [g.norm for g in study.gradients_off]},
                              _("Gradient norm per layer after one backward pass (log scale)"), "‖∇W‖", log=True),
                 key="zi_gradients", width="stretch")
@@ -91,7 +91,7 @@ def run_training(key: str, specs: dict, button_label: str, title: str, settings:
         return
     shown_names = shown_names or {}
     histories = {shown_names.get(label, label): h for label, h in curves.items() if h}
-    st.plotly_chart(charts.training_curves(histories, title), key=f"{key}_curves", width="stretch")
+    st.plotly_chart(training_curves(histories, title), key=f"{key}_curves", width="stretch")
     summaries = [summarize(label, history) for label, history in histories.items()]
     st.caption(_("Mean loss over the first {steps} steps: {losses}").format(
         steps=SUMMARY_WINDOW, losses=_(", ").join(f"{s.label} {s.early_loss:.3f}" for s in summaries)))
@@ -122,7 +122,7 @@ except DoesNotFit as error:
     st.error(str(error))
 else:
     layer_names = [g.name for g in next(iter(gradients.values()))]
-    st.plotly_chart(charts.lines(layer_names, {plain_names.get(label, label): [g.norm for g in grads]
+    st.plotly_chart(lines(layer_names, {plain_names.get(label, label): [g.norm for g in grads]
                                                for label, grads in gradients.items()},
                                  _("Gradient norm per layer at initialisation, depth {depth} (log scale)").format(depth=deep),
                                  "‖∇W‖", log=True),

@@ -17,7 +17,8 @@ from explorer.analysis.activations import (
 )
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
-from explorer.figures.charts import channel_grid, depth_statistics, side_by_side
+from explorer.analysis.activations import ColourScale
+from explorer.figures.maps import channel_grid, depth_statistics, side_by_side
 from explorer.data.images import Preprocessing
 from explorer.model.views import MAX_IDLE_VIEWS, leased_view
 from explorer.model.presets import PRESETS, cifar_resnet
@@ -242,7 +243,7 @@ def test_residual_parts_are_one_blocks_shortcut_branch_and_output_from_the_one_c
 
 def test_feature_map_charts_label_every_tile_mark_the_layer_and_share_one_range() -> None:
     maps = np.arange(20 * 5 * 6, dtype=np.float32).reshape(20, 5, 6)
-    grid = channel_grid(maps, [3, 1, 7, 0, 2, 4, 5, 6, 9, 11], "per layer", (0.0, 1.0), "t")
+    grid = channel_grid(maps, [3, 1, 7, 0, 2, 4, 5, 6, 9, 11], ColourScale.PER_LAYER, (0.0, 1.0), "t")
     # 8 tiles of 6 px (+1 px gap) per row; the second row starts 5 + 1 px lower.
     assert [(a.x, a.y, a.text) for a in grid.layout.annotations][:2] == [(0, 10, "c3"), (7, 10, "c1")]
     assert [(a.x, a.y, a.text) for a in grid.layout.annotations][8:] == [(0, 4, "c9"), (7, 4, "c11")]

@@ -17,6 +17,9 @@ from explorer.analysis.anatomy import Level, RowKind, layer_table
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
 from explorer.model.spec import ResNetSpec
+from explorer.analysis.shortcuts import ShortcutKind
+from explorer.analysis.table_format import BLOCK_COLUMNS, records, screen_records, to_csv
+from explorer.runtime.i18n import in_language
 from tests.conftest import FIXTURES
 from tests.update_golden import GOLDEN_MODELS, golden_table
 
@@ -243,19 +246,32 @@ def test_blocks_and_stages_roll_up_the_rows() -> None:
     assert sum(s.params for s in table.stages) == table.totals.params
     assert sum(b.macs for b in table.blocks) == table.totals.macs
     first = {b.name: b for b in table.blocks}
-    assert first["layer1.0"].shortcut == "projection" and first["layer1.1"].shortcut == "identity"
+    assert first["layer1.0"].shortcut is ShortcutKind.PROJECTION and first["layer1.1"].shortcut is ShortcutKind.IDENTITY
+    assert first["stem"].shortcut is None and first["head"].shortcut is None
     assert first["layer2.0"].convs == "1x1,128 → 3x3,128 → 1x1,512" and first["layer2.0"].stride == 2
     resnext = {b.name: b for b in layer_table(PRESETS["resnext50_32x4d"], 224).blocks}
     assert resnext["layer1.0"].convs == "1x1,128 → 3x3,128,g32 → 1x1,256"
     d_blocks = {b.name: b for b in layer_table(PRESETS["resnet50d"], 224).blocks}
-    assert d_blocks["layer2.0"].shortcut == "avg-pool projection"
+    assert d_blocks["layer2.0"].shortcut is ShortcutKind.AVG_PROJECTION
     cifar = {b.name: b for b in layer_table(cifar_resnet(20), 32).blocks}
-    assert cifar["layer2.0"].shortcut == "zero-pad" and cifar["layer3.0"].out_shape == (64, 8, 8)
+    assert cifar["layer2.0"].shortcut is ShortcutKind.ZERO_PAD and cifar["layer3.0"].out_shape == (64, 8, 8)
+
+
+def test_shortcut_cells_are_english_words_in_files_and_the_readers_words_on_screen() -> None:
+    blocks = layer_table(PRESETS["resnet50d"], 224).blocks
+    rows = list(csv.DictReader(to_csv(blocks, BLOCK_COLUMNS).splitlines()))
+    assert [r["Shortcut"] for r in rows[:6]] == ["", "projection", "identity", "identity", "avg-pool projection",
+                                                 "identity"]
+    assert rows[-1]["Shortcut"] == ""  # the head is no block
+    assert [type(r["Shortcut"]) for r in records(blocks[:2], BLOCK_COLUMNS)] == [type(None), str]  # "projection", not the enum
+    with in_language("zh"):
+        cells = [r["捷径"] for r in screen_records(blocks[:5], BLOCK_COLUMNS)]
+    assert cells == [None, "投影", "恒等映射", "恒等映射", "平均池化 + 投影"]
 
 
 def test_projection_shortcuts_are_where_the_reference_says() -> None:
     def projected(name: str) -> list[str]:
-        return [b.name for b in layer_table(PRESETS[name], 224).blocks if b.shortcut == "projection"]
+        return [b.name for b in layer_table(PRESETS[name], 224).blocks if b.shortcut is ShortcutKind.PROJECTION]
 
     assert projected("resnet34") == ["layer2.0", "layer3.0", "layer4.0"]
     assert projected("resnet101") == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
@@ -339,7 +355,7 @@ def test_a_plain_net_is_its_residual_net_without_the_shortcut_layers(spec: ResNe
     for figure in ("layers", "params", "macs", "activation_bytes"):
         assert getattr(plain.totals, figure) <= getattr(residual.totals, figure), figure
     assert plain.totals.layers < residual.totals.layers  # every preset here has shortcut layers
-    assert {b.shortcut for b in plain.blocks if b.block is not None} == {"none"}
+    assert {b.shortcut for b in plain.blocks if b.block is not None} == {ShortcutKind.NONE}
 
 
 def test_rows_at_each_level_and_what_kind_each_row_is() -> None:

@@ -9,7 +9,7 @@ import torch
 
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
-from explorer.figures.charts import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
+from explorer.figures.architecture import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
 from explorer.analysis.compare import (
     accuracy_table, aligned_stages, anatomy_table, explain_difference, stages_table, totals_diff, totals_table,
 )

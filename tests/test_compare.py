@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 from torchvision.models import get_model_weights
 
-from explorer.figures import charts
+from explorer.figures.rasters import overlay
+from explorer.figures.zoo import ZooAxis, accuracy_vs_cost
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
 from explorer.analysis.compare import accuracy_lines, image_through, latency_lines, stage_output_points
@@ -86,11 +87,11 @@ def test_accuracy_lines_compare_like_for_like_and_name_the_recipe_gain() -> None
 
 def test_the_chart_holds_one_point_per_weights_entry_and_highlights_both_models() -> None:
     entries = published_weights()
-    for x in charts.ZOO_AXES:
-        figure = charts.accuracy_vs_cost(entries, {"resnet18": "A: resnet18", "resnet50": "B: resnet50"}, x)
+    for x in ZooAxis:
+        figure = accuracy_vs_cost(entries, {"resnet18": "A: resnet18", "resnet50": "B: resnet50"}, x)
         points = [(t.name, v, y) for t in figure.data if t.mode != "lines" for v, y in zip(t.x, t.y)]
         assert len(points) == len(entries)
-        expected_x = [e.gmacs if x == "GMACs" else e.params / 1e6 for e in entries]
+        expected_x = [e.gmacs if x is ZooAxis.GMACS else e.params / 1e6 for e in entries]
         assert sorted((v, y) for _, v, y in points) == sorted(zip(expected_x, (e.acc1 for e in entries)))
         highlighted = {t.name: list(t.y) for t in figure.data if t.name.startswith(("A:", "B:"))}
         assert highlighted == {"A: resnet18": [69.758], "B: resnet50": [76.13, 80.858]}
@@ -261,7 +262,7 @@ def test_the_same_image_goes_through_both_models_with_random_weights(media: dict
     result = image_through(build_model(spec, seed=0), spec, steps.tensor, [f"class {i}" for i in range(1000)])
     assert shown[0].caption == f"Grad-CAM for “{result.prediction.labels[0]}”"
     pixels = np.asarray(Image.open(io.BytesIO(media[shown[0].url])).convert("RGB"), dtype=float)
-    expected = np.asarray(charts.overlay(steps.cropped, result.cam, alpha=0.45), dtype=float)
+    expected = np.asarray(overlay(steps.cropped, result.cam, alpha=0.45), dtype=float)
     plain = np.asarray(steps.cropped.convert("RGB"), dtype=float)
     assert np.abs(pixels - expected).mean() < 10 and np.abs(pixels - plain).mean() > 20  # JPEG: close, not equal
 

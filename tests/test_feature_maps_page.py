@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.analysis import activations
-from explorer.figures import charts
+from explorer.figures import rasters
 from explorer.data import images
 from explorer.ui import class_runs, inputs
 from explorer.ui import receptive_field as ui_receptive_field
@@ -101,7 +101,7 @@ def test_detail_mode_adds_every_inner_layer() -> None:
 
 
 def test_downloads_are_the_selected_layer_made_only_when_clicked(deferred_downloads: list, spy) -> None:
-    encoded = spy(charts, "viridis_png")
+    encoded = spy(rasters, "viridis_png")
     at = open_page()
     at.selectbox(key="fm_layer").set_value("layer3.1").run()
     assert encoded == []  # browsing encodes no PNG

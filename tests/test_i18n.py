@@ -161,7 +161,7 @@ def test_every_architecture_tab_opens_in_chinese(tab: str) -> None:
         labels = [_(label) for label in ARCHITECTURE_TABS]
     assert [t.label for t in at.tabs] == labels and all(CJK.search(label) for label in labels)
     opened = next(t for t in at.tabs if t.label == labels[ARCHITECTURE_TABS.index(tab)])
-    if tab == "Shape flow":  # a chart only (its texts are charts.py's)
+    if tab == "Shape flow":  # a chart only (its texts are figures.architecture's)
         assert opened.get("plotly_chart")
         return
     text = shown_text(opened) + " ".join(str(d.value.columns.tolist()) for d in opened.dataframe)
@@ -285,7 +285,7 @@ def test_compare_speaks_chinese_in_its_expanders_tables_and_charts() -> None:
 
 
 def test_chart_texts_follow_the_language() -> None:
-    from explorer.figures import charts
+    from explorer.figures.architecture import architecture_diagram, shape_flow_chart, stage_bars
     from explorer.analysis.anatomy import layer_table
     from explorer.analysis.compare import aligned_stages
     from explorer.model.presets import PRESETS
@@ -293,8 +293,8 @@ def test_chart_texts_follow_the_language() -> None:
     r18, r50 = layer_table(PRESETS["resnet18"], 64), layer_table(PRESETS["resnet50"], 64)
 
     def texts() -> dict[str, list[str]]:
-        diagram, flow = charts.architecture_diagram(r50), charts.shape_flow_chart(r50)
-        bars = charts.stage_bars(aligned_stages(r18, r50), "resnet18", "resnet50")
+        diagram, flow = architecture_diagram(r50), shape_flow_chart(r50)
+        bars = stage_bars(aligned_stages(r18, r50), "resnet18", "resnet50")
         return {
             "diagram": [diagram.layout.title.text, *(t.name for t in diagram.data if t.showlegend is not False)],
             "flow": [flow.layout.title.text, flow.layout.xaxis.title.text, *(t.name for t in flow.data)],

@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Widget
-from torchvision.models import get_model_weights
 
 from explorer.ui import picker
 from explorer.analysis.anatomy import layer_table
@@ -149,14 +148,14 @@ def test_a_long_table_is_shown_a_page_at_a_time_and_the_csv_holds_it_all(deferre
 
 
 def test_closed_tabs_compute_nothing(spy) -> None:
-    from explorer.figures import charts
+    from explorer.figures import architecture as architecture_figures
     from explorer.analysis import paper_table as paper
     from explorer.analysis import profiling
     from explorer.ui import models
 
     spies = {name: spy(module, name) for module, name in (
-        (models, "cached_conventions"), (paper, "paper_table1"), (charts, "architecture_diagram"),
-        (charts, "shape_flow_chart"), (profiling, "measure_layer_costs"))}
+        (models, "cached_conventions"), (paper, "paper_table1"), (architecture_figures, "architecture_diagram"),
+        (architecture_figures, "shape_flow_chart"), (profiling, "measure_layer_costs"))}
 
     def calls() -> Counter[str]:
         return Counter({name: len(made) for name, made in spies.items() if made})

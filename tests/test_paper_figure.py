@@ -14,9 +14,12 @@ from PIL import Image, ImageColor
 
 from explorer.analysis.anatomy import layer_table
 from explorer.cli import main
-from explorer.figures.paper_figure import (
-    FONT, PNG_SCALE, ArcStyle, Label, PaperFigure, Role, _font, paper_figure, slide_scale, to_png, to_svg,
-)
+from explorer.analysis.shortcuts import SHORTCUT_STYLES, ShortcutKind
+from explorer.figures.paper.arrange import paper_figure, slide_scale
+from explorer.figures.paper.png import PNG_SCALE, _font, to_png
+from explorer.figures.paper.primitives import DASHES, FONT, INK, Label, PaperFigure, Role
+from explorer.figures.paper.svg import to_svg
+from explorer.studies.degradation import twin_of
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec, Shortcut
 from tests.conftest import open_app, open_tab
@@ -24,9 +27,15 @@ from tests.conftest import open_app, open_tab
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def figure_of(name: str, **options) -> PaperFigure:
+def figure_of(name: str, plain_twin: bool = False, **options) -> PaperFigure:
     spec = PRESETS[name]
-    return paper_figure(layer_table(spec, spec.natural_input_size), **options)
+    return figure_with_twin(layer_table(spec, spec.natural_input_size), plain_twin, **options)
+
+
+def figure_with_twin(table, plain_twin: bool = False, **options) -> PaperFigure:
+    """`paper_figure` as the page and the CLI call it: the twin's table made by the caller."""
+    twin = layer_table(twin_of(table.spec), table.input_size) if plain_twin else None
+    return paper_figure(table, twin=twin, **options)
 
 
 def svg_texts(svg: str) -> list[str]:
@@ -35,9 +44,9 @@ def svg_texts(svg: str) -> list[str]:
 
 def test_resnet34_has_the_papers_sixteen_shortcuts_three_of_them_projections() -> None:
     figure = figure_of("resnet34")
-    styles = Counter(arc.style for arc in figure.arcs)
-    assert styles == {ArcStyle.IDENTITY: 13, ArcStyle.PROJECTION: 3}
-    assert [a.block for a in figure.arcs if a.style is ArcStyle.PROJECTION] == ["layer2.0", "layer3.0", "layer4.0"]
+    styles = Counter(arc.kind for arc in figure.arcs)
+    assert styles == {ShortcutKind.IDENTITY: 13, ShortcutKind.PROJECTION: 3}
+    assert [a.block for a in figure.arcs if a.kind is ShortcutKind.PROJECTION] == ["layer2.0", "layer3.0", "layer4.0"]
     assert len(figure.boxes) == 34 + 2  # the 34 weighted layers, the max pool and the avg pool
 
 
@@ -64,7 +73,7 @@ def test_output_shapes_stand_between_the_stages() -> None:
 
 def test_cifar_option_a_shortcuts_are_dotted() -> None:
     figure = figure_of("cifar_resnet20")
-    assert Counter(a.style for a in figure.arcs) == {ArcStyle.IDENTITY: 7, ArcStyle.ZERO_PAD: 2}
+    assert Counter(a.kind for a in figure.arcs) == {ShortcutKind.IDENTITY: 7, ShortcutKind.ZERO_PAD: 2}
     assert [b.layer for b in figure.boxes if b.halves] == ["layer2.0.conv1", "layer3.0.conv1"]
     assert [s.text for s in figure.labels_of(Role.SHAPE)] == ["32×32×16", "32×32×16", "16×16×32", "8×8×64"]
 
@@ -79,7 +88,7 @@ def test_the_plain_twin_stands_on_the_left_without_arcs() -> None:
     assert all(b.x > plain_right for b in twins.boxes[36:]) and all(a.x > plain_right for a in twins.arcs)
     assert twins.name == "resnet34_with_plain_twin"
     # A plain spec gets its residual twin, on the right as well.
-    assert [t.text for t in paper_figure(layer_table(plain, 224), plain_twin=True).labels_of(Role.TITLE)] == [
+    assert [t.text for t in figure_with_twin(layer_table(plain, 224), plain_twin=True).labels_of(Role.TITLE)] == [
         "resnet34 plain", "resnet34"]
 
 
@@ -117,8 +126,8 @@ def test_a_folded_resnet152_fits_a_slide_at_full_size() -> None:
 ])
 def test_every_variant_draws_with_its_shortcuts_and_text_that_fits(spec: ResNetSpec) -> None:
     table = layer_table(spec, spec.natural_input_size)
-    figure = paper_figure(table, plain_twin=True, columns=None, fold_after=100)  # every block drawn
-    arcs = Counter(a.style.value for a in figure.arcs)
+    figure = figure_with_twin(table, plain_twin=True, columns=None, fold_after=100)  # every block drawn
+    arcs = Counter(a.kind for a in figure.arcs)
     assert arcs == Counter(b.shortcut for b in table.blocks if b.block is not None)
     halving = {b.layer for b in figure.boxes if b.halves}
     assert halving == {r.name for r in table.rows if r.reduces_resolution and not r.downsample
@@ -144,6 +153,31 @@ def test_svg_is_xml_with_every_text_of_the_layout() -> None:
     assert "… 33 more identical blocks" in texts and "7×7×2048" in texts
 
 
+@pytest.mark.parametrize("name", ["resnet50d", "cifar_resnet20"])
+def test_svg_draws_each_shortcut_in_the_diagrams_colour_and_line_with_its_legend(name: str) -> None:
+    figure = figure_of(name)
+    root = ET.fromstring(to_svg(figure))
+
+    def stroke(kind: ShortcutKind) -> tuple[str, str | None]:
+        return SHORTCUT_STYLES[kind].colour, ",".join(map(str, DASHES[SHORTCUT_STYLES[kind].dash])) or None
+
+    assert [(p.get("stroke"), p.get("stroke-dasharray")) for p in root.iter(f"{SVG}path")] == [
+        stroke(arc.kind) for arc in figure.arcs]
+    kinds = [k for k in SHORTCUT_STYLES if any(arc.kind is k for arc in figure.arcs)]
+    samples = [(line.get("stroke"), line.get("stroke-dasharray")) for line in root.iter(f"{SVG}line")
+               if line.get("stroke") != INK]  # the flow arrows are ink; the legend's samples are not
+    assert samples == [stroke(k) for k in kinds]
+    assert [label.text for label in figure.labels_of(Role.LEGEND)] == [SHORTCUT_STYLES[k].legend for k in kinds]
+
+
+def test_the_figure_draws_the_twin_table_it_is_given() -> None:
+    resnet34 = layer_table(PRESETS["resnet34"], 224)
+    plain18 = layer_table(PRESETS["resnet18"].with_changes(shortcut=Shortcut.NONE), 224)
+    figure = paper_figure(resnet34, twin=plain18)  # any table: the caller makes it, the figure computes none
+    assert [t.text for t in figure.labels_of(Role.TITLE)] == ["resnet18 plain", "resnet34"]
+    assert len(figure.boxes) == 20 + 36 and figure.name == "resnet34_with_plain_twin"
+
+
 def test_svg_escapes_text() -> None:
     figure = PaperFigure(100, 50, (), (), (), (Label(50, 20, 'a<b & "c"', Role.TITLE),), (), "x<y")
     svg = to_svg(figure)
@@ -162,7 +196,7 @@ def test_png_draws_the_same_primitives() -> None:
     for arc in figure.arcs:  # the bow's outermost point carries the shortcut's colour (a dot of a dotted one)
         y = round((arc.top + arc.bottom) / 2 * PNG_SCALE)
         row = [image.getpixel((x, y)) for x in range(round((arc.reach - 3) * PNG_SCALE), round((arc.reach + 3) * PNG_SCALE))]
-        assert ImageColor.getrgb(arc.style.colour) in row or arc.style is ArcStyle.ZERO_PAD, arc
+        assert ImageColor.getrgb(arc.colour) in row or arc.kind is ShortcutKind.ZERO_PAD, arc
 
 
 def test_bad_options_are_refused_with_a_sentence() -> None:
@@ -197,3 +231,12 @@ def test_diagram_tab_shows_the_paper_figure_and_offers_both_downloads(deferred_d
     svg, png = made["resnet34_with_plain_twin_fig3.svg"](), made["resnet34_with_plain_twin_fig3.png"]()
     assert svg_texts(svg).count("7x7 conv, 64, /2") == 2
     assert Image.open(io.BytesIO(png)).size[0] > Image.open(io.BytesIO(made["resnet34_fig3.png"]())).size[0]
+
+
+def test_the_diagram_captions_name_every_shortcut_kind_drawn() -> None:
+    at = open_tab(open_app("architecture", model="resnet50d"), "Diagram")
+    assert any("dash-dotted: avg-pool + 1x1 projection (V1d). Click a block" in c.value for c in at.caption)
+    at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
+    assert not at.exception
+    assert any("arc beside its block: solid: identity shortcut · dashed: projection shortcut (1x1 conv + BN) · "
+               "dash-dotted: avg-pool + 1x1 projection (V1d)." in c.value for c in at.caption)

@@ -13,6 +13,7 @@ residual parts, downloads, the first conv's filters), as plain functions of the 
 
 from __future__ import annotations
 
+import enum
 import io
 import math
 import os
@@ -26,8 +27,9 @@ import torch
 from torch import nn
 
 from explorer.analysis.anatomy import layer_table
+from explorer.analysis.shortcuts import ShortcutKind
 from explorer.model.build import build_model, residual_branch_last_bn
-from explorer.runtime.i18n import _
+from explorer.runtime.i18n import N_, _
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec
@@ -206,17 +208,17 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
                     key = row.name if row.call == 0 else f"{row.name}_{row.call}"
                     points.append(CapturePoint(key, row.name, row.call, False, "layer", **where,
                                                shape=row.out_shape, kind=row.type))
-        if residual_parts and block_row.shortcut != "none":  # a plain block has no shortcut to show
+        if residual_parts and block_row.shortcut is not ShortcutKind.NONE:  # a plain block has no shortcut to show
             points.append(
                 CapturePoint(f"{name}:shortcut", f"{name}.downsample" if block.downsample is not None else name, 0,
                              block.downsample is None, SHORTCUT, **where, shape=block_row.out_shape,
-                             kind=block_row.shortcut))
+                             kind=block_row.shortcut.value))
         if residual_parts:
             last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
             points.append(CapturePoint(f"{name}:branch", last_bn, 0, False, BRANCH, **where,
                                        shape=block_row.out_shape))
         points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
-                                   kind=block_row.shortcut))
+                                   kind=block_row.shortcut.value))
     return tuple(points)
 
 
@@ -303,10 +305,35 @@ class CaptureKey:
     detail: bool  # every conv/BN/ReLU call too, not only the main path
 
 
-def value_range(activations: Sequence[Activation], selected: Activation, scale: str) -> tuple[float, float]:
-    """The colour range of a grid: every captured layer's for the "global" scale, else the
-    selected layer's (a "per channel" grid stretches each channel to its own range anyway)."""
-    if scale == "global":
+class ColourScale(str, enum.Enum):
+    """How a grid of maps is coloured; the value is what the page's radio keeps in its state."""
+
+    PER_CHANNEL = "per channel"  # each channel stretched to its own min–max
+    PER_LAYER = "per layer"  # one range for all channels of the layer
+    GLOBAL = "global"  # one range for every captured layer
+
+    @property
+    def label(self) -> str:
+        """The mode's name, in the reader's language."""
+        return _(_SCALE_WORDS[self][0])
+
+    @property
+    def meaning(self) -> str:
+        """What the mode does, in the reader's language."""
+        return _(_SCALE_WORDS[self][1])
+
+
+_SCALE_WORDS = {
+    ColourScale.PER_CHANNEL: (N_("per channel"), N_("each channel stretched to its own min–max")),
+    ColourScale.PER_LAYER: (N_("per layer"), N_("one range for all channels of this layer")),
+    ColourScale.GLOBAL: (N_("global"), N_("one range for every captured layer")),
+}
+
+
+def value_range(activations: Sequence[Activation], selected: Activation, scale: ColourScale) -> tuple[float, float]:
+    """The colour range of a grid: every captured layer's for the global scale, else the
+    selected layer's (a grid coloured per channel stretches each channel to its own range anyway)."""
+    if scale is ColourScale.GLOBAL:
         return min(a.minimum for a in activations), max(a.maximum for a in activations)
     return selected.minimum, selected.maximum
 

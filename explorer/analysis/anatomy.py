@@ -19,11 +19,10 @@ from torch import nn
 
 from explorer.model.build import ZeroPadShortcut, build_model
 from explorer.runtime.i18n import N_, _
+from explorer.analysis.shortcuts import ShortcutKind
 from explorer.model.spec import ResNetSpec, Shortcut, check_input_size
 
 FP32_BYTES = 4
-# Block shortcuts that compute something (a layer of their own in the table).
-COMPUTED_SHORTCUTS = ("projection", "avg-pool projection", "zero-pad")
 
 
 def is_leaf_layer(module: nn.Module) -> bool:
@@ -115,7 +114,7 @@ class BlockRow:
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     stride: int  # input side / output side
-    shortcut: str  # "identity", "projection", "avg-pool projection", "zero-pad", "none" (plain) or "" (stem/head)
+    shortcut: ShortcutKind | None  # None for the stem and the head, which are no blocks
     convs: str  # the residual branch, e.g. "1x1,64 → 3x3,64 → 1x1,256"
     params: int
     macs: int
@@ -126,7 +125,7 @@ class BlockRow:
 
     @property
     def kind(self) -> RowKind:
-        if self.shortcut in COMPUTED_SHORTCUTS:
+        if self.shortcut is not None and self.shortcut.computed:
             return RowKind.SHORTCUT
         return RowKind.DOWNSAMPLING if self.stride > 1 else RowKind.OTHER
 
@@ -317,17 +316,16 @@ def _leaf_rows(spec: ResNetSpec, input_size: tuple[int, int]) -> list[LayerRow]:
     return recorder.rows
 
 
-def _shortcut_kind(rows: Sequence[LayerRow], plain: bool) -> str:
-    """One of "none" (a plain network), "identity" or `COMPUTED_SHORTCUTS`."""
+def _shortcut_kind(rows: Sequence[LayerRow], plain: bool) -> ShortcutKind:
+    """A block's shortcut, from the layers of its shortcut branch (none: the identity)."""
     if plain:
-        return "none"
-    shortcut = [r for r in rows if r.downsample]
-    if not shortcut:
-        return "identity"
-    types = {r.type for r in shortcut}
+        return ShortcutKind.NONE
+    types = {r.type for r in rows if r.downsample}
+    if not types:
+        return ShortcutKind.IDENTITY
     if "ZeroPadShortcut" in types:
-        return "zero-pad"
-    return "avg-pool projection" if "AvgPool2d" in types else "projection"
+        return ShortcutKind.ZERO_PAD
+    return ShortcutKind.AVG_PROJECTION if "AvgPool2d" in types else ShortcutKind.PROJECTION
 
 
 def _conv_summary(rows: Sequence[LayerRow]) -> str:
@@ -376,7 +374,7 @@ def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
             stage=stage,
             block=block,
             stride=_side_ratio(members[0].in_shape, members[-1].out_shape),
-            shortcut="" if block is None else _shortcut_kind(members, plain),
+            shortcut=None if block is None else _shortcut_kind(members, plain),
             convs=_conv_summary(members),  # it leaves the shortcut's conv out itself
             **_rollup(members),
         ))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from explorer.analysis.anatomy import Level, TableRow
+from explorer.analysis.shortcuts import SHORTCUT_STYLES, ShortcutKind
 from explorer.runtime.i18n import N_, _
 
 
@@ -145,6 +146,8 @@ def format_value(value: object) -> object:
         return None
     if value is True:
         return "yes"
+    if isinstance(value, enum.Enum):  # a `ShortcutKind`: its English word
+        return value.value
     if isinstance(value, tuple):
         return format_shape(value)
     return value
@@ -160,11 +163,8 @@ def records(rows: Iterable[TableRow], columns: Sequence[Column]) -> list[dict[st
 WORDED_COLUMNS = (Column.DOWNSAMPLE, Column.SHORTCUT)
 CELL_WORDS = {
     "yes": N_("yes"),
-    "identity": N_("identity"),
-    "projection": N_("projection"),
-    "avg-pool projection": N_("avg-pool projection"),
-    "zero-pad": N_("zero-pad"),
-    "none": N_("none"),
+    ShortcutKind.NONE.value: N_("none"),
+    **{kind.value: style.word for kind, style in SHORTCUT_STYLES.items()},
 }
 
 

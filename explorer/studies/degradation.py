@@ -31,6 +31,12 @@ def degradation_models(*specs: ResNetSpec) -> dict[str, ResNetSpec]:
     return models
 
 
+def twin_of(spec: ResNetSpec) -> ResNetSpec:
+    """The paper's twin of ``spec``: without shortcuts for a ResNet, with them for a plain net."""
+    plain, residual = degradation_models(spec).values()
+    return plain if spec.shortcut is not Shortcut.NONE else residual
+
+
 def initial_gradients(spec: ResNetSpec, seed: int, batch_size: int) -> dict[str, tuple[LayerGradient, ...]]:
     """Gradient norm per layer at initialisation of the plain and residual versions of ``spec``.
 

@@ -11,7 +11,8 @@ import streamlit as st
 from explorer.analysis.receptive_field import (
     EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, stage_names,
 )
-from explorer.figures import charts
+from explorer.figures.rasters import receptive_field_picture
+from explorer.figures.receptive_field import receptive_field_sizes
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.i18n import _
 from explorer.ui.session_memo import remembered
@@ -55,7 +56,7 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     with st.spinner(_("The receptive field of every stage's centre…")):
         centres = remembered(f"{prefix}_rf_centres", memo_key, lambda: stage_centre_fields(model, spec, image))
     left, right = st.columns(2)
-    left.image(charts.receptive_field_picture(picture, found.effective, found.box, found.effective_box),
+    left.image(receptive_field_picture(picture, found.effective, found.box, found.effective_box),
                width="stretch", caption=_("cyan: theoretical box · reds: effective field (square root of the gradient) "
                                           "· white: the square holding {mass:.0%} of it").format(mass=EFFECTIVE_MASS))
     box, window = found.box, found.window
@@ -70,7 +71,7 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
         seen = _("**{stage} ({row}, {column})** sees input rows {top}–{bottom} and columns {left}–{right}: a "
                  "{height}×{width} px box. Effective size: {effective} px.").format(**place)
     left.caption(seen)
-    right.plotly_chart(charts.receptive_field_sizes(centres, _("{model}: receptive field of each stage's centre").format(
+    right.plotly_chart(receptive_field_sizes(centres, _("{model}: receptive field of each stage's centre").format(
         model=spec.name)), key=f"{prefix}_rf_sizes", width="stretch")
     right.caption(_("Effective size: the side of the smallest square around the window's centre that holds "
                     "{mass:.0%} of the absolute input gradient. Luo et al. 2016 find the effective field "
