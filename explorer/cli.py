@@ -22,7 +22,8 @@ from explorer.figures.paper_figure import FOLD_AFTER, paper_figure, to_png, to_s
 from explorer.analysis.predict import predict
 from explorer.model.presets import PRESETS, cifar_resnet, get_preset
 from explorer.data.shapes import task_classes
-from explorer.model.spec import SPEC_FIELDS, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.model.fields import FieldInfo, Widget
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth
 from explorer.model.token import spec_from_token
 from explorer.analysis.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
 from explorer.studies.training import (

@@ -13,7 +13,7 @@ from explorer.runtime.i18n import _
 from explorer.model.presets import cifar_resnet
 from explorer.data.shapes import task_classes
 from explorer.studies.shared_results import RunStopped
-from explorer.model.spec import Shortcut
+from explorer.model.kinds import Shortcut
 from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, curves_bytes, summarize
 from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, twins
 

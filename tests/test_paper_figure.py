@@ -18,7 +18,8 @@ from explorer.figures.paper_figure import (
     FONT, PNG_SCALE, ArcStyle, Label, PaperFigure, Role, _font, paper_figure, slide_scale, to_png, to_svg,
 )
 from explorer.model.presets import PRESETS, cifar_resnet
-from explorer.model.spec import ResNetSpec, Shortcut
+from explorer.model.kinds import Shortcut
+from explorer.model.spec import ResNetSpec
 from tests.conftest import open_app, open_tab
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,7 +10,9 @@ import pytest
 
 from explorer.cli import build_parser, spec_from_args
 from explorer.model.presets import PRESETS
-from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Shortcut, Stem, StrideStyle, Widget
+from explorer.model.fields import FieldInfo, Widget
+from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec
 from explorer.model.token import spec_from_token, spec_to_token
 from tests.conftest import open_app
 

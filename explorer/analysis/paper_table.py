@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from explorer.analysis.anatomy import LayerTable, layer_table
 from explorer.runtime.i18n import _
 from explorer.model.presets import resnet_for_depth
-from explorer.model.spec import StrideStyle
+from explorer.model.kinds import StrideStyle
 from explorer.analysis.table_format import format_shape
 
 PAPER_DEPTHS = (18, 34, 50, 101, 152)

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape, quoteattr
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable, layer_table
 from explorer.studies.degradation import degradation_models
 from explorer.runtime.i18n import _
-from explorer.model.spec import Shortcut
+from explorer.model.kinds import Shortcut
 from explorer.analysis.table_format import folded
 
 FOLD_AFTER = 6  # ResNet-34's longest stage (the paper draws it whole); longer stages fold

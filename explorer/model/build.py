@@ -23,7 +23,8 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
 from explorer.runtime.private_rng import private_rng
-from explorer.model.spec import Block, ResNetSpec, Shortcut, Stem, StrideStyle
+from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.spec import ResNetSpec
 
 
 class CaffeBottleneck(Bottleneck):

@@ -28,7 +28,8 @@ from explorer.model.build import build_model
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import Preprocessing, picture_format
 from explorer.model.presets import TORCHVISION_PRESETS
-from explorer.model.spec import Block, ResNetSpec, Shortcut, Stem
+from explorer.model.kinds import Block, Shortcut, Stem
+from explorer.model.spec import ResNetSpec
 
 CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model")
 CLASS_NAME_KEYS = ("classes", "class_names", "categories")

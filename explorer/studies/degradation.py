@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from explorer.runtime.i18n import N_
 from explorer.data.shapes import task_batch
-from explorer.model.spec import ResNetSpec, Shortcut
+from explorer.model.kinds import Shortcut
+from explorer.model.spec import ResNetSpec
 from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110)  # the CIFAR ResNets of section 4.2 (6n + 2)

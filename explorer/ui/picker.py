@@ -17,7 +17,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from explorer.runtime import i18n
 from explorer.runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, N_, _
 from explorer.model.presets import PRESETS, get_preset
-from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.model.fields import FieldInfo, Widget
+from explorer.model.kinds import Block
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth
 from explorer.model.token import spec_from_token, spec_to_token
 
 CUSTOM = N_("custom…")
