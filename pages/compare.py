@@ -22,6 +22,7 @@ from explorer.runtime.i18n import N_, _
 from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
 from explorer.analysis.table_format import cell_word, format_shape, human_bytes
+from explorer.model.families import CIFAR, IMAGENET
 from explorer.model.weights import class_names_for, preprocessing_for
 from explorer.analysis.zoo import ops_convention, published_weights, weights_of
 
@@ -158,7 +159,7 @@ if choice_a is None or choice_b is None:
     st.stop()
 cifar = choice_a.spec.is_cifar and choice_b.spec.is_cifar
 if "cmp_input" not in st.session_state:
-    st.session_state["cmp_input"] = 32 if cifar else 224
+    st.session_state["cmp_input"] = (CIFAR if cifar else IMAGENET).input_size
 size = int(st.columns(4)[0].number_input(_("Input size for both (px)"), min_value=1, max_value=picker.MAX_INPUT_SIZE,
                                         step=16, key="cmp_input"))
 table_a = ui.table_or_error(picker.ModelChoice(choice_a.spec, size), left)

@@ -49,7 +49,7 @@ def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str
     rows = [
         PaperRow("conv1", format_shape(stem_conv.out_shape[1:], "×"), tuple(_stem_cell(pytorch[d]) for d in PAPER_DEPTHS)),
     ]
-    for index, stage in enumerate(s for s in reference.stages if s.name.startswith("layer")):
+    for index, stage in enumerate(s for s in reference.stages if s.name in reference.spec.stage_names):
         side = format_shape(stage.out_shape[1:], "×")
         prefix = _("3x3 max pool, stride 2; ") if index == 0 else ""
         rows.append(PaperRow(

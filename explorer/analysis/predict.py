@@ -58,11 +58,6 @@ class GradCamKey:
     stage: str | None  # None: the last stage
 
 
-def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
-    """The stages Grad-CAM can start from: "layer1" ... "layerN"."""
-    return tuple(f"layer{i + 1}" for i in range(len(spec.stages)))
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -96,7 +91,7 @@ def grad_cam(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, class_inde
     Grad-CAM on the output of ``stage`` (default: the last stage): the feature maps
     weighted by the spatial mean of the class score's gradient, ReLU, upsampled.
     """
-    stage = stage or stage_names(spec)[-1]
+    stage = stage or spec.stage_names[-1]
     device = next(model.parameters()).device
     captured: dict[str, torch.Tensor] = {}
     with leased_view(model, spec) as view, torch.enable_grad():

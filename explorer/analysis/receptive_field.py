@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.analysis import predict
 from explorer.model.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
 from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
@@ -158,7 +157,7 @@ def _stage_steps(spec: ResNetSpec, axis: int) -> dict[str, tuple[_Step, ...]]:
 
 def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
     """The stages a receptive field can be asked for: "stem", "layer1" … "layerN"."""
-    return (STEM, *predict.stage_names(spec))
+    return (STEM, *spec.stage_names)
 
 
 def _check_stage(spec: ResNetSpec, stage: str) -> None:

@@ -172,7 +172,7 @@ class SpecResNet(ResNet):
         self.bn1 = nn.BatchNorm2d(spec.stem_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if spec.stem is Stem.CIFAR else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.stage_names = tuple(f"layer{i + 1}" for i in range(len(spec.stages)))
+        self.stage_names = spec.stage_names
         for i, name in enumerate(self.stage_names):
             self.add_module(name, _stage(spec, i))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))

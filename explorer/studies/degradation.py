@@ -26,7 +26,7 @@ def degradation_models(*specs: ResNetSpec) -> dict[str, ResNetSpec]:
     """Plain and residual versions of each spec, e.g. depths 20 and 56 (the paper's Fig. 1 / Fig. 6)."""
     models = {}
     for spec in specs:
-        residual = spec if spec.shortcut is not Shortcut.NONE else spec.with_changes(shortcut=Shortcut.A if spec.is_cifar else Shortcut.B)
+        residual = spec if spec.shortcut is not Shortcut.NONE else spec.with_changes(shortcut=spec.family.shortcut)
         models[PLAIN_LABEL.format(depth=spec.depth)] = residual.with_changes(shortcut=Shortcut.NONE)
         models[RESIDUAL_LABEL.format(depth=spec.depth)] = residual
     return models
