@@ -30,10 +30,10 @@ from explorer.analysis.table_format import LEVEL_COLUMNS, human_bytes, human_cou
 from explorer.studies.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
-from explorer.model.weights import (
-    WeightsUnavailable, available_weights, class_names_for, default_weights, download_weights, fit_head, guess_spec, load_model, preprocessing_for,
-    read_checkpoint, weights_source,
-)
+from explorer.model.checkpoint import read_checkpoint
+from explorer.model.fitting import fit_head, guess_spec
+from explorer.model.pretrained import WeightsUnavailable, available_weights, default_weights, download_weights
+from explorer.model.sources import class_names_for, load_model, preprocessing_for, weights_source
 
 
 _INPUT_HELP = f"input side or HxW (default {IMAGENET.input_size}, CIFAR {CIFAR.input_size})"

@@ -23,7 +23,7 @@ from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
 from explorer.analysis.table_format import cell_word, format_shape, human_bytes
 from explorer.model.families import CIFAR, IMAGENET
-from explorer.model.weights import class_names_for, preprocessing_for
+from explorer.model.sources import SourceKind, class_names_for, preprocessing_for
 from explorer.analysis.zoo import ops_convention, published_weights, weights_of
 
 
@@ -112,7 +112,7 @@ def same_image(specs, size: int) -> None:
             names = class_names_for(spec, loaded.source, checkpoint).names
             try:
                 result = ui.class_or_session_result(
-                    picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
+                    picked.sample and loaded.source.kind is not SourceKind.CHECKPOINT, f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
                     _("{model}: stage outputs, top-5 and Grad-CAM…").format(model=spec.name))

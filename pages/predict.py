@@ -15,7 +15,8 @@ from explorer.ui import pieces as ui
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
 from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict
-from explorer.model.weights import class_names_for, describe_spec, guess_spec, preprocessing_for
+from explorer.model.fitting import describe_spec, guess_spec
+from explorer.model.sources import SourceKind, class_names_for, preprocessing_for
 
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 
@@ -83,7 +84,7 @@ def model_column(prefix: str, spec, input_size: int, box):
     checkpoint's classes); None if unusable."""
     spec, source, checkpoint = ui.weights_picker(prefix, spec, box)
     names_file = None
-    if source.kind == "checkpoint":
+    if source.kind is SourceKind.CHECKPOINT:
         names_file = box.file_uploader(_("Class names (text, one per line)"), type=None, key=f"{prefix}_names")
     with box:
         loaded = ui.cached_model(spec, source, checkpoint)

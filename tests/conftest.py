@@ -112,12 +112,12 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No network for weights, and an empty torch hub cache in ``tmp_path / "hub"``."""
     import urllib.error
 
-    from explorer.model import weights as weights_module
+    from explorer.model import pretrained
 
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("offline test")
 
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(pretrained.urllib.request, "urlopen", no_network)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     return tmp_path / "hub"
 

@@ -13,7 +13,8 @@ from explorer.data.images import Preprocessing, preprocess
 from explorer.analysis.predict import grad_cam, predict
 from explorer.model.presets import PRESETS
 from explorer.data.shapes import CUE_COLOURS, shapes_images
-from explorer.model.weights import load_checkpoint_model, read_checkpoint
+from explorer.model.checkpoint import read_checkpoint
+from explorer.model.fitting import load_checkpoint_model
 
 
 def held_out(count: int = 24, seed: int = 99):

@@ -32,7 +32,7 @@ from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec
 from explorer.analysis.table_format import format_shape
-from explorer.model.weights import ModelSource
+from explorer.model.sources import ModelSource
 
 FP16_BYTES = 2
 FP16_MAX = 65504.0

@@ -20,7 +20,7 @@ from explorer.runtime.i18n import _
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import ModelSource
+from explorer.model.sources import ModelSource
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from torchvision.models import get_model_weights, list_models
 from explorer.analysis.anatomy import layer_table
 from explorer.model.presets import PRESETS
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import available_weights, torchvision_name
+from explorer.model.pretrained import available_weights, torchvision_name
 
 FAMILIES = ("resnet", "resnext", "wide_resnet")  # torchvision's classification ResNets, by name prefix
 DATASET = "ImageNet-1K"

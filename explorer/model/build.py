@@ -188,9 +188,14 @@ class SpecResNet(ResNet):
         return self.fc(x)  # (N, num_classes)
 
 
+def last_bn_name(block: Block) -> str:
+    """The name of the BN that ends a block's residual branch: torchvision's ``bn2`` or ``bn3``."""
+    return "bn2" if block is Block.BASIC else "bn3"
+
+
 def residual_branch_last_bn(block: nn.Module) -> nn.BatchNorm2d:
     """The BN that ends a block's residual branch (the one zero_init_residual zeroes)."""
-    return block.bn2 if isinstance(block, BasicBlock) else block.bn3
+    return getattr(block, last_bn_name(Block.BASIC if isinstance(block, BasicBlock) else Block.BOTTLENECK))
 
 
 def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:

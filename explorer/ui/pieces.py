@@ -26,10 +26,10 @@ from explorer.analysis.receptive_field import EFFECTIVE_MASS, receptive_fields, 
 from explorer.studies.shared_results import Finished, SharedResults, SharedRun
 from explorer.model.spec import ResNetSpec
 from explorer.analysis.table_format import human_bytes, human_count
-from explorer.model.weights import (
-    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, default_weights, fit_head, load_model,
-    read_checkpoint, weights_file, weights_source,
-)
+from explorer.model.checkpoint import Checkpoint, CheckpointError, read_checkpoint
+from explorer.model.fitting import fit_head
+from explorer.model.pretrained import WeightsUnavailable, available_weights, default_weights, weights_file
+from explorer.model.sources import ModelSource, SourceKind, load_model, weights_source
 
 if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
     import torch
@@ -154,19 +154,21 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
     """
     box = box if box is not None else st
     options = available_weights(spec)
-    kinds = ["random", *(["imagenet"] if options else []), "checkpoint"]
-    labels = {"random": N_("random init (seeded)"), "imagenet": N_("ImageNet (torchvision)"),
-              "checkpoint": N_("my checkpoint")}
-    if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
-        st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
-    kind_labels = {k: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
-    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=kind_labels.get)
-    if kind == "imagenet":
+    kinds = [SourceKind.RANDOM, *([SourceKind.IMAGENET] if options else []), SourceKind.CHECKPOINT]
+    labels = {SourceKind.RANDOM: N_("random init (seeded)"), SourceKind.IMAGENET: N_("ImageNet (torchvision)"),
+              SourceKind.CHECKPOINT: N_("my checkpoint")}
+    values = [k.value for k in kinds]  # the widget holds plain text
+    if st.session_state.get(f"{prefix}_weights_kind") not in values:
+        st.session_state[f"{prefix}_weights_kind"] = (SourceKind.IMAGENET if options else SourceKind.RANDOM).value
+    kind_labels = {k.value: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
+    kind = SourceKind(box.radio(_("Weights"), values, key=f"{prefix}_weights_kind", horizontal=True,
+                                format_func=kind_labels.get))
+    if kind is SourceKind.IMAGENET:
         name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
                              key=f"{prefix}_weights_name",
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
         return spec, weights_source(spec, name), None
-    if kind == "checkpoint":
+    if kind is SourceKind.CHECKPOINT:
         upload = box.file_uploader(_("Checkpoint (.pth / .pt)"), type=None, key=f"{prefix}_checkpoint",
                                    help=_("A state dict, or a dict with model_state_dict / state_dict; read with "
                                           "weights_only=True."))
@@ -331,12 +333,12 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     try:
         check_fits(table.totals.param_bytes, table.totals.activation_bytes, device,
                    _("Building {model}").format(model=spec.name))
-        if source.kind == "checkpoint":
+        if source.kind is SourceKind.CHECKPOINT:
             with st.spinner(_("Loading the checkpoint into {model} on {device}…").format(model=spec.name, device=device)):
                 model = remembered("private_model", (spec, source, device),
                                    lambda: load_model(spec, source, device, checkpoint))
             return LoadedModel(model, source)
-        file = weights_file(available_weights(spec)[source.weights]) if source.kind == "imagenet" else None
+        file = weights_file(available_weights(spec)[source.weights]) if source.kind is SourceKind.IMAGENET else None
         if file is not None and file.name in failed:  # offline: do not retry on every rerun
             raise failed[file.name].with_traceback(None)
         return LoadedModel(_class_model(spec, source, device), source)
