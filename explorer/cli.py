@@ -25,16 +25,21 @@ from explorer.figures.paper.svg import to_svg
 from explorer.analysis.predict import predict
 from explorer.model.presets import PRESETS, cifar_resnet, get_preset
 from explorer.data.shapes import task_classes
-from explorer.model.spec import SPEC_FIELDS, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.model.families import CIFAR, IMAGENET
+from explorer.model.fields import FieldInfo, Widget
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth
 from explorer.model.token import spec_from_token
 from explorer.analysis.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
 from explorer.studies.training import (
     MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
 )
-from explorer.model.weights import (
-    WeightsUnavailable, available_weights, class_names_for, default_weights, download_weights, fit_head, guess_spec, load_model, preprocessing_for,
-    read_checkpoint, weights_source,
-)
+from explorer.model.checkpoint import read_checkpoint
+from explorer.model.fitting import fit_head, guess_spec
+from explorer.model.pretrained import WeightsUnavailable, available_weights, default_weights, download_weights
+from explorer.model.sources import class_names_for, load_model, preprocessing_for, weights_source
+
+
+_INPUT_HELP = f"input side or HxW (default {IMAGENET.input_size}, CIFAR {CIFAR.input_size})"
 
 
 class UsageError(Exception):
@@ -295,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     table = commands.add_parser("table", help="print the layer table of a ResNet")
     _add_spec_arguments(table)
-    table.add_argument("--input", type=_input_size, default=None, help="input side or HxW (default 224, CIFAR 32)")
+    table.add_argument("--input", type=_input_size, default=None, help=_INPUT_HELP)
     table.add_argument("--level", choices=[level.value for level in Level], default=Level.LAYERS.value,
                        help=", ".join(level.label for level in Level))
     table.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
@@ -309,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file, read with weights_only=True; a fc with other classes replaces the model's")
     predict_cmd.add_argument("--classes", metavar="FILE", help="class names, one per line; overrides the checkpoint's")
     predict_cmd.add_argument("--topk", type=int, default=5)
-    predict_cmd.add_argument("--input", type=int, help="input side for non-ImageNet weights (default 224, CIFAR 32)")
+    predict_cmd.add_argument("--input", type=int, help=f"input side for non-ImageNet weights (default {IMAGENET.input_size}, CIFAR {CIFAR.input_size})")
     predict_cmd.add_argument("--seed", type=int, default=0, help="seed for --weights random")
     predict_cmd.add_argument("--json", action="store_true")
     predict_cmd.set_defaults(run=_cmd_predict)
@@ -324,12 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     degradation.add_argument("--lr", type=float, default=0.02)
     degradation.add_argument("--batch", type=int, default=32)
     degradation.add_argument("--seed", type=int, default=0)
-    degradation.add_argument("--input", type=int, help="input side (default: the CIFAR nets' 32)")
+    degradation.add_argument("--input", type=int, help=f"input side (default: the CIFAR nets' {CIFAR.input_size})")
     degradation.set_defaults(run=_cmd_degradation)
     figure = commands.add_parser("figure", help="draw the architecture as in the paper's Fig. 3 (SVG or PNG)")
     _add_spec_arguments(figure)
     figure.add_argument("--out", required=True, metavar="FILE", help="where to write it: a .svg or .png file")
-    figure.add_argument("--input", type=_input_size, default=None, help="input side or HxW (default 224, CIFAR 32)")
+    figure.add_argument("--input", type=_input_size, default=None, help=_INPUT_HELP)
     figure.add_argument("--plain-twin", action="store_true", help="the same net without shortcuts beside it")
     figure.add_argument("--fold-after", type=int, default=FOLD_AFTER,
                         help=f"fold stages of more blocks than this (default {FOLD_AFTER})")

@@ -26,7 +26,8 @@ from explorer.runtime.i18n import N_, _
 from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
 from explorer.analysis.table_format import format_shape
-from explorer.model.weights import class_names_for, preprocessing_for
+from explorer.model.families import CIFAR, IMAGENET
+from explorer.model.sources import SourceKind, class_names_for, preprocessing_for
 from explorer.analysis.zoo import ops_convention, published_weights, weights_of
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
@@ -111,7 +112,7 @@ def same_image(specs, size: int) -> None:
             names = class_names_for(spec, loaded.source, checkpoint).names
             try:
                 result = class_or_session_result(
-                    picked.sample and loaded.source.kind != "checkpoint", f"{prefix}_through",
+                    picked.sample and loaded.source.kind is not SourceKind.CHECKPOINT, f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
                     _("{model}: stage outputs, top-5 and Grad-CAM…").format(model=spec.name))
@@ -159,7 +160,7 @@ if choice_a is None or choice_b is None:
     st.stop()
 cifar = choice_a.spec.is_cifar and choice_b.spec.is_cifar
 if "cmp_input" not in st.session_state:
-    st.session_state["cmp_input"] = 32 if cifar else 224
+    st.session_state["cmp_input"] = (CIFAR if cifar else IMAGENET).input_size
 size = int(st.columns(4)[0].number_input(_("Input size for both (px)"), min_value=1, max_value=picker.MAX_INPUT_SIZE,
                                         step=16, key="cmp_input"))
 table_a = table_or_error(picker.ModelChoice(choice_a.spec, size), left)

@@ -20,7 +20,7 @@ from explorer.analysis.activations import (
 )
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
-from explorer.model.weights import preprocessing_for
+from explorer.model.sources import SourceKind, preprocessing_for
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model
@@ -221,7 +221,7 @@ st.caption(_("Capturing {count} maps of one image (with each block's shortcut an
 capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
     activations = class_or_session_result(
-        picked.sample and source.kind != "checkpoint", "fm_capture", capture_key,
+        picked.sample and source.kind is not SourceKind.CHECKPOINT, "fm_capture", capture_key,
         lambda: capture_activations(model, spec, steps.tensor, points), lambda maps: capture_bytes(points),
         _("One forward pass, capturing every chosen layer…"))
 except CaptureTooLarge as error:
@@ -233,7 +233,7 @@ receptive_field_section(model, spec, steps, (spec, source, picked.digest, settin
 
 filters = first_conv_filters(model)  # (out, 3, k, k)
 st.subheader(_("The first conv's {count} filters").format(count=filters.shape[0]))
-if source.kind == "random":
+if source.kind is SourceKind.RANDOM:
     filters_caption = _("{height}×{width} RGB filters, each stretched to its own range "
                         "(random init: noise until trained)")
 else:

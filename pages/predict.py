@@ -14,7 +14,7 @@ from explorer.figures.rasters import overlay
 from explorer.ui import picker
 from explorer.runtime.i18n import N_, _
 from explorer.data.images import ImageError, preprocess, sample_images
-from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict, stage_names
+from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict
 from explorer.ui.classifiers import classifier_column
 from explorer.ui.inputs import picked_image
 from explorer.ui.picker import sidebar_model
@@ -26,7 +26,7 @@ MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 @st.fragment
 def results(rows, models, setups) -> None:
     """The Grad-CAM stage and one row per image."""
-    stages = stage_names(models[0][1])
+    stages = models[0][1].stage_names
     stage = st.selectbox(_("Grad-CAM from stage"), stages, index=len(stages) - 1, key="pr_stage",
                          help=_("Later stages: coarser maps, more semantic; earlier: finer, more about edges."))
     for number, (title, digest, inputs) in enumerate(rows):
@@ -44,7 +44,7 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
         key = PredictionKey(spec, source, settings, names, digest)
         (prediction,) = remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
         picture, chart = cell.columns([2, 3])
-        cell_stage = stage if stage in stage_names(spec) else None
+        cell_stage = stage if stage in spec.stage_names else None
         target = picture.selectbox(_("Grad-CAM class"), range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
         class_index = prediction.indices[target]

@@ -8,7 +8,7 @@ from explorer.runtime.devices import DoesNotFit
 from explorer.runtime.i18n import _
 from explorer.model.presets import cifar_resnet
 from explorer.data.shapes import task_classes
-from explorer.model.spec import Shortcut
+from explorer.model.kinds import Shortcut
 from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, summarize
 from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, identity_rows, twins
 from explorer.ui.models import init_study, plain_vs_residual_gradients

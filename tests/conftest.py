@@ -119,12 +119,12 @@ def offline(monkeypatch: pytest.MonkeyPatch, hub_dir: Path) -> Path:
     """No network for weights ("offline test"), and an empty torch hub cache (`hub_dir`)."""
     import urllib.error
 
-    from explorer.model import weights as weights_module
+    from explorer.model import pretrained
 
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("offline test")
 
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(pretrained.urllib.request, "urlopen", no_network)
     return hub_dir
 
 

@@ -23,7 +23,7 @@ from explorer.data.images import Preprocessing
 from explorer.model.views import MAX_IDLE_VIEWS, leased_view
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import ModelSource
+from explorer.model.sources import ModelSource, SourceKind
 from tests.conftest import run_together
 
 
@@ -278,11 +278,11 @@ def test_downloads_and_filters_come_from_the_capture_and_the_model() -> None:
 
 
 def test_a_capture_key_changes_with_whatever_changes_the_maps() -> None:
-    spec, source, settings = PRESETS["resnet18"], ModelSource("random"), Preprocessing.for_size(96)
+    spec, source, settings = PRESETS["resnet18"], ModelSource(SourceKind.RANDOM), Preprocessing.for_size(96)
     key = CaptureKey(spec, source, "abc", settings, False)
-    assert key == CaptureKey(PRESETS["resnet18"], ModelSource("random", seed=0), "abc", Preprocessing.for_size(96), False)
+    assert key == CaptureKey(PRESETS["resnet18"], ModelSource(SourceKind.RANDOM, seed=0), "abc", Preprocessing.for_size(96), False)
     others = [CaptureKey(PRESETS["resnet34"], source, "abc", settings, False),
-              CaptureKey(spec, ModelSource("random", seed=1), "abc", settings, False),
+              CaptureKey(spec, ModelSource(SourceKind.RANDOM, seed=1), "abc", settings, False),
               CaptureKey(spec, source, "abd", settings, False),
               CaptureKey(spec, source, "abc", Preprocessing.for_size(64), False),
               CaptureKey(spec, source, "abc", settings, True)]

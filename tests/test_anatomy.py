@@ -16,7 +16,7 @@ from torchvision.models import get_model_weights
 from explorer.analysis.anatomy import Level, RowKind, layer_table
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, resnet_for_depth
-from explorer.model.spec import ResNetSpec
+from explorer.model.spec import ResNetSpec, stage_name
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.analysis.table_format import BLOCK_COLUMNS, records, screen_records, to_csv
 from explorer.runtime.i18n import in_language
@@ -151,7 +151,7 @@ def test_seed_002_per_conv_tables_come_out_row_for_row(preset: str, fixture: str
     checked = 0
     for label, in_chw, out_chw, stride, padding, down, kernel in _seed_rows(fixture):
         stage_no, block_id, *conv_no = label.removeprefix("conv").split(".")
-        stage = f"layer{int(stage_no) - 1}"
+        stage = stage_name(int(stage_no) - 2)  # conv2_x is layer1
         in_stage = [r for r in rows if r.stage == stage]
         if conv_no:  # bottleneck: one row per conv of the block
             wanted = [r for r in in_stage if r.name.endswith(f"conv{conv_no[0]}")]

@@ -6,7 +6,7 @@ from explorer.cli import main
 from explorer.studies.degradation import degradation_models, initial_gradients
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.data.shapes import task_batch
-from explorer.model.spec import Shortcut
+from explorer.model.kinds import Shortcut
 from explorer.studies.training import gradient_norms, summarize, train_models
 
 

@@ -21,7 +21,7 @@ from explorer.model.build import build_model
 from explorer.model.presets import PRESETS
 from explorer.analysis.receptive_field import InputBox, theoretical_receptive_field
 from explorer.studies.shared_results import SharedResults
-from explorer.model.weights import available_weights, weights_file
+from explorer.model.pretrained import available_weights, weights_file
 from tests import images_corpus as corpus
 from tests.conftest import open_app
 

@@ -227,7 +227,8 @@ def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
 
     from explorer.data.images import ImageError, decode_image
     from explorer.runtime.progress import RunStopped
-    from explorer.model.weights import CheckpointError, WeightsUnavailable, read_checkpoint
+    from explorer.model.checkpoint import CheckpointError, read_checkpoint
+    from explorer.model.pretrained import WeightsUnavailable
 
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, "PNG")

@@ -21,7 +21,8 @@ from explorer.figures.paper.primitives import DASHES, FONT, INK, Label, PaperFig
 from explorer.figures.paper.svg import to_svg
 from explorer.studies.degradation import twin_of
 from explorer.model.presets import PRESETS, cifar_resnet
-from explorer.model.spec import ResNetSpec, Shortcut
+from explorer.model.kinds import Shortcut
+from explorer.model.spec import ResNetSpec
 from tests.conftest import open_app, open_tab
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,10 +10,11 @@ import torch
 
 from explorer.model.build import build_model
 from explorer.data.images import Preprocessing, preprocess
-from explorer.analysis.predict import grad_cam, predict, stage_names
+from explorer.analysis.predict import grad_cam, predict
 from explorer.model.presets import PRESETS
 from explorer.data.shapes import CUE_COLOURS, shapes_images
-from explorer.model.weights import load_checkpoint_model, read_checkpoint
+from explorer.model.checkpoint import read_checkpoint
+from explorer.model.fitting import load_checkpoint_model
 from tests.conftest import run_together
 
 
@@ -52,7 +53,7 @@ def test_grad_cam_points_at_the_shape(trained_checkpoint) -> None:
         pixels = np.asarray(preprocess(picture, settings).cropped).astype(int)
         shape = np.abs(pixels - np.array(CUE_COLOURS[label])).sum(axis=2) < 90  # the drawn shape's pixels
         assert cam[shape].mean() > cam[~shape].mean()
-    assert stage_names(trained_checkpoint.spec) == ("layer1", "layer2", "layer3")
+    assert trained_checkpoint.spec.stage_names == ("layer1", "layer2", "layer3")
     assert np.array_equal(grad_cam(model, trained_checkpoint.spec, tensor, label, "layer3"), cam)  # the last by default
     stage_cam = grad_cam(model, trained_checkpoint.spec, inputs[0], labels[0], stage="layer2")
     assert stage_cam.shape == (32, 32) and not np.allclose(stage_cam, cam)

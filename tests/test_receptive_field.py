@@ -14,7 +14,7 @@ from explorer.model.build import build_model
 from explorer.model.presets import PRESETS
 from explorer.analysis.receptive_field import (
     InputBox, effective_receptive_field, effective_size, receptive_fields, stage_centre_fields, stage_map_size,
-    stage_names, theoretical_receptive_field,
+    field_stages, theoretical_receptive_field,
 )
 from explorer.model.spec import ResNetSpec
 
@@ -56,7 +56,7 @@ def test_unclipped_boxes_have_the_layer_tables_size_and_jump(name: str) -> None:
     spec = PRESETS[name]
     size = spec.natural_input_size
     table = layer_table(spec, size)
-    for stage in stage_names(spec):
+    for stage in field_stages(spec):
         row = next(s for s in table.stages if s.name == stage)
         rows, columns = stage_map_size(spec, stage, size)
         assert (rows, columns) == row.out_shape[1:]
@@ -71,7 +71,7 @@ def test_unclipped_boxes_have_the_layer_tables_size_and_jump(name: str) -> None:
 
 def test_resnet18_and_resnet50_stage_fields_at_224() -> None:
     sizes = {name: [theoretical_receptive_field(PRESETS[name], stage, (0, 0), 224, clip=False).height
-                    for stage in stage_names(PRESETS[name])] for name in ("resnet18", "resnet50")}
+                    for stage in field_stages(PRESETS[name])] for name in ("resnet18", "resnet50")}
     assert sizes == {"resnet18": [11, 43, 99, 211, 435], "resnet50": [11, 35, 91, 267, 427]}
 
 
@@ -150,7 +150,7 @@ def test_where_nothing_cancels_the_effective_field_fills_exactly_the_box(name: s
     spec = EXACT_SPECS[name]
     size = 32 if spec.is_cifar else 96
     requests = []
-    for stage in stage_names(spec):
+    for stage in field_stages(spec):
         rows, columns = stage_map_size(spec, stage, size)
         corners = [(0, 0), (rows - 1, columns - 1), (0, columns - 1), (rows - 1, 0)]
         requests += [(stage, position) for position in {*corners, (rows // 2, columns // 2), (1, min(2, columns - 1))}]

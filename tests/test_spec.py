@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from explorer.model.preset_rows import PRESET_ROWS
 from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet, get_preset, resnet_for_depth
-from explorer.model.spec import (
-    Block, ResNetSpec, Shortcut, Stem, StrideStyle, check_input_size, spec_for_depth, stages_for_depth,
-)
+from explorer.model.depth import stages_for_depth
+from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.spec import ResNetSpec, check_input_size, spec_for_depth
 
 
 @pytest.mark.parametrize(("depth", "block", "stages"), [
@@ -99,6 +100,16 @@ def test_presets_are_named_after_themselves_and_round_trip_through_dicts() -> No
         assert spec.name == name
         assert ResNetSpec.from_dict(spec.to_dict()) == spec
         assert get_preset(name) is spec
+
+
+@pytest.mark.parametrize(("name", "built"), [
+    ("resnet18", resnet_for_depth(18)), ("resnet34", resnet_for_depth(34)), ("resnet50", resnet_for_depth(50)),
+    ("resnet101", resnet_for_depth(101)), ("resnet152", resnet_for_depth(152)), ("resnet200", resnet_for_depth(200)),
+    *((f"cifar_resnet{depth}", cifar_resnet(depth)) for depth in (20, 32, 44, 56, 110, 1202)),
+])
+def test_preset_rows_equal_the_nets_their_depth_builds(name: str, built: ResNetSpec) -> None:
+    assert ResNetSpec(**PRESET_ROWS[name]) == built == PRESETS[name]
+    assert built.preset == name
 
 
 def test_torchvision_presets_are_the_ten_torchvision_resnets() -> None:

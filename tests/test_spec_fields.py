@@ -10,7 +10,9 @@ import pytest
 
 from explorer.cli import build_parser, spec_from_args
 from explorer.model.presets import PRESETS
-from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Shortcut, Stem, StrideStyle, Widget
+from explorer.model.fields import FieldInfo, Widget
+from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec, stage_name
 from explorer.model.token import spec_from_token, spec_to_token
 from tests.conftest import open_app
 
@@ -95,7 +97,7 @@ def picker_spec(preset: str, changes: dict[str, Any], depth: int | None = None) 
         elif info.widget is Widget.INTS:
             at.text_input(key=key).input(info.format(value)).run()
         else:
-            at.multiselect(key=key).set_value([f"layer{i + 2}" for i, on in enumerate(value) if on]).run()
+            at.multiselect(key=key).set_value([stage_name(i + 1) for i, on in enumerate(value) if on]).run()
         assert not at.exception, at.exception
 
     chosen = [name for name in SPEC_FIELDS if name in changes]  # declaration order: block before groups

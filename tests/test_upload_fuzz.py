@@ -19,7 +19,7 @@ import torch
 from explorer.model.build import build_model
 from explorer.data.images import ImageError, decode_image
 from explorer.model.presets import get_preset
-from explorer.model.weights import Checkpoint, CheckpointError, read_checkpoint
+from explorer.model.checkpoint import Checkpoint, CheckpointError, read_checkpoint
 from tests.checkpoints import CreatesAFile, saved
 from tests.conftest import open_app
 from tests.images_corpus import animated_gif, encode, photo

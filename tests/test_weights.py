@@ -1,4 +1,4 @@
-"""weights.py: torchvision weights offline and cached, safe checkpoints, misfit messages."""
+"""Model weights: torchvision weights offline and cached, safe checkpoints, misfit messages, sources."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.model import weights as weights_module
+from explorer.model import pretrained
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.progress import shown
-from explorer.model.weights import (
-    CheckpointError, ModelSource, WeightsUnavailable, available_weights, class_names_for, class_names_from_file,
-    default_weights, guess_spec, load_checkpoint_model, load_model, load_pretrained, read_checkpoint, state_mismatch,
-    torchvision_name, weights_file, weights_source,
+from explorer.model.checkpoint import CheckpointError, read_checkpoint
+from explorer.model.fitting import guess_spec, load_checkpoint_model, state_mismatch
+from explorer.model.pretrained import (
+    WeightsUnavailable, available_weights, default_weights, load_pretrained, torchvision_name, weights_file,
 )
+from explorer.model.sources import ModelSource, SourceKind, class_names_for, class_names_from_file, load_model, weights_source
 from tests.checkpoints import CreatesAFile, saved
 
 
@@ -42,7 +43,7 @@ def test_weights_in_the_cache_load_without_network(offline: Path) -> None:
     assert target == offline / "checkpoints" / "resnet18-f37072fd.pth"
     target.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), target)
-    model = load_model(PRESETS["resnet18"], ModelSource("imagenet", weights="IMAGENET1K_V1"))
+    model = load_model(PRESETS["resnet18"], ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V1"))
     assert torch.equal(model.fc.weight, reference.fc.weight) and not model.training
 
 
@@ -57,7 +58,7 @@ def test_a_corrupted_download_is_refused(hub_dir: Path, monkeypatch: pytest.Monk
             return False
 
     progress: list[tuple[float, str]] = []
-    monkeypatch.setattr(weights_module.urllib.request, "urlopen", lambda *a, **k: Response(b"x" * 3_000_000))
+    monkeypatch.setattr(pretrained.urllib.request, "urlopen", lambda *a, **k: Response(b"x" * 3_000_000))
     with pytest.raises(WeightsUnavailable, match="hash mismatch"):
         load_pretrained(PRESETS["resnet18"], "IMAGENET1K_V1",
                         progress=lambda fraction, text, partial=None: progress.append((fraction, shown(text))))
@@ -133,11 +134,11 @@ def test_one_rule_picks_the_weights() -> None:
     resnet50, cifar = PRESETS["resnet50"], PRESETS["cifar_resnet20"]
     checkpoint = read_checkpoint(saved(build_model(cifar).state_dict()))
     assert default_weights(resnet50) == "IMAGENET1K_V2" and default_weights(cifar) is None
-    assert weights_source(resnet50) == ModelSource("imagenet", weights="IMAGENET1K_V2")
-    assert weights_source(resnet50, "IMAGENET1K_V1") == ModelSource("imagenet", weights="IMAGENET1K_V1")
-    assert weights_source(cifar, "random", seed=7) == ModelSource("random", seed=7)
+    assert weights_source(resnet50) == ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V2")
+    assert weights_source(resnet50, "IMAGENET1K_V1") == ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V1")
+    assert weights_source(cifar, "random", seed=7) == ModelSource(SourceKind.RANDOM, seed=7)
     for weights in (None, "random"):
-        assert weights_source(cifar, weights, checkpoint) == ModelSource("checkpoint", checkpoint_digest=checkpoint.digest)
+        assert weights_source(cifar, weights, checkpoint) == ModelSource(SourceKind.CHECKPOINT, checkpoint_digest=checkpoint.digest)
     for spec, weights, given, message in [
         (cifar, None, None, "cifar_resnet20 has no torchvision ImageNet weights"),
         (resnet50, "IMAGENET1K_V9", None, "Unknown weights 'IMAGENET1K_V9' for resnet50; available: IMAGENET1K_V1, "),
@@ -151,7 +152,7 @@ def test_class_names_follow_one_precedence() -> None:
     spec = PRESETS["cifar_resnet20"].with_changes(num_classes=2)
     named = read_checkpoint(saved({"model_state_dict": build_model(spec).state_dict(), "classes": ["cat", "dog"]}))
     bare = read_checkpoint(saved(build_model(spec).state_dict()))
-    mine = ModelSource("checkpoint", checkpoint_digest=named.digest)
+    mine = ModelSource(SourceKind.CHECKPOINT, checkpoint_digest=named.digest)
     two, three = "\ufeffdisc\n\n  square \n".encode(), b"a\nb\nc\n"
     assert class_names_from_file(two) == ("disc", "square")
     cases = [
@@ -159,15 +160,15 @@ def test_class_names_follow_one_precedence() -> None:
         (mine, named, None, ("cat", "dog"), "the checkpoint's class names", 0),
         (mine, named, three, ("cat", "dog"), "the checkpoint's class names", 1),
         (mine, bare, three, ("class 0", "class 1"), "numbered names", 1),
-        (ModelSource("random"), None, two, ("disc", "square"), "the names file", 0),
-        (ModelSource("random"), None, None, ("class 0", "class 1"), "numbered names", 0),
+        (ModelSource(SourceKind.RANDOM), None, two, ("disc", "square"), "the names file", 0),
+        (ModelSource(SourceKind.RANDOM), None, None, ("class 0", "class 1"), "numbered names", 0),
     ]
     for source, checkpoint, names_file, names, origin, skipped in cases:
         classes = class_names_for(spec, source, checkpoint, names_file)
         assert (classes.names, classes.origin, len(classes.skipped)) == (names, origin, skipped)
     assert class_names_for(spec, mine, named, three).skipped == (
         "3 names in the names file for the model's 2 classes: one name per class is needed.",)
-    imagenet = ModelSource("imagenet", weights="IMAGENET1K_V1")
+    imagenet = ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V1")
     categories = class_names_for(PRESETS["resnet18"], imagenet)
     assert categories.origin == "ImageNet's categories" and categories.names[:2] == ("tench", "goldfish")
     translated = "\n".join(f"类别 {i}" for i in range(1000)).encode()
@@ -175,7 +176,8 @@ def test_class_names_follow_one_precedence() -> None:
 
 
 def test_a_source_says_what_it_is() -> None:
-    assert ModelSource("random", seed=3).short_label == "random weights (seed 3)"
-    assert ModelSource("random", seed=3).label == "random weights (seed 3) — untrained, so its outputs mean nothing yet"
-    assert ModelSource("imagenet", weights="IMAGENET1K_V2").label == "ImageNet weights IMAGENET1K_V2 (torchvision)"
-    assert ModelSource("checkpoint", checkpoint_digest="ab" * 32).label == "uploaded checkpoint abababababab"
+    assert ModelSource("imagenet", weights="IMAGENET1K_V2").kind is SourceKind.IMAGENET  # text becomes the enum
+    assert ModelSource(SourceKind.RANDOM, seed=3).short_label == "random weights (seed 3)"
+    assert ModelSource(SourceKind.RANDOM, seed=3).label == "random weights (seed 3) — untrained, so its outputs mean nothing yet"
+    assert ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V2").label == "ImageNet weights IMAGENET1K_V2 (torchvision)"
+    assert ModelSource(SourceKind.CHECKPOINT, checkpoint_digest="ab" * 32).label == "uploaded checkpoint abababababab"

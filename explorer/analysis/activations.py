@@ -34,7 +34,7 @@ from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec
 from explorer.analysis.table_format import format_shape
-from explorer.model.weights import ModelSource
+from explorer.model.sources import ModelSource
 
 FP16_BYTES = 2
 FP16_MAX = 65504.0
@@ -194,7 +194,7 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
     """
     table = layer_table(spec, input_size)
     stem = next(s for s in table.stages if s.name == "stem")
-    points = [CapturePoint("stem", "layer1", 0, True, "stem", "stem", None, stem.out_shape)]
+    points = [CapturePoint("stem", spec.stage_names[0], 0, True, "stem", "stem", None, stem.out_shape)]
     model = build_model(spec, "meta")
     for block_row in table.blocks:
         if block_row.block is None:

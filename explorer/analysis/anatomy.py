@@ -20,7 +20,8 @@ from torch import nn
 from explorer.model.build import ZeroPadShortcut, build_model
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.shortcuts import ShortcutKind
-from explorer.model.spec import ResNetSpec, Shortcut, check_input_size
+from explorer.model.kinds import Shortcut
+from explorer.model.spec import ResNetSpec, check_input_size
 
 FP32_BYTES = 4
 

@@ -14,7 +14,8 @@ from explorer.analysis.anatomy import LayerTable
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.predict import Prediction, grad_cam, predict
 from explorer.analysis.profiling import ThroughputReport
-from explorer.model.spec import Block, ResNetSpec
+from explorer.model.kinds import Block
+from explorer.model.spec import ResNetSpec
 from explorer.analysis.table_format import RowsTable, cell_word, format_shape, human_bytes, human_count
 from explorer.analysis.zoo import PublishedWeights
 

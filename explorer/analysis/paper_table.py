@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from explorer.analysis.anatomy import LayerTable, layer_table
 from explorer.runtime.i18n import _
 from explorer.model.presets import resnet_for_depth
-from explorer.model.spec import StrideStyle
+from explorer.model.kinds import StrideStyle
 from explorer.analysis.table_format import RowsTable, format_shape
 
 PAPER_DEPTHS = (18, 34, 50, 101, 152)
@@ -49,7 +49,7 @@ def paper_table1(input_size: int = 224) -> tuple[tuple[PaperRow, ...], tuple[str
     rows = [
         PaperRow("conv1", format_shape(stem_conv.out_shape[1:], "×"), tuple(_stem_cell(pytorch[d]) for d in PAPER_DEPTHS)),
     ]
-    for index, stage in enumerate(s for s in reference.stages if s.name.startswith("layer")):
+    for index, stage in enumerate(s for s in reference.stages if s.name in reference.spec.stage_names):
         side = format_shape(stage.out_shape[1:], "×")
         prefix = _("3x3 max pool, stride 2; ") if index == 0 else ""
         rows.append(PaperRow(

@@ -21,7 +21,7 @@ from explorer.runtime.i18n import _
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import ModelSource
+from explorer.model.sources import ModelSource
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,6 @@ class GradCamKey:
     stage: str | None  # None: the last stage
 
 
-def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
-    """The stages Grad-CAM can start from: "layer1" ... "layerN"."""
-    return tuple(f"layer{i + 1}" for i in range(len(spec.stages)))
 
 
 def predict(model: nn.Module, images: torch.Tensor, class_names: Sequence[str], topk: int = 5) -> list[Prediction]:
@@ -92,7 +89,7 @@ def grad_cam(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, class_inde
     Grad-CAM on the output of ``stage`` (default: the last stage): the feature maps
     weighted by the spatial mean of the class score's gradient, ReLU, upsampled.
     """
-    stage = stage or stage_names(spec)[-1]
+    stage = stage or spec.stage_names[-1]
     device = next(model.parameters()).device
     captured: dict[str, torch.Tensor] = {}
     with leased_view(model, spec) as view, torch.enable_grad():

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.analysis import predict
 from explorer.model.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
 from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
@@ -156,13 +155,13 @@ def _stage_steps(spec: ResNetSpec, axis: int) -> dict[str, tuple[_Step, ...]]:
     return {STEM: stem, **{name: _steps(model.get_submodule(name), axis) for name in model.stage_names}}
 
 
-def stage_names(spec: ResNetSpec) -> tuple[str, ...]:
+def field_stages(spec: ResNetSpec) -> tuple[str, ...]:
     """The stages a receptive field can be asked for: "stem", "layer1" … "layerN"."""
-    return (STEM, *predict.stage_names(spec))
+    return (STEM, *spec.stage_names)
 
 
 def _check_stage(spec: ResNetSpec, stage: str) -> None:
-    names = stage_names(spec)
+    names = field_stages(spec)
     if stage not in names:
         raise ValueError(_("{stage!r} is not a stage of {model}: choose one of {stages}.").format(
             stage=stage, model=spec.name, stages=", ".join(names)))
@@ -234,7 +233,7 @@ def _gradient_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
                      requests: Sequence[tuple[str, tuple[int, int]]]) -> list[np.ndarray]:
     """The normalised input gradient of each (stage, position), from one forward pass."""
     parameter = next(model.parameters())
-    last = max((stage for stage, _position in requests), key=stage_names(spec).index)
+    last = max((stage for stage, _position in requests), key=field_stages(spec).index)
     fields = []
     with leased_view(model, spec) as view, torch.enable_grad():
         x = image.unsqueeze(0).to(parameter.device, parameter.dtype).requires_grad_(True)  # (1, C, H, W)
@@ -351,4 +350,4 @@ def receptive_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
 
 def stage_centre_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor) -> tuple[ReceptiveField, ...]:
     """The receptive field of every stage's centre position: how both sizes grow with depth."""
-    return receptive_fields(model, spec, image, [(stage, None) for stage in stage_names(spec)])
+    return receptive_fields(model, spec, image, [(stage, None) for stage in field_stages(spec)])

@@ -14,9 +14,10 @@ import torchvision.models
 from torchvision.models import get_model_weights, list_models
 
 from explorer.analysis.anatomy import layer_table
+from explorer.model.families import IMAGENET
 from explorer.model.presets import PRESETS
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import available_weights, torchvision_name
+from explorer.model.pretrained import available_weights, torchvision_name
 
 FAMILIES = ("resnet", "resnext", "wide_resnet")  # torchvision's classification ResNets, by name prefix
 DATASET = "ImageNet-1K"
@@ -78,4 +79,4 @@ class OpsConvention:
 def ops_convention(model: str = "resnet50") -> OpsConvention:
     """Whether torchvision's "GFLOPS" are MACs or FLOPs, judged on ``model`` (a preset name)."""
     spec = PRESETS[model]
-    return OpsConvention(model, weights_of(spec)[0].gmacs, layer_table(spec, 224).totals.macs)
+    return OpsConvention(model, weights_of(spec)[0].gmacs, layer_table(spec, IMAGENET.input_size).totals.macs)

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
 from explorer.runtime.private_rng import private_rng
-from explorer.model.spec import Block, ResNetSpec, Shortcut, Stem, StrideStyle
+from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.spec import ResNetSpec
 
 
 class CaffeBottleneck(Bottleneck):
@@ -171,7 +172,7 @@ class SpecResNet(ResNet):
         self.bn1 = nn.BatchNorm2d(spec.stem_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if spec.stem is Stem.CIFAR else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.stage_names = tuple(f"layer{i + 1}" for i in range(len(spec.stages)))
+        self.stage_names = spec.stage_names
         for i, name in enumerate(self.stage_names):
             self.add_module(name, _stage(spec, i))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -187,9 +188,14 @@ class SpecResNet(ResNet):
         return self.fc(x)  # (N, num_classes)
 
 
+def last_bn_name(block: Block) -> str:
+    """The name of the BN that ends a block's residual branch: torchvision's ``bn2`` or ``bn3``."""
+    return "bn2" if block is Block.BASIC else "bn3"
+
+
 def residual_branch_last_bn(block: nn.Module) -> nn.BatchNorm2d:
     """The BN that ends a block's residual branch (the one zero_init_residual zeroes)."""
-    return block.bn2 if isinstance(block, BasicBlock) else block.bn3
+    return getattr(block, last_bn_name(Block.BASIC if isinstance(block, BasicBlock) else Block.BOTTLENECK))
 
 
 def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:

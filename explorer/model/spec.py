@@ -9,20 +9,25 @@ Variants are fields, not subclasses (after timm's ``resnet.py``): the letters of
 * C: ``stem=Stem.DEEP`` — three 3x3 convs instead of one 7x7;
 * D: ``stem=Stem.DEEP, avg_down=True`` — plus an average-pooled projection shortcut.
 
-Each field carries a `FieldInfo` (label, help, parser, widget kind): the URL token
-(`explorer.spec_token`), the command-line flags (`explorer.cli`) and the sidebar picker
-(`explorer.ui`) are all made from it, so a new field is declared here once.
+Each field carries a `FieldInfo` (label, help, parser, widget kind; `explorer.model.fields`):
+the URL token (`explorer.model.token`), the command-line flags (`explorer.cli`) and the
+sidebar picker (`explorer.ui.picker`) are all made from it, so a new field is declared here
+once. The kinds a field takes are in `explorer.model.kinds`, the depth arithmetic in
+`explorer.model.depth`, the family defaults in `explorer.model.families`.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import partial
 from typing import Any
 
+from explorer.model.depth import default_block, default_planes, default_stages, stages_for_depth
+from explorer.model.families import IMAGENET, Family, family_of
+from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
+from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle, enum_value
+from explorer.model.preset_rows import PRESET_ROWS
 from explorer.runtime.i18n import N_, _
 
 # The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
@@ -30,234 +35,63 @@ from explorer.runtime.i18n import N_, _
 MAX_BLOCKS = 1000
 
 
-class Block(str, enum.Enum):
-    """Residual block type (He et al. 2016, Fig. 5)."""
-
-    BASIC = "basic"  # two 3x3 convs, expansion 1 (ResNet-18/34, CIFAR nets)
-    BOTTLENECK = "bottleneck"  # 1x1 reduce, 3x3, 1x1 expand x4 (ResNet-50/101/152)
-
-    @property
-    def expansion(self) -> int:
-        """Output channels of a block divided by its ``planes``."""
-        return 1 if self is Block.BASIC else 4
-
-    @property
-    def convs_per_block(self) -> int:
-        """Weighted layers on the residual branch; what the depth counts."""
-        return 2 if self is Block.BASIC else 3
-
-
-class Stem(str, enum.Enum):
-    """How the network turns the image into the first feature map."""
-
-    IMAGENET = "imagenet"  # 7x7/2 conv + 3x3/2 max pool: total stride 4
-    DEEP = "deep"  # three 3x3 convs (first stride 2) + 3x3/2 max pool (mmcls V1c, timm "c")
-    CIFAR = "cifar"  # one 3x3/1 conv, no pool (He et al. 2016, section 4.2)
-
-
-class StrideStyle(str, enum.Enum):
-    """Where a bottleneck block that halves the resolution puts its stride."""
-
-    PYTORCH = "pytorch"  # on the 3x3 conv (torchvision, "ResNet v1.5")
-    CAFFE = "caffe"  # on the first 1x1 conv (the paper's original, "v1")
-
-
-class Shortcut(str, enum.Enum):
-    """The paper's shortcut options (He et al. 2016, section 3.3)."""
-
-    A = "A"  # identity; zero-padded channels and strided subsampling where shapes change
-    B = "B"  # identity, projection (1x1 conv + BN) only where shapes change (torchvision)
-    C = "C"  # projection on every block
-    NONE = "none"  # no shortcut at all: the paper's "plain" baseline network
-
-
-def _enum_value(enum_cls: type[enum.Enum], value: Any) -> Any:
-    """Turn a UI/CLI/URL string into an enum member, with a message naming the choices."""
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(value)
-    except ValueError:
-        choices = ", ".join(repr(m.value) for m in enum_cls)
-        raise ValueError(_("{value!r} is not one of {choices}.").format(value=value, choices=choices)) from None
-
-
-# ---- field metadata: how each field is shown, typed in and written in links ------------
-
-
-class Widget(enum.Enum):
-    """How the sidebar picker shows a field."""
-
-    SELECT = "select"  # a selectbox over the field's enum values
-    RADIO = "radio"  # a horizontal radio over the field's enum values
-    CHECKBOX = "checkbox"
-    NUMBER = "number"  # a whole-number input between the field's bounds
-    INTS = "ints"  # a text box of comma-separated whole numbers, one per stage
-    LATER_STAGES = "later_stages"  # a multiselect of stages 2..N, one flag each
-
-
-_FLAGS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
-
-
-def _parse_flag(text: str) -> bool:
-    try:
-        return _FLAGS[text.strip().lower()]
-    except KeyError:
-        raise ValueError(_("{text!r} is not a yes/no flag: use 1 or 0 (or true/false).").format(text=text)) from None
-
-
-def _parse_flags(text: str) -> tuple[bool, ...]:
-    try:
-        return tuple(_FLAGS[v.strip().lower()] for v in text.split(",") if v.strip())
-    except KeyError:
-        raise ValueError(_("{text!r} is not a list of yes/no flags separated by commas, like F,T,T or 0,1,1.").format(
-            text=text)) from None
-
-
-def _parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(_("{text!r} is not a number: a whole number is expected.").format(text=text)) from None
-
-
-def _parse_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ValueError(_("{text!r} is not a list of whole numbers separated by commas, like 3,4,6,3.").format(
-            text=text)) from None
-
-
-def _format_flag(value: bool) -> str:
-    return "1" if value else "0"
-
-
-def _format_flags(values: tuple[bool, ...]) -> str:
-    return ",".join(map(_format_flag, values))
-
-
-def _format_ints(values: tuple[int, ...]) -> str:
-    return ",".join(map(str, values))
-
-
-def _format_enum(value: enum.Enum) -> str:
-    return str(value.value)
-
-
-@dataclass(frozen=True)
-class FieldInfo:
-    """What the picker, the command line and the URL token need to know about one field.
-
-    The URL token keys a field by its name (``stride_style=caffe``), so links stay stable.
-    """
-
-    label: str  # the picker's label
-    help: str  # for people: the picker's tooltip and the flag's ``--help`` line
-    widget: Widget
-    parse: Callable[[str], Any]  # text from a link or a command line -> value; ValueError naming the text
-    format: Callable[[Any], str]  # value -> text for a link; the inverse of ``parse``
-    # The command-line flag without dashes and the picker's widget key after its prefix
-    # ("planes": ``--planes``, ``model_planes``); left empty, `SPEC_FIELDS` fills in the field's name.
-    flag: str = ""
-    enum: type[enum.Enum] | None = None  # the choices of SELECT and RADIO fields
-    choice_labels: tuple[str, ...] = ()  # what the picker shows for each choice, if not the value
-    # The largest value of a NUMBER field (the smallest is 1), far beyond any published net:
-    # past it a value is a typo, and the picker's input needs a bound.
-    maximum: int | None = None
-    per_stage: bool = False  # one entry per stage (or per later stage): re-derived when the count changes
-    bottleneck_only: bool = False  # meaningless for basic blocks: the picker hides it there
-
-    @property
-    def choices(self) -> tuple[str, ...]:
-        """The values a SELECT or RADIO field accepts, as text."""
-        return tuple(m.value for m in self.enum) if self.enum is not None else ()
-
-
-_INFO = "explorer"  # the key of a field's `FieldInfo` in its ``dataclasses`` metadata
-
-
-def _choice(enum_cls: type[enum.Enum], label: str, help: str, widget: Widget = Widget.SELECT,
-            choice_labels: tuple[str, ...] = (), flag: str = "") -> dict[str, FieldInfo]:
-    info = FieldInfo(label, help, widget, partial(_enum_value, enum_cls), _format_enum, flag=flag,
-                     enum=enum_cls, choice_labels=choice_labels)
-    return {_INFO: info}
-
-
-def _number(label: str, help: str, maximum: int, bottleneck_only: bool = False) -> dict[str, FieldInfo]:
-    info = FieldInfo(label, help, Widget.NUMBER, _parse_int, str, maximum=maximum, bottleneck_only=bottleneck_only)
-    return {_INFO: info}
-
-
-def _switch(label: str, help: str) -> dict[str, FieldInfo]:
-    return {_INFO: FieldInfo(label, help, Widget.CHECKBOX, _parse_flag, _format_flag)}
-
-
-def _ints(label: str, help: str, flag: str = "", per_stage: bool = False) -> dict[str, FieldInfo]:
-    return {_INFO: FieldInfo(label, help, Widget.INTS, _parse_ints, _format_ints, flag=flag, per_stage=per_stage)}
-
-
-def _later_stage_flags(label: str, help: str) -> dict[str, FieldInfo]:
-    return {_INFO: FieldInfo(label, help, Widget.LATER_STAGES, _parse_flags, _format_flags, per_stage=True)}
-
-
 @dataclass(frozen=True)
 class ResNetSpec:
     """A complete ResNet architecture. Defaults describe torchvision's ``resnet50``."""
 
     # Blocks per stage; one entry per stage ("layer1", "layer2", ...).
-    stages: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata=_ints(
+    stages: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata=ints(
         N_("Blocks per stage"), N_("Residual blocks in each stage, e.g. 3,4,6,3 (ResNet-50) or 3,24,36,3.")))
     # Residual block type; decides the expansion (1 or 4) and how depth is counted.
-    block: Block = field(default=Block.BOTTLENECK, metadata=_choice(
+    block: Block = field(default=Block.BOTTLENECK, metadata=choice(
         Block, N_("Block"), N_("basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+).")))
     # ``planes`` of each stage: the block's inner width before expansion and grouping.
     # Empty means the paper's doubling from 64: (64, 128, 256, 512) for four stages.
-    stage_planes: tuple[int, ...] = field(default=(), metadata=_ints(
+    stage_planes: tuple[int, ...] = field(default=(), metadata=ints(
         N_("Planes per stage"), N_("The inner width of each stage's blocks, e.g. 64,128,256,512; leave empty to double "
         "from 64."), flag="planes", per_stage=True))
     # Grouped 3x3 conv in bottlenecks (ResNeXt cardinality); 1 for plain ResNets.
-    groups: int = field(default=1, metadata=_number(
+    groups: int = field(default=1, metadata=number(
         N_("Groups"), N_("ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d)."), 256, bottleneck_only=True))
     # torchvision's ``width_per_group``: bottleneck width = int(planes * w / 64) * groups.
     # 4 with groups=32 is ResNeXt "32x4d"; 128 with groups=1 is Wide ResNet "_2".
-    width_per_group: int = field(default=64, metadata=_number(
+    width_per_group: int = field(default=64, metadata=number(
         N_("Width/group"), N_("64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2."), 1024,
         bottleneck_only=True))
     # Stem layout; CIFAR nets use a 3x3 stride-1 conv and no max pool.
-    stem: Stem = field(default=Stem.IMAGENET, metadata=_choice(
+    stem: Stem = field(default=Stem.IMAGENET, metadata=choice(
         Stem, N_("Stem"), N_("imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool.")))
     # Channels out of the stem (torchvision's fixed ``inplanes = 64``; 16 for CIFAR).
-    stem_width: int = field(default=64, metadata=_number(
+    stem_width: int = field(default=64, metadata=number(
         N_("Stem width"), N_("Channels out of the stem: 64 for ImageNet ResNets, 16 for CIFAR ones."), 1024))
     # V1d: the projection shortcut average-pools first, then a stride-1 1x1 conv, so the
     # shortcut no longer ignores 3 of every 4 pixels.
-    avg_down: bool = field(default=False, metadata=_switch(
+    avg_down: bool = field(default=False, metadata=switch(
         N_("Avg-pool downsampling shortcut (ResNet-D)"), N_("The projection shortcut average-pools, then a stride-1 "
         "1x1 conv (V1d).")))
     # Which conv of a stride-2 bottleneck carries the stride.
-    stride_style: StrideStyle = field(default=StrideStyle.PYTORCH, metadata=_choice(
+    stride_style: StrideStyle = field(default=StrideStyle.PYTORCH, metadata=choice(
         StrideStyle, N_("Stride on"), N_("Which conv of a downsampling bottleneck has stride 2: the 3x3 (pytorch, v1.5) "
         "or the first 1x1 (caffe, the paper's v1)."), Widget.RADIO, (N_("3x3 (pytorch, v1.5)"), N_("1x1 (caffe, v1)")),
         flag="style"))
     # Paper option A/B/C for the shortcut connections, or "none" for a plain network.
-    shortcut: Shortcut = field(default=Shortcut.B, metadata=_choice(
+    shortcut: Shortcut = field(default=Shortcut.B, metadata=choice(
         Shortcut, N_("Shortcut option"), N_("A: zero-pad identity. B: projection where the shape changes. C: projection "
         "everywhere. none: a plain network without shortcuts (the paper's baseline)."), Widget.RADIO))
     # For stages 2..N: replace the stride-2 by dilation (torchvision's
     # ``replace_stride_with_dilation``; segmentation backbones use output stride 8 or 16).
     # Empty means no dilation.
-    dilate: tuple[bool, ...] = field(default=(), metadata=_later_stage_flags(
+    dilate: tuple[bool, ...] = field(default=(), metadata=later_stage_flags(
         N_("Dilate instead of stride"), N_("Stages after the first that keep the resolution and dilate their 3x3 convs "
         "instead of striding (segmentation backbones); on the command line one flag per stage, e.g. F,T,T.")))
     # Start each residual branch's last BN at gamma = 0 so every block starts as identity.
-    zero_init_residual: bool = field(default=False, metadata=_switch(
+    zero_init_residual: bool = field(default=False, metadata=switch(
         "zero_init_residual", N_("Start each residual branch's last BN at γ = 0, so every block starts as identity.")))
     # Size of the classifier (``fc``).
-    num_classes: int = field(default=1000, metadata=_number(
+    num_classes: int = field(default=1000, metadata=number(
         N_("Classes"), N_("Outputs of the classifier (fc): 1000 for ImageNet, 10 for CIFAR-10."), 100_000))
     # Channels of the input image (3 for RGB, 1 for grayscale).
-    in_channels: int = field(default=3, metadata=_number(
+    in_channels: int = field(default=3, metadata=number(
         N_("Input channels"), N_("Channels of the input image: 3 for RGB, 1 for grayscale."), 64))
 
     def __post_init__(self) -> None:
@@ -265,11 +99,11 @@ class ResNetSpec:
         for name, info in SPEC_FIELDS.items():
             if info.enum is not None:
                 try:
-                    set_field(self, name, _enum_value(info.enum, getattr(self, name)))
+                    set_field(self, name, enum_value(info.enum, getattr(self, name)))
                 except ValueError as error:
                     raise ValueError(f"{name}={error}") from None
         set_field(self, "stages", tuple(int(n) for n in self.stages))
-        planes = tuple(int(p) for p in self.stage_planes) or _default_planes(len(self.stages), 64)
+        planes = tuple(int(p) for p in self.stage_planes) or default_planes(len(self.stages), IMAGENET.base_planes)
         set_field(self, "stage_planes", planes)
         set_field(self, "dilate", tuple(bool(d) for d in self.dilate) or (False,) * max(len(self.stages) - 1, 0))
         self._validate()
@@ -389,31 +223,37 @@ class ResNetSpec:
         return sum(self.stages) * self.block.convs_per_block + 2
 
     @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The stages' module names, "layer1" ... "layerN" (torchvision's)."""
+        return tuple(stage_name(stage) for stage in range(len(self.stages)))
+
+    @property
+    def family(self) -> Family:
+        """The family whose defaults this spec is measured against: CIFAR for a CIFAR stem, else ImageNet."""
+        return family_of(self.stem)
+
+    @property
     def is_cifar(self) -> bool:
         return self.stem is Stem.CIFAR
 
     @property
     def natural_input_size(self) -> int:
         """The input side the family is trained at: 32 px for CIFAR nets, 224 px otherwise."""
-        return 32 if self.is_cifar else 224
+        return self.family.input_size
 
     @property
     def preset(self) -> str | None:
         """The preset this spec equals, if any (``"resnet50"``)."""
-        # The preset table is made of specs, so it is imported once specs exist.
-        from explorer.model.presets import preset_name
-
-        return preset_name(self)
+        return _PRESET_BY_SPEC.get(self)
 
     @property
     def name(self) -> str:
         """A readable, unique-enough name: the preset's, else one built from the fields."""
         if self.preset is not None:
             return self.preset
-        family = "cifar_resnet" if self.is_cifar else "resnet"
-        parts = [f"{family}{self.depth}"]
-        default_stages = _default_stages(self.depth, self.block, len(self.stages), self.is_cifar)
-        if default_stages != self.stages:
+        family = self.family
+        parts = [f"{family.prefix}{self.depth}"]
+        if default_stages(self.depth, self.block, len(self.stages), self.is_cifar) != self.stages:
             parts.append("[" + ",".join(map(str, self.stages)) + "]")
         if self.block is not default_block(self.depth, self.is_cifar):
             parts.append(self.block.value)
@@ -428,20 +268,21 @@ class ResNetSpec:
             parts.append("caffe")
         if self.shortcut is Shortcut.NONE:
             parts.append("plain")
-        elif self.shortcut is not (Shortcut.A if self.is_cifar else Shortcut.B):
+        elif self.shortcut is not family.shortcut:
             parts.append(f"shortcut-{self.shortcut.value}")
         if any(self.dilate):
             parts.append(f"os{self.output_stride}")
         if self.zero_init_residual:
             parts.append("zero-init")
-        if self.num_classes != (10 if self.is_cifar else 1000):
+        if self.num_classes != family.num_classes:
             parts.append(f"{self.num_classes}cls")
         if self.in_channels != 3:
             parts.append(f"in{self.in_channels}")
-        default_planes = _default_planes(len(self.stages), self.stem_width if self.is_cifar else 64)
-        if self.stage_planes != default_planes:
+        # A CIFAR net's planes double from its own stem width (16, 32, 64 from 16).
+        base_planes = self.stem_width if self.is_cifar else family.base_planes
+        if self.stage_planes != default_planes(len(self.stages), base_planes):
             parts.append("planes" + "-".join(map(str, self.stage_planes)))
-        if self.stem_width != (16 if self.is_cifar else 64):
+        if self.stem_width != family.stem_width:
             parts.append(f"stem{self.stem_width}")
         return " ".join(parts)
 
@@ -481,77 +322,18 @@ class ResNetSpec:
 
 
 # Each field's `FieldInfo`, in declaration order: what the token, the CLI and the picker walk.
-SPEC_FIELDS: dict[str, FieldInfo] = {
-    f.name: replace(f.metadata[_INFO], flag=f.metadata[_INFO].flag or f.name) for f in fields(ResNetSpec)
-}
+SPEC_FIELDS: dict[str, FieldInfo] = field_infos(ResNetSpec)
+# The preset each spec equals (`ResNetSpec.preset`); the same rows make `explorer.model.presets.PRESETS`.
+_PRESET_BY_SPEC: dict[ResNetSpec, str] = {ResNetSpec(**row): name for name, row in PRESET_ROWS.items()}
 
 
-# ---- depth <-> stage counts ---------------------------------------------------------
+def stage_name(stage: int) -> str:
+    """The module name of stage ``stage`` (0-based): "layer1" for 0, as torchvision names it.
 
-# Stage counts of the published ImageNet ResNets (He et al. 2016 Table 1; ResNet-200 from
-# He et al. 2016b "Identity Mappings"; ResNet-10/14/26 as timm builds them).
-_PUBLISHED_STAGES: dict[tuple[Block, int], tuple[int, ...]] = {
-    (Block.BASIC, 10): (1, 1, 1, 1),
-    (Block.BASIC, 18): (2, 2, 2, 2),
-    (Block.BASIC, 34): (3, 4, 6, 3),
-    (Block.BOTTLENECK, 14): (1, 1, 1, 1),
-    (Block.BOTTLENECK, 26): (2, 2, 2, 2),
-    (Block.BOTTLENECK, 50): (3, 4, 6, 3),
-    (Block.BOTTLENECK, 101): (3, 4, 23, 3),
-    (Block.BOTTLENECK, 152): (3, 8, 36, 3),
-    (Block.BOTTLENECK, 200): (3, 24, 36, 3),
-}
-# The proportions of ResNet-34/50 (3:4:6:3), used for depths no paper published.
-_PAPER_PROPORTIONS = (3, 4, 6, 3)
-
-
-def stages_for_depth(depth: int, block: Block | str, num_stages: int = 4, equal: bool = False) -> tuple[int, ...]:
-    """Blocks per stage for a requested depth.
-
-    Published depths get their published split; other depths split the blocks in the
-    paper's 3:4:6:3 proportions (largest remainder, at least one block a stage), or
-    equally with ``equal=True`` (the CIFAR nets of section 4.2: depth 6n+2 -> n, n, n).
+    The build names its stages so, torchvision checkpoints key their tensors so, and every
+    table, picker and guess reads stage names from here.
     """
-    block = _block(block)
-    per_block = block.convs_per_block
-    blocks, remainder = divmod(depth - 2, per_block)
-    if depth < 2 + per_block * num_stages or remainder:
-        smallest = 2 + per_block * num_stages
-        step = per_block * (num_stages if equal else 1)
-        shape = f"{per_block * num_stages}n+2" if equal else f"{per_block}n+2"
-        values = {"depth": depth, "block": block.value, "stages": num_stages, "shape": shape, "per_block": per_block}
-        if depth < smallest:
-            raise ValueError(_(
-                "No ResNet of depth {depth} can be made of {block} blocks in {stages} "
-                "stages: the depth must be {shape} ({per_block} layers per block, plus stem and fc); "
-                "the smallest is {smallest}."
-            ).format(**values, smallest=smallest))
-        below = depth - ((depth - smallest) % step)
-        raise ValueError(_(
-            "No ResNet of depth {depth} can be made of {block} blocks in {stages} "
-            "stages: the depth must be {shape} ({per_block} layers per block, plus stem and fc); "
-            "the nearest are {below} and {above}."
-        ).format(**values, below=below, above=below + step))
-    if equal:
-        per_stage, rest = divmod(blocks, num_stages)
-        if rest:
-            step = per_block * num_stages
-            below = depth - rest * per_block
-            raise ValueError(_(
-                "Depth {depth} does not split into {stages} equal stages of {block} "
-                "blocks: it must be {step}n+2; the nearest are {below} and {above}."
-            ).format(depth=depth, stages=num_stages, block=block.value, step=step, below=below, above=below + step))
-        return (per_stage,) * num_stages
-    if num_stages == 4 and (block, depth) in _PUBLISHED_STAGES:
-        return _PUBLISHED_STAGES[(block, depth)]
-    weights = _PAPER_PROPORTIONS if num_stages == 4 else (1,) * num_stages
-    spare = blocks - num_stages  # every stage gets one block first
-    shares = [spare * w / sum(weights) for w in weights]
-    counts = [1 + math.floor(s) for s in shares]
-    by_remainder = sorted(range(num_stages), key=lambda i: (-(shares[i] % 1), -weights[i], i))
-    for i in by_remainder[: blocks - sum(counts)]:
-        counts[i] += 1
-    return tuple(counts)
+    return f"layer{stage + 1}"
 
 
 def spec_for_depth(base: ResNetSpec, depth: int) -> ResNetSpec:
@@ -564,32 +346,8 @@ def spec_for_depth(base: ResNetSpec, depth: int) -> ResNetSpec:
     stages (2,2,2 of bottlenecks; 3,3,3 of basic blocks), in the picker and on the command
     line alike. A new stage count re-derives the per-stage fields (see `with_changes`).
     """
-    num_stages = 3 if base.is_cifar else 4
+    num_stages = base.family.num_stages
     return base.with_changes(stages=stages_for_depth(depth, base.block, num_stages, equal=base.is_cifar))
-
-
-def _block(value: Block | str) -> Block:
-    try:
-        return _enum_value(Block, value)
-    except ValueError as error:
-        raise ValueError(f"block={error}") from None
-
-
-def default_block(depth: int, cifar: bool = False) -> Block:
-    """The block torchvision/the paper would use for this depth."""
-    return Block.BASIC if cifar or depth < 50 else Block.BOTTLENECK
-
-
-def _default_planes(num_stages: int, base: int) -> tuple[int, ...]:
-    """Planes doubling each stage, as in every ResNet of the paper."""
-    return tuple(base * 2**i for i in range(num_stages))
-
-
-def _default_stages(depth: int, block: Block, num_stages: int, cifar: bool) -> tuple[int, ...] | None:
-    try:
-        return stages_for_depth(depth, block, num_stages, equal=cifar)
-    except ValueError:
-        return None
 
 
 def check_input_size(spec: ResNetSpec, input_size: int | tuple[int, int]) -> tuple[int, int]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from explorer.runtime.i18n import _
 from explorer.model.presets import PRESETS, get_preset
-from explorer.model.spec import SPEC_FIELDS, Block, ResNetSpec, Stem
+from explorer.model.kinds import Block, Stem
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec
 
 # The preset a custom spec is written relative to (the fewest differences for its family).
 _TOKEN_BASES = {

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from explorer.runtime.i18n import N_
 from explorer.data.shapes import task_batch
-from explorer.model.spec import ResNetSpec, Shortcut
+from explorer.model.kinds import Shortcut
+from explorer.model.spec import ResNetSpec
 from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110)  # the CIFAR ResNets of section 4.2 (6n + 2)
@@ -25,7 +26,7 @@ def degradation_models(*specs: ResNetSpec) -> dict[str, ResNetSpec]:
     """Plain and residual versions of each spec, e.g. depths 20 and 56 (the paper's Fig. 1 / Fig. 6)."""
     models = {}
     for spec in specs:
-        residual = spec if spec.shortcut is not Shortcut.NONE else spec.with_changes(shortcut=Shortcut.A if spec.is_cifar else Shortcut.B)
+        residual = spec if spec.shortcut is not Shortcut.NONE else spec.with_changes(shortcut=spec.family.shortcut)
         models[PLAIN_LABEL.format(depth=spec.depth)] = residual.with_changes(shortcut=Shortcut.NONE)
         models[RESIDUAL_LABEL.format(depth=spec.depth)] = residual
     return models

@@ -8,7 +8,8 @@ import streamlit as st
 
 from explorer.data.images import Preprocessing
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import ModelSource, class_names_for, describe_spec, guess_spec, preprocessing_for
+from explorer.model.fitting import describe_spec, guess_spec
+from explorer.model.sources import ModelSource, SourceKind, class_names_for, preprocessing_for
 from explorer.runtime.i18n import _
 from explorer.ui import picker
 from explorer.ui.inputs import weights_picker
@@ -35,7 +36,7 @@ def classifier_column(prefix: str, spec: ResNetSpec, input_size: int, box, guess
     """
     spec, source, checkpoint = weights_picker(prefix, spec, box)
     names_file = None
-    if source.kind == "checkpoint":
+    if source.kind is SourceKind.CHECKPOINT:
         names_file = box.file_uploader(_("Class names (text, one per line)"), type=None, key=f"{prefix}_names")
     with box:
         loaded = cached_model(spec, source, checkpoint)

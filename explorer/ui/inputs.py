@@ -8,10 +8,10 @@ import streamlit as st
 
 from explorer.data.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import (
-    Checkpoint, CheckpointError, ModelSource, available_weights, default_weights, fit_head, read_checkpoint,
-    weights_source,
-)
+from explorer.model.checkpoint import Checkpoint, CheckpointError, read_checkpoint
+from explorer.model.fitting import fit_head
+from explorer.model.pretrained import available_weights, default_weights
+from explorer.model.sources import ModelSource, SourceKind, weights_source
 from explorer.runtime.i18n import N_, _
 from explorer.ui.session_memo import remembered
 
@@ -73,19 +73,21 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
     """
     box = box if box is not None else st
     options = available_weights(spec)
-    kinds = ["random", *(["imagenet"] if options else []), "checkpoint"]
-    labels = {"random": N_("random init (seeded)"), "imagenet": N_("ImageNet (torchvision)"),
-              "checkpoint": N_("my checkpoint")}
-    if st.session_state.get(f"{prefix}_weights_kind") not in kinds:
-        st.session_state[f"{prefix}_weights_kind"] = "imagenet" if options else "random"
-    kind_labels = {k: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
-    kind = box.radio(_("Weights"), kinds, key=f"{prefix}_weights_kind", horizontal=True, format_func=kind_labels.get)
-    if kind == "imagenet":
+    kinds = [SourceKind.RANDOM, *([SourceKind.IMAGENET] if options else []), SourceKind.CHECKPOINT]
+    labels = {SourceKind.RANDOM: N_("random init (seeded)"), SourceKind.IMAGENET: N_("ImageNet (torchvision)"),
+              SourceKind.CHECKPOINT: N_("my checkpoint")}
+    values = [k.value for k in kinds]  # the widget holds plain text
+    if st.session_state.get(f"{prefix}_weights_kind") not in values:
+        st.session_state[f"{prefix}_weights_kind"] = (SourceKind.IMAGENET if options else SourceKind.RANDOM).value
+    kind_labels = {k.value: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
+    kind = SourceKind(box.radio(_("Weights"), values, key=f"{prefix}_weights_kind", horizontal=True,
+                                format_func=kind_labels.get))
+    if kind is SourceKind.IMAGENET:
         name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
                              key=f"{prefix}_weights_name",
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
         return spec, weights_source(spec, name), None
-    if kind == "checkpoint":
+    if kind is SourceKind.CHECKPOINT:
         upload = box.file_uploader(_("Checkpoint (.pth / .pt)"), type=None, key=f"{prefix}_checkpoint",
                                    help=_("A state dict, or a dict with model_state_dict / state_dict; read with "
                                           "weights_only=True."))

@@ -11,10 +11,9 @@ import streamlit as st
 
 from explorer.analysis.anatomy import layer_table
 from explorer.model.spec import ResNetSpec
-from explorer.model.weights import (
-    Checkpoint, CheckpointError, ModelSource, WeightsUnavailable, available_weights, load_model, weights_file,
-    weights_source,
-)
+from explorer.model.checkpoint import Checkpoint, CheckpointError
+from explorer.model.pretrained import WeightsUnavailable, available_weights, weights_file
+from explorer.model.sources import ModelSource, SourceKind, load_model, weights_source
 from explorer.runtime.bounded_cache import BytesBoundedCache
 from explorer.runtime.devices import DoesNotFit, check_fits, describe_device
 from explorer.runtime.i18n import _
@@ -92,9 +91,9 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     try:
         check_fits(table.totals.param_bytes, table.totals.activation_bytes, device,
                    _("Building {model}").format(model=spec.name))
-        if source.kind == "checkpoint":
+        if source.kind is SourceKind.CHECKPOINT:
             return LoadedModel(_private_model(spec, source, device, checkpoint), source)
-        file = weights_file(available_weights(spec)[source.weights]) if source.kind == "imagenet" else None
+        file = weights_file(available_weights(spec)[source.weights]) if source.kind is SourceKind.IMAGENET else None
         if file is not None and file.name in failed:  # offline: do not retry on every rerun
             raise failed[file.name].with_traceback(None)
         return LoadedModel(_class_model(spec, source, device), source)

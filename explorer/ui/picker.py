@@ -17,7 +17,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from explorer.runtime import i18n
 from explorer.runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, N_, _
 from explorer.model.presets import PRESETS, get_preset
-from explorer.model.spec import SPEC_FIELDS, Block, FieldInfo, ResNetSpec, Widget, spec_for_depth
+from explorer.model.fields import FieldInfo, Widget
+from explorer.model.kinds import Block
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth, stage_name
 from explorer.model.token import spec_from_token, spec_to_token
 
 CUSTOM = N_("custom…")
@@ -59,7 +61,7 @@ def _default(key: str, value: object) -> None:
 
 def _stage_names(num_stages: int) -> list[str]:
     """The stages after the first, as the picker names them (``dilate`` has one flag each)."""
-    return [f"layer{i + 2}" for i in range(num_stages - 1)]
+    return [stage_name(stage) for stage in range(1, num_stages)]
 
 
 def _widget_value(info: FieldInfo, value: object) -> object:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explorer.analysis.receptive_field import (
-    EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, stage_names,
+    EFFECTIVE_MASS, receptive_fields, stage_centre_fields, stage_map_size, field_stages,
 )
 from explorer.figures.rasters import receptive_field_picture
 from explorer.figures.receptive_field import receptive_field_sizes
@@ -41,7 +41,7 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     field once.
     """
     input_size = tuple(image.shape[1:])
-    names = stage_names(spec)
+    names = field_stages(spec)
     pick, rows_box, columns_box = st.columns([2, 3, 3])
     # The middle stage first: its box is well inside a picture of the natural size.
     stage = pick.selectbox(_("Stage"), names, index=len(names) // 2, key=f"{prefix}_rf_stage")

@@ -10,7 +10,7 @@ from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.analysis.shortcuts import SHORTCUT_STYLES, drawn_kinds
 from explorer.analysis.table_format import folded
 from explorer.figures.paper.primitives import FONT, SMALL, Arc, Box, Fold, Label, Line, PaperFigure, Role
-from explorer.model.spec import Shortcut
+from explorer.model.kinds import Shortcut
 from explorer.runtime.i18n import _
 
 FOLD_AFTER = 6  # ResNet-34's longest stage (the paper draws it whole); longer stages fold

@@ -1,0 +1,144 @@
+"""Which ResNet a state dict is: guessing a spec from tensor names and shapes, and checking a fit.
+
+A checkpoint is keyed by the build's module names (``layer2.0.conv1.weight``), so the guess
+reads those names back and `fits` compares against a model built on the meta device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from explorer.model.build import build_model, last_bn_name
+from explorer.model.checkpoint import Checkpoint, CheckpointError, brief
+from explorer.model.kinds import Block, Shortcut, Stem
+from explorer.model.spec import ResNetSpec, stage_name
+from explorer.runtime.i18n import _
+
+
+def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
+    """The ResNet a state dict looks like, or None.
+
+    It sets only the fields the tensors show; the others (where the stride sits, dilation,
+    zero-init: the same tensors either way) keep `ResNetSpec`'s defaults.
+    """
+    try:
+        stages: list[int] = []  # blocks per stage: one more than the highest block index under each "layerN."
+        while any(k.startswith(f"{stage_name(len(stages))}.") for k in state):
+            prefix = f"{stage_name(len(stages))}."
+            stages.append(1 + max(int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)))
+        if not stages:
+            return None
+        names = [stage_name(stage) for stage in range(len(stages))]
+        first = f"{names[0]}.0"  # the first block
+        block = Block.BOTTLENECK if f"{first}.conv3.weight" in state else Block.BASIC
+        stage_out = [state[f"{name}.0.{last_bn_name(block)}.weight"].shape[0] for name in names]
+        planes = tuple(c // block.expansion for c in stage_out)
+        grouping = {}  # basic blocks have no grouped or widened conv to see
+        if block is Block.BOTTLENECK:
+            width, per_group = state[f"{first}.conv2.weight"].shape[:2]  # (width, width/groups, 3, 3)
+            groups = width // per_group
+            grouping = {"groups": groups, "width_per_group": width // groups * 64 // planes[0]}
+        if "conv1.0.weight" in state:
+            stem, stem_width = Stem.DEEP, state["conv1.6.weight"].shape[0]
+        elif state["conv1.weight"].shape[-1] == 3:
+            stem, stem_width = Stem.CIFAR, state["conv1.weight"].shape[0]
+        else:
+            stem, stem_width = Stem.IMAGENET, state["conv1.weight"].shape[0]
+        in_channels = state["conv1.0.weight" if stem is Stem.DEEP else "conv1.weight"].shape[1]
+        projected = [f"{name}.{b}" for name, n in zip(names, stages) for b in range(n)
+                     if any(k.startswith(f"{name}.{b}.downsample.") for k in state)]
+        avg_down = any(f"{p}.downsample.1.weight" in state and state[f"{p}.downsample.1.weight"].dim() == 4 for p in projected)
+        shortcut = Shortcut.C if len(projected) == sum(stages) else Shortcut.B if projected else Shortcut.A
+        spec = ResNetSpec(
+            stages=tuple(stages), block=block, stage_planes=planes, **grouping,
+            stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut,
+            num_classes=state["fc.weight"].shape[0], in_channels=in_channels,
+        )
+    except (KeyError, IndexError, ValueError, TypeError, RuntimeError, ZeroDivisionError):
+        return None
+    return spec
+
+
+def describe_spec(spec: ResNetSpec) -> str:
+    """Words for a guessed spec, in the current language: "a resnet50 with 2 classes"."""
+    base = spec.with_changes(num_classes=spec.family.num_classes)
+    name = base.preset or base.name
+    return _("a {model} with {count} classes").format(model=name, count=spec.num_classes)
+
+
+def _differences(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str], list[tuple]]:
+    """Missing keys, unexpected keys and shape differences (key, checkpoint's, model's) of ``state`` against ``spec``."""
+    expected = {k: tuple(v.shape) for k, v in build_model(spec, "meta").state_dict().items()}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [(k, tuple(state[k].shape), expected[k]) for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    return missing, unexpected, shapes
+
+
+def fits(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> bool:
+    """True when ``state`` loads into ``spec`` exactly."""
+    return not any(_differences(spec, state))
+
+
+def state_mismatch(spec: ResNetSpec, state: Mapping[str, torch.Tensor]) -> str | None:
+    """Why ``state`` does not load into ``spec``, with the spec it looks like; None if it fits."""
+    missing, unexpected, shapes = _differences(spec, state)
+    if not (missing or unexpected or shapes):
+        return None
+
+    def listing(items: list[str]) -> str:
+        shown = ", ".join(items[:5])
+        return _("{items} and {count} more").format(items=shown, count=len(items) - 5) if len(items) > 5 else shown
+
+    parts = []
+    if missing:
+        parts.append(_("{count} missing key(s): {keys}").format(count=len(missing), keys=listing(missing)))
+    if unexpected:
+        parts.append(_("{count} unexpected key(s): {keys}").format(count=len(unexpected), keys=listing(unexpected)))
+    if shapes:
+        differences = [_("{key}: checkpoint {checkpoint} vs model {model}").format(key=k, checkpoint=c, model=m)
+                       for k, c, m in shapes]
+        parts.append(_("{count} shape difference(s): {differences}").format(count=len(shapes),
+                                                                             differences=listing(differences)))
+    message = _("The checkpoint does not fit {model}: {problems}.").format(model=spec.name, problems=_("; ").join(parts))
+    guess = guess_spec(state)
+    if guess is not None and fits(guess, state):
+        message = _("{problem} It looks like {guess}.").format(problem=message, guess=describe_spec(guess))
+    return message
+
+
+def fit_head(spec: ResNetSpec, checkpoint: Checkpoint) -> tuple[ResNetSpec, str | None]:
+    """``spec`` with its fc resized to the checkpoint's classes, and a sentence saying so.
+
+    Fine-tuning replaces the fc (``model.fc = nn.Linear(model.fc.in_features, 3)``) and
+    saves the state dict, so "resnet18 with this checkpoint" means resnet18 with the
+    checkpoint's fc. ``spec`` itself and None when the classes already agree or a new fc
+    would not make the checkpoint fit (its misfit is then explained by `state_mismatch`).
+    """
+    classes = checkpoint.num_classes
+    if classes is None or classes == spec.num_classes:
+        return spec, None
+    resized = spec.with_changes(num_classes=classes)
+    if not fits(resized, checkpoint.state_dict):
+        return spec, None
+    return resized, _("The checkpoint's fc has {classes} outputs, so the model's {before}-class fc was "
+                      "replaced by a {classes}-class one before loading: the model's classes were taken from the "
+                      "checkpoint.").format(classes=classes, before=spec.num_classes)
+
+
+def load_checkpoint_model(spec: ResNetSpec, checkpoint: Checkpoint, device: str = "cpu") -> nn.Module:
+    """``spec`` with the checkpoint's weights; raises `CheckpointError` saying what does not fit."""
+    problem = state_mismatch(spec, checkpoint.state_dict)
+    if problem:
+        raise CheckpointError(problem)
+    model = build_model(spec, "cpu", seed=0)
+    try:
+        model.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as error:  # right names and shapes, unusable values (e.g. a dtype that cannot cast)
+        raise CheckpointError(_("The checkpoint's tensors cannot be loaded into {model} ({reason}).").format(
+            model=spec.name, reason=brief(error))) from None
+    return model.to(device).eval()
+
