@@ -7,7 +7,6 @@ Predict page and the CLI share, `load_model` builds what it describes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
