@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.figures.architecture import architecture_diagram, heat_css, latency_chart, shape_flow_chart
 from explorer.analysis.anatomy import LayerTable, Level, RowKind, layer_table
 from explorer.analysis.shortcuts import line_key
-from explorer.runtime.devices import DoesNotFit, describe_device
+from explorer.runtime.devices import DeviceKind, DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.paper_table import paper_table1_rows
 from explorer.figures.paper.arrange import FOLD_AFTER, FOLD_HEAD, paper_figure
@@ -204,7 +204,7 @@ if cost_tab.open:
     with cost_tab:
         cost_text = (_("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
                        "latency of every layer (median of 3 runs, CUDA events) and its peak memory (CUDA allocator). "
-                       "The latency also appears, coloured, in the layer table.") if device.device == "cuda" else
+                       "The latency also appears, coloured, in the layer table.") if device.kind is DeviceKind.CUDA else
                      _("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
                        "latency of every layer (median of 3 runs) and its peak memory (measured on CUDA only). "
                        "The latency also appears, coloured, in the layer table."))

@@ -21,8 +21,9 @@ from explorer.analysis.compare import (
     accuracy_lines, accuracy_table, aligned_stages, anatomy_table, block_words, explain_difference, image_through,
     latency_lines, speed_table, stages_table, totals_table,
 )
-from explorer.runtime.devices import DoesNotFit, describe_device
+from explorer.runtime.devices import DeviceKind, DoesNotFit, describe_device
 from explorer.runtime.i18n import N_, _
+from explorer.runtime.progress import shown
 from explorer.data.images import preprocess
 from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
 from explorer.analysis.table_format import format_shape
@@ -61,7 +62,7 @@ def measured_speed(specs, size: int) -> None:
                 "server share the device: measure again if a figure looks odd.").format(
             size=size, device=device.label, latency_batch=batches[0], throughput_batch=batches[1],
             warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS)
-        if device.device != "cuda":
+        if device.kind is not DeviceKind.CUDA:
             how += " " + _("On CUDA the throughput batch is {cuda_batch}.").format(cuda_batch=throughput_batches("cuda")[1])
         st.markdown(how)
         key = (specs, size, device.device, batches)
@@ -69,7 +70,7 @@ def measured_speed(specs, size: int) -> None:
             bar = st.progress(0.0, text=_("Building the first model…"))
             try:
                 reports = measure_throughputs(specs, size, device.device, batches,
-                                              lambda fraction, text: bar.progress(fraction, text=text))
+                                              lambda fraction, text="", partial=None: bar.progress(fraction, text=shown(text)))
                 st.session_state["cmp_speed"] = (key, reports)
             except DoesNotFit as error:
                 st.error(str(error))

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from explorer.analysis.activations import (
-    CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, capture_activations, capture_bytes,
+    CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, ColourScale, capture_activations, capture_bytes,
     capture_points, file_stem, first_conv_filters, residual_parts, value_range,
 )
 from explorer.analysis.anatomy import layer_table
@@ -215,9 +215,9 @@ def test_channels_rank_by_mean_and_page_by_64() -> None:
 
 def test_colour_ranges_are_the_layers_or_every_layers() -> None:
     low, high = made_activation(torch.tensor([-1.0, 3.0]).view(2, 1, 1)), made_activation(torch.tensor([0.0, 8.0]).view(2, 1, 1))
-    assert value_range([low, high], low, "global") == (-1.0, 8.0)
-    assert value_range([low, high], low, "per layer") == (-1.0, 3.0)
-    assert value_range([low, high], high, "per channel") == (0.0, 8.0)
+    assert value_range([low, high], low, ColourScale.GLOBAL) == (-1.0, 8.0)
+    assert value_range([low, high], low, ColourScale.PER_LAYER) == (-1.0, 3.0)
+    assert value_range([low, high], high, ColourScale.PER_CHANNEL) == (0.0, 8.0)
 
 
 def test_residual_parts_are_one_blocks_shortcut_branch_and_output_from_the_one_capture() -> None:
