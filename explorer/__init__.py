@@ -19,7 +19,8 @@ from typing import Any
 # Public name -> the module under explorer/ that defines it.
 _API: dict[str, str] = {
     # runtime.devices
-    "describe_device": "runtime.devices", "DoesNotFit": "runtime.devices", "pick_device": "runtime.devices",
+    "describe_device": "runtime.devices", "DeviceKind": "runtime.devices", "DoesNotFit": "runtime.devices",
+    "pick_device": "runtime.devices",
     # runtime.i18n
     "_": "runtime.i18n", "N_": "runtime.i18n",
     # runtime.progress

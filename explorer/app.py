@@ -17,8 +17,8 @@ if importlib.util.find_spec("explorer") is None:
 
 import streamlit as st  # noqa: E402
 
+from explorer import _  # noqa: E402
 from explorer.ui import picker  # noqa: E402
-from explorer.runtime.i18n import _  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
 # The language first: the page titles in the navigation (drawn above it) are already in it.

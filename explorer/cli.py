@@ -14,29 +14,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from explorer.analysis.anatomy import LayerTable, Level, layer_table
-from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, degradation_models, twin_of
-from explorer.runtime.devices import pick_device
-from explorer.runtime.progress import Text, shown
-from explorer.data.images import ImageError, decode_image, preprocess
-from explorer.figures.paper.arrange import FOLD_AFTER, paper_figure
-from explorer.figures.paper.png import to_png
-from explorer.figures.paper.svg import to_svg
-from explorer.analysis.predict import predict
-from explorer.model.presets import PRESETS, cifar_resnet, get_preset
-from explorer.data.shapes import task_classes
-from explorer.model.families import CIFAR, IMAGENET
-from explorer.model.fields import FieldInfo, Widget
-from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth
-from explorer.model.token import spec_from_token
-from explorer.analysis.table_format import LEVEL_COLUMNS, human_bytes, human_count, records, to_csv
-from explorer.studies.training import (
-    MIN_TRAIN_BATCH, MOMENTUM, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, summarize, train_models,
+from explorer import (
+    CIFAR, DEFAULT_DEEP, DEFAULT_SHALLOW, FOLD_AFTER, IMAGENET, LEVEL_COLUMNS, MIN_TRAIN_BATCH, MOMENTUM, PRESETS,
+    SPEC_FIELDS, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, FieldInfo, ImageError, LayerTable,
+    Level, ResNetSpec, Text, WeightsUnavailable, Widget, available_weights, cifar_resnet, class_names_for,
+    decode_image, default_weights, degradation_models, download_weights, fit_head, get_preset, guess_spec,
+    human_bytes, human_count, layer_table, load_model, paper_figure, pick_device, predict, preprocess,
+    preprocessing_for, read_checkpoint, records, shown, spec_for_depth, spec_from_token, summarize, task_classes,
+    to_csv, to_png, to_svg, train_models, twin_of, weights_source,
 )
-from explorer.model.checkpoint import read_checkpoint
-from explorer.model.fitting import fit_head, guess_spec
-from explorer.model.pretrained import WeightsUnavailable, available_weights, default_weights, download_weights
-from explorer.model.sources import class_names_for, load_model, preprocessing_for, weights_source
 
 
 _INPUT_HELP = f"input side or HxW (default {IMAGENET.input_size}, CIFAR {CIFAR.input_size})"

@@ -6,22 +6,12 @@ the diagram's block picker are fragments: a click there reruns only that part.
 
 import streamlit as st
 
-from explorer.figures.architecture import architecture_diagram, heat_css, latency_chart, shape_flow_chart
-from explorer.analysis.anatomy import LayerTable, Level, RowKind, layer_table
-from explorer.analysis.shortcuts import line_key
-from explorer.runtime.devices import DeviceKind, DoesNotFit, describe_device
-from explorer.runtime.i18n import N_, _
-from explorer.analysis.paper_table import paper_table1_rows
-from explorer.figures.paper.arrange import FOLD_AFTER, FOLD_HEAD, paper_figure
-from explorer.figures.paper.png import to_png
-from explorer.figures.paper.svg import to_svg
-from explorer.analysis.profiling import CostReport, cost_table, costs_of, measure_layer_costs
-from explorer.model.spec import MAX_BLOCKS
-from explorer.model.token import spec_to_token
-from explorer.studies.degradation import twin_of
-from explorer.analysis.table_format import (
-    LEVEL_COLUMNS, PAGE_ROWS, Column, human_bytes, human_count, page_count, screen_columns, screen_records,
-    to_csv,
+from explorer import (
+    FOLD_AFTER, FOLD_HEAD, LEVEL_COLUMNS, MAX_BLOCKS, N_, PAGE_ROWS, Column, CostReport, DeviceKind, DoesNotFit,
+    LayerTable, Level, RowKind, _, architecture_diagram, cost_table, costs_of, describe_device, heat_css,
+    human_bytes, human_count, latency_chart, layer_table, line_key, measure_layer_costs, page_count, paper_figure,
+    paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, to_csv, to_png, to_svg,
+    twin_of,
 )
 from explorer.ui.models import cached_conventions
 from explorer.ui.picker import sidebar_model
@@ -186,7 +176,7 @@ if paper_tab.open:
 if conventions_tab.open:
     with conventions_tab:
         # thop and torchinfo load with it: only once this tab opens
-        from explorer.analysis.conventions import TOOLS, counts_table, layer_type_text
+        from explorer import TOOLS, counts_table, layer_type_text
 
         st.markdown(_("The same model, counted four ways. Explorer MACs are what torchvision's weights meta and the "
                       "paper report. Each tool runs on its own private meta-device model."))

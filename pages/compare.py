@@ -10,26 +10,14 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.figures.architecture import stage_bars
-from explorer.figures.maps import stage_outputs
-from explorer.figures.predictions import topk_bars
-from explorer.figures.rasters import overlay
-from explorer.figures.zoo import ZooAxis, accuracy_vs_cost
-from explorer.ui import picker
-from explorer.analysis.activations import CaptureTooLarge
-from explorer.analysis.compare import (
-    accuracy_lines, accuracy_table, aligned_stages, anatomy_table, block_words, explain_difference, image_through,
-    latency_lines, speed_table, stages_table, totals_table,
+from explorer import (
+    CIFAR, IMAGENET, N_, THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, CaptureTooLarge, DeviceKind, DoesNotFit,
+    SourceKind, ZooAxis, _, accuracy_lines, accuracy_table, accuracy_vs_cost, aligned_stages, anatomy_table,
+    block_words, class_names_for, describe_device, explain_difference, format_shape, image_through, latency_lines,
+    measure_throughputs, ops_convention, overlay, preprocess, preprocessing_for, published_weights, shown,
+    speed_table, stage_bars, stage_outputs, stages_table, throughput_batches, topk_bars, totals_table, weights_of,
 )
-from explorer.runtime.devices import DeviceKind, DoesNotFit, describe_device
-from explorer.runtime.i18n import N_, _
-from explorer.runtime.progress import shown
-from explorer.data.images import preprocess
-from explorer.analysis.profiling import THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, measure_throughputs, throughput_batches
-from explorer.analysis.table_format import format_shape
-from explorer.model.families import CIFAR, IMAGENET
-from explorer.model.sources import SourceKind, class_names_for, preprocessing_for
-from explorer.analysis.zoo import ops_convention, published_weights, weights_of
+from explorer.ui import picker
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model

@@ -10,17 +10,13 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.figures.maps import channel_grid, channel_zoom, depth_statistics, side_by_side
-from explorer.figures.rasters import filter_tiles, overlay, viridis_png
-from explorer.ui import picker
-from explorer.analysis.activations import (
-    CHANNELS_PER_PAGE, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, ColourScale, capture_activations, capture_budget,
-    capture_bytes,
-    capture_points, file_stem, first_conv_filters, residual_parts, value_range,
+from explorer import (
+    AUGMENT_POLICIES, CHANNELS_PER_PAGE, N_, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, ColourScale, SourceKind, _,
+    augmentation_samples, capture_activations, capture_budget, capture_bytes, capture_points, channel_grid,
+    channel_zoom, denormalize, depth_statistics, file_stem, filter_tiles, first_conv_filters, overlay, preprocess,
+    preprocessing_for, residual_parts, side_by_side, value_range, viridis_png,
 )
-from explorer.runtime.i18n import N_, _
-from explorer.data.images import AUGMENT_POLICIES, augmentation_samples, denormalize, preprocess
-from explorer.model.sources import SourceKind, preprocessing_for
+from explorer.ui import picker
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model

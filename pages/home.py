@@ -5,8 +5,8 @@ It loads no torch, so it is the page a fresh server shows first and fast.
 
 import streamlit as st
 
+from explorer import _
 from explorer.ui import picker
-from explorer.runtime.i18n import _
 from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
 
 st.title(_("ResNet Explorer"))

@@ -9,12 +9,10 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.figures.predictions import topk_bars
-from explorer.figures.rasters import overlay
+from explorer import (
+    N_, GradCamKey, ImageError, PredictionKey, _, grad_cam, overlay, predict, preprocess, sample_images, topk_bars,
+)
 from explorer.ui import picker
-from explorer.runtime.i18n import N_, _
-from explorer.data.images import ImageError, preprocess, sample_images
-from explorer.analysis.predict import GradCamKey, PredictionKey, grad_cam, predict
 from explorer.ui.classifiers import classifier_column
 from explorer.ui.inputs import picked_image
 from explorer.ui.picker import sidebar_model

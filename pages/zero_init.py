@@ -2,15 +2,11 @@
 
 import streamlit as st
 
-from explorer.figures.curves import lines, training_curves
-from explorer.studies.degradation import DEFAULT_DEEP, DEFAULT_SHALLOW, PAPER_DEPTHS, PLAIN_LABEL, degradation_models
-from explorer.runtime.devices import DoesNotFit
-from explorer.runtime.i18n import _
-from explorer.model.presets import cifar_resnet
-from explorer.data.shapes import task_classes
-from explorer.model.kinds import Shortcut
-from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, summarize
-from explorer.studies.zero_init import FLAG_OFF, FLAG_ON, identity_rows, twins
+from explorer import (
+    DEFAULT_DEEP, DEFAULT_SHALLOW, FLAG_OFF, FLAG_ON, PAPER_DEPTHS, PLAIN_LABEL, SUMMARY_WINDOW, DoesNotFit,
+    Shortcut, TrainingRun, _, cifar_resnet, degradation_models, identity_rows, lines, summarize, task_classes,
+    training_curves, twins,
+)
 from explorer.ui.models import init_study, plain_vs_residual_gradients
 from explorer.ui.picker import sidebar_model
 from explorer.ui.tables import display_frame
