@@ -142,9 +142,9 @@ def __getattr__(name: str) -> Any:
         module = _API[name]
     except KeyError:
         raise AttributeError(f"module 'explorer' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"explorer.{module}"), name)
-    globals()[name] = value  # the next lookup is a plain attribute
-    return value
+    # Looked up in its module every time, not kept here: the module stays the one place a name is
+    # bound, so what tests patch there is what the pages get.
+    return getattr(importlib.import_module(f"explorer.{module}"), name)
 
 
 def __dir__() -> list[str]:
