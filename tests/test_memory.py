@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
 
 from explorer.runtime.memory import DoesNotFit, MemoryLimit, Reservations, process_memory
+from tests.cgroups import memory_cgroup
 
 GIB = 2**30
 
@@ -110,42 +109,15 @@ def test_two_requests_at_once_cannot_both_take_the_same_memory() -> None:
     assert sorted(outcomes) == ["ran", "refused"]
 
 
-def _child_cgroup() -> Path | None:
-    """A fresh v1 or v2 memory cgroup under this process's own, where this machine lets root make one."""
-    own = Path("/proc/self/cgroup").read_text().splitlines()
-    for line in own:
-        _id, controllers, path = line.split(":", 2)
-        mount = Path("/sys/fs/cgroup/memory") if "memory" in controllers.split(",") else (
-            Path("/sys/fs/cgroup") if controllers == "" else None)
-        if mount is None or not (mount / path.lstrip("/")).is_dir():
-            continue
-        child = mount / path.lstrip("/") / f"explorer-test-{uuid.uuid4().hex[:8]}"
-        try:
-            child.mkdir()
-        except OSError:
-            continue
-        limit_file = "memory.limit_in_bytes" if mount.name == "memory" else "memory.max"
-        if (child / limit_file).exists():
-            return child
-        child.rmdir()
-    return None
-
-
-@pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="needs root on Linux to make a cgroup")
+@pytest.mark.skipif(sys.platform != "linux", reason="cgroups are Linux's")
 def test_a_real_cgroup_limit_is_read_by_a_process_inside_it() -> None:
-    child = _child_cgroup()
-    if child is None:
-        pytest.skip("this machine lets no process make a memory cgroup")
-    limit_file = "memory.limit_in_bytes" if (child / "memory.limit_in_bytes").exists() else "memory.max"
-    try:
-        (child / limit_file).write_text(str(768 * 2**20))
+    with memory_cgroup(768 * 2**20) as cgroup:
+        if cgroup is None:
+            pytest.skip("this machine lets no process make a memory cgroup")
         probe = ("from explorer.runtime.memory import process_memory; limit = process_memory();"
-                 "print(limit.total, limit.free, limit.source)")
-        script = f"echo $$ > {child / 'cgroup.procs'} && exec {sys.executable} -c \"{probe}\""
-        out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60,
-                             cwd=Path(__file__).resolve().parent.parent, check=True).stdout.split()
-        total, free, source = int(out[0]), int(out[1]), out[2]
-        assert source.startswith("cgroup") and total == 768 * 2**20
-        assert 0 < free < 768 * 2**20
-    finally:
-        child.rmdir()
+                 "print(limit.total, limit.free, limit.source, sep='|')")
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parent.parent, check=True, preexec_fn=cgroup.enter).stdout
+        total, free, source = out.strip().split("|")
+        assert source.startswith("cgroup") and int(total) == 768 * 2**20
+        assert 0 < int(free) < 768 * 2**20
