@@ -26,6 +26,31 @@ def test_bad_files_are_refused_with_a_clear_message(data: bytes, message: str) -
         decode_image(data)
 
 
+@pytest.mark.parametrize(("width", "height"), [(30_000, 10), (4_000_000, 1), (1, 5000)])
+def test_a_strip_is_refused_from_its_header_before_it_is_resized(width: int, height: int) -> None:
+    """A ~1 kB PNG of 30000x10 would be resized to 768000x256 by preprocessing (800 MB)."""
+    data = corpus.png_bomb(width, height)
+    assert len(data) < 2000
+    with pytest.raises(ImageError, match=f"{width}×{height} pixels: its long side is over 20 times"):
+        decode_image(data)
+
+
+def test_formats_that_need_an_outside_program_are_refused_by_name() -> None:
+    """EPS is decoded by Ghostscript: a student's upload must never run PostScript on the server."""
+    eps = corpus.encode(corpus.photo(), "EPS")
+    with pytest.raises(ImageError, match="EPS files are not accepted"):
+        decode_image(eps)
+    assert decode_image(corpus.encode(corpus.photo(), "TIFF")).format == "TIFF"  # the allowed ones still open
+
+
+def test_preprocessing_refuses_a_resize_past_the_pixel_limit() -> None:
+    """A long (but allowed) picture at a huge input size: refused before the resize allocates."""
+    long_picture = decode_image(corpus.encode(corpus.photo(4000, 250), "PNG")).image
+    with pytest.raises(ImageError, match="would make it 351 megapixels"):
+        preprocess(long_picture, Preprocessing.for_size(4096))
+    assert preprocess(long_picture, Preprocessing.for_size(224)).tensor.shape == (3, 224, 224)
+
+
 def test_the_pixel_and_byte_limits_are_configurable() -> None:
     data = corpus.encode(corpus.photo(), "PNG")
     with pytest.raises(ImageError, match="limit"):

@@ -24,6 +24,13 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 # what would exhaust the server. Pillow itself only warns below 2 x its MAX_IMAGE_PIXELS.
 MAX_PIXELS = 40_000_000
 MAX_FILE_BYTES = 50 * 2**20
+# A long side over 20 times the short one is a strip, not a photo (a wide panorama is ~6:1).
+# Preprocessing resizes the short side to ~256 px, so a tiny 30000x10 PNG would become a
+# 768000x256 picture: the ratio is what bounds that, and it is read from the header.
+MAX_ASPECT = 20
+# The formats Pillow decodes itself. Others it knows hand the bytes to an outside program
+# (EPS to Ghostscript) or are not pictures of the world; they are refused by name.
+FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "DIB", "TIFF", "PPM", "TGA", "ICO", "JPEG2000")  # JPEG: MPO too
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Values compared in code; a page shows them through `_()` ("none" is a word, the rest names).
@@ -88,6 +95,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
     except ImageError:
         raise
     except UnidentifiedImageError:
+        known = picture_format(data)
+        if known is not None:  # a format Pillow knows, but not one of ours
+            raise ImageError(_("{format} files are not accepted; use JPEG, PNG, WebP, BMP, GIF or TIFF.").format(
+                format=known)) from None
         raise ImageError(_("This file is not an image that Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, …).")) from None
     except Image.DecompressionBombError:
         raise ImageError(_("The image is too large to decode safely (over {limit:.0f} megapixels).").format(
@@ -99,13 +110,18 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX
 
 
 def _decode(data: bytes, max_pixels: int) -> DecodedImage:
-    image = Image.open(io.BytesIO(data))
+    image = Image.open(io.BytesIO(data), formats=FORMATS)
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(_(
             "The image declares {width}×{height} pixels ({megapixels:.0f} megapixels); the limit "
             "is {limit:.0f} megapixels. Resize it first."
         ).format(width=width, height=height, megapixels=width * height / 1e6, limit=max_pixels / 1e6))
+    if max(width, height) > MAX_ASPECT * max(min(width, height), 1):
+        raise ImageError(_(
+            "The image is {width}×{height} pixels: its long side is over {ratio} times its short side. "
+            "Crop it to the part that matters first."
+        ).format(width=width, height=height, ratio=MAX_ASPECT))
     frames = getattr(image, "n_frames", 1)
     image.seek(0)
     image.load()
@@ -162,7 +178,19 @@ class PreprocessSteps:
 
 
 def preprocess(image: Image.Image, settings: Preprocessing = Preprocessing()) -> PreprocessSteps:
-    """Resize the short side, center-crop, normalize: what the model really sees."""
+    """Resize the short side, center-crop, normalize: what the model really sees.
+
+    Raises `ImageError` when the resized picture would exceed `MAX_PIXELS` (a large input size
+    on a long picture), before resizing.
+    """
+    width, height = image.size
+    scale = settings.resize / max(min(width, height), 1)
+    if width * scale * height * scale > MAX_PIXELS:
+        raise ImageError(_(
+            "Resizing this {width}×{height} picture to {resize} px on its short side would make it "
+            "{megapixels:.0f} megapixels; the limit is {limit:.0f}. Use a smaller input size or crop the picture."
+        ).format(width=width, height=height, resize=settings.resize, megapixels=width * scale * height * scale / 1e6,
+                 limit=MAX_PIXELS / 1e6))
     resized = TF.resize(image, [settings.resize], interpolation=InterpolationMode.BILINEAR, antialias=True)
     cropped = TF.center_crop(resized, [settings.crop])
     tensor = TF.normalize(TF.to_dtype(TF.to_image(cropped), torch.float32, scale=True), settings.mean, settings.std)
