@@ -66,20 +66,29 @@ def test_dockerignore_keeps_the_image_lean() -> None:
         assert needed not in ignored
 
 
-def documents(folder: Path) -> dict[str, dict]:
-    found = {}
+def documents_of(path: Path) -> dict[str, list[dict]]:
+    """The manifests in one file, by kind."""
+    found: dict[str, list[dict]] = {}
+    for document in yaml.safe_load_all(path.read_text()):
+        if document:
+            found.setdefault(document["kind"], []).append(document)
+    return found
+
+
+def documents(folder: Path) -> dict[str, list[dict]]:
+    """Every manifest in a folder, by kind."""
+    found: dict[str, list[dict]] = {}
     for path in sorted(folder.glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text()):
-            if document:
-                found[document["kind"]] = document
+        for kind, manifests in documents_of(path).items():
+            found.setdefault(kind, []).extend(manifests)
     return found
 
 
 def test_kubernetes_manifests_have_the_essentials() -> None:
     base = documents(KUBERNETES)
     assert set(yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())["resources"]) == {
-        "secret.yaml", "pvc.yaml", "deployment.yaml", "service.yaml", "ingress.yaml"}
-    deployment = base["Deployment"]
+        "pvc.yaml", "deployment.yaml", "service.yaml", "ingress.yaml"}
+    deployment = base["Deployment"][0]
     assert deployment["spec"]["replicas"] >= 2
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -89,20 +98,64 @@ def test_kubernetes_manifests_have_the_essentials() -> None:
         assert container[probe]["httpGet"]["path"] == "/_stcore/health"
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     env = {e["name"]: e for e in container["env"]}
-    assert env["STREAMLIT_SERVER_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == base["Secret"]["metadata"]["name"]
-    assert env["STREAMLIT_SERVER_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]["key"] in base["Secret"]["stringData"]
+    secret = env["STREAMLIT_SERVER_COOKIE_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert secret == {"name": "resnet-explorer", "key": "cookie-secret"}  # README's `kubectl create secret`
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == env["TORCH_HOME"]["value"])
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-    assert volume["persistentVolumeClaim"]["claimName"] == base["PersistentVolumeClaim"]["metadata"]["name"]
-    service = base["Service"]
+    assert volume["persistentVolumeClaim"]["claimName"] == base["PersistentVolumeClaim"][0]["metadata"]["name"]
+    service = base["Service"][0]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert deployment["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()
-    ingress = base["Ingress"]
+    ingress = base["Ingress"][0]
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
     assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600  # websockets stay open
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend["name"] == service["metadata"]["name"]
+    paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths["/"] == service["metadata"]["name"]
+
+
+def test_apply_never_writes_a_secret() -> None:
+    """`kubectl apply -k` would replace the random cookie secret made first with a placeholder."""
+    for folder in (KUBERNETES, KUBERNETES / "gpu"):
+        kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+        assert "secretGenerator" not in kustomization
+        for resource in kustomization["resources"]:
+            if resource.endswith(".yaml"):
+                assert "Secret" not in documents_of(folder / resource)
+
+
+def test_pods_cannot_gain_privileges_or_write_their_code() -> None:
+    deployment = documents(KUBERNETES)["Deployment"][0]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "privileged": False, "capabilities": {"drop": ["ALL"]}}
+    # Writable: only the weights cache (TORCH_HOME) and a size-limited scratch /tmp (HOME).
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert set(mounts) == {env["TORCH_HOME"], "/tmp"} and env["HOME"] == "/tmp"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/tmp"]]["emptyDir"]["sizeLimit"]
+    # The image's code is root's: no chown of /app to the runtime user.
+    runs = " ".join(rest for kind, rest in instructions() if kind == "RUN")
+    assert "chown" not in runs
+
+
+def test_the_metrics_endpoint_is_not_routed_by_the_ingress() -> None:
+    base = documents(KUBERNETES)
+    (rule,) = base["Ingress"][0]["spec"]["rules"]
+    paths = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    blocked = next(s for s in base["Service"] if s["metadata"]["name"] == paths["/_stcore/metrics"])
+    assert "selector" not in blocked["spec"]  # no pods behind it
+
+
+def test_tracebacks_are_never_shown_to_users() -> None:
+    import tomllib
+
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
 
 
 def test_the_gpu_overlay_requests_a_gpu() -> None:
@@ -111,4 +164,4 @@ def test_the_gpu_overlay_requests_a_gpu() -> None:
     patch = yaml.safe_load((KUBERNETES / "gpu" / overlay["patches"][0]["path"]).read_text())
     (container,) = patch["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert patch["metadata"]["name"] == documents(KUBERNETES)["Deployment"]["metadata"]["name"]
+    assert patch["metadata"]["name"] == documents(KUBERNETES)["Deployment"][0]["metadata"]["name"]
