@@ -36,8 +36,9 @@ COPY pages ./pages
 COPY assets ./assets
 COPY locale ./locale
 COPY .streamlit ./.streamlit
-# Editable, so explorer/ stays beside pages/ and assets/; no test extra in production.
-RUN pip install --no-cache-dir -e . && chown -R 10001:10001 /app
+# Editable, so explorer/ stays beside pages/ and assets/; no test extra in production. The code
+# stays root's and read-only to the app user: the server cannot rewrite itself.
+RUN pip install --no-cache-dir -e .
 
 # A numeric non-root user: runtimes can verify it is not root.
 USER 10001:10001
