@@ -95,7 +95,8 @@ def _text_table(rows: list[dict[str, object]]) -> str:
     if not rows:
         return ""
     headers = list(rows[0])
-    cells = [[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()] for row in rows]
+    cells = [[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else "" if v is None else str(v)
+              for v in row.values()] for row in rows]
     numeric = [all(isinstance(row[h], int) for row in rows) for h in headers]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
 

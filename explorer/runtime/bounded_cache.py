@@ -1,4 +1,5 @@
-"""A least-recently-used store bounded by the bytes of what it holds (one session's private models)."""
+"""A least-recently-used store bounded by the bytes of what it holds: one session's private
+models, and the class-wide store of finished results (`explorer.studies.shared_results`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ T = TypeVar("T")
 class BytesBoundedCache(Generic[T]):
     """Values by key within ``budget_bytes``, least recently used out first.
 
-    The value stored last always stays, even alone over the budget: what a page shows now
-    must not be computed again on its next rerun. Not thread-safe: one session's script
-    thread uses it (`explorer.ui` keeps one per session).
+    With ``keep_newest`` the value stored last always stays, even alone over the budget: what a
+    page shows now must not be computed again on its next rerun. Without it, a value larger
+    than the whole budget is not kept at all. Not thread-safe: a session's script thread owns
+    one, or its owner holds a lock around it.
     """
 
-    def __init__(self, budget_bytes: int) -> None:
+    def __init__(self, budget_bytes: int, keep_newest: bool = True) -> None:
         self.budget_bytes = budget_bytes
+        self.keep_newest = keep_newest
         self._entries: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: Hashable) -> T | None:
         """The value stored for ``key`` (now the most recently used), or None."""
@@ -30,10 +34,14 @@ class BytesBoundedCache(Generic[T]):
 
     def put(self, key: Hashable, value: T, size_bytes: int) -> None:
         """Store ``value``; then the least recently used go until the rest fits the budget."""
+        if not self.keep_newest and size_bytes > self.budget_bytes:
+            return
+        old = self._entries.pop(key, None)
+        self._bytes += size_bytes - (old[1] if old else 0)
         self._entries[key] = (value, size_bytes)
-        self._entries.move_to_end(key)
-        while len(self._entries) > 1 and self.stored_bytes > self.budget_bytes:
-            self._entries.popitem(last=False)
+        while len(self._entries) > 1 and self._bytes > self.budget_bytes:
+            _key, (_value, evicted) = self._entries.popitem(last=False)
+            self._bytes -= evicted
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
@@ -43,4 +51,4 @@ class BytesBoundedCache(Generic[T]):
 
     @property
     def stored_bytes(self) -> int:
-        return sum(size for _value, size in self._entries.values())
+        return self._bytes

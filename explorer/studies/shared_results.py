@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from explorer.runtime.bounded_cache import BytesBoundedCache
 from explorer.runtime.progress import Progress, RunStopped, Text, no_progress, shown
 
 T = TypeVar("T")
@@ -94,18 +94,14 @@ class SharedResults:
     def __init__(self, budget_bytes: int) -> None:
         self.budget_bytes = budget_bytes
         self._lock = threading.Lock()
-        self._finished: OrderedDict[Hashable, Finished] = OrderedDict()
+        self._finished: BytesBoundedCache[Finished] = BytesBoundedCache(budget_bytes, keep_newest=False)
         self._running: dict[Hashable, SharedRun] = {}
-        self._bytes = 0
         self.runs_started = 0  # how many computations ever started (tests and benchmarks read it)
 
     def finished(self, key: Hashable) -> Finished | None:
         """The stored result for ``key`` (now the most recently used), or None."""
         with self._lock:
-            entry = self._finished.get(key)
-            if entry is not None:
-                self._finished.move_to_end(key)
-            return entry
+            return self._finished.get(key)
 
     def join(self, key: Hashable, compute: Callable[[SharedRun], T], size_of: Callable[[T], int]) -> SharedRun[T]:
         """The run for ``key``: the one in flight, a finished one, or a new one started now.
@@ -121,7 +117,6 @@ class SharedResults:
                 finished = self._finished.get(key)
                 run = SharedRun(key)
                 if finished is not None:  # finished between the caller's look and now
-                    self._finished.move_to_end(key)
                     run.value, run.fraction = finished.value, 1.0
                     run._done.set()
                 else:
@@ -168,20 +163,14 @@ class SharedResults:
             run._done.set()
 
     def _store(self, key: Hashable, entry: Finished) -> None:
-        if entry.size_bytes > self.budget_bytes:
-            return  # larger than the whole budget: handed to its waiters, not kept
+        """Keep ``entry``, least recently used out; one larger than the whole budget is handed to its
+        waiters and not kept."""
         with self._lock:
-            old = self._finished.pop(key, None)
-            self._bytes -= old.size_bytes if old else 0
-            self._finished[key] = entry
-            self._bytes += entry.size_bytes
-            while self._bytes > self.budget_bytes:
-                _, evicted = self._finished.popitem(last=False)
-                self._bytes -= evicted.size_bytes
+            self._finished.put(key, entry, entry.size_bytes)
 
     @property
     def stored_bytes(self) -> int:
-        return self._bytes
+        return self._finished.stored_bytes
 
     def __len__(self) -> int:
         return len(self._finished)
