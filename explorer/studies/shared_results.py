@@ -92,7 +92,6 @@ class SharedResults:
     """Finished results by key within ``budget_bytes``, and the runs computing now."""
 
     def __init__(self, budget_bytes: int) -> None:
-        self.budget_bytes = budget_bytes
         self._lock = threading.Lock()
         self._finished: BytesBoundedCache[Finished] = BytesBoundedCache(budget_bytes, keep_newest=False)
         self._running: dict[Hashable, SharedRun] = {}
