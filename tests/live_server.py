@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,8 +39,13 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, app: Path = APP) -> Iterator[str]:
-    """Yield the base URL of ``streamlit run <app>`` (default: this checkout's) served by ``python``."""
+def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, app: Path = APP,
+                preexec_fn: Callable[[], None] | None = None) -> Iterator[str]:
+    """Yield the base URL of ``streamlit run <app>`` (default: this checkout's) served by ``python``.
+
+    ``preexec_fn`` runs in the server's process before it starts (`tests.cgroups.MemoryCgroup.enter`
+    puts it under a memory limit).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -49,7 +54,8 @@ def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, a
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=preexec_fn)
         try:
             deadline = time.monotonic() + timeout
             while not _healthy(url):
