@@ -192,7 +192,7 @@ def test_timings_synchronise_the_device_around_every_timed_forward(monkeypatch: 
     profiling.measure_throughput(cifar_resnet(8), 16, "cpu", (1,), repeats=2)
     assert waited == [DeviceKind.CPU] * 4  # before and after each of two repeats
     waited.clear()
-    predict_module.predict(build_model(cifar_resnet(8)).eval(), torch.zeros(3, 16, 16), [str(i) for i in range(10)])
+    predict_module.predict(build_model(cifar_resnet(8)).eval(), cifar_resnet(8), torch.zeros(3, 16, 16), [str(i) for i in range(10)])
     assert waited == [DeviceKind.CPU]
     waited.clear()
     report = profiling.measure_layer_costs(cifar_resnet(8), 16, "cpu", repeats=1)
