@@ -109,6 +109,12 @@ def test_training_at_a_big_size_is_refused_before_any_model_is_built(small_limit
     with pytest.raises(DoesNotFit):
         train_models(specs, steps=1, batch_size=64, input_size=512)
     assert builds == [] and RESERVATIONS.held("cpu") == 0
+    # A run that fits holds its memory while it trains, and gives it back after.
+    held: list[int] = []
+    train_models(specs, steps=2, batch_size=32, input_size=32,
+                 progress=lambda fraction, text="", partial=None: held.append(RESERVATIONS.held("cpu")))
+    assert len(held) == 2 and min(held) >= memory_need(specs["a"], 32, batch=32, params=3.0, activations=2.0)
+    assert RESERVATIONS.held("cpu") == 0
 
 
 def test_two_predictions_that_fit_alone_but_not_together_get_one_refusal(monkeypatch, resnet18) -> None:
