@@ -165,3 +165,33 @@ def test_the_predict_page_at_4096_px_says_what_to_lower(small_limit) -> None:
     assert not at.exception
     assert any(e.startswith("Predicting one picture with resnet18 at 4096×4096 px needs about") for e in errors), errors
     assert any("Grad-CAM" in e or "fewer pictures" in e for e in errors)
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_feature_maps_page_at_4096_px_refuses_the_capture_in_words(small_limit, monkeypatch) -> None:
+    from explorer.studies.shared_results import SharedResults
+    from explorer.ui import class_runs
+
+    store = SharedResults(2**30)  # this test's own class store: no other test's captures in it
+    monkeypatch.setattr(class_runs, "class_results", lambda: store)
+    monkeypatch.setenv("EXPLORER_CAPTURE_BUDGET_MB", "1000000")  # past the capture's own budget, to the reservation
+    at = open_app("feature_maps", model="resnet18", model_input="4096")
+    at.radio(key="fm_weights_kind").set_value("random").run()  # ImageNet weights come with their own 224 px
+    errors = [e.value for e in at.error]
+    assert not at.exception
+    assert any(e.startswith("Capturing the activations of resnet18 at 4096×4096 px needs about") for e in errors), errors
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_long_picture_at_a_big_input_size_is_an_error_on_the_page(small_limit) -> None:
+    """1000×50 decodes (aspect 20), but its short side resized to 4681 px would be 438 megapixels."""
+    from PIL import Image
+
+    from tests import images_corpus as corpus
+
+    at = open_app("predict", model="resnet18", model_input="4096")
+    at.multiselect(key="pr_samples").set_value([]).run()
+    at.file_uploader(key="pr_uploads").set_value([
+        ("long.png", corpus.encode(Image.new("RGB", (1000, 50)), "PNG"), "image/png")]).run()
+    assert not at.exception
+    assert any(e.value.startswith("long.png: Resizing this 1000×50 picture to 4681 px") for e in at.error), at.error
