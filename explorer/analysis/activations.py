@@ -246,7 +246,9 @@ def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
     device = next(model.parameters()).device
     size = (image.shape[1], image.shape[2])
     what = _("Capturing the activations of {model} at {size} px").format(model=spec.name, size=size_text(size))
-    with RESERVATIONS.reserve(memory_need(spec, size) + needed, str(device), what, _(LOWER_SIZE)):
+    # The forward's activations where the model is; the float16 copies in this process's memory.
+    with RESERVATIONS.reserve(memory_need(spec, size), str(device), what, _(LOWER_SIZE)), \
+            RESERVATIONS.reserve(needed, "cpu", what, _(LOWER_SIZE)):
         return _capture(model, spec, image, points, device)
 
 
