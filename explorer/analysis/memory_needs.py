@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from explorer.analysis.anatomy import layer_table
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.i18n import N_, _
 from explorer.runtime.memory import RESERVATIONS, MemoryLimit
+
+if TYPE_CHECKING:
+    import torch
 
 # What a refused request is told to lower, marked here and said in the reader's language when raised.
 LOWER_SIZE = N_("Use a smaller input size or model.")
@@ -43,7 +47,7 @@ def memory_need(spec: ResNetSpec, input_size: int | tuple[int, int], batch: int 
 
 
 @contextmanager
-def reserved(spec: ResNetSpec, input_size: int | tuple[int, int], device: str | object, what: str, lower: str,
+def reserved(spec: ResNetSpec, input_size: int | tuple[int, int], device: str | torch.device, what: str, lower: str,
              batch: int = 1, params: float = 0.0, activations: float = 1.0, through: str | None = None,
              limit: MemoryLimit | None = None) -> Iterator[int]:
     """Hold `memory_need` on ``device`` while the block runs (its bytes are yielded), or raise
@@ -54,7 +58,7 @@ def reserved(spec: ResNetSpec, input_size: int | tuple[int, int], device: str | 
         yield needed
 
 
-def refuse_if_too_big(spec: ResNetSpec, input_size: int | tuple[int, int], device: str | object, what: str, lower: str,
+def refuse_if_too_big(spec: ResNetSpec, input_size: int | tuple[int, int], device: str | torch.device, what: str, lower: str,
                **need: float) -> None:
     """`reserved` for a moment: refuse now (`DoesNotFit`) work whose steps each hold their own
     reservation later, so that none of them starts when the largest would be refused."""
