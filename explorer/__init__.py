@@ -19,7 +19,7 @@ from typing import Any
 # Public name -> the module under explorer/ that defines it.
 _API: dict[str, str] = {
     # runtime.devices
-    "describe_device": "runtime.devices", "DeviceKind": "runtime.devices", "DoesNotFit": "runtime.devices",
+    "describe_device": "runtime.devices", "DeviceKind": "runtime.devices", "DoesNotFit": "runtime.memory",
     "pick_device": "runtime.devices",
     # runtime.i18n
     "_": "runtime.i18n", "N_": "runtime.i18n",

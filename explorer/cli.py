@@ -200,7 +200,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 decoded = decode_image(f.read())
             except ImageError as error:
                 raise ValueError(f"{path}: {error}") from None
-        (prediction,) = predict(model, preprocess(decoded.image, settings).tensor, classes.names, args.topk)
+        (prediction,) = predict(model, spec, preprocess(decoded.image, settings).tensor, classes.names, args.topk)
         results.append((path, prediction))
     if args.json:
         print(json.dumps({

@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import (
     CIFAR, IMAGENET, N_, THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, CaptureTooLarge, DeviceKind, DoesNotFit,
-    SourceKind, ZooAxis, _, accuracy_lines, accuracy_table, accuracy_vs_cost, aligned_stages, anatomy_table,
+    ImageError, SourceKind, ZooAxis, _, accuracy_lines, accuracy_table, accuracy_vs_cost, aligned_stages, anatomy_table,
     block_words, class_names_for, describe_device, explain_difference, format_shape, image_through, latency_lines,
     measure_throughputs, ops_convention, overlay, preprocess, preprocessing_for, published_weights, shown,
     speed_table, stage_bars, stage_outputs, stages_table, throughput_batches, topk_bars, totals_table, weights_of,
@@ -96,16 +96,16 @@ def same_image(specs, size: int) -> None:
         results, memo_keys = [], []
         for label, prefix, spec, loaded, checkpoint in models:
             settings = preprocessing_for(spec, loaded.source, size)
-            steps = remembered(f"{prefix}_steps", (picked.digest, settings),
-                               partial(preprocess, picked.decoded.image, settings))
             names = class_names_for(spec, loaded.source, checkpoint).names
             try:
+                steps = remembered(f"{prefix}_steps", (picked.digest, settings),
+                                   partial(preprocess, picked.decoded.image, settings))
                 result = class_or_session_result(
                     picked.sample and loaded.source.kind is not SourceKind.CHECKPOINT, f"{prefix}_through",
                     ("compare: image through", spec, loaded.source, picked.digest, settings, names),
                     partial(image_through, loaded.model, spec, steps.tensor, names), lambda r: r.bytes,
                     _("{model}: stage outputs, top-5 and Grad-CAM…").format(model=spec.name))
-            except CaptureTooLarge as error:
+            except (CaptureTooLarge, DoesNotFit, ImageError) as error:  # all raised before any forward
                 st.error(f"{label}: {error}")
                 return
             results.append((label, spec, loaded.source, steps, result))

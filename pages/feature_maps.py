@@ -11,7 +11,8 @@ from functools import partial
 import streamlit as st
 
 from explorer import (
-    AUGMENT_POLICIES, CHANNELS_PER_PAGE, N_, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, ColourScale, SourceKind, _,
+    AUGMENT_POLICIES, CHANNELS_PER_PAGE, N_, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, ColourScale, DoesNotFit,
+    ImageError, SourceKind, _,
     augmentation_samples, capture_activations, capture_budget, capture_bytes, capture_points, channel_grid,
     channel_zoom, denormalize, depth_statistics, file_stem, filter_tiles, first_conv_filters, overlay, preprocess,
     preprocessing_for, residual_parts, side_by_side, value_range, viridis_png,
@@ -178,7 +179,11 @@ if picked is None:
 
 # ---- preprocessing ------------------------------------------------------------------
 settings = preprocessing_for(spec, source, choice.input_size)
-steps = remembered("fm_steps", (picked.digest, settings), lambda: preprocess(picked.decoded.image, settings))
+try:
+    steps = remembered("fm_steps", (picked.digest, settings), lambda: preprocess(picked.decoded.image, settings))
+except ImageError as error:  # too many pixels once resized to the input size
+    st.error(_("{file}: {error}").format(file=picked.name, error=error))
+    st.stop()
 denormalized = remembered("fm_denormalized", (picked.digest, settings), lambda: denormalize(steps.tensor, settings))
 info = picked.decoded
 st.subheader(_("What the model sees"))
@@ -220,7 +225,7 @@ try:
         picked.sample and source.kind is not SourceKind.CHECKPOINT, "fm_capture", capture_key,
         lambda: capture_activations(model, spec, steps.tensor, points), lambda maps: capture_bytes(points),
         _("One forward pass, capturing every chosen layer…"))
-except CaptureTooLarge as error:
+except (CaptureTooLarge, DoesNotFit) as error:  # both raised before the forward
     st.error(str(error))
     st.stop()
 

@@ -10,7 +10,8 @@ from functools import partial
 import streamlit as st
 
 from explorer import (
-    N_, GradCamKey, ImageError, PredictionKey, _, grad_cam, overlay, predict, preprocess, sample_images, topk_bars,
+    N_, DoesNotFit, GradCamKey, ImageError, PredictionKey, _, grad_cam, overlay, predict, preprocess, sample_images,
+    topk_bars,
 )
 from explorer.ui import picker
 from explorer.ui.classifiers import classifier_column
@@ -40,18 +41,27 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
     for (prefix, *_rest), setup, (tensor, cropped), cell in zip(models, setups, inputs, row):
         spec, model, source, names, settings = setup.spec, setup.model, setup.source, setup.names, setup.settings
         key = PredictionKey(spec, source, settings, names, digest)
-        (prediction,) = remembered("pr_memo", key, partial(predict, model, tensor, names, topk=5), MEMO_ENTRIES)
+        try:
+            (prediction,) = remembered("pr_memo", key, partial(predict, model, spec, tensor, names, topk=5),
+                                       MEMO_ENTRIES)
+        except DoesNotFit as error:  # refused before the forward: this picture at this size needs too much
+            cell.error(str(error))
+            continue
         picture, chart = cell.columns([2, 3])
         cell_stage = stage if stage in spec.stage_names else None
         target = picture.selectbox(_("Grad-CAM class"), range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
                                    format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
         class_index = prediction.indices[target]
-        cam = remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
-                         partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
         label = prediction.labels[target]
-        caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
-                   else _("Grad-CAM for “{label}” from the last stage").format(label=label))
-        picture.image(overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
+        try:
+            cam = remembered("pr_memo", GradCamKey(key, class_index, cell_stage),
+                             partial(grad_cam, model, spec, tensor, class_index, cell_stage), MEMO_ENTRIES)
+        except DoesNotFit as error:
+            picture.error(str(error))
+        else:
+            caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
+                       else _("Grad-CAM for “{label}” from the last stage").format(label=label))
+            picture.image(overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
         title = _("{model}: top-5 ({weights})").format(model=spec.name, weights=source.short_label)
         chart.plotly_chart(topk_bars(prediction.labels, prediction.probabilities, title),
                            key=f"{prefix}_{number}_bars", width="stretch")
@@ -104,10 +114,10 @@ def picture_row(name: str, data: bytes) -> tuple[str, str, list] | None:
     """
     try:
         picked = picked_image(name, data)
-    except ImageError as error:
+        steps = [preprocess(picked.decoded.image, setup.settings) for setup in setups]
+    except ImageError as error:  # unreadable, or too many pixels once resized to the input size
         problems.error(f"{name}: {error}")
         return None
-    steps = [preprocess(picked.decoded.image, setup.settings) for setup in setups]
     return (f"**{name}** · {picked.decoded.format}, {picked.decoded.size[0]}×{picked.decoded.size[1]}", picked.digest,
             [(s.tensor, s.cropped) for s in steps])
 

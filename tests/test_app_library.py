@@ -16,7 +16,8 @@ from explorer.analysis.compare import (
 from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions, counts_table
 from explorer.analysis import predict as predict_module
 from explorer.analysis import profiling
-from explorer.runtime.devices import DeviceKind, DoesNotFit, check_fits, describe_device, pick_device, synchronize
+from explorer.runtime.devices import DeviceKind, describe_device, pick_device, synchronize
+from explorer.runtime.memory import RESERVATIONS, DoesNotFit
 from explorer.analysis.paper_table import PAPER_GFLOPS, paper_table1, paper_table1_rows
 from explorer.model.presets import PRESETS, cifar_resnet, resnet_for_depth
 from explorer.analysis.profiling import cost_table, costs_of, measure_layer_costs
@@ -143,10 +144,20 @@ def test_measured_cost_on_cuda_uses_events_and_reports_peak_memory() -> None:
     assert conv1.peak_bytes >= 8 * 64 * 112 * 112 * 4  # its float32 output at least
 
 
-def test_memory_guard_refuses_politely() -> None:
-    with pytest.raises(DoesNotFit, match="GiB .* free on cpu"):
-        check_fits(param_bytes=2**60, activation_bytes=0, device="cpu", what="This test")
-    check_fits(param_bytes=1024, activation_bytes=1024, device="cpu", what="A tiny model")
+def test_memory_guard_refuses_politely_against_the_real_limit() -> None:
+    from explorer.analysis.memory_needs import LOWER_BATCH, memory_need, reserved
+
+    totals = layer_table(PRESETS["resnet18"], 224).totals
+    assert memory_need(PRESETS["resnet18"], 224, batch=2, params=3.0, activations=2.0) == (
+        3 * totals.param_bytes + 2 * 2 * totals.activation_bytes + 2 * 3 * 224 * 224 * 4)
+    with pytest.raises(DoesNotFit, match=r"^Training resnet152 needs about .* GiB but only .* is free for it on this "
+                                         r"server \((cgroup v[12]|host) limit .*\)\. Use a smaller input size, a "
+                                         r"smaller model or a smaller batch\.$"):
+        with reserved(PRESETS["resnet152"], 4096, "cpu", "Training resnet152", LOWER_BATCH, batch=64):
+            pass
+    with reserved(PRESETS["cifar_resnet20"], 32, "cpu", "A tiny model", LOWER_BATCH) as held:
+        assert RESERVATIONS.held("cpu") >= held > 0
+    assert RESERVATIONS.held("cpu") == 0
 
 
 def test_device_description() -> None:
@@ -181,7 +192,7 @@ def test_timings_synchronise_the_device_around_every_timed_forward(monkeypatch: 
     profiling.measure_throughput(cifar_resnet(8), 16, "cpu", (1,), repeats=2)
     assert waited == [DeviceKind.CPU] * 4  # before and after each of two repeats
     waited.clear()
-    predict_module.predict(build_model(cifar_resnet(8)).eval(), torch.zeros(3, 16, 16), [str(i) for i in range(10)])
+    predict_module.predict(build_model(cifar_resnet(8)).eval(), cifar_resnet(8), torch.zeros(3, 16, 16), [str(i) for i in range(10)])
     assert waited == [DeviceKind.CPU]
     waited.clear()
     report = profiling.measure_layer_costs(cifar_resnet(8), 16, "cpu", repeats=1)

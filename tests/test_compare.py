@@ -132,12 +132,12 @@ def test_both_models_are_measured_in_one_run_with_one_progress() -> None:
 
 
 def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer.runtime import devices
-    from explorer.runtime.devices import DoesNotFit
+    from explorer.analysis.memory_needs import memory_need
+    from explorer.runtime import memory
+    from explorer.runtime.memory import DoesNotFit, MemoryLimit
 
-    totals = layer_table(PRESETS["resnet18"], 32).totals
-    free = int((totals.param_bytes + 8 * totals.activation_bytes) / 0.8)  # room for batch 8, not 64
-    monkeypatch.setattr(devices, "free_bytes", lambda device: free)
+    free = int(memory_need(PRESETS["resnet18"], 32, batch=8, params=1.0) / 0.8) + 1  # room for batch 8, not 64
+    monkeypatch.setattr(memory, "device_memory", lambda device: MemoryLimit(free, free, "cgroup v2"))
     assert measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 8), repeats=1).timings[1].batch == 8
     steps = []
     with pytest.raises(DoesNotFit, match="with batch 64"):
@@ -147,7 +147,7 @@ def test_a_batch_that_does_not_fit_is_refused_before_anything_runs(monkeypatch: 
 
 def test_running_out_of_memory_all_the_same_is_refused_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
     from explorer.analysis import profiling
-    from explorer.runtime.devices import DoesNotFit
+    from explorer.runtime.memory import DoesNotFit
 
     def out_of_memory(model, x, *args):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -181,7 +181,7 @@ def test_image_through_uses_the_feature_maps_and_predict_code() -> None:
     assert result.stages[0].mean_map == pytest.approx(stem.mean(0).numpy(), abs=2e-3)  # float16 capture
     stretched = result.stages[2].stretched
     assert stretched.min() == 0 and stretched.max() == 1
-    (expected,) = predict(model, tensor, names)
+    (expected,) = predict(model, spec, tensor, names)
     assert result.prediction.indices == expected.indices
     assert result.cam == pytest.approx(grad_cam(model, spec, tensor, expected.indices[0]))
 

@@ -30,7 +30,7 @@ def test_the_trained_checkpoint_separates_the_classes(trained_checkpoint) -> Non
     assert checkpoint.class_names == ("red disc", "blue square")
     model = load_checkpoint_model(trained_checkpoint.spec, checkpoint)
     inputs, labels = held_out()
-    predictions = predict(model, inputs, checkpoint.class_names, topk=2)
+    predictions = predict(model, trained_checkpoint.spec, inputs, checkpoint.class_names, topk=2)
     assert [p.indices[0] for p in predictions] == labels
     assert all(p.probabilities[0] > 0.5 and sum(p.probabilities) == pytest.approx(1.0, abs=1e-5) for p in predictions)
     assert predictions[0].labels[0] in ("red disc", "blue square") and predictions[0].device == "cpu"
@@ -39,7 +39,7 @@ def test_the_trained_checkpoint_separates_the_classes(trained_checkpoint) -> Non
 def test_predict_checks_the_class_names() -> None:
     model = build_model(PRESETS["cifar_resnet20"], seed=0)
     with pytest.raises(ValueError, match="3 class names for a model with 10 outputs"):
-        predict(model, torch.zeros(3, 32, 32), ["a", "b", "c"])
+        predict(model, PRESETS["cifar_resnet20"], torch.zeros(3, 32, 32), ["a", "b", "c"])
 
 
 def test_grad_cam_points_at_the_shape(trained_checkpoint) -> None:

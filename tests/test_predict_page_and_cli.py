@@ -125,7 +125,7 @@ def test_compare_mode_runs_both_models_and_grad_cam_follows_the_class(media: dic
     spec = PRESETS["cifar_resnet20"]
     model = build_model(spec, seed=0)
     steps = preprocess(decode_image(sample_images()["chelsea"].read_bytes()).image, Preprocessing.for_size(32))
-    (prediction,) = predict(model, steps.tensor, [f"class {i}" for i in range(10)])
+    (prediction,) = predict(model, spec, steps.tensor, [f"class {i}" for i in range(10)])
     expected = {rank: np.asarray(overlay(steps.cropped, grad_cam(model, spec, steps.tensor, prediction.indices[rank]),
                                                 alpha=0.45), dtype=float) for rank in (0, 2)}
     assert distance(expected[0], expected[2]) > 30  # the two classes' maps differ

@@ -97,15 +97,15 @@ def test_the_page_explains_plain_networks() -> None:
 
 
 def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer.runtime import devices
-    from explorer.runtime.devices import DoesNotFit
+    from explorer.runtime import memory
+    from explorer.runtime.memory import DoesNotFit, MemoryLimit
 
-    monkeypatch.setattr(devices, "free_bytes", lambda device: 50 * 2**20)
+    monkeypatch.setattr(memory, "device_memory", lambda device: MemoryLimit(50 * 2**20, 8 * 2**30, "cgroup v2"))
     with pytest.raises(DoesNotFit, match="Training resnet50 zero-init at 224x224 with batch 64 needs about"):
         train_models(twins(PRESETS["resnet50"]), steps=1, batch_size=64, input_size=224)
     at = open_app("zero_init", timeout=120, model="resnet152")
     at.number_input(key="zi_size").set_value(224).run()
-    assert not at.exception and any("but only 0.0 GiB is free" in e.value for e in at.error)
+    assert not at.exception and any("but only 0.05 GiB is free" in e.value for e in at.error)
 
 
 def test_a_second_session_sees_the_class_run_without_training_again() -> None:

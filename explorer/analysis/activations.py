@@ -27,9 +27,11 @@ import torch
 from torch import nn
 
 from explorer.analysis.anatomy import layer_table
+from explorer.analysis.memory_needs import LOWER_SIZE, memory_need, size_text
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.model.build import build_model, residual_branch_last_bn
 from explorer.runtime.i18n import N_, _
+from explorer.runtime.memory import RESERVATIONS
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec
@@ -234,13 +236,25 @@ def capture_activations(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
 
     ``model`` may be shared with other sessions: it is never hooked or changed. Raises
     `CaptureTooLarge` when the float16 maps would exceed ``budget_bytes`` (default:
-    `capture_budget`).
+    `capture_budget`), and `DoesNotFit` when the forward's activations plus the copies would
+    not fit in the memory free for them (held while the capture runs); both before the forward.
     """
     budget_bytes = capture_budget() if budget_bytes is None else budget_bytes
     needed = capture_bytes(points)
     if needed > budget_bytes:
         raise CaptureTooLarge(len(points), needed, budget_bytes)
     device = next(model.parameters()).device
+    size = (image.shape[1], image.shape[2])
+    what = _("Capturing the activations of {model} at {size} px").format(model=spec.name, size=size_text(size))
+    # The forward's activations where the model is; the float16 copies in this process's memory.
+    with RESERVATIONS.reserve(memory_need(spec, size), str(device), what, _(LOWER_SIZE)), \
+            RESERVATIONS.reserve(needed, "cpu", what, _(LOWER_SIZE)):
+        return _capture(model, spec, image, points, device)
+
+
+def _capture(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, points: Sequence[CapturePoint],
+             device: torch.device) -> tuple[Activation, ...]:
+    """`capture_activations` once the memory is held."""
     captured: dict[str, Activation] = {}
     # The same tensor reaches several points (a block's output is the next identity
     # shortcut's input): copy it once. Keyed by the tensor object and its version counter,

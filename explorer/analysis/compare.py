@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from explorer.analysis.activations import Activation, CapturePoint, capture_activations, capture_points
 from explorer.analysis.anatomy import LayerTable
+from explorer.analysis.memory_needs import LOWER_SIZE, refuse_if_too_big, size_text
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.predict import Prediction, grad_cam, predict
 from explorer.analysis.profiling import ThroughputReport
@@ -229,9 +230,17 @@ def stage_maps(activations: Sequence[Activation]) -> tuple[StageMap, ...]:
 
 def image_through(model: nn.Module, spec: ResNetSpec, image: Tensor, class_names: Sequence[str]) -> ImageThrough:
     """``image`` (3, H, W), preprocessed for ``model``, through it: one capture of the stage
-    outputs (`capture_activations`), the top-5 (`predict`) and Grad-CAM (`grad_cam`)."""
-    activations = capture_activations(model, spec, image, stage_output_points(spec, (image.shape[1], image.shape[2])))
-    (prediction,) = predict(model, image, class_names, topk=5)
+    outputs (`capture_activations`), the top-5 (`predict`) and Grad-CAM (`grad_cam`).
+
+    Raises `DoesNotFit` before any of them when the largest (Grad-CAM's backward) would not fit;
+    each then holds its own reservation while it runs.
+    """
+    size = (image.shape[1], image.shape[2])
+    refuse_if_too_big(spec, size, next(model.parameters()).device,
+               _("Grad-CAM of {model} at {size} px").format(model=spec.name, size=size_text(size)), LOWER_SIZE,
+               activations=2.0)
+    activations = capture_activations(model, spec, image, stage_output_points(spec, size))
+    (prediction,) = predict(model, spec, image, class_names, topk=5)
     return ImageThrough(stage_maps(activations), prediction, grad_cam(model, spec, image, prediction.indices[0]))
 
 

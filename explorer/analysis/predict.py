@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.analysis.memory_needs import LOWER_PICTURES, LOWER_SIZE, reserved, size_text
 from explorer.runtime.devices import synchronize
 from explorer.runtime.i18n import _
 from explorer.data.images import Preprocessing
@@ -61,11 +62,20 @@ class GradCamKey:
 
 
 
-def predict(model: nn.Module, images: torch.Tensor, class_names: Sequence[str], topk: int = 5) -> list[Prediction]:
-    """Classify preprocessed ``images`` (N, 3, H, W) or (3, H, W); one `Prediction` each."""
+def predict(model: nn.Module, spec: ResNetSpec, images: torch.Tensor, class_names: Sequence[str],
+            topk: int = 5) -> list[Prediction]:
+    """Classify preprocessed ``images`` (N, 3, H, W) or (3, H, W); one `Prediction` each.
+
+    Raises `DoesNotFit` before the forward when ``spec``'s activations for the whole batch at
+    this input size would not fit in the memory free for it (held while the forward runs).
+    """
     batch = images.unsqueeze(0) if images.dim() == 3 else images  # (N, 3, H, W)
     device = next(model.parameters()).device
-    with torch.inference_mode():
+    size = (batch.shape[2], batch.shape[3])
+    what = (_("Predicting {count} pictures with {model} at {size} px") if len(batch) > 1
+            else _("Predicting one picture with {model} at {size} px")).format(
+        count=len(batch), model=spec.name, size=size_text(size))
+    with reserved(spec, size, device, what, LOWER_PICTURES, batch=len(batch)), torch.inference_mode():
         batch = batch.to(device)
         synchronize(device)
         start = time.perf_counter()
@@ -88,11 +98,17 @@ def grad_cam(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, class_inde
 
     Grad-CAM on the output of ``stage`` (default: the last stage): the feature maps
     weighted by the spatial mean of the class score's gradient, ReLU, upsampled.
+
+    Raises `DoesNotFit` before the forward when the activations kept for the backward and
+    their gradients (about twice the layer table's activations) would not fit.
     """
     stage = stage or spec.stage_names[-1]
     device = next(model.parameters()).device
     captured: dict[str, torch.Tensor] = {}
-    with leased_view(model, spec) as view, torch.enable_grad():
+    size = (image.shape[1], image.shape[2])
+    what = _("Grad-CAM of {model} at {size} px").format(model=spec.name, size=size_text(size))
+    with reserved(spec, size, device, what, LOWER_SIZE, activations=2.0), leased_view(model, spec) as view, \
+            torch.enable_grad():
         handle = view.get_submodule(stage).register_forward_hook(lambda m, a, out: captured.setdefault("maps", out))
         try:
             logits = view(image.unsqueeze(0).to(device))  # (1, classes)

@@ -24,8 +24,10 @@ from torch import nn
 from explorer.analysis.anatomy import LayerRow, LayerTable, is_leaf_layer, layer_table
 from explorer.analysis.table_format import Column, RowsTable, format_shape
 from explorer.model.build import build_model
-from explorer.runtime.devices import DeviceKind, DoesNotFit, check_fits, synchronize
+from explorer.analysis.memory_needs import LOWER_BATCH, reserved
+from explorer.runtime.devices import DeviceKind, synchronize
 from explorer.runtime.i18n import _
+from explorer.runtime.memory import DoesNotFit
 from explorer.runtime.progress import Progress, Text, no_progress, part_of
 from explorer.model.spec import ResNetSpec
 
@@ -131,11 +133,13 @@ class _Timer:
         return (end - start) * 1e3  # type: ignore[operator]
 
 
-def _check_forward_fits(table: LayerTable, device: str, batch: int) -> None:
-    """`check_fits` for the weights plus ``batch`` images' activations (`DoesNotFit`)."""
-    check_fits(table.totals.param_bytes, table.totals.activation_bytes * batch, device,
-               _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
-                   model=table.spec.name, height=table.input_size[0], width=table.input_size[1], batch=batch))
+def _forward_reserved(table: LayerTable, device: str, batch: int):
+    """`reserved` for a model built for the measurement plus ``batch`` images' activations: held
+    while the block runs, or `DoesNotFit` before it."""
+    return reserved(table.spec, table.input_size, device,
+                    _("A forward pass of {model} at {height}x{width} with batch {batch}").format(
+                        model=table.spec.name, height=table.input_size[0], width=table.input_size[1], batch=batch),
+                    LOWER_BATCH, batch=batch, params=1.0)
 
 
 def _time_forward(model: nn.Module, x: torch.Tensor, repeats: int, cuda: bool, warmups: int = 1,
@@ -168,10 +172,17 @@ def measure_layer_costs(spec: ResNetSpec, input_size: int | tuple[int, int], dev
                         batch: int = 1, repeats: int = 3, seed: int = 0) -> CostReport:
     """Time every leaf call of one forward of ``batch`` random images (median of ``repeats``).
 
-    Raises `DoesNotFit` when weights plus activations would not fit in free memory.
+    Raises `DoesNotFit` before building when weights plus activations would not fit in the memory
+    free for them (held while it runs).
     """
     table = layer_table(spec, input_size)
-    _check_forward_fits(table, device, batch)
+    with _forward_reserved(table, device, batch):
+        return _measure_layer_costs(spec, table, device, batch, repeats, seed)
+
+
+def _measure_layer_costs(spec: ResNetSpec, table: LayerTable, device: str, batch: int, repeats: int,
+                         seed: int) -> CostReport:
+    """`measure_layer_costs` once the memory is held."""
     cuda = DeviceKind.of(device) is DeviceKind.CUDA
     model = build_model(spec, device, seed=seed)
     generator = torch.Generator().manual_seed(seed)
@@ -255,7 +266,14 @@ def measure_throughput(spec: ResNetSpec, input_size: int | tuple[int, int], devi
     """
     table = layer_table(spec, input_size)
     height, width = table.input_size
-    _check_forward_fits(table, device, max(batch_sizes))
+    with _forward_reserved(table, device, max(batch_sizes)):
+        return _measure_throughput(spec, table, device, batch_sizes, progress, repeats, seed)
+
+
+def _measure_throughput(spec: ResNetSpec, table: LayerTable, device: str, batch_sizes: Sequence[int],
+                        progress: Progress, repeats: int, seed: int) -> ThroughputReport:
+    """`measure_throughput` once the memory is held."""
+    height, width = table.input_size
     cuda = DeviceKind.of(device) is DeviceKind.CUDA
     per_batch = THROUGHPUT_WARMUPS + repeats
     steps = len(batch_sizes) * per_batch

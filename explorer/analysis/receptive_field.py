@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.analysis.memory_needs import LOWER_SIZE, reserved, size_text
 from explorer.model.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
 from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
@@ -235,7 +236,12 @@ def _gradient_fields(model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
     parameter = next(model.parameters())
     last = max((stage for stage, _position in requests), key=field_stages(spec).index)
     fields = []
-    with leased_view(model, spec) as view, torch.enable_grad():
+    size = (image.shape[1], image.shape[2])
+    what = _("The receptive field of {model}'s {stage} at {size} px").format(model=spec.name, stage=last,
+                                                                             size=size_text(size))
+    # Kept for the backward to the input, and their gradients: twice the activations up to the stage.
+    with reserved(spec, size, parameter.device, what, LOWER_SIZE, activations=2.0, through=last), \
+            leased_view(model, spec) as view, torch.enable_grad():
         x = image.unsqueeze(0).to(parameter.device, parameter.dtype).requires_grad_(True)  # (1, C, H, W)
         outputs = _stage_outputs(view, x, last)
         for stage, (row, column) in requests:

@@ -13,7 +13,7 @@ from explorer.runtime.i18n import N_
 from explorer.data.shapes import task_batch
 from explorer.model.kinds import Shortcut
 from explorer.model.spec import ResNetSpec
-from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms
+from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms, training_memory
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110)  # the CIFAR ResNets of section 4.2 (6n + 2)
 DEFAULT_SHALLOW, DEFAULT_DEEP = 20, 56  # the pair of the paper's Fig. 1
@@ -49,4 +49,8 @@ def initial_gradients(spec: ResNetSpec, seed: int, batch_size: int) -> dict[str,
     for model_spec in models.values():
         check_training_memory(model_spec, size, batch_size)
     inputs, labels = task_batch(batch_size, size, spec.num_classes, seed)
-    return {label: gradient_norms(model_spec, seed, inputs, labels) for label, model_spec in models.items()}
+    gradients = {}
+    for label, model_spec in models.items():  # one at a time, each holding its memory while it runs
+        with training_memory(model_spec, size, batch_size):
+            gradients[label] = gradient_norms(model_spec, seed, inputs, labels)
+    return gradients

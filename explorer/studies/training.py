@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.analysis.anatomy import layer_table
+from explorer.analysis.memory_needs import LOWER_BATCH, refuse_if_too_big, reserved
 from explorer.model.build import build_model
-from explorer.runtime.devices import check_fits
 from explorer.runtime.i18n import _
 from explorer.runtime.progress import Progress, Text, no_progress, part_of
 from explorer.data.shapes import task_batch
@@ -117,16 +116,25 @@ def gradient_norms(spec: ResNetSpec, seed: int, inputs: torch.Tensor, labels: to
     )
 
 
-def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) -> None:
-    """Refuse (`DoesNotFit`) a training step that would not fit in free CPU memory.
+def training_memory(spec: ResNetSpec, input_size: int, batch_size: int):
+    """The CPU memory of training ``spec``, held while the block runs, or `DoesNotFit` before it.
 
     Weights, their gradients and SGD momentum (3x the parameters), plus every activation of
     the batch twice (kept for backward, and its gradient).
     """
-    totals = layer_table(spec, input_size).totals
-    check_fits(3 * totals.param_bytes, 2 * totals.activation_bytes * batch_size, "cpu",
-               _("Training {name} at {size}x{size} with batch {batch}").format(name=spec.name, size=input_size,
-                                                                                batch=batch_size))
+    return reserved(spec, input_size, "cpu", _training_what(spec, input_size, batch_size), LOWER_BATCH,
+                    batch=batch_size, params=3.0, activations=2.0)
+
+
+def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) -> None:
+    """Refuse now (`DoesNotFit`) training that `training_memory` would refuse: asked before a run starts."""
+    refuse_if_too_big(spec, input_size, "cpu", _training_what(spec, input_size, batch_size), LOWER_BATCH,
+                      batch=batch_size, params=3.0, activations=2.0)
+
+
+def _training_what(spec: ResNetSpec, input_size: int, batch_size: int) -> str:
+    return _("Training {name} at {size}x{size} with batch {batch}").format(name=spec.name, size=input_size,
+                                                                            batch=batch_size)
 
 
 def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32, lr: float = 0.05, seed: int = 0,
@@ -151,7 +159,8 @@ def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32,
             histories[label] = partial  # train's own history, growing
             model_progress(fraction, step_text(label, partial[-1], steps), histories)
 
-        histories[label] = train(build_model(spec, seed=seed), inputs, labels, steps, batch_size, lr, seed, report)
+        with training_memory(spec, input_size, batch_size):
+            histories[label] = train(build_model(spec, seed=seed), inputs, labels, steps, batch_size, lr, seed, report)
     return histories
 
 

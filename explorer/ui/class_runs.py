@@ -13,6 +13,7 @@ from typing import TypeVar
 import streamlit as st
 
 from explorer.runtime.i18n import _
+from explorer.runtime.memory import process_memory
 from explorer.studies.shared_results import Finished, SharedResults, SharedRun
 from explorer.ui.session_memo import remembered
 
@@ -22,20 +23,23 @@ T = TypeVar("T")
 # A waiter whose page reruns (any click) is interrupted and rejoins at once; only a run that
 # nobody rejoins within this time stops (a stop button's click, a closed tab).
 RERUN_GRACE_S = 3.0
+UNKNOWN_MEMORY = 4 * 2**30  # where no limit can be read (not Linux): a small laptop's
 
 
 def budget_bytes(variable: str, default_share: float) -> int:
-    """``variable`` in MiB if set, else ``default_share`` of the machine's memory (at least 512 MiB)."""
+    """``variable`` in MiB if set, else ``default_share`` of the memory this process may use (at least
+    512 MiB): the cgroup's limit in a pod, else the host's memory (`process_memory`), else 4 GiB."""
     if variable in os.environ:
         return int(os.environ[variable]) * 2**20
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit = process_memory()
+    total = limit.total if limit is not None and limit.total is not None else UNKNOWN_MEMORY
     return max(512 * 2**20, int(total * default_share))
 
 
 @st.cache_resource
 def class_models() -> SharedResults:
     """Models every session shares, by (spec, weights, device); bounded by their bytes
-    (``EXPLORER_MODEL_CACHE_MB``, default a quarter of the memory), least recently used out."""
+    (``EXPLORER_MODEL_CACHE_MB``, default a quarter of the memory limit), least recently used out."""
     return SharedResults(budget_bytes("EXPLORER_MODEL_CACHE_MB", 0.25))
 
 

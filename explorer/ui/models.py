@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explorer.analysis.anatomy import layer_table
+from explorer.analysis.memory_needs import LOWER_SIZE
 from explorer.model.spec import ResNetSpec
 from explorer.model.checkpoint import Checkpoint, CheckpointError
 from explorer.model.pretrained import WeightsUnavailable, available_weights, weights_file
 from explorer.model.sources import ModelSource, SourceKind, load_model, weights_source
 from explorer.runtime.bounded_cache import BytesBoundedCache
-from explorer.runtime.devices import DoesNotFit, check_fits, describe_device
+from explorer.runtime.devices import describe_device
 from explorer.runtime.i18n import _
+from explorer.runtime.memory import RESERVATIONS, DoesNotFit
 from explorer.runtime.progress import RunStopped, Text
 from explorer.studies.shared_results import SharedRun
 from explorer.ui.class_runs import budget_bytes, class_models, follow_shared
@@ -44,9 +46,19 @@ def _class_model(spec: ResNetSpec, source: ModelSource, device: str) -> nn.Modul
 
         return load_model(spec, source, device, None, progress)
 
-    return follow_shared(class_models(), (spec, source, device), build, model_bytes,
-                         _("Building {model} ({weights}) on {device}…").format(model=spec.name,
-                                                                               weights=source.short_label, device=device))
+    key = (spec, source, device)
+    # A model being built holds its bytes until it is kept (then the memory limit counts it as used).
+    holding = (RESERVATIONS.reserve(_build_bytes(spec), device, _("Building {model}").format(model=spec.name),
+                                    _(LOWER_SIZE)) if class_models().finished(key) is None else contextlib.nullcontext())
+    with holding:
+        return follow_shared(class_models(), key, build, model_bytes,
+                             _("Building {model} ({weights}) on {device}…").format(
+                                 model=spec.name, weights=source.short_label, device=device))
+
+
+def _build_bytes(spec: ResNetSpec) -> int:
+    """What building ``spec`` allocates: its parameters and buffers, from the layer table (no weights made)."""
+    return layer_table(spec, spec.natural_input_size).totals.param_bytes
 
 
 def _private_models() -> BytesBoundedCache:
@@ -63,7 +75,11 @@ def _private_model(spec: ResNetSpec, source: ModelSource, device: str, checkpoin
     models, key = _private_models(), (spec, source, device)
     model = models.get(key)
     if model is None:
-        with st.spinner(_("Loading the checkpoint into {model} on {device}…").format(model=spec.name, device=device)):
+        # The model's own copy of the checkpoint's tensors (or of its parameters, if the table says more).
+        tensors = sum(t.numel() * t.element_size() for t in checkpoint.state_dict.values()) if checkpoint else 0
+        with RESERVATIONS.reserve(max(tensors, _build_bytes(spec)), device,
+                                  _("Loading the checkpoint into {model}").format(model=spec.name), _(LOWER_SIZE)), \
+                st.spinner(_("Loading the checkpoint into {model} on {device}…").format(model=spec.name, device=device)):
             model = load_model(spec, source, device, checkpoint)
         models.put(key, model, model_bytes(model))
     return model
@@ -85,12 +101,9 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     weights, clearly labelled.
     """
     device = describe_device().device
-    table = layer_table(spec, spec.natural_input_size)
     failed: dict[str, WeightsUnavailable] = st.session_state.setdefault("unavailable_weights", {})
     file = None
     try:
-        check_fits(table.totals.param_bytes, table.totals.activation_bytes, device,
-                   _("Building {model}").format(model=spec.name))
         if source.kind is SourceKind.CHECKPOINT:
             return LoadedModel(_private_model(spec, source, device, checkpoint), source)
         file = weights_file(available_weights(spec)[source.weights]) if source.kind is SourceKind.IMAGENET else None
@@ -103,7 +116,11 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
         st.error(str(error))
         st.warning(_("Continuing with **random weights (seed 0)**: what follows is an untrained network."))
         fallback = weights_source(spec, "random")
-        return LoadedModel(_class_model(spec, fallback, device), fallback)
+        try:
+            return LoadedModel(_class_model(spec, fallback, device), fallback)
+        except DoesNotFit as refused:
+            st.error(str(refused))
+            return None
     except (CheckpointError, DoesNotFit) as error:
         st.error(str(error))
         return None

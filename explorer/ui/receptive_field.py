@@ -14,6 +14,7 @@ from explorer.analysis.receptive_field import (
 from explorer.figures.rasters import receptive_field_picture
 from explorer.figures.receptive_field import receptive_field_sizes
 from explorer.model.spec import ResNetSpec
+from explorer.runtime.memory import DoesNotFit
 from explorer.runtime.i18n import _
 from explorer.ui.session_memo import remembered
 
@@ -49,12 +50,17 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     row_label = _("Row of {stage}'s {rows}×{columns} map").format(stage=stage, rows=rows, columns=columns)
     row = _position_slider(rows_box, row_label, rows, f"{prefix}_rf_row_{stage}")
     column = _position_slider(columns_box, _("Column"), columns, f"{prefix}_rf_column_{stage}")
-    with st.spinner(_("The gradient of {stage} at ({row}, {column}) with respect to every input pixel…").format(
-            stage=stage, row=row, column=column)):
-        (found,) = remembered(f"{prefix}_rf_field", (memo_key, stage, row, column),
-                              lambda: receptive_fields(model, spec, image, [(stage, (row, column))]), max_entries=16)
-    with st.spinner(_("The receptive field of every stage's centre…")):
-        centres = remembered(f"{prefix}_rf_centres", memo_key, lambda: stage_centre_fields(model, spec, image))
+    try:
+        with st.spinner(_("The gradient of {stage} at ({row}, {column}) with respect to every input pixel…").format(
+                stage=stage, row=row, column=column)):
+            (found,) = remembered(f"{prefix}_rf_field", (memo_key, stage, row, column),
+                                  lambda: receptive_fields(model, spec, image, [(stage, (row, column))]),
+                                  max_entries=16)
+        with st.spinner(_("The receptive field of every stage's centre…")):
+            centres = remembered(f"{prefix}_rf_centres", memo_key, lambda: stage_centre_fields(model, spec, image))
+    except DoesNotFit as error:  # refused before the backward: too big at this input size
+        st.error(str(error))
+        return
     left, right = st.columns(2)
     left.image(receptive_field_picture(picture, found.effective, found.box, found.effective_box),
                width="stretch", caption=_("cyan: theoretical box · reds: effective field (square root of the gradient) "

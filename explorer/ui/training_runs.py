@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import streamlit as st
 
-from explorer.runtime.devices import DoesNotFit
+from explorer.runtime.memory import DoesNotFit
 from explorer.runtime.i18n import _
 from explorer.runtime.progress import RunStopped
 from explorer.studies.training import TrainingRun, TrainStep, curves_bytes
