@@ -17,7 +17,6 @@ from explorer.analysis.activations import (
 )
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
-from explorer.analysis.activations import ColourScale
 from explorer.figures.maps import channel_grid, depth_statistics, side_by_side
 from explorer.data.images import Preprocessing
 from explorer.model.views import MAX_IDLE_VIEWS, leased_view
