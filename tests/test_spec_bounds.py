@@ -11,7 +11,8 @@ import pytest
 from explorer.cli import build_parser, spec_from_args
 from explorer.model.fields import MAX_DIGITS, MAX_FIELD_TEXT
 from explorer.model.presets import PRESETS
-from explorer.model.spec import MAX_DEPTH, MAX_PLANES, MAX_STAGES, SPEC_FIELDS, ResNetSpec, spec_for_depth
+from explorer.model.bounds import MAX_DEPTH, MAX_PLANES, MAX_STAGES
+from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth
 from explorer.model.token import MAX_TOKEN_LENGTH, spec_from_token, spec_to_token
 from tests.conftest import open_app
 

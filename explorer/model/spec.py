@@ -20,92 +20,16 @@ from __future__ import annotations
 
 import enum
 import math
-import operator
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from explorer.model.bounds import MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_range, checked_stages, refuse_huge, whole
 from explorer.model.depth import default_block, default_planes, default_stages, stages_for_depth
 from explorer.model.families import IMAGENET, Family, family_of
 from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
 from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle, enum_value
 from explorer.model.preset_rows import PRESET_ROWS
 from explorer.runtime.i18n import N_, _
-
-# The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
-# is a typo, and building it would only hang the app.
-MAX_BLOCKS = 1000
-# The depth of `MAX_BLOCKS` bottlenecks (3 convs each, plus stem and fc): `spec_for_depth` refuses more.
-MAX_DEPTH = 3 * MAX_BLOCKS + 2
-# Published ResNets have 3 (CIFAR) or 4 stages; each stage halves the picture, so past 8 the
-# last maps would be 1x1 even at 512 px. Checked first, before anything grows with the count.
-MAX_STAGES = 8
-# The widest stage of any published ResNet has 512 planes (2048 channels out); 65536 is far
-# beyond it and still a number every later step computes with exactly.
-MAX_PLANES = 65536
-
-
-def _checked_stages(stages: Any) -> tuple[int, ...]:
-    """``stages`` as whole numbers, refused (ValueError) before anything is made from them.
-
-    The count of stages is checked before the entries are read, and the blocks before any
-    per-stage default is made: the paper's planes double per stage (``64·2**i``), so a
-    link of thousands of stages would otherwise cost seconds and gigabytes of big integers.
-    """
-    stages = tuple(stages)
-    if not stages:
-        raise ValueError(_("A ResNet needs at least one stage of residual blocks; stages is empty."))
-    if len(stages) > MAX_STAGES:
-        raise ValueError(_(
-            "{count:,} stages is far beyond any ResNet (published ones have 3 or 4, and each stage "
-            "halves the picture). Use at most {most} stages."
-        ).format(count=len(stages), most=MAX_STAGES))
-    stages = tuple(_whole("stages", n) for n in stages)
-    if any(n < 1 for n in stages):
-        raise ValueError(_(
-            "Every stage needs at least one block, but stages={stages} "
-            "has a stage with none. Remove that stage or give it a block."
-        ).format(stages=list(stages)))
-    if sum(stages) > MAX_BLOCKS:
-        _refuse_huge("stages", sum(stages), MAX_BLOCKS)
-        raise ValueError(_(
-            "{blocks:,} blocks is far beyond any trained ResNet (the deepest "
-            "published one, CIFAR ResNet-1202, has 600). Use at most {most:,} blocks."
-        ).format(blocks=sum(stages), most=MAX_BLOCKS))
-    return stages
-
-
-def _whole(name: str, value: Any) -> int:
-    """``value`` as an int (ints and int-like numbers such as numpy's); ValueError for anything else."""
-    try:
-        return operator.index(value)
-    except TypeError:
-        shown = repr(value)
-        raise ValueError(_("{name} must be a whole number, got {value}.").format(
-            name=name, value=shown if len(shown) <= 40 else shown[:40] + "…")) from None
-
-
-def _refuse_huge(name: str, value: int, most: int) -> None:
-    """ValueError naming only the digit count of a ``value`` too long to show in a message."""
-    if abs(value) >= 10**15:
-        raise ValueError(_("{name} holds a number of {count} digits, far more than the explorer builds (at most "
-                           "{most:,}).").format(name=name, count=_digits(value), most=most))
-
-
-def _digits(value: int) -> int:
-    """How many decimal digits ``value`` has, without writing it out (Python limits that to 4300)."""
-    return math.floor(math.log10(abs(value))) + 1
-
-
-def _check_range(name: str, value: int, most: int | None) -> None:
-    """ValueError unless ``1 <= value <= most``, naming the field."""
-    _refuse_huge(name, value, most or 1)
-    if value < 1:
-        raise ValueError(_("{name} must be a positive whole number, got {value}.").format(name=name, value=value))
-    if most is not None and value > most:
-        raise ValueError(_(
-            "{name}={value:,} is more than the explorer builds (at most {most:,}); "
-            "no published ResNet comes near it."
-        ).format(name=name, value=value, most=most))
 
 
 @dataclass(frozen=True)
@@ -178,9 +102,9 @@ class ResNetSpec:
                     raise ValueError(f"{name}={error}") from None
         for name, info in SPEC_FIELDS.items():
             if info.widget is Widget.NUMBER:
-                set_field(self, name, _whole(name, getattr(self, name)))
-        set_field(self, "stages", _checked_stages(self.stages))
-        planes = tuple(_whole("stage_planes", p) for p in self.stage_planes)
+                set_field(self, name, whole(name, getattr(self, name)))
+        set_field(self, "stages", checked_stages(self.stages))
+        planes = tuple(whole("stage_planes", p) for p in self.stage_planes)
         set_field(self, "stage_planes", planes or default_planes(len(self.stages), IMAGENET.base_planes))
         set_field(self, "dilate", tuple(bool(d) for d in self.dilate) or (False,) * max(len(self.stages) - 1, 0))
         self._validate()
@@ -198,16 +122,16 @@ class ResNetSpec:
                 "got {count}."
             ).format(expected=len(self.stages) - 1, count=len(self.dilate)))
         for planes in self.stage_planes:
-            _refuse_huge("stage_planes", planes, MAX_PLANES)
+            refuse_huge("stage_planes", planes, MAX_PLANES)
         if any(p < 1 for p in self.stage_planes):
             raise ValueError(_("Every stage needs at least one channel; stage_planes={planes}.").format(
                 planes=list(self.stage_planes)))
         for name, info in SPEC_FIELDS.items():
             if info.widget is Widget.NUMBER:
-                _check_range(name, getattr(self, name), info.maximum)
-            elif info.widget is Widget.INTS and name != "stages":  # stages: checked in `_checked_stages`
+                check_range(name, getattr(self, name), info.maximum)
+            elif info.widget is Widget.INTS and name != "stages":  # stages: checked in `checked_stages`
                 for value in getattr(self, name):
-                    _check_range(name, value, info.maximum)
+                    check_range(name, value, info.maximum)
         if self.stem is Stem.DEEP and self.stem_width < 2:
             raise ValueError(_("A deep stem halves stem_width in its first two convs: use stem_width >= 2."))
         if self.block is Block.BASIC:
@@ -409,9 +333,9 @@ def spec_for_depth(base: ResNetSpec, depth: int) -> ResNetSpec:
     stages (2,2,2 of bottlenecks; 3,3,3 of basic blocks), in the picker and on the command
     line alike. A new stage count re-derives the per-stage fields (see `with_changes`).
     """
-    depth = _whole("depth", depth)
+    depth = whole("depth", depth)
     if depth > MAX_DEPTH:  # before any arithmetic on it: a depth may come from a command line
-        _refuse_huge("depth", depth, MAX_DEPTH)
+        refuse_huge("depth", depth, MAX_DEPTH)
         raise ValueError(_("A depth of {depth:,} is far beyond any trained ResNet (the deepest published one, "
                            "CIFAR ResNet-1202, has 1202 layers). Use at most {most:,}.").format(
                                depth=depth, most=MAX_DEPTH))
