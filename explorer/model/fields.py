@@ -43,7 +43,8 @@ def _check_length(text: str) -> None:
 
 
 def _whole_number(text: str, complaint: str) -> int:
-    """``int(text)``, refusing more than `MAX_DIGITS` digits before converting; ValueError ``complaint`` if not a number."""
+    """``int(text)``, refusing more than `MAX_DIGITS` digits before converting; ValueError ``complaint``
+    if it is not a number."""
     digits = text.strip().lstrip("+-")
     if len(digits) > MAX_DIGITS:
         raise ValueError(_("A number of {count} digits is far beyond any field of a ResNet (at most {most} "

@@ -23,7 +23,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from explorer.model.bounds import MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_range, checked_stages, refuse_huge, whole
+from explorer.model.bounds import (MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_range, checked_stages, refuse_huge,
+                                   whole)
 from explorer.model.depth import default_block, default_planes, default_stages, stages_for_depth
 from explorer.model.families import IMAGENET, Family, family_of
 from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
