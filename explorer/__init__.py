@@ -52,7 +52,7 @@ _API: dict[str, str] = {
     "class_names_for": "model.sources", "load_model": "model.sources", "preprocessing_for": "model.sources",
     "SourceKind": "model.sources", "weights_source": "model.sources",
     # model.spec
-    "MAX_BLOCKS": "model.spec", "ResNetSpec": "model.spec", "SPEC_FIELDS": "model.spec",
+    "MAX_BLOCKS": "model.bounds", "ResNetSpec": "model.spec", "SPEC_FIELDS": "model.spec",
     "spec_for_depth": "model.spec",
     # model.token
     "spec_from_token": "model.token", "spec_to_token": "model.token",

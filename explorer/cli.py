@@ -175,6 +175,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.checkpoint:
         with open(args.checkpoint, "rb") as f:
             checkpoint = read_checkpoint(f.read())
+        for note in checkpoint.notes:  # what reading changed, apart from the results on stdout
+            print(f"note: {note}", file=sys.stderr)
     if args.model:
         spec = spec_from_token(args.model)
     elif checkpoint is not None:
@@ -298,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--model", help="preset or model link, e.g. resnet50 or 'resnet50;stem=deep' "
                                              "(default resnet50, or what the checkpoint looks like)")
     predict_cmd.add_argument("--weights", help="torchvision weights name (default: the model's DEFAULT), or random")
-    predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file, read with weights_only=True; a fc with other classes replaces the model's")
+    predict_cmd.add_argument("--checkpoint", metavar="FILE", help="a state dict file read with weights_only=True, or a .safetensors file (judged by content); a fc with other classes replaces the model's")
     predict_cmd.add_argument("--classes", metavar="FILE", help="class names, one per line; overrides the checkpoint's")
     predict_cmd.add_argument("--topk", type=int, default=5)
     predict_cmd.add_argument("--input", type=int, help=f"input side for non-ImageNet weights (default {IMAGENET.input_size}, CIFAR {CIFAR.input_size})")

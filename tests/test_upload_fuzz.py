@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save as safetensors_bytes
 
 from explorer.model.build import build_model
 from explorer.data.images import ImageError, decode_image
@@ -117,6 +118,51 @@ def test_mutated_checkpoints_end_in_a_checkpoint_error(zipped: bool) -> None:
         for data in mutants(original, seed, MUTANTS_PER_SEED):
             errors += isinstance(check_checkpoint(data), CheckpointError)
     assert errors > 0  # the mutations do reach the error paths
+
+
+def test_mutated_safetensors_end_in_a_checkpoint_error() -> None:
+    original = safetensors_bytes(small_state())
+    assert isinstance(check_checkpoint(original), Checkpoint)
+    errors = 0
+    for seed in range(4):
+        for data in mutants(original, 100 + seed, MUTANTS_PER_SEED):
+            errors += isinstance(check_checkpoint(data), CheckpointError)
+    header = len(original) - sum(t.numel() * t.element_size() for t in small_state().values()) - 8
+    for seed in range(2):  # mutations aimed at the header: lengths, offsets, dtypes, shapes
+        rng = random.Random(200 + seed)
+        for _ in range(MUTANTS_PER_SEED):
+            buffer = bytearray(original)
+            for _ in range(rng.randint(1, 4)):
+                buffer[rng.randrange(header + 8)] = rng.choice(b'0123456789[]{}",:FIU ')
+            errors += isinstance(check_checkpoint(bytes(buffer)), CheckpointError)
+    assert errors > 0
+
+
+def zip_directory_mutants(data: bytes, seed: int, count: int) -> list[bytes]:
+    """``data`` with numbers of its zip's central directory and end record overwritten: sizes,
+    offsets, counts, compression methods."""
+    rng = random.Random(seed)
+    records = [i for i in range(len(data)) if data.startswith((b"PK\x01\x02", b"PK\x05\x06"), i)]
+    out = []
+    for _ in range(count):
+        buffer = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            record = rng.choice(records)
+            field = record + rng.choice([8, 10, 16, 20, 24, 28, 30, 42] if buffer[record + 2] == 1 else [8, 10, 12, 16])
+            width = 2 if field - record in (8, 10, 28, 30) else 4
+            value = rng.choice([0, 1, 8, 2**16 - 1, 2**31, 2**32 - 1, rng.randrange(2**(8 * width))])
+            buffer[field:field + width] = (value % 2**(8 * width)).to_bytes(width, "little")
+        out.append(bytes(buffer))
+    return out
+
+
+def test_zip_directory_mutations_end_in_a_checkpoint_error() -> None:
+    original = saved({"model_state_dict": small_state(), "classes": [f"c{i}" for i in range(10)]})
+    errors = 0
+    for seed in range(3):
+        for data in zip_directory_mutants(original, seed, MUTANTS_PER_SEED):
+            errors += isinstance(check_checkpoint(data), CheckpointError)
+    assert errors > MUTANTS_PER_SEED  # most directory damage is caught
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"])

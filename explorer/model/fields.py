@@ -29,9 +29,34 @@ class Widget(enum.Enum):
 
 
 _FLAGS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+# The longest text one field's value is read from, and the most digits in one of its numbers:
+# a model of at most 8 stages writes every field in far fewer. Longer text is refused before it
+# is split or converted, so a pasted megabyte costs nothing.
+MAX_FIELD_TEXT = 200
+MAX_DIGITS = 9
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_FIELD_TEXT:
+        raise ValueError(_("A value of {length:,} characters is far longer than any field of a ResNet takes "
+                           "(at most {most}).").format(length=len(text), most=MAX_FIELD_TEXT))
+
+
+def _whole_number(text: str, complaint: str) -> int:
+    """``int(text)``, refusing more than `MAX_DIGITS` digits before converting; ValueError ``complaint``
+    if it is not a number."""
+    digits = text.strip().lstrip("+-")
+    if len(digits) > MAX_DIGITS:
+        raise ValueError(_("A number of {count} digits is far beyond any field of a ResNet (at most {most} "
+                           "digits).").format(count=len(digits), most=MAX_DIGITS))
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(complaint) from None
 
 
 def _parse_flag(text: str) -> bool:
+    _check_length(text)
     try:
         return _FLAGS[text.strip().lower()]
     except KeyError:
@@ -39,6 +64,7 @@ def _parse_flag(text: str) -> bool:
 
 
 def _parse_flags(text: str) -> tuple[bool, ...]:
+    _check_length(text)
     try:
         return tuple(_FLAGS[v.strip().lower()] for v in text.split(",") if v.strip())
     except KeyError:
@@ -47,18 +73,14 @@ def _parse_flags(text: str) -> tuple[bool, ...]:
 
 
 def _parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(_("{text!r} is not a number: a whole number is expected.").format(text=text)) from None
+    _check_length(text)
+    return _whole_number(text, _("{text!r} is not a number: a whole number is expected.").format(text=text))
 
 
 def _parse_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ValueError(_("{text!r} is not a list of whole numbers separated by commas, like 3,4,6,3.").format(
-            text=text)) from None
+    _check_length(text)
+    complaint = _("{text!r} is not a list of whole numbers separated by commas, like 3,4,6,3.").format(text=text)
+    return tuple(_whole_number(v, complaint) for v in text.replace(" ", "").split(",") if v)
 
 
 def _format_flag(value: bool) -> str:
@@ -94,8 +116,8 @@ class FieldInfo:
     flag: str = ""
     enum: type[enum.Enum] | None = None  # the choices of SELECT and RADIO fields
     choice_labels: tuple[str, ...] = ()  # what the picker shows for each choice, if not the value
-    # The largest value of a NUMBER field (the smallest is 1), far beyond any published net:
-    # past it a value is a typo, and the picker's input needs a bound.
+    # The largest value of a NUMBER field, or of each entry of an INTS one (the smallest is 1),
+    # far beyond any published net: past it a value is a typo, and the picker's input needs a bound.
     maximum: int | None = None
     per_stage: bool = False  # one entry per stage (or per later stage): re-derived when the count changes
     bottleneck_only: bool = False  # meaningless for basic blocks: the picker hides it there
@@ -127,8 +149,9 @@ def switch(label: str, help: str) -> dict[str, FieldInfo]:
     return {_INFO: FieldInfo(label, help, Widget.CHECKBOX, _parse_flag, _format_flag)}
 
 
-def ints(label: str, help: str, flag: str = "", per_stage: bool = False) -> dict[str, FieldInfo]:
-    return {_INFO: FieldInfo(label, help, Widget.INTS, _parse_ints, _format_ints, flag=flag, per_stage=per_stage)}
+def ints(label: str, help: str, maximum: int, flag: str = "", per_stage: bool = False) -> dict[str, FieldInfo]:
+    return {_INFO: FieldInfo(label, help, Widget.INTS, _parse_ints, _format_ints, flag=flag, maximum=maximum,
+                             per_stage=per_stage)}
 
 
 def later_stage_flags(label: str, help: str) -> dict[str, FieldInfo]:

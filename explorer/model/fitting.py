@@ -121,9 +121,13 @@ def fit_head(spec: ResNetSpec, checkpoint: Checkpoint) -> tuple[ResNetSpec, str 
     classes = checkpoint.num_classes
     if classes is None or classes == spec.num_classes:
         return spec, None
-    resized = spec.with_changes(num_classes=classes)
-    if not fits(resized, checkpoint.state_dict):
-        return spec, None
+    try:
+        resized = spec.with_changes(num_classes=classes)
+        if not fits(resized, checkpoint.state_dict):
+            return spec, None
+    except ValueError as error:  # e.g. more classes than a spec allows: the checkpoint is what is off
+        raise CheckpointError(_("The checkpoint's fc has {classes:,} outputs, which {model} cannot take: "
+                                "{reason}").format(classes=classes, model=spec.name, reason=error)) from None
     return resized, _("The checkpoint's fc has {classes} outputs, so the model's {before}-class fc was "
                       "replaced by a {classes}-class one before loading: the model's classes were taken from the "
                       "checkpoint.").format(classes=classes, before=spec.num_classes)

@@ -23,16 +23,14 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from explorer.model.bounds import (MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_range, checked_stages, refuse_huge,
+                                   whole)
 from explorer.model.depth import default_block, default_planes, default_stages, stages_for_depth
 from explorer.model.families import IMAGENET, Family, family_of
 from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
 from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle, enum_value
 from explorer.model.preset_rows import PRESET_ROWS
 from explorer.runtime.i18n import N_, _
-
-# The largest published ResNet (CIFAR ResNet-1202) has 600 blocks; far beyond that a spec
-# is a typo, and building it would only hang the app.
-MAX_BLOCKS = 1000
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,8 @@ class ResNetSpec:
 
     # Blocks per stage; one entry per stage ("layer1", "layer2", ...).
     stages: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata=ints(
-        N_("Blocks per stage"), N_("Residual blocks in each stage, e.g. 3,4,6,3 (ResNet-50) or 3,24,36,3.")))
+        N_("Blocks per stage"), N_("Residual blocks in each stage, e.g. 3,4,6,3 (ResNet-50) or 3,24,36,3."),
+        MAX_BLOCKS))
     # Residual block type; decides the expansion (1 or 4) and how depth is counted.
     block: Block = field(default=Block.BOTTLENECK, metadata=choice(
         Block, N_("Block"), N_("basic: two 3x3 convs (ResNet-18/34). bottleneck: 1x1 → 3x3 → 1x1, ×4 wider out (50+).")))
@@ -49,7 +48,7 @@ class ResNetSpec:
     # Empty means the paper's doubling from 64: (64, 128, 256, 512) for four stages.
     stage_planes: tuple[int, ...] = field(default=(), metadata=ints(
         N_("Planes per stage"), N_("The inner width of each stage's blocks, e.g. 64,128,256,512; leave empty to double "
-        "from 64."), flag="planes", per_stage=True))
+        "from 64."), MAX_PLANES, flag="planes", per_stage=True))
     # Grouped 3x3 conv in bottlenecks (ResNeXt cardinality); 1 for plain ResNets.
     groups: int = field(default=1, metadata=number(
         N_("Groups"), N_("ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d)."), 256, bottleneck_only=True))
@@ -102,25 +101,17 @@ class ResNetSpec:
                     set_field(self, name, enum_value(info.enum, getattr(self, name)))
                 except ValueError as error:
                     raise ValueError(f"{name}={error}") from None
-        set_field(self, "stages", tuple(int(n) for n in self.stages))
-        planes = tuple(int(p) for p in self.stage_planes) or default_planes(len(self.stages), IMAGENET.base_planes)
-        set_field(self, "stage_planes", planes)
+        for name, info in SPEC_FIELDS.items():
+            if info.widget is Widget.NUMBER:
+                set_field(self, name, whole(name, getattr(self, name)))
+        set_field(self, "stages", checked_stages(self.stages))
+        planes = tuple(whole("stage_planes", p) for p in self.stage_planes)
+        set_field(self, "stage_planes", planes or default_planes(len(self.stages), IMAGENET.base_planes))
         set_field(self, "dilate", tuple(bool(d) for d in self.dilate) or (False,) * max(len(self.stages) - 1, 0))
         self._validate()
 
     def _validate(self) -> None:
-        if not self.stages:
-            raise ValueError(_("A ResNet needs at least one stage of residual blocks; stages is empty."))
-        if any(n < 1 for n in self.stages):
-            raise ValueError(_(
-                "Every stage needs at least one block, but stages={stages} "
-                "has a stage with none. Remove that stage or give it a block."
-            ).format(stages=list(self.stages)))
-        if sum(self.stages) > MAX_BLOCKS:
-            raise ValueError(_(
-                "{blocks:,} blocks is far beyond any trained ResNet (the deepest "
-                "published one, CIFAR ResNet-1202, has 600). Use at most {most:,} blocks."
-            ).format(blocks=sum(self.stages), most=MAX_BLOCKS))
+        # Sizes first: every check after these (and every table and build) computes with them.
         if len(self.stage_planes) != len(self.stages):
             raise ValueError(_(
                 "stage_planes has {widths} widths but there are "
@@ -131,20 +122,17 @@ class ResNetSpec:
                 "dilate needs one flag for each stage after the first ({expected}), "
                 "got {count}."
             ).format(expected=len(self.stages) - 1, count=len(self.dilate)))
-        for name, info in SPEC_FIELDS.items():
-            if info.widget is not Widget.NUMBER:
-                continue
-            value = getattr(self, name)
-            if value < 1:
-                raise ValueError(_("{name} must be a positive whole number, got {value}.").format(name=name, value=value))
-            if info.maximum is not None and value > info.maximum:
-                raise ValueError(_(
-                    "{name}={value:,} is more than the explorer builds (at most {most:,}); "
-                    "no published ResNet comes near it."
-                ).format(name=name, value=value, most=info.maximum))
+        for planes in self.stage_planes:
+            refuse_huge("stage_planes", planes, MAX_PLANES)
         if any(p < 1 for p in self.stage_planes):
             raise ValueError(_("Every stage needs at least one channel; stage_planes={planes}.").format(
                 planes=list(self.stage_planes)))
+        for name, info in SPEC_FIELDS.items():
+            if info.widget is Widget.NUMBER:
+                check_range(name, getattr(self, name), info.maximum)
+            elif info.widget is Widget.INTS and name != "stages":  # stages: checked in `checked_stages`
+                for value in getattr(self, name):
+                    check_range(name, value, info.maximum)
         if self.stem is Stem.DEEP and self.stem_width < 2:
             raise ValueError(_("A deep stem halves stem_width in its first two convs: use stem_width >= 2."))
         if self.block is Block.BASIC:
@@ -346,6 +334,12 @@ def spec_for_depth(base: ResNetSpec, depth: int) -> ResNetSpec:
     stages (2,2,2 of bottlenecks; 3,3,3 of basic blocks), in the picker and on the command
     line alike. A new stage count re-derives the per-stage fields (see `with_changes`).
     """
+    depth = whole("depth", depth)
+    if depth > MAX_DEPTH:  # before any arithmetic on it: a depth may come from a command line
+        refuse_huge("depth", depth, MAX_DEPTH)
+        raise ValueError(_("A depth of {depth:,} is far beyond any trained ResNet (the deepest published one, "
+                           "CIFAR ResNet-1202, has 1202 layers). Use at most {most:,}.").format(
+                               depth=depth, most=MAX_DEPTH))
     num_stages = base.family.num_stages
     return base.with_changes(stages=stages_for_depth(depth, base.block, num_stages, equal=base.is_cifar))
 

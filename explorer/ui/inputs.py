@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer.data.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.model.spec import ResNetSpec
-from explorer.model.checkpoint import Checkpoint, CheckpointError, read_checkpoint
+from explorer.model.checkpoint import Checkpoint, read_checkpoint
 from explorer.model.fitting import fit_head
 from explorer.model.pretrained import available_weights, default_weights
 from explorer.model.sources import ModelSource, SourceKind, weights_source
@@ -88,18 +88,19 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
         return spec, weights_source(spec, name), None
     if kind is SourceKind.CHECKPOINT:
-        upload = box.file_uploader(_("Checkpoint (.pth / .pt)"), type=None, key=f"{prefix}_checkpoint",
-                                   help=_("A state dict, or a dict with model_state_dict / state_dict; read with "
-                                          "weights_only=True."))
+        upload = box.file_uploader(_("Checkpoint (.pth / .pt / .safetensors)"), type=None, key=f"{prefix}_checkpoint",
+                                   help=_("A state dict, or a dict with model_state_dict / state_dict, read with "
+                                          "weights_only=True; or a .safetensors file. Judged by its content, not "
+                                          "its name."))
         if upload is not None:
             try:
                 checkpoint = remembered(f"{prefix}_checkpoint_read", upload.file_id,
                                         lambda: read_checkpoint(upload.getvalue()))
                 fitted, note = fit_head(spec, checkpoint)
-                if note:
-                    box.info(note)
+                for said in (*checkpoint.notes, *([note] if note else [])):
+                    box.info(said)
                 return fitted, weights_source(fitted, checkpoint=checkpoint), checkpoint
-            except CheckpointError as error:
+            except ValueError as error:  # CheckpointError, and any refusal of a spec the checkpoint implies
                 box.error(_("{file}: {error}").format(file=upload.name, error=error))
         box.warning(_("No usable checkpoint yet: showing random weights."))
     seed = box.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
