@@ -243,7 +243,7 @@ def test_a_bad_upload_is_explained_in_the_readers_language() -> None:
     assert messages() == [
         "This file is not an image that Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, …).",
         "This file is a PNG picture, not a checkpoint. Give pictures to the image uploader; here, a .pth/.pt file "
-        "written by torch.save.",
+        "written by torch.save, or a .safetensors file.",
     ]
     with in_language("zh"):
         chinese = messages()
