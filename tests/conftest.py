@@ -31,6 +31,15 @@ def open_app(page: str | None = None, timeout: float = APPTEST_TIMEOUT, **query:
     return at
 
 
+def shown(markdown: str) -> str:
+    """What the browser shows of a markdown body whose values went through `ui.text.inert`:
+    CommonMark's backslash escapes of ASCII punctuation read as the characters themselves."""
+    import re
+    import string
+
+    return re.sub("\\\\([" + re.escape(string.punctuation) + "])", r"\1", markdown)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return
