@@ -294,3 +294,12 @@ def test_a_checkpoint_with_a_hostile_name_that_is_a_picture_is_refused_in_text()
     at = predict_with_checkpoint(eps())
     assert_inert(at)
     assert any(shown(e.value).startswith(f"{FILE_NAME}: ") for e in at.error)
+
+
+def test_a_checkpoint_whose_fc_no_spec_can_take_is_refused_with_a_sentence() -> None:
+    state = build_model(cifar_resnet(20, num_classes=2), seed=0).state_dict()
+    state["fc.weight"], state["fc.bias"] = torch.zeros(0, 64), torch.zeros(0)  # an fc with no outputs
+    at = predict_with_checkpoint(saved(state))
+    assert_inert(at)
+    assert [shown(e.value) for e in at.error] == [f"{FILE_NAME}: num_classes must be a positive whole number, got 0."]
+    assert any("random weights" in w.value for w in at.warning)
