@@ -118,6 +118,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 st.markdown({LINK!r})
+st.info("[log out](/logout)")
 st.sidebar.warning({IMAGE!r})
 st.caption("see www.{HOST}")
 st.error(":red[alarm]")
@@ -129,7 +130,7 @@ st.selectbox("class", [{LINK!r}])  # plain text: not a finding
     at.run()
     assert not at.exception
     found = live_markup(at)
-    assert LINK in found and IMAGE in found and f"see www.{HOST}" in found and ":red[alarm]" in found
+    assert LINK in found and IMAGE in found and "[log out](/logout)" in found and f"see www.{HOST}" in found and ":red[alarm]" in found
     assert found.count(ANCHOR) == 2  # the image's caption and the chart's label
     assert found.count(LINK) == 2  # the markdown and the dataframe's header, not the selectbox
 
