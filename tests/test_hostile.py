@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 
 import pytest
 import torch
@@ -31,6 +32,7 @@ ANCHOR = f'<a href="http://{HOST}">click</a>'
 # A link, an image, HTML, a bare autolink, a colour directive, an icon, math, an e-mail autolink.
 PAYLOAD = f"{LINK}{IMAGE} {ANCHOR} www.{HOST} :red[alarm] :material/home: $x^2$ a@{HOST}"
 FILE_NAME = f"[x](http://{HOST}){IMAGE}"
+ESCAPED_ONLY = r"escaped, still linked: http\:\/\/e\.com and a\@e\.com"  # the frontend links both
 
 # The app's own links (Home cites the paper, an offline message names torchvision's download);
 # anything else that would render as a link is a finding.
@@ -38,10 +40,22 @@ OWN_HOSTS = r"(?:arxiv\.org|download\.pytorch\.org)/"
 MARKDOWN_LIVE = [
     re.compile(rf"(?<!\\)\]\((?!https://{OWN_HOSTS})"),  # [text](…) and ![alt](…)
     re.compile(r"(?<!\\)<(?:a|img)\b", re.IGNORECASE),  # raw HTML
-    re.compile(rf"(?<![\\/])\b(?:https?://|www\.)(?!{OWN_HOSTS})"),  # GFM autolinks
-    re.compile(rf"(?<!\\)@{re.escape(HOST)}"),  # e-mail autolinks
     re.compile(r"(?<!\\):(?:red|blue|green|orange|violet|gray|grey|rainbow|primary)\[|(?<!\\):material/"),
 ]
+# GFM's autolinks are found after the escapes are read (Streamlit's frontend links "http\:\/\/e\.com"),
+# so they are looked for in the text with its escapes read: a scheme, "www." or an address.
+AUTOLINKS = re.compile(rf"(?:https?://|\bwww\.)(?!{OWN_HOSTS})|[-.\w+]@[-\w]+\.", re.IGNORECASE)
+
+
+def live_in_markdown(text: str) -> bool:
+    return any(p.search(text) for p in MARKDOWN_LIVE) or bool(AUTOLINKS.search(shown_escapes(text)))
+
+
+def shown_escapes(text: str) -> str:
+    """``text`` with its backslash escapes read, joiners kept (they break an autolink in the browser)."""
+    return re.sub("\\\\([" + re.escape(string.punctuation) + "])", r"\1", text)
+
+
 PLOTLY_LIVE = re.compile(r"<(?:a|img)\b", re.IGNORECASE)  # plotly shows entities (&lt;a) as text
 PLAIN_FIELDS = {"options", "default", "rawValue", "rawValues", "setValue", "value", "id", "formId"}
 PLAIN_TEXT_WIDGETS = {"selectbox", "multiselect", "text_input", "number_input"}  # options and values are plain text
@@ -79,11 +93,11 @@ def live_markup(at) -> list[str]:
         elif kind in ("dataframe", "table"):
             frame = element.value
             cells = [str(name) for name in frame.columns] + [str(v) for v in frame.to_numpy().ravel() if isinstance(v, str)]
-            found += [text for text in cells if any(p.search(text) for p in MARKDOWN_LIVE)]
+            found += [text for text in cells if live_in_markdown(text)]
         else:
             fields = MessageToDict(element.proto)
             skip = PLAIN_FIELDS if kind in PLAIN_TEXT_WIDGETS else {"id", "formId", "icon"}  # icons: the app's own
-            found += [text for text in _strings(fields, skip) if any(p.search(text) for p in MARKDOWN_LIVE)]
+            found += [text for text in _strings(fields, skip) if live_in_markdown(text)]
     return found
 
 
@@ -119,6 +133,7 @@ import plotly.graph_objects as go
 import streamlit as st
 st.markdown({LINK!r})
 st.info("[log out](/logout)")
+st.warning({ESCAPED_ONLY!r})
 st.sidebar.warning({IMAGE!r})
 st.caption("see www.{HOST}")
 st.error(":red[alarm]")
@@ -130,7 +145,8 @@ st.selectbox("class", [{LINK!r}])  # plain text: not a finding
     at.run()
     assert not at.exception
     found = live_markup(at)
-    assert LINK in found and IMAGE in found and "[log out](/logout)" in found and f"see www.{HOST}" in found and ":red[alarm]" in found
+    assert LINK in found and IMAGE in found and "[log out](/logout)" in found
+    assert ESCAPED_ONLY in found and f"see www.{HOST}" in found and ":red[alarm]" in found
     assert found.count(ANCHOR) == 2  # the image's caption and the chart's label
     assert found.count(LINK) == 2  # the markdown and the dataframe's header, not the selectbox
 
@@ -163,6 +179,8 @@ def test_inert_cuts_long_values_and_drops_line_breaks_and_direction_overrides() 
     assert shown(inert("x" * 500)) == "x" * 199 + "…"
     assert shown(inert("a\n# heading\u202egpj.exe", limit=50)) == "a # heading gpj.exe"
     assert inert("résumé_1.png") == r"résumé\_1\.png"
+    # GFM autolinks are found after the escapes are read: a word joiner breaks each pattern.
+    assert inert("http://e.com www.e.com a@e.com") == "http\u2060\\:\\/\\/e\\.com www\u2060\\.e\\.com a\u2060\\@e\\.com"
 
 
 # ---- hostile links ------------------------------------------------------------------------------

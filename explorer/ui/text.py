@@ -4,9 +4,11 @@ Streamlit renders messages, titles and captions as GitHub-flavoured markdown wit
 directives: a file named ``[Log in](https://…)`` would become a link, ``![x](http://…)`` an
 image every visitor's browser fetches. `inert` backslash-escapes every ASCII punctuation
 character (CommonMark lets any of them be escaped, and the frontend shows ``\\[`` as ``[``), so
-links, images, emphasis, ``:red[…]`` and ``:material/…:`` directives, ``$`` math and the
-autolinks of ``www.`` and ``http://`` all stay the characters they are. Pass user text through
-it as a format argument, so that the sentence's own markdown (a bold model name) still works.
+links, images, emphasis, ``:red[…]`` and ``:material/…:`` directives and ``$`` math all stay
+the characters they are. GFM's autolinks of ``http://``, ``www.`` and ``name@host`` are found in
+the text after the escapes are read, so a word joiner (U+2060, shown as nothing) goes where it
+breaks their pattern: ``http⁠://``, ``www⁠.``, ``name⁠@host``. Pass user text through `inert` as a
+format argument, so that the sentence's own markdown (a bold model name) still works.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ MESSAGE_LIMIT = 200  # characters of one value in a message: a name, a link's te
 ERROR_LIMIT = 1000  # characters of a whole error sentence that may quote user text
 ELLIPSIS = "…"
 
+WORD_JOINER = "\u2060"
+# Where Streamlit's GFM autolinks (micromark's tokenizer and mdast's regexes) start: a scheme's
+# "://", "www." and the "@" of an address; a word joiner there leaves no link to find.
+_AUTOLINK_STARTS = re.compile(r"(?<=https)(?=://)|(?<=http)(?=://)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
 _ESCAPES = str.maketrans({character: "\\" + character for character in string.punctuation})
 # Line breaks would start markdown blocks (a heading, a list); bidirectional overrides make a
 # name read in another order than it is ("gpj.exe"); other control characters show as boxes.
@@ -32,7 +38,7 @@ def inert(text: object, limit: int = MESSAGE_LIMIT) -> str:
     plain = _UNSHOWN.sub(" ", str(text))
     if len(plain) > limit:
         plain = plain[: max(limit - 1, 0)] + ELLIPSIS
-    return plain.translate(_ESCAPES)
+    return _AUTOLINK_STARTS.sub(WORD_JOINER, plain).translate(_ESCAPES)
 
 
 def inert_error(error: BaseException | str) -> str:
