@@ -14,7 +14,6 @@ from explorer.runtime.i18n import _
 from explorer.ui import picker
 from explorer.ui.inputs import weights_picker
 from explorer.ui.models import cached_model
-from explorer.ui.text import inert_error
 
 
 @dataclass(frozen=True)
@@ -51,5 +50,5 @@ def classifier_column(prefix: str, spec: ResNetSpec, input_size: int, box, guess
     source = loaded.source
     classes = class_names_for(spec, source, checkpoint, names_file.getvalue() if names_file is not None else None)
     for problem in classes.skipped:
-        box.error(_("{problem} Using {origin} instead.").format(problem=inert_error(problem), origin=classes.origin))
+        box.error(_("{problem} Using {origin} instead.").format(problem=problem, origin=classes.origin))
     return Classifier(spec, loaded.model, source, classes.names, preprocessing_for(spec, source, input_size))
