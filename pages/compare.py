@@ -24,6 +24,7 @@ from explorer.ui.models import cached_model
 from explorer.ui.receptive_field import receptive_field_view
 from explorer.ui.session_memo import remembered
 from explorer.ui.tables import show_table, table_or_error
+from explorer.ui.text import inert
 
 
 @st.fragment
@@ -122,7 +123,7 @@ def same_image(specs, size: int) -> None:
             picture, chart = column.columns([2, 3])
             top = result.prediction
             picture.image(overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
-                          caption=_("Grad-CAM for “{label}”").format(label=top.labels[0]))
+                          caption=_("Grad-CAM for “{label}”").format(label=inert(top.labels[0])))
             chart.plotly_chart(topk_bars(top.labels, top.probabilities,
                                                 f"{label}: {spec.name} · top-5"),
                                key=f"cmp_top5_{label}", width="stretch")

@@ -25,6 +25,7 @@ from explorer.ui.picker import sidebar_model
 from explorer.ui.receptive_field import receptive_field_view
 from explorer.ui.session_memo import remembered
 from explorer.ui.tables import table_or_error
+from explorer.ui.text import inert
 
 # Options compared in code stay English values; they are shown through _() (labels made during the run).
 CHANNEL_CHOICES = (N_("top-k by mean"), N_("all, paged"))
@@ -188,7 +189,7 @@ denormalized = remembered("fm_denormalized", (picked.digest, settings), lambda: 
 info = picked.decoded
 st.subheader(_("What the model sees"))
 st.caption(_("{name}: {format}, {width}×{height} px, mode {mode}").format(
-               name=picked.name, format=info.format, width=info.size[0], height=info.size[1], mode=info.mode)
+               name=inert(picked.name), format=info.format, width=info.size[0], height=info.size[1], mode=info.mode)
            + (_(", {frames} frames (first used)").format(frames=info.frames) if info.frames > 1 else "")
            + (_(", rotated by its EXIF orientation") if info.rotated else ""))
 columns = st.columns(4)

@@ -18,6 +18,7 @@ from explorer.ui.classifiers import classifier_column
 from explorer.ui.inputs import picked_image
 from explorer.ui.picker import sidebar_model
 from explorer.ui.session_memo import remembered
+from explorer.ui.text import inert, inert_error
 
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 
@@ -59,8 +60,8 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
         except DoesNotFit as error:
             picture.error(str(error))
         else:
-            caption = (_("Grad-CAM for “{label}” from {stage}").format(label=label, stage=cell_stage) if cell_stage
-                       else _("Grad-CAM for “{label}” from the last stage").format(label=label))
+            caption = (_("Grad-CAM for “{label}” from {stage}").format(label=inert(label), stage=cell_stage)
+                       if cell_stage else _("Grad-CAM for “{label}” from the last stage").format(label=inert(label)))
             picture.image(overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
         title = _("{model}: top-5 ({weights})").format(model=spec.name, weights=source.short_label)
         chart.plotly_chart(topk_bars(prediction.labels, prediction.probabilities, title),
@@ -116,9 +117,9 @@ def picture_row(name: str, data: bytes) -> tuple[str, str, list] | None:
         picked = picked_image(name, data)
         steps = [preprocess(picked.decoded.image, setup.settings) for setup in setups]
     except ImageError as error:  # unreadable, or too many pixels once resized to the input size
-        problems.error(f"{name}: {error}")
+        problems.error(_("{file}: {error}").format(file=inert(name), error=inert_error(error)))
         return None
-    return (f"**{name}** · {picked.decoded.format}, {picked.decoded.size[0]}×{picked.decoded.size[1]}", picked.digest,
+    return (f"**{inert(name)}** · {picked.decoded.format}, {picked.decoded.size[0]}×{picked.decoded.size[1]}", picked.digest,
             [(s.tensor, s.cropped) for s in steps])
 
 

@@ -31,6 +31,16 @@ def open_app(page: str | None = None, timeout: float = APPTEST_TIMEOUT, **query:
     return at
 
 
+def shown(markdown: str) -> str:
+    """What the browser shows of a markdown body whose values went through `ui.text.inert`:
+    CommonMark's backslash escapes of ASCII punctuation read as the characters themselves, and
+    the word joiners that break autolinks show as nothing."""
+    import re
+    import string
+
+    return re.sub("\\\\([" + re.escape(string.punctuation) + "])", r"\1", markdown).replace("\u2060", "")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return

@@ -18,7 +18,7 @@ from explorer.model.spec import ResNetSpec
 from explorer.model.token import spec_from_token
 from explorer.runtime.i18n import SESSION_KEY
 from explorer.analysis.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
-from tests.conftest import open_app, open_tab
+from tests.conftest import open_app, open_tab, shown
 
 
 
@@ -81,7 +81,7 @@ def test_a_bad_custom_combination_shows_an_error_not_a_traceback(widget: str, va
     at.selectbox(key="model_preset").select("custom…").run()
     at.text_input(key=widget).input(value).run()
     assert not at.exception
-    assert any(message in e.value for e in at.error)
+    assert any(message in shown(e.value) for e in at.error)
 
 
 def test_impossible_depth_and_tiny_input_are_errors() -> None:
@@ -90,11 +90,11 @@ def test_impossible_depth_and_tiny_input_are_errors() -> None:
     at.radio(key="model_by").set_value("depth").run()
     at.number_input(key="model_depth").set_value(51).run()
     assert not at.exception
-    assert any("nearest are 50 and 53" in e.value for e in at.error)
+    assert any("nearest are 50 and 53" in shown(e.value) for e in at.error)
     at = open_app("architecture")
     at.number_input(key="model_input").set_value(8).run()
     assert not at.exception
-    assert any("at least 32 pixels" in e.value for e in at.error)
+    assert any("at least 32 pixels" in shown(e.value) for e in at.error)
 
 
 def test_custom_fields_start_from_the_current_preset() -> None:
@@ -240,7 +240,7 @@ def test_compare_follows_its_pickers_and_reports_errors() -> None:
     at.selectbox(key="cmp_model_a_preset").select("custom…").run()
     at.text_input(key="cmp_model_a_stages").input("1,-1").run()
     assert not at.exception
-    assert any("at least one block" in e.value for e in at.error)
+    assert any("at least one block" in shown(e.value) for e in at.error)
 
 
 def test_home_lists_every_page_and_links_the_lesson_in_order() -> None:

@@ -22,7 +22,7 @@ from explorer.data.images import ImageError, decode_image
 from explorer.model.presets import get_preset
 from explorer.model.checkpoint import Checkpoint, CheckpointError, read_checkpoint
 from tests.checkpoints import CreatesAFile, saved
-from tests.conftest import open_app
+from tests.conftest import open_app, shown
 from tests.images_corpus import animated_gif, encode, photo
 
 MUTANTS_PER_SEED = 60
@@ -205,6 +205,6 @@ def test_the_checkpoint_uploader_answers_a_picture_or_a_text_in_words(name: str,
     at.radio(key="fm_weights_kind").set_value("checkpoint").run()
     at.file_uploader(key="fm_checkpoint").upload(name, data).run()
     assert not at.exception, at.exception
-    message = " ".join(e.value for e in at.error)
+    message = " ".join(shown(e.value) for e in at.error)
     assert name in message
     assert ("WEBP picture, not a checkpoint" if name.endswith(".webp") else "not a PyTorch checkpoint") in message

@@ -7,6 +7,7 @@ time are marked with `N_()` and translated where they are drawn.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import textwrap
@@ -21,6 +22,20 @@ WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")  # CJK character
 # Chinese punctuation that may not start a line.
 NO_LINE_START = "，。：；、）》」』？！…"
 BREAK_AFTER = "，。：；、）？！ "  # where a Chinese title breaks best
+
+
+LABEL_LIMIT = 80  # characters of a label from outside (a class name): the chart keeps its shape
+
+
+def plotly_text(text: object, limit: int = LABEL_LIMIT) -> str:
+    """Text from outside the app (a class name from a checkpoint, a file name) for a plotly label,
+    title or hover text: plotly draws a subset of HTML there (``<a href>`` becomes a live link,
+    ``<br>`` a break), so ``&``, ``<`` and ``>`` become entities, which it shows as the characters.
+    Cut to ``limit`` characters with "…"."""
+    plain = str(text)
+    if len(plain) > limit:
+        plain = plain[: max(limit - 1, 0)] + "…"
+    return html.escape(plain, quote=False)
 
 
 def wrapped_title(text: str, width: int = 60) -> str:

@@ -14,6 +14,7 @@ from explorer.model.pretrained import available_weights, default_weights
 from explorer.model.sources import ModelSource, SourceKind, weights_source
 from explorer.runtime.i18n import N_, _
 from explorer.ui.session_memo import remembered
+from explorer.ui.text import inert, inert_error
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
         return remembered(f"{prefix}_picked", ("upload", upload.file_id),
                           lambda: picked_image(upload.name, upload.getvalue()))
     except ImageError as error:
-        box.error(_("{file}: {error}").format(file=upload.name, error=error))
+        box.error(_("{file}: {error}").format(file=inert(upload.name), error=inert_error(error)))
         return None
 
 
@@ -101,7 +102,7 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
                     box.info(said)
                 return fitted, weights_source(fitted, checkpoint=checkpoint), checkpoint
             except ValueError as error:  # CheckpointError, and any refusal of a spec the checkpoint implies
-                box.error(_("{file}: {error}").format(file=upload.name, error=error))
+                box.error(_("{file}: {error}").format(file=inert(upload.name), error=inert_error(error)))
         box.warning(_("No usable checkpoint yet: showing random weights."))
     seed = box.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{prefix}_seed")
     return spec, weights_source(spec, "random", seed=int(seed)), None

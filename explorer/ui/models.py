@@ -22,6 +22,7 @@ from explorer.runtime.memory import RESERVATIONS, DoesNotFit
 from explorer.runtime.progress import RunStopped, Text
 from explorer.studies.shared_results import SharedRun
 from explorer.ui.class_runs import budget_bytes, class_models, follow_shared
+from explorer.ui.text import inert_error
 
 if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
     from torch import nn
@@ -121,8 +122,8 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
         except DoesNotFit as refused:
             st.error(str(refused))
             return None
-    except (CheckpointError, DoesNotFit) as error:
-        st.error(str(error))
+    except (CheckpointError, DoesNotFit) as error:  # a checkpoint's misfit quotes its key names
+        st.error(inert_error(error))
         return None
 
 

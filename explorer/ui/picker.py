@@ -8,6 +8,7 @@ switches and a teacher can share a link.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from explorer.model.fields import FieldInfo, Widget
 from explorer.model.kinds import Block
 from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth, stage_name
 from explorer.model.token import spec_from_token, spec_to_token
+from explorer.ui.text import inert_error
 
 CUSTOM = N_("custom…")
 PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
@@ -188,7 +190,7 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
     try:
         base = spec_from_token(st.session_state[token_key])
     except ValueError as error:
-        box.warning(_("Ignoring the model in the link: {error}").format(error=error))
+        box.warning(_("Ignoring the model in the link: {error}").format(error=inert_error(error)))
         base = get_preset(default)
     _default(f"{prefix}_preset", base.preset or CUSTOM)
     custom = _(CUSTOM)
@@ -198,14 +200,15 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
     try:
         spec = _custom_spec(prefix, base, box.expander(_("Custom architecture"), expanded=True)) if choice == CUSTOM else PRESETS[choice]
     except ValueError as error:
-        box.error(_("This combination cannot be built: {error}").format(error=error))
+        box.error(_("This combination cannot be built: {error}").format(error=inert_error(error)))
         return None
     st.session_state[token_key] = spec_to_token(spec)
     _to_address(param, st.session_state[token_key])
     size = spec.natural_input_size
     if with_input_size:
         linked_size = _from_link(f"{param}_input") or ""
-        if linked_size.isdigit() and 1 <= int(linked_size) <= MAX_INPUT_SIZE:
+        # ASCII digits only: "²" and "٣" are str.isdigit() too, and int() of 5,000 digits raises.
+        if re.fullmatch(r"[0-9]{1,5}", linked_size) and 1 <= int(linked_size) <= MAX_INPUT_SIZE:
             st.session_state[size_key] = int(linked_size)
         elif size_key not in st.session_state:
             st.session_state[size_key] = size

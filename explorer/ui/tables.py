@@ -12,6 +12,7 @@ from explorer.analysis.table_format import RowsTable, human_bytes, human_count
 from explorer.runtime.devices import describe_device
 from explorer.runtime.i18n import _
 from explorer.ui.picker import ModelChoice
+from explorer.ui.text import inert_error
 
 
 def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
@@ -19,7 +20,7 @@ def table_or_error(choice: ModelChoice, box=None) -> LayerTable | None:
     try:
         return layer_table(choice.spec, choice.input_size)
     except ValueError as error:
-        (box or st).error(str(error))
+        (box or st).error(inert_error(error))
         return None
 
 
