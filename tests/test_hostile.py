@@ -15,7 +15,6 @@ import string
 import pytest
 import torch
 from google.protobuf.json_format import MessageToDict
-from PIL import Image
 
 from explorer.model.build import build_model
 from explorer.model.presets import cifar_resnet
