@@ -18,12 +18,12 @@ import argparse
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SETTLED, running_app  # browser puts the repository on sys.path
 
 from tests.cgroups import memory_cgroup
+from tests.live_server import healthy
 
 # The widest models at the largest input the sidebar allows, on every page that runs a model.
 HOSTILE = [
@@ -40,14 +40,6 @@ HOSTILE = [
 ]
 ALERTS = '[data-testid="stAlert"]'
 EXCEPTION = '[data-testid="stException"]'
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
 
 
 def open_all(browser, url: str, paths: list[str], timeout_ms: float) -> list[dict]:
@@ -89,7 +81,7 @@ def main() -> None:
                          preexec_fn=cgroup.enter if cgroup else None) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             results = open_all(browser, url, HOSTILE, args.timeout * 1000)
-            up = healthy(url)
+            up = healthy(url, timeout=5)
             browser.close()
         peak = cgroup.peak_bytes() if cgroup else None
         kills = cgroup.oom_kills() if cgroup else None

@@ -30,9 +30,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    """The server answers its health check."""
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as response:
             return response.read().strip() == b"ok"
     except OSError:
         return False
@@ -58,7 +59,7 @@ def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, a
                                    preexec_fn=preexec_fn)
         try:
             deadline = time.monotonic() + timeout
-            while not _healthy(url):
+            while not healthy(url):
                 if process.poll() is not None:
                     raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
                 if time.monotonic() > deadline:
