@@ -71,7 +71,14 @@ def test_a_reservation_is_held_while_the_work_runs_and_refused_past_the_free_mem
                 pass
         message = str(refused.value)
         assert message.startswith("Grad-CAM of resnet50 at 2048 px needs about 5.00 GiB but only 5.00 GiB is free")
-        assert "cgroup v2 limit 16.0 GiB" in message and message.endswith("Use a smaller input size.")
+        # It would fit once the first ends: the sentence says to wait, not to lower anything.
+        assert "cgroup v2 limit 16.0 GiB" in message
+        assert message.endswith("Other requests hold 5.00 GiB of it right now: try again when they finish.")
+        with pytest.raises(DoesNotFit) as too_big:  # would not fit even alone: what to lower
+            with ledger.reserve(9 * GIB, "cpu", "A forward", "Use a smaller input size.", limit=limit):
+                pass
+        assert str(too_big.value).endswith("free for it on this server (cgroup v2 limit 16.0 GiB, less what other "
+                                           "requests are using). Use a smaller input size.")
         with ledger.reserve(3 * GIB, "cpu", "Small", "", limit=limit):
             assert ledger.held("cpu") == 8 * GIB
         assert ledger.held("cuda") == 0  # another device's memory is another pool

@@ -177,9 +177,11 @@ class Reservations:
         with self._lock:
             limit = limit if limit is not None else device_memory(device)
             if limit is not None:
-                free = limit.free - self._held.get(pool, 0)
-                if needed > headroom * free:
-                    raise DoesNotFit(refusal(what, needed, max(free, 0), limit, lower))
+                held = self._held.get(pool, 0)
+                if needed > headroom * (limit.free - held):
+                    # Would it fit once the others' work ends? Then say so: waiting is the remedy.
+                    busy = held if needed <= headroom * limit.free else 0
+                    raise DoesNotFit(refusal(what, needed, max(limit.free - held, 0), limit, lower, busy))
             self._held[pool] = self._held.get(pool, 0) + needed
         try:
             yield
@@ -193,12 +195,17 @@ def _pool(device: str) -> str:
     return "cuda:0" if device == "cuda" else device
 
 
-def refusal(what: str, needed: int, free: int, limit: MemoryLimit, lower: str) -> str:
-    """The sentence a refused request reads: how much it needs, how much is free, what to lower."""
-    return _("{what} needs about {needed} but only {free} is free for it on this server ({source} limit "
-             "{total}, less what other requests are using). {lower}").format(
+def refusal(what: str, needed: int, free: int, limit: MemoryLimit, lower: str, busy: int = 0) -> str:
+    """The sentence a refused request reads: how much it needs, how much is free, what to lower —
+    or, when only others' work in progress (``busy`` bytes) is in the way, that it may fit soon."""
+    sentence = _("{what} needs about {needed} but only {free} is free for it on this server ({source} limit "
+                 "{total}, less what other requests are using).").format(
         what=what, needed=_gib(needed), free=_gib(free), source=limit.source,
-        total=_gib(limit.total) if limit.total is not None else "?", lower=lower)
+        total=_gib(limit.total) if limit.total is not None else "?")
+    if busy:
+        return sentence + " " + _("Other requests hold {busy} of it right now: try again when they finish.").format(
+            busy=_gib(busy))
+    return f"{sentence} {lower}"
 
 
 def _gib(value: int) -> str:
