@@ -47,7 +47,8 @@ _API: dict[str, str] = {
     "cifar_resnet": "model.presets", "get_preset": "model.presets", "PRESETS": "model.presets",
     # model.pretrained
     "available_weights": "model.pretrained", "default_weights": "model.pretrained",
-    "download_weights": "model.pretrained", "WeightsUnavailable": "model.pretrained",
+    "download_weights": "model.pretrained", "torchvision_name": "model.pretrained",
+    "WeightsUnavailable": "model.pretrained",
     # model.sources
     "class_names_for": "model.sources", "load_model": "model.sources", "preprocessing_for": "model.sources",
     "SourceKind": "model.sources", "weights_source": "model.sources",
@@ -97,7 +98,10 @@ _API: dict[str, str] = {
     "LEVEL_COLUMNS": "analysis.table_format", "page_count": "analysis.table_format",
     "PAGE_ROWS": "analysis.table_format", "records": "analysis.table_format",
     "screen_columns": "analysis.table_format", "screen_records": "analysis.table_format",
-    "to_csv": "analysis.table_format",
+    "table_json": "analysis.table_format", "to_csv": "analysis.table_format",
+    # analysis.text_table
+    "layer_text": "analysis.text_table", "LayerText": "analysis.text_table", "TERMINAL_WIDTH": "analysis.text_table",
+    "text_table": "analysis.text_table", "totals_text": "analysis.text_table",
     # analysis.zoo
     "ops_convention": "analysis.zoo", "published_weights": "analysis.zoo", "weights_of": "analysis.zoo",
     # studies.degradation
@@ -124,7 +128,7 @@ _API: dict[str, str] = {
     "FOLD_AFTER": "figures.paper.arrange", "FOLD_HEAD": "figures.paper.arrange",
     "paper_figure": "figures.paper.arrange",
     # figures.paper.png
-    "to_png": "figures.paper.png",
+    "png_size": "figures.paper.png", "to_png": "figures.paper.png",
     # figures.paper.svg
     "to_svg": "figures.paper.svg",
     # figures.predictions

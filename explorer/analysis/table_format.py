@@ -11,10 +11,10 @@ import enum
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
-from explorer.analysis.anatomy import Level, TableRow
+from explorer.analysis.anatomy import LayerTable, Level, TableRow
 from explorer.analysis.shortcuts import SHORTCUT_STYLES, ShortcutKind
 from explorer.runtime.i18n import N_, _
 
@@ -99,15 +99,18 @@ SCREEN_LEADING = (Column.INDEX, Column.NAME, Column.OUT_SHAPE, Column.PARAMS, Co
 SILENT_CELLS = {Column.DILATION: (None, 1, (1, 1)), Column.GROUPS: (None, 1), Column.DOWNSAMPLE: (None, False)}
 
 
-def screen_columns(rows: Sequence[TableRow], columns: Sequence[Column]) -> tuple[Column, ...]:
-    """``columns`` for a screen: the leading ones first, then the rest in order, less the columns
-    whose every row holds the default (dilation 1, groups 1, no shortcut layer)."""
-    def says_something(column: Column) -> bool:
-        silent = SILENT_CELLS.get(column)
-        return silent is None or any(getattr(row, column.value) not in silent for row in rows)
+def silent_columns(rows: Sequence[TableRow], columns: Sequence[Column]) -> tuple[Column, ...]:
+    """The ``columns`` whose every row holds the default (dilation 1, groups 1, no shortcut layer)."""
+    return tuple(c for c in columns if c in SILENT_CELLS
+                 and all(getattr(row, c.value) in SILENT_CELLS[c] for row in rows))
 
+
+def screen_columns(rows: Sequence[TableRow], columns: Sequence[Column]) -> tuple[Column, ...]:
+    """``columns`` for a screen: the leading ones first, then the rest in order, less the
+    `silent_columns`."""
+    silent = silent_columns(rows, columns)
     ordered = [c for c in SCREEN_LEADING if c in columns] + [c for c in columns if c not in SCREEN_LEADING]
-    return tuple(c for c in ordered if says_something(c))
+    return tuple(c for c in ordered if c not in silent)
 
 
 # Rows one page of an on-screen table shows. Colouring rows costs about 0.1 ms a row, so
@@ -187,6 +190,22 @@ def to_csv(rows: Iterable[TableRow], columns: Sequence[Column]) -> str:
     writer.writeheader()
     writer.writerows(records(rows, columns))
     return buffer.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def table_json(table: LayerTable, level: Level) -> dict[str, Any]:
+    """``{"spec", "totals", "level", "rows"}`` with plain integers and lists, for scripts (the CLI's --json)."""
+    totals = {key: _plain(value) for key, value in asdict(table.totals).items()}
+    totals["flops"] = table.totals.flops
+    return {
+        "spec": {"name": table.spec.name, "depth": table.spec.depth, **table.spec.to_dict()},
+        "totals": totals,
+        "level": level.value,
+        "rows": [{k: _plain(v) for k, v in asdict(row).items()} for row in table.rows_at(level)],
+    }
 
 
 def human_count(value: float, unit: str = "") -> str:

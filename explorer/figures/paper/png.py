@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import struct
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -97,3 +98,11 @@ def to_png(figure: PaperFigure, scale: int = PNG_SCALE) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def png_size(header: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from the first 24 bytes of a PNG file (its signature and IHDR chunk)."""
+    if header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
+        raise ValueError("Not a PNG file: its first bytes are not a PNG signature and IHDR chunk.")
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
