@@ -101,7 +101,7 @@ def download_weights(weights, progress: Progress = no_progress, timeout: float =
         raise WeightsUnavailable(N_(
             "Could not download the pretrained weights ({reason}). Without internet, download "
             "{url} on another machine and place it as {file} in {folder}/ "
-            "(torchvision's cache, set by TORCH_HOME); the app finds it there."
+            "(torchvision's cache, set by TORCH_HOME), where it is found without a download."
         ), reason=reason, url=weights.url, file=target.name, folder=target.parent) from None
     finally:  # a stalled or stopped download leaves nothing behind in the cache the replicas share
         if partial is not None and os.path.exists(partial.name):

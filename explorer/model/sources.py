@@ -7,7 +7,7 @@ Predict page and the CLI share, `load_model` builds what it describes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -36,16 +36,22 @@ class ModelSource:
     kind: SourceKind = SourceKind.RANDOM
     seed: int = 0  # for RANDOM
     weights: str | None = None  # e.g. "IMAGENET1K_V2" for IMAGENET
-    checkpoint_digest: str | None = None  # sha256 of the uploaded bytes for CHECKPOINT
+    checkpoint_digest: str | None = None  # sha256 of the checkpoint's bytes for CHECKPOINT
+    # The file a CHECKPOINT was read from, as the user named it (the CLI's --checkpoint path);
+    # None for an upload. Not part of the key: the same bytes are the same weights.
+    checkpoint_file: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", SourceKind(self.kind))  # frozen: text from a caller becomes the enum once
 
     @property
     def short_label(self) -> str:
-        """Which weights, in a few words: "ImageNet weights IMAGENET1K_V2", "random weights (seed 0)"."""
+        """Which weights, in a few words: "ImageNet weights IMAGENET1K_V2", "random weights (seed 0)",
+        "checkpoint file mine.pth" (a file named on the command line), "uploaded checkpoint 3f2a…"."""
         if self.kind is SourceKind.IMAGENET:
             return _("ImageNet weights {weights}").format(weights=self.weights)
+        if self.kind is SourceKind.CHECKPOINT and self.checkpoint_file is not None:
+            return _("checkpoint file {file}").format(file=self.checkpoint_file)
         if self.kind is SourceKind.CHECKPOINT:
             return _("uploaded checkpoint {digest}").format(digest=self.checkpoint_digest[:12] if self.checkpoint_digest else "")
         return _("random weights (seed {seed})").format(seed=self.seed)
@@ -68,10 +74,11 @@ def preprocessing_for(spec: ResNetSpec, source: ModelSource, input_size: int) ->
 
 
 def weights_source(spec: ResNetSpec, weights: str | None = None, checkpoint: Checkpoint | None = None,
-                   seed: int = 0) -> ModelSource:
+                   seed: int = 0, checkpoint_file: str | None = None) -> ModelSource:
     """Which weights a model gets, by the rules the Predict page and ``predict`` share.
 
-    A checkpoint, if given, is used (``weights`` must then be None or "random");
+    A checkpoint, if given, is used (``weights`` must then be None or "random"); its
+    ``checkpoint_file``, where it was read from a named file, names it in the labels;
     ``weights="random"`` is a seeded initialisation; another name picks torchvision's
     ImageNet weights of that name, and None its ``DEFAULT``. Raises ValueError saying what
     to give instead.
@@ -79,7 +86,7 @@ def weights_source(spec: ResNetSpec, weights: str | None = None, checkpoint: Che
     if checkpoint is not None:
         if weights not in (None, "random"):
             raise ValueError(_("Give either ImageNet weights or a checkpoint, not both."))
-        return ModelSource(SourceKind.CHECKPOINT, checkpoint_digest=checkpoint.digest)
+        return ModelSource(SourceKind.CHECKPOINT, checkpoint_digest=checkpoint.digest, checkpoint_file=checkpoint_file)
     if weights == "random":
         return ModelSource(SourceKind.RANDOM, seed=seed)
     options = available_weights(spec)
