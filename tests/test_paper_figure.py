@@ -208,12 +208,17 @@ def test_bad_options_are_refused_with_a_sentence() -> None:
         paper_figure(table, columns=7)
 
 
-def test_cli_writes_svg_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_svg_and_png_and_reports_their_true_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["figure", "resnet34", "--out", str(tmp_path / "f.svg")]) == 0
-    assert "3x3 conv, 128, /2" in svg_texts((tmp_path / "f.svg").read_text())
+    svg = (tmp_path / "f.svg").read_text()
+    assert "3x3 conv, 128, /2" in svg_texts(svg)
+    root = ET.fromstring(svg)
+    assert f"({root.get('width')}x{root.get('height')} px, vector)" in capsys.readouterr().err
     assert main(["figure", "resnet152", "--plain-twin", "--slide", "--out", str(tmp_path / "f.png")]) == 0
     expected = figure_of("resnet152", plain_twin=True, columns=None)
-    assert Image.open(tmp_path / "f.png").size == (math.ceil(expected.width * 2), math.ceil(expected.height * 2))
+    width, height = Image.open(tmp_path / "f.png").size
+    assert (width, height) == (math.ceil(expected.width * 2), math.ceil(expected.height * 2))
+    assert capsys.readouterr().err == f"wrote {tmp_path / 'f.png'} ({width}x{height} px)\n"  # the PNG's, not the layout's
     assert main(["figure", "resnet34", "--out", str(tmp_path / "f.pdf")]) == 2
     assert "must end in .svg or .png" in capsys.readouterr().err
 
