@@ -31,6 +31,7 @@ WRAPPER = ("import os, resource, runpy, sys; script = sys.argv[1]; sys.argv = sy
            "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
 BENCHMARKS = [
     ("Layer table vs build + torchinfo + thop", "bench_table.py", []),
+    ("Command line start-up", "bench_cli.py", []),
     ("Page render (AppTest)", "bench_pages.py", []),
     ("Activation capture vs plain forward", "bench_capture.py", []),
     ("Prediction vs plain forward", "bench_predict.py", []),
