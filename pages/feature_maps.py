@@ -143,8 +143,11 @@ def one_channel(selected, first_channel: int, cropped, parts) -> None:
         titles = (_("residual branch F(x)"), "relu(F(x))")
     else:
         st.subheader(_("What makes {block} a residual block").format(block=block))
-        st.caption(_("The block outputs relu(shortcut + F(x)). Same channel, one colour range for the three maps."))
-        titles = (_("shortcut x"), _("residual branch F(x)"), "relu(x + F(x))")
+        style = parts.kind.style
+        st.caption(_("The block outputs {output}, where {formula} is its {shortcut}. Same channel, one colour range "
+                     "for the three maps.").format(output=parts.kind.output, formula=style.formula,
+                                                  shortcut=_(style.legend)))
+        titles = (_("shortcut {formula}").format(formula=style.formula), _("residual branch F(x)"), parts.kind.output)
     st.plotly_chart(side_by_side([part.maps[channel] for part in parts.all], titles, parts.channel_range(channel),
                                         _("{layer}, channel {channel}").format(layer=block, channel=channel)),
                     key="fm_parts", width="stretch")

@@ -79,8 +79,10 @@ def test_browsing_moves_through_the_layers_and_shows_the_residual_parts() -> Non
     assert at.selectbox(key="fm_layer").value == "layer1.0"
     at.selectbox(key="fm_layer").set_value("layer2.0").run()
     assert not at.exception
-    triple = [c for c in at.get("plotly_chart") if "relu(x + F(x))" in c.proto.spec or "residual branch F(x)" in c.proto.spec]
-    assert len(triple) >= 2
+    (parts,) = [c for c in at.get("plotly_chart") if c.key == "fm_parts"]  # a projection block: W_s·x, not x
+    titles = [a["text"] for a in json.loads(parts.proto.spec)["layout"]["annotations"]]
+    assert titles == ["shortcut W_s·x", "residual branch F(x)", "relu(W_s·x + F(x))"]
+    assert any("relu(W_s·x + F(x)), where W_s·x is its projection shortcut (1x1 conv + BN)" in c.value for c in at.caption)
     at.button(key="fm_prev").click().run()
     assert at.selectbox(key="fm_layer").value == "layer1.1"
     for scale in ("per layer", "global"):

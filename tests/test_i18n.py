@@ -187,7 +187,7 @@ def test_feature_maps_browse_and_show_receptive_fields_in_chinese() -> None:
     assert at.selectbox(key="fm_layer").value == "layer1.0"
     with in_language("zh"):
         residual = _("What makes {block} a residual block").format(block="layer1.0")
-        shortcut, branch = _("shortcut x"), _("residual branch F(x)")
+        shortcut, branch = _("shortcut {formula}").format(formula="x"), _("residual branch F(x)")
     assert residual in [s.value for s in at.subheader] and CJK.search(residual)
     (parts,) = [c for c in at.get("plotly_chart") if c.key == "fm_parts"]
     titles = [a["text"] for a in json.loads(parts.proto.spec)["layout"]["annotations"]]

@@ -103,8 +103,8 @@ class CapturePoint:
                                                                     shape=shape)
         if self.role == BRANCH:
             return _("{block} · residual branch F(x) · {shape}").format(block=self.block_name, shape=shape)
-        output = "relu(F(x))" if self.kind == "none" else "relu(x + F(x))"
-        return _("{block} · block output {output} · {shape}").format(block=self.block_name, output=output, shape=shape)
+        return _("{block} · block output {output} · {shape}").format(block=self.block_name,
+                                                                    output=ShortcutKind(self.kind).output, shape=shape)
 
     @property
     def bytes(self) -> int:
@@ -366,6 +366,11 @@ class ResidualParts:
     @property
     def all(self) -> tuple[Activation, ...]:
         return tuple(part for part in (self.shortcut, self.branch, self.output) if part is not None)
+
+    @property
+    def kind(self) -> ShortcutKind:
+        """The block's shortcut: what the first map shows (identity x, a projection W_s·x, …)."""
+        return ShortcutKind(self.output.point.kind)
 
     def channel_range(self, channel: int) -> tuple[float, float]:
         """One colour range for ``channel`` of the three maps, so they can be compared."""

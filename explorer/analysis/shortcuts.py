@@ -34,6 +34,11 @@ class ShortcutKind(str, enum.Enum):
         """How the shortcut is drawn; None for a plain block, which has nothing to draw."""
         return SHORTCUT_STYLES.get(self)
 
+    @property
+    def output(self) -> str:
+        """What a block with this shortcut outputs: "relu(x + F(x))", "relu(W_s·x + F(x))", "relu(F(x))"."""
+        return f"relu({self.style.formula} + F(x))" if self.style else "relu(F(x))"
+
 
 @dataclass(frozen=True)
 class ShortcutStyle:
@@ -44,16 +49,18 @@ class ShortcutStyle:
     line: str  # the dash in words, for captions: "solid", "dashed" …
     legend: str  # "projection shortcut (1x1 conv + BN)"
     word: str  # a table cell: "projection"
+    formula: str  # what the shortcut adds to F(x), in the paper's notation (eq. 2: W_s·x); the same in every language
 
 
 SHORTCUT_STYLES = {
-    ShortcutKind.IDENTITY: ShortcutStyle("#2c3e50", "solid", N_("solid"), N_("identity shortcut"), N_("identity")),
+    ShortcutKind.IDENTITY: ShortcutStyle("#2c3e50", "solid", N_("solid"), N_("identity shortcut"), N_("identity"), "x"),
     ShortcutKind.PROJECTION: ShortcutStyle("#d35400", "dash", N_("dashed"), N_("projection shortcut (1x1 conv + BN)"),
-                                           N_("projection")),
+                                           N_("projection"), "W_s·x"),
     ShortcutKind.AVG_PROJECTION: ShortcutStyle("#8e44ad", "dashdot", N_("dash-dotted"),
-                                               N_("avg-pool + 1x1 projection (V1d)"), N_("avg-pool projection")),
+                                               N_("avg-pool + 1x1 projection (V1d)"), N_("avg-pool projection"),
+                                               "W_s·avgpool(x)"),
     ShortcutKind.ZERO_PAD: ShortcutStyle("#16a085", "dot", N_("dotted"), N_("zero-padded identity (option A)"),
-                                         N_("zero-pad")),
+                                         N_("zero-pad"), "pad(x)"),
 }
 
 
