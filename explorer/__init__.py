@@ -88,7 +88,8 @@ _API: dict[str, str] = {
     "measure_throughputs": "analysis.profiling", "throughput_batches": "analysis.profiling",
     "THROUGHPUT_REPEATS": "analysis.profiling", "THROUGHPUT_WARMUPS": "analysis.profiling",
     # analysis.receptive_field
-    "effective_receptive_field": "analysis.receptive_field", "receptive_fields": "analysis.receptive_field",
+    "effective_receptive_field": "analysis.receptive_field", "head_field_note": "analysis.receptive_field",
+    "receptive_fields": "analysis.receptive_field",
     "theoretical_receptive_field": "analysis.receptive_field",
     # analysis.shortcuts
     "line_key": "analysis.shortcuts",

@@ -8,8 +8,9 @@ import streamlit as st
 
 from explorer import (
     FOLD_AFTER, FOLD_HEAD, LEVEL_COLUMNS, MAX_BLOCKS, N_, PAGE_ROWS, Column, CostReport, DeviceKind, DoesNotFit,
-    LayerTable, Level, RowKind, _, architecture_diagram, cost_table, costs_of, describe_device, heat_css,
-    human_bytes, human_count, latency_chart, layer_table, line_key, measure_layer_costs, page_count, paper_figure,
+    LayerTable, Level, RowKind, _, architecture_diagram, cost_table, costs_of, describe_device, head_field_note,
+    heat_css, human_bytes, human_count, latency_chart, layer_table, line_key, measure_layer_costs, page_count,
+    paper_figure,
     paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, to_csv, to_png, to_svg,
     twin_of,
 )
@@ -31,13 +32,16 @@ def highlight(frame, rows):
 @st.fragment
 def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     """Granularity, stage filter, one page of the table and its CSV; a click here reruns only this."""
-    left, middle, right = st.columns([2, 5, 1])
+    # One row where it fits (1400 px), wrapped onto two in a narrower window; the stage chips wrap
+    # inside their box rather than scroll out of sight.
+    controls = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
     level_labels = {level: level.label for level in Level}
-    level = Level(left.radio(_("Granularity"), list(Level), key="arch_level", horizontal=True,
-                             format_func=lambda level: level_labels[Level(level)]))  # Level(): a test may pass "blocks"
+    level = Level(controls.radio(_("Granularity"), list(Level), key="arch_level", horizontal=True,
+                                 format_func=lambda level: level_labels[Level(level)]))  # Level(): a test may pass "blocks"
     stage_names = [s.name for s in table.stages]
-    chosen = middle.multiselect(_("Stages"), stage_names, default=stage_names, key="arch_stage_filter")
+    chosen = controls.multiselect(_("Stages"), stage_names, default=stage_names, key="arch_stage_filter",
+                                  width=560, wrap=True)
     rows = [r for r in table.rows_at(level) if r.stage in chosen]
     columns = screen_columns(rows, LEVEL_COLUMNS[level])
     pages = page_count(len(rows))
@@ -45,7 +49,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     if pages > 1:  # Styler colours cost per row: a long table is shown a page at a time
         if st.session_state.get("arch_page", 1) > pages:
             st.session_state["arch_page"] = pages
-        page = int(right.number_input(_("Page"), min_value=1, max_value=pages, step=1, key="arch_page"))
+        page = int(controls.number_input(_("Page"), min_value=1, max_value=pages, step=1, key="arch_page", width=130))
     first = (page - 1) * PAGE_ROWS
     shown = rows[first:first + PAGE_ROWS]
     frame = display_frame(screen_records(shown, columns), [c.label for c in columns])
@@ -64,7 +68,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
         first=first + 1, last=first + len(shown), total=len(rows), page=page, pages=pages) if pages > 1 else ""
     st.caption(paging + _(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
                           "the feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
-                          "FLOPs = 2 × MACs."))
+                          "FLOPs = 2 × MACs.") + " " + head_field_note(table))
     # A callable is encoded only when the button is clicked; "ignore": a download reruns nothing.
     name = f"{table.spec.name.replace(' ', '_')}_{level.value}_{table.input_size[0]}px.csv"
     st.download_button(_("Download this table as CSV"), lambda: to_csv(rows, LEVEL_COLUMNS[level]), key="arch_csv", file_name=name,
@@ -112,8 +116,8 @@ def diagram_view(table: LayerTable) -> None:
         block_rows = [r for r in table.rows if r.block_name == picked[0]]
         st.markdown(_("**{block}** — its layers:").format(block=picked[0]))
         layer_columns = screen_columns(block_rows, LEVEL_COLUMNS[Level.LAYERS])
-        st.dataframe(display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns]),
-                     hide_index=True, width="stretch")
+        layers = display_frame(screen_records(block_rows, layer_columns), [c.label for c in layer_columns])
+        st.dataframe(layers, hide_index=True, width="stretch", column_config=number_columns(layers))
     else:
         drawn = line_key(block.shortcut for block in table.blocks)
         st.caption((_("Shortcuts: {shortcuts}.").format(shortcuts=drawn) + " " if drawn else "")
@@ -140,10 +144,10 @@ first[2].metric(_("MACs (conv+linear)"), human_count(totals.macs),
                 help=_("{macs:,} multiply-accumulates per image.").format(macs=totals.macs))
 second[0].metric(_("FLOPs = 2 × MACs"), human_count(totals.flops),
                  help=_("{flops:,} per image.").format(flops=totals.flops))
-second[1].metric(_("Activation memory, batch {batch}").format(batch=batch), human_bytes(totals.activation_bytes * batch),
+second[1].metric(_("Activations, batch {batch}").format(batch=batch), human_bytes(totals.activation_bytes * batch),
                  help=_("Sum of every layer's float32 output for the batch: what training keeps for backward."))
 second[2].metric(_("Receptive field"), f"{totals.rf_size} px",
-                 help=_("Of the last stage; output stride {stride}.").format(stride=totals.output_stride))
+                 help=_("Output stride {stride}.").format(stride=totals.output_stride) + " " + head_field_note(table))
 
 device = describe_device()
 cost_key = (spec_to_token(spec), choice.input_size, batch, device.device)
@@ -171,7 +175,8 @@ if paper_tab.open:
                       "3x3 (v1.5), which costs more MACs and is more accurate. Only the last row is typed in from the "
                       "paper."))
         paper = paper_table1_rows()
-        st.dataframe(display_frame(list(paper.rows), list(paper.columns)), hide_index=True, width="stretch")
+        # A static table: its cells wrap, so every depth's column and whole block fit the page.
+        st.table(display_frame(list(paper.rows), list(paper.columns)), hide_index=True)
 
 if conventions_tab.open:
     with conventions_tab:

@@ -200,9 +200,37 @@ def test_counting_conventions_are_reconciled_on_the_page() -> None:
 
 def test_paper_table_is_computed_for_both_stride_styles() -> None:
     at = open_tab(open_app("architecture"), "Paper Table 1")
-    paper = next(d.value for d in at.dataframe if "152-layer" in d.value.columns)
+    (table,) = at.table  # static: its cells wrap, so no depth's column and no block cell is cut off
+    paper = table.value
+    assert not any("152-layer" in d.value.columns for d in at.dataframe)
     caffe = paper[paper["layer"].str.startswith("GMACs, stride on 1x1")].iloc[0]
     assert caffe["50-layer"] == "3.86" and caffe["152-layer"] == "11.28"
+    assert paper[paper["layer"] == "conv5_x (layer4)"].iloc[0]["152-layer"] == "[1x1,512, 3x3,512, 1x1,2048] × 3"
+
+
+def test_a_clicked_blocks_layers_show_thousands_separators() -> None:
+    from streamlit.util import AttributeDictionary as Attributes
+
+    at = open_tab(open_app("architecture", model="resnet18", model_input="64"), "Diagram")
+    points = [{"customdata": "layer2.0"}]  # what a click on the layer2.0 box selects
+    at.session_state["arch_diagram"] = Attributes(selection=Attributes(points=points, point_indices=[], box=[], lasso=[]))
+    at.run()
+    assert not at.exception
+    (layers,) = at.dataframe
+    assert layers.value["Name"].iloc[0] == "layer2.0.conv1" and layers.value["Params"].max() == 147_456
+    formats = {label: config.get("type_config", {}).get("format") for label, config in json.loads(layers.proto.columns).items()}
+    assert formats["Params"] == formats["MACs (conv+linear)"] == formats["Activation (bytes, fp32)"] == "localized"
+
+
+def test_the_head_rows_wider_receptive_field_is_explained_with_its_numbers() -> None:
+    at = open_app("architecture", model="resnet18")
+    table = layer_table(PRESETS["resnet18"], 224)
+    head = next(r for r in table.rows if r.name == "fc").rf_size
+    sums = f"{table.totals.rf_size} + (7 − 1) × {table.totals.output_stride} = {head} px"
+    assert head == 627 and sums == "435 + (7 − 1) × 32 = 627 px"
+    assert any(sums in c.value for c in at.caption)  # under the layer table
+    (field,) = [m for m in at.metric if m.label == "Receptive field"]
+    assert field.value == "435 px" and sums in field.proto.help
 
 
 def test_measured_cost_times_every_layer_and_colours_the_layer_table() -> None:

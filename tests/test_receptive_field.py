@@ -13,6 +13,7 @@ from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS
 from explorer.analysis.receptive_field import (
+    head_field_note,
     InputBox, effective_receptive_field, effective_size, receptive_fields, stage_centre_fields, stage_map_size,
     field_stages, theoretical_receptive_field,
 )
@@ -237,3 +238,15 @@ def test_stage_centre_fields_grow_with_depth_and_the_effective_one_is_smaller() 
     assert fields[-1].effective_size < fields[-1].window_size / 2  # the paper's point
     (one,) = receptive_fields(model, spec, image, [("layer2", (14, 14))])
     assert np.array_equal(one.effective, fields[2].effective) and one.box == fields[2].box
+
+
+@pytest.mark.parametrize(("name", "size", "side"), [("resnet18", 224, 7), ("resnet50", (224, 320), 7),
+                                                      ("cifar_resnet20", 32, 8), ("resnet50", 1024, 32)])
+def test_the_head_note_adds_up_to_the_head_rows_receptive_field(name: str, size, side: int) -> None:
+    from explorer.model.presets import get_preset
+
+    table = layer_table(get_preset(name), size)
+    fc = table.rows[-1]
+    rf, jump = table.totals.rf_size, table.totals.output_stride
+    assert fc.type == "Linear" and fc.rf_size == rf + (side - 1) * jump  # the global pool spans every position
+    assert f"{rf} + ({side} − 1) × {jump} = {fc.rf_size} px" in head_field_note(table)

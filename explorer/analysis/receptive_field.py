@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.analysis.anatomy import LayerTable
 from explorer.analysis.memory_needs import LOWER_SIZE, reserved, size_text
 from explorer.model.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
 from explorer.runtime.i18n import _
@@ -202,6 +203,23 @@ def theoretical_receptive_field(spec: ResNetSpec, stage: str, position: tuple[in
         spans.append((int(pixels.min()), int(pixels.max())))
     (top, bottom), (left, right) = spans
     return InputBox(top, left, bottom, right)
+
+
+def head_field_note(table: LayerTable) -> str:
+    """Why the layer table's head rows show a wider receptive field than its total, in the reader's language.
+
+    The total (`Totals.rf_size`) is the window of one position of the last stage's map. The
+    global average pool takes every position of that map, so the pooled features (and the fc)
+    depend on the union of all their windows: one window plus (H − 1) jumps along the height,
+    as `anatomy` counts it. That is wider than the input; the rest of it is zero padding.
+    """
+    last = next(s for s in reversed(table.stages) if s.name not in (STEM, "head"))
+    height, width = last.out_shape[1:]
+    return _("The receptive field (RF) is the input window one output position sees. The total, {rf} px, is "
+             "one position of the last stage's {height}×{width} map; the head's global average pool takes all "
+             "of its positions, {jump} px apart, so its rows show {rf} + ({height} − 1) × {jump} = {head} px, "
+             "wider than the input: the rest is zero padding.").format(
+        rf=last.rf_size, height=height, width=width, jump=last.rf_jump, head=table.stages[-1].rf_size)
 
 
 def _check_position(position: Sequence[int], stage: str, rows: int, columns: int) -> tuple[int, int]:
