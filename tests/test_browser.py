@@ -40,9 +40,9 @@ def visible(page, text: str, timeout: float = 120_000, exact: bool = False) -> b
     return True
 
 
-def open_page(browser, url: str, artifacts_dir: Path, shot: str):
-    """Load ``url``, wait for the script to finish, fail on any Streamlit exception box."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+def open_page(browser, url: str, artifacts_dir: Path, shot: str, width: int = 1400):
+    """Load ``url`` in a window ``width`` px wide, wait for the script to finish, fail on any Streamlit exception box."""
+    page = browser.new_page(viewport={"width": width, "height": 1400})
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
     page.get_by_role("heading").first.wait_for(state="visible", timeout=90_000)
@@ -77,6 +77,35 @@ def test_architecture_page_shows_table_and_diagram(browser, app_url: str, artifa
     page.get_by_role("tab", name="Diagram").click()  # reruns the page: only the open tab is drawn
     page.locator(".js-plotly-plot").first.wait_for(state="visible")
     page.screenshot(path=str(artifacts_dir / "architecture-diagram.png"))
+    page.close()
+
+
+CUT_TEXT = """selector => [...document.querySelectorAll(selector)].filter(e => e.scrollWidth > e.clientWidth)
+                                                          .map(e => e.textContent)"""
+
+
+@pytest.mark.parametrize("width", [1400, 1024])
+def test_architecture_controls_and_paper_table_fit_the_window(browser, app_url: str, artifacts_dir: Path,
+                                                              width: int) -> None:
+    """Nothing cut at a projector's 1024 px or a laptop's 1400 px: every stage chip inside its box, the
+    granularity options on one line, whole metric labels; at 1400 px all of Paper Table 1."""
+    page = open_page(browser, f"{app_url}/architecture?model=resnet50", artifacts_dir, f"architecture-{width}", width)
+    box = page.locator('.st-key-arch_stage_filter [data-testid="stMultiSelectTagsContainer"]').bounding_box()
+    chips = [chip.bounding_box() for chip in page.locator(".st-key-arch_stage_filter [data-tag]").all()]
+    assert len(chips) == 6
+    assert all(box["x"] <= c["x"] and c["x"] + c["width"] <= box["x"] + box["width"] for c in chips), (box, chips)
+    options = page.locator('.st-key-arch_level [data-testid="stRadioOption"]').all()
+    assert len(options) == 3 and len({round(o.bounding_box()["y"]) for o in options}) == 1
+    assert page.evaluate(CUT_TEXT, '[data-testid="stMetricLabel"] .stMarkdownEllipsis') == []
+    if width == 1400:
+        page.get_by_role("tab", name="Paper Table 1").click()
+        page.locator('[data-testid="stTable"]').wait_for(state="visible")
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        page.screenshot(path=str(artifacts_dir / "architecture-paper-table.png"))
+        header = page.get_by_role("columnheader", name="152-layer").bounding_box()
+        assert header["x"] + header["width"] <= width
+        assert page.evaluate(CUT_TEXT, '[data-testid="stTable"], [data-testid="stTable"] th, [data-testid="stTable"] td') == []
+        assert page.get_by_text("[1x1,512, 3x3,512, 1x1,2048] × 3").first.is_visible()
     page.close()
 
 
