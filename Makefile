@@ -36,10 +36,11 @@ SHOTS := home architecture architecture-diagram compare compare-what-it-buys com
 	receptive-field predict zero-init
 ZH_SHOTS := home architecture compare feature-maps zero-init predict
 screenshots: setup
-	$(BIN)/python -m pytest tests/test_browser.py -q
-	mkdir -p assets/zh
+	$(BIN)/python -m pytest tests/test_browser.py tests/test_browser_layout.py -q
+	mkdir -p assets/zh assets/screens
 	for shot in $(SHOTS); do cp test-artifacts/$$shot.png assets/$$shot.png; done
-	for shot in $(ZH_SHOTS); do cp test-artifacts/zh-$$shot.png assets/zh/$$shot.png; done
+	for shot in $(ZH_SHOTS); do cp test-artifacts/zh-1400-$$shot.png assets/zh/$$shot.png; done
+	for shot in test-artifacts/*-whole.png; do cp $$shot assets/screens/$$(basename $$shot -whole.png).png; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

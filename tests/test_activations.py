@@ -17,7 +17,7 @@ from explorer.analysis.activations import (
 )
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
-from explorer.figures.maps import channel_grid, depth_statistics, side_by_side
+from explorer.figures.maps import channel_grid, channel_zoom, depth_statistics, side_by_side
 from explorer.data.images import Preprocessing
 from explorer.model.views import MAX_IDLE_VIEWS, leased_view
 from explorer.model.presets import PRESETS, cifar_resnet
@@ -248,6 +248,7 @@ def test_feature_map_charts_label_every_tile_mark_the_layer_and_share_one_range(
     assert [(a.x, a.y, a.text) for a in grid.layout.annotations][8:] == [(0, 4, "c9"), (7, 4, "c11")]
     depth = depth_statistics(["a", "b", "c"], ["A", "B", "C"], {"mean": [1, 2, 3], "std": [1, 1, 1], "zeros": [0, 0, 0],
                                                                   "size": [8, 4, 4]}, "c")
+    assert list(depth.data[0].x) == ["a", "b", "c"]  # the x axis names the layers
     assert [(s.x0, s.xref, s.yref) for s in depth.layout.shapes] == [
         (2, "x", "y domain"), (2, "x2", "y2 domain"), (2, "x3", "y3 domain"), (2, "x4", "y4 domain")]
     assert [t.xaxis for t in depth.data] == ["x", "x2", "x3", "x4"]  # one mark on each subplot's own axis
@@ -260,6 +261,18 @@ def test_feature_map_charts_label_every_tile_mark_the_layer_and_share_one_range(
     domains = [tuple(parts.layout[f"xaxis{i}"].domain) for i in (1, 2, 3)]
     assert domains[0][0] == 0 and domains[2][1] == pytest.approx(1) and domains[0][1] < domains[1][0] < domains[1][1] < domains[2][0]
     assert [a.text for a in parts.layout.annotations] == ["x", "F(x)", "out"]
+
+
+def test_the_charts_built_unchecked_on_every_click_pass_plotlys_checks() -> None:
+    """`unchecked_figure` skips plotly's validation for speed: here each such chart goes through it."""
+    import plotly.graph_objects as go
+
+    maps = np.arange(20 * 5 * 6, dtype=np.float32).reshape(20, 5, 6)
+    stats = {"mean": [1, 2, 3], "std": [1, 1, 1], "zeros": [0, 0, 0], "size": [8, 4, 4]}
+    for figure in (channel_grid(maps, [3, 1], ColourScale.PER_CHANNEL, (0.0, 1.0), "t"), channel_zoom(maps[0], "t"),
+                   side_by_side([maps[0], maps[1]], ["x", "F(x)"], (0.0, 1.0), "t"),
+                   depth_statistics(["a", "b", "c"], ["A", "B", "C"], stats, "b")):
+        go.Figure(figure.to_dict())  # raises on any property plotly does not know
 
 
 def test_downloads_and_filters_come_from_the_capture_and_the_model() -> None:

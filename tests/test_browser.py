@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_pages import SETTLED, settle
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = pytest.mark.browser
@@ -44,10 +45,8 @@ def open_page(browser, url: str, artifacts_dir: Path, shot: str, width: int = 14
     """Load ``url`` in a window ``width`` px wide, wait for the script to finish, fail on any Streamlit exception box."""
     page = browser.new_page(viewport={"width": width, "height": 1400})
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
-    page.get_by_role("heading").first.wait_for(state="visible", timeout=90_000)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
-    page.wait_for_timeout(500)  # let charts finish drawing before the screenshot
+    page.get_by_role("heading").first.wait_for(state="visible", timeout=240_000)
+    settle(page)
     page.screenshot(path=str(artifacts_dir / f"{shot}.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     return page
@@ -166,8 +165,7 @@ def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, 
         for page, (path, _) in zip(pages, cases):
             page.goto(f"{app_url}/{path}", wait_until="commit")
         for page, (path, expected) in zip(pages, cases):
-            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
-            page.wait_for_timeout(300)
+            settle(page)
             assert visible(page, expected), (path, expected)
             assert page.locator('[data-testid="stException"]').count() == 0, path
     finally:
@@ -203,22 +201,10 @@ def test_the_lesson_path_opens_each_step_on_its_model(browser, app_url: str, art
     page.close()
 
 
-@pytest.mark.parametrize("path", ["", "architecture?model=resnet18", "compare", "feature-maps?model=resnet18",
-                                  "zero-init?model=cifar_resnet20", "predict?model=resnet18"])
-def test_every_page_in_chinese(browser, app_url: str, artifacts_dir: Path, path: str) -> None:
-    """Each page with ?lang=zh: no exception, a Chinese title; the screenshots are the README's."""
-    shot = "zh-" + (path.split("?")[0] or "home")
-    url = f"{app_url}/{path}{'&' if '?' in path else '?'}lang=zh"
-    page = open_page(browser, url, artifacts_dir, shot)
-    page.wait_for_function("() => /[\\u4e00-\\u9fff]/.test(document.querySelector('h1')?.innerText ?? '')",
-                           timeout=60_000)
-    page.close()
-
-
 def to_top(locator) -> None:
     """Scroll the page so that ``locator`` stands at the top of the window (for a screenshot)."""
     locator.evaluate("element => element.scrollIntoView({block: 'start'})")
-    locator.page.wait_for_timeout(500)
+    settle(locator.page)
 
 
 def test_compare_what_the_cost_buys_and_the_same_image_through_both(browser, app_url: str, artifacts_dir: Path) -> None:
@@ -231,10 +217,10 @@ def test_compare_what_the_cost_buys_and_the_same_image_through_both(browser, app
     page.get_by_text("The same image through both: stage outputs, top-5 and Grad-CAM").click()
     for prefix in ("cmp_a", "cmp_b"):  # offline: random weights, as the caption of the screenshot says
         page.locator(f".st-key-{prefix}_weights_kind").get_by_text("random init (seeded)").click()
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
+        page.wait_for_selector(SETTLED, timeout=240_000)
     assert visible(page, "Top-5 and Grad-CAM", timeout=240_000)
     to_top(page.get_by_text("the mean over channels of the stem").first)
-    page.wait_for_timeout(1000)
+    settle(page)
     page.screenshot(path=str(artifacts_dir / "compare-same-image.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
@@ -245,7 +231,7 @@ def test_the_receptive_field_of_a_position_in_chromium(browser, app_url: str, ar
     page.get_by_text("Show what one position of a stage's map sees in the picture").click()
     assert visible(page, "sees input rows", timeout=240_000)
     to_top(page.get_by_text("Receptive field", exact=True))
-    page.wait_for_timeout(1000)
+    settle(page)
     page.screenshot(path=str(artifacts_dir / "receptive-field.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
@@ -266,7 +252,7 @@ def test_two_sessions_that_click_train_follow_one_run_with_its_own_bar(browser, 
             page.goto(f"{app_url}/zero-init?model=cifar_resnet56&model_input=32", wait_until="commit")
         for page in pages:
             page.wait_for_selector(".st-key-zi_train button", timeout=240_000)
-            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=240_000)
+            page.wait_for_selector(SETTLED, timeout=240_000)
         for page in pages:
             page.locator(".st-key-zi_train button").click()
         for page in pages:  # both following before either is looked at

@@ -13,6 +13,8 @@ import re
 import textwrap
 from collections.abc import Sequence
 
+import plotly.graph_objects as go
+
 # Legends sit at the foot of the figure, under the axis labels, so that they never cover a
 # title however many rows they wrap to (the figure's bottom margin grows to hold them).
 LEGEND_AT_FOOT = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
@@ -25,6 +27,16 @@ BREAK_AFTER = "，。：；、）？！ "  # where a Chinese title breaks best
 
 
 LABEL_LIMIT = 80  # characters of a label from outside (a class name): the chart keeps its shape
+
+
+def unchecked_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain dicts that plotly does not check property by property.
+
+    For the charts drawn on every click: plotly validates each property as it builds a
+    figure (~20 ms for a four-panel chart, most of a layer click's time on the server). These
+    are built from literals, and a test builds each through plotly's checks as well.
+    """
+    return go.Figure(data, layout, _validate=False)
 
 
 def plotly_text(text: object, limit: int = LABEL_LIMIT) -> str:

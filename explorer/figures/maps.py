@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from explorer.analysis.activations import ColourScale
-from explorer.runtime.i18n import _
+from explorer.figures.layout import unchecked_figure
+from explorer.runtime.i18n import N_, _
 
 
 def mosaic(maps: np.ndarray, columns: int) -> np.ndarray:
@@ -41,16 +41,13 @@ def scaled_maps(maps: np.ndarray, scale: ColourScale,
 
 def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: ColourScale, value_range: tuple[float, float],
                  title: str) -> go.Figure:
-    """A mosaic of the chosen channels (maps: (C, H, W) float32), colour scale stated in the title."""
+    """A mosaic of the chosen channels (maps: (C, H, W) float32), colour scale stated in the title.
+    Drawn on every layer click, so built unchecked (`unchecked_figure`)."""
     chosen = maps[list(channels)]
     values, zmin, zmax = scaled_maps(chosen, scale, value_range)
     columns = min(8, max(1, len(channels)))
     tiled = mosaic(values, columns)
     height, width = chosen.shape[1:]
-    figure = go.Figure(go.Heatmap(z=tiled[::-1], zmin=zmin, zmax=zmax, colorscale="Viridis", hoverongaps=False,
-                                  colorbar={"title": "0–1" if scale is ColourScale.PER_CHANNEL else _("value")},
-                                  hovertemplate=_("value") + " %{z:.3f}<extra></extra>"))
-    # One list for the layout: plotly's add_annotation costs ~5 ms each, 64 labels a third of a second.
     labels = []
     for index, channel in enumerate(channels):
         r, c = divmod(index, columns)
@@ -58,70 +55,89 @@ def channel_grid(maps: np.ndarray, channels: Sequence[int], scale: ColourScale, 
                        "showarrow": False, "xanchor": "left", "yanchor": "top", "font": {"size": 9, "color": "white"},
                        "bgcolor": "rgba(0,0,0,0.45)"})
     rows = math.ceil(len(channels) / columns)
-    figure.update_xaxes(visible=False, constrain="domain")
-    figure.update_yaxes(visible=False, scaleanchor="x")
-    figure.update_layout(annotations=labels, height=int(110 + rows * min(170, 900 / columns)),
-                         margin={"l": 0, "r": 0, "t": 50, "b": 0},
-                         title={"text": title + "<br><sup>" + _("colour scale: {scale} — {meaning}").format(
-                             scale=scale.label, meaning=scale.meaning) + "</sup>", "font": {"size": 14}})
-    return figure
+    heatmap = {"type": "heatmap", "z": tiled[::-1], "zmin": zmin, "zmax": zmax, "colorscale": "Viridis",
+               "hoverongaps": False, "hovertemplate": _("value") + " %{z:.3f}<extra></extra>",
+               "colorbar": {"title": {"text": "0–1" if scale is ColourScale.PER_CHANNEL else _("value")}}}
+    return unchecked_figure([heatmap], {
+        "annotations": labels, "height": int(110 + rows * min(170, 900 / columns)),
+        "xaxis": {"visible": False, "constrain": "domain"}, "yaxis": {"visible": False, "scaleanchor": "x"},
+        "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
+        "title": {"text": title + "<br><sup>" + _("colour scale: {scale} — {meaning}").format(
+            scale=scale.label, meaning=scale.meaning) + "</sup>", "font": {"size": 14}}})
 
 
 def channel_zoom(single: np.ndarray, title: str) -> go.Figure:
-    """One channel (H, W) with its real value range on the colour bar."""
-    figure = go.Figure(go.Heatmap(z=single[::-1], colorscale="Viridis", colorbar={"title": _("value")},
-                                  hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra></extra>"))
-    figure.update_xaxes(visible=False, constrain="domain")
-    figure.update_yaxes(visible=False, scaleanchor="x")
-    figure.update_layout(height=380, margin={"l": 0, "r": 0, "t": 50, "b": 0},
-                         title={"text": title + "<br><sup>" + _("range {low:.3f} … {high:.3f}").format(
-                             low=single.min(), high=single.max()) + "</sup>", "font": {"size": 13}})
-    return figure
+    """One channel (H, W) with its real value range on the colour bar (built unchecked: every click draws it)."""
+    heatmap = {"type": "heatmap", "z": single[::-1], "colorscale": "Viridis", "colorbar": {"title": {"text": _("value")}},
+               "hovertemplate": "x %{x}, y %{y}: %{z:.4f}<extra></extra>"}
+    return unchecked_figure([heatmap], {
+        "height": 380, "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
+        "xaxis": {"visible": False, "constrain": "domain"}, "yaxis": {"visible": False, "scaleanchor": "x"},
+        "title": {"text": title + "<br><sup>" + _("range {low:.3f} … {high:.3f}").format(
+            low=single.min(), high=single.max()) + "</sup>", "font": {"size": 13}}})
 
 
 def side_by_side(maps: Sequence[np.ndarray], titles: Sequence[str], value_range: tuple[float, float], title: str) -> go.Figure:
     """Maps (each (H, W)) in one row, with one colour range and one colour bar so they compare.
 
     One figure, not one per map, so the browser draws them in one pass on every layer click;
-    its axes are laid out here (make_subplots would add ~10 ms per figure).
+    its axes are laid out here (make_subplots would add ~10 ms per figure), and it is built unchecked.
     """
     gap = 0.03
     width = (1 - gap * (len(maps) - 1)) / len(maps)
     layout: dict = {"annotations": []}
     traces = []
     for index, (single, name) in enumerate(zip(maps, titles)):
-        x, y, left = f"x{index + 1}", f"y{index + 1}", index * (width + gap)
-        traces.append(go.Heatmap(z=single[::-1], coloraxis="coloraxis", xaxis=x, yaxis=y, name=name,
-                                 hovertemplate="x %{x}, y %{y}: %{z:.4f}<extra>%{fullData.name}</extra>"))
-        layout[f"xaxis{index + 1}"] = {"domain": [left, left + width], "anchor": y, "visible": False, "constrain": "domain"}
-        layout[f"yaxis{index + 1}"] = {"anchor": x, "visible": False, "scaleanchor": x}
+        axis = "" if index == 0 else str(index + 1)  # plotly's ids: x, x2, x3 (never x1)
+        x, y, left = f"x{axis}", f"y{axis}", index * (width + gap)
+        traces.append({"type": "heatmap", "z": single[::-1], "coloraxis": "coloraxis", "xaxis": x, "yaxis": y,
+                       "name": name, "hovertemplate": "x %{x}, y %{y}: %{z:.4f}<extra>%{fullData.name}</extra>"})
+        layout[f"xaxis{axis}"] = {"domain": [left, left + width], "anchor": y, "visible": False, "constrain": "domain"}
+        layout[f"yaxis{axis}"] = {"anchor": x, "visible": False, "scaleanchor": x}
         layout["annotations"].append({"text": name, "x": left + width / 2, "y": 1, "xref": "paper", "yref": "paper",
                                       "xanchor": "center", "yanchor": "bottom", "showarrow": False})
     low, high = value_range
-    return go.Figure(traces, layout | {
+    return unchecked_figure(traces, layout | {
         "coloraxis": {"colorscale": "Viridis", "cmin": low, "cmax": high if high > low else low + 1.0,
                       "colorbar": {"title": _("value")}},
         "height": 330, "margin": {"l": 0, "r": 0, "t": 70, "b": 0}, "title": {"text": title, "font": {"size": 13}}})
 
 
+# The depth chart's four panels: (statistic key, title), in reading order.
+DEPTH_PANELS = (("mean", N_("mean")), ("std", N_("standard deviation")),
+                ("zeros", N_("fraction of zeros (ReLU sparsity)")), ("size", N_("spatial size (px)")))
+
+
 def depth_statistics(keys: Sequence[str], labels: Sequence[str], stats: dict[str, Sequence[float]], selected: str) -> go.Figure:
-    """Mean, std, fraction of zeros and spatial size per captured layer, the selected one marked."""
-    figure = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=(
-        _("mean"), _("standard deviation"), _("fraction of zeros (ReLU sparsity)"), _("spatial size (px)")))
-    x = list(range(len(keys)))
-    for (name, values), (row, col) in zip(stats.items(), ((1, 1), (1, 2), (2, 1), (2, 2))):
-        figure.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=name, hovertext=list(labels),
-                                    hoverinfo="text+y", marker={"size": 4}, showlegend=False), row=row, col=col)
-    # The marks as one list of shapes: add_vline per subplot costs ~10 ms each, most of the chart's time.
+    """Mean, std, fraction of zeros and spatial size per captured layer, the selected one marked.
+
+    The x axis names the layers (``keys``, "layer3.1"; plotly shows as many as fit), hover
+    gives each one's full label. Four panels laid out here and built unchecked: every layer
+    click draws the chart again, and plotly's make_subplots and validation took ~20 ms of it.
+    """
+    gap_x, gap_y = 0.08, 0.14
+    width, height = (1 - gap_x) / 2, (1 - gap_y) / 2
+    traces, layout = [], {"annotations": [], "shapes": []}
     position = keys.index(selected) if selected in keys else None
-    marks = [] if position is None else [
-        {"type": "line", "x0": position, "x1": position, "y0": 0, "y1": 1, "xref": f"x{axis}",
-         "yref": f"y{axis} domain", "line": {"color": "#e74c3c", "width": 2, "dash": "dot"}}
-        for axis in ("", "2", "3", "4")]  # the four subplots' axes
-    figure.update_xaxes(title_text=_("captured layer (execution order)"), row=2)
-    figure.update_layout(shapes=marks, height=520, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         title={"text": _("Statistics across depth (red: the selected layer)"), "font": {"size": 14}})
-    return figure
+    for index, (key, title) in enumerate(panel for panel in DEPTH_PANELS if panel[0] in stats):
+        row, col = divmod(index, 2)
+        axis = "" if index == 0 else str(index + 1)
+        left, bottom = col * (width + gap_x), (1 - row) * (height + gap_y)
+        traces.append({"type": "scatter", "x": list(keys), "y": list(stats[key]), "mode": "lines+markers", "name": key,
+                       "hovertext": list(labels), "hoverinfo": "text+y", "marker": {"size": 4}, "showlegend": False,
+                       "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
+        layout[f"xaxis{axis}"] = {"domain": [left, left + width], "anchor": f"y{axis}", "type": "category",
+                                  "tickfont": {"size": 9}, "automargin": True}
+        layout[f"yaxis{axis}"] = {"domain": [bottom, bottom + height], "anchor": f"x{axis}"}
+        layout["annotations"].append({"text": _(title), "x": left + width / 2, "y": bottom + height, "xref": "paper",
+                                      "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+        if position is not None:
+            layout["shapes"].append({"type": "line", "x0": position, "x1": position, "y0": 0, "y1": 1,
+                                     "xref": f"x{axis}", "yref": f"y{axis} domain",
+                                     "line": {"color": "#e74c3c", "width": 2, "dash": "dot"}})
+    return unchecked_figure(traces, layout | {
+        "height": 560, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "title": {"text": _("Statistics across depth (red: the selected layer)"), "font": {"size": 14}}})
 
 
 def stage_outputs(maps: Sequence[np.ndarray], titles: Sequence[str], title: str) -> go.Figure:
