@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from explorer import (
     CIFAR, DEFAULT_DEEP, DEFAULT_SHALLOW, FOLD_AFTER, IMAGENET, LEVEL_COLUMNS, MIN_TRAIN_BATCH, MOMENTUM, PRESETS,
-    SPEC_FIELDS, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, FieldInfo, ImageError, LayerTable,
+    SPEC_FIELDS, SUMMARY_WINDOW, TASK_EXAMPLES, UNTRAINED_NOTE, WARMUP_STEPS, WEIGHT_DECAY, FieldInfo, ImageError, LayerTable,
     Level, ResNetSpec, Text, WeightsUnavailable, Widget, available_weights, cifar_resnet, class_names_for,
     decode_image, default_weights, degradation_models, download_weights, fit_head, get_preset, guess_spec,
     human_bytes, human_count, layer_table, load_model, paper_figure, pick_device, predict, preprocess,
@@ -206,13 +206,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         results.append((path, prediction))
     if args.json:
         print(json.dumps({
-            "model": spec.name, "weights": source.label, "device": device, "note": head_note,
+            "model": spec.name, "weights": source.label, "untrained": source.untrained, "device": device,
+            "note": head_note,
             "images": [{"image": path, "milliseconds": round(p.milliseconds, 3), "predictions": [
                 {"label": label, "index": index, "probability": probability}
                 for label, index, probability in zip(p.labels, p.indices, p.probabilities)]} for path, p in results],
         }, indent=1))
         return 0
-    print(f"{spec.name}, {source.label}, on {device}")
+    print(f"{spec.name} · {source.label} · on {device}")
+    if source.untrained:  # said before the list, which looks like a result
+        print(f"UNTRAINED: {UNTRAINED_NOTE}")
     if head_note:
         print(head_note)
     for path, p in results:
