@@ -233,7 +233,7 @@ def test_the_measure_button_gives_a_table_for_both_models() -> None:
     assert any("Batch 16: **resnet50** takes" in m.value for m in at.markdown)
 
 
-@pytest.mark.usefixtures("offline")
+@pytest.mark.usefixtures("offline", "fresh_class_models")
 def test_the_same_image_goes_through_both_models_with_random_weights(media: dict[str, bytes]) -> None:
     at = open_app("compare", timeout=300)
     expanders = at.get("expander")

@@ -55,6 +55,7 @@ def test_default_view_captures_a_sample_with_random_weights() -> None:
     assert not at.error
 
 
+@pytest.mark.usefixtures("fresh_class_models")
 def test_offline_imagenet_weights_explain_and_fall_back(offline: Path) -> None:
     at = open_page("resnet18", weights=None)
     assert at.radio(key="fm_weights_kind").value == "imagenet"

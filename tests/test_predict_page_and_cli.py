@@ -301,6 +301,7 @@ def test_the_picker_puts_a_checkpoints_fc_on_the_sidebar_model() -> None:
     assert len(bars) == 1 and sorted(bars[0]["data"][0]["y"]) == ["class 0", "class 1", "class 2"]
 
 
+@pytest.mark.usefixtures("fresh_class_models")
 def test_offline_two_models_share_one_compact_banner_in_the_readers_language(offline: Path) -> None:
     """ImageNet weights that cannot be had: one warning for the page, naming both models, the command
     and the Docker build argument; the download's own reason only in the expander under it."""
