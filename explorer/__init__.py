@@ -51,7 +51,7 @@ _API: dict[str, str] = {
     "WeightsUnavailable": "model.pretrained",
     # model.sources
     "class_names_for": "model.sources", "load_model": "model.sources", "preprocessing_for": "model.sources",
-    "SourceKind": "model.sources", "weights_source": "model.sources",
+    "SourceKind": "model.sources", "UNTRAINED_NOTE": "model.sources", "weights_source": "model.sources",
     # model.spec
     "MAX_BLOCKS": "model.bounds", "ResNetSpec": "model.spec", "SPEC_FIELDS": "model.spec",
     "spec_for_depth": "model.spec",

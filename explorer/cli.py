@@ -167,7 +167,7 @@ def _offline_fix(spec: ResNetSpec, weights: str | None) -> str:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from explorer import (
         ImageError, WeightsUnavailable, class_names_for, decode_image, fit_head, guess_spec, load_model, pick_device,
-        predict, preprocess, preprocessing_for, read_checkpoint, spec_from_token, weights_source,
+        predict, preprocess, preprocessing_for, read_checkpoint, spec_from_token, weights_source, UNTRAINED_NOTE,
     )
 
     checkpoint = None
@@ -208,13 +208,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         results.append((path, prediction))
     if args.json:
         print(json.dumps({
-            "model": spec.name, "weights": source.label, "device": device, "note": head_note,
+            "model": spec.name, "weights": source.label, "untrained": source.untrained, "device": device,
+            "note": head_note,
             "images": [{"image": path, "milliseconds": round(p.milliseconds, 3), "predictions": [
                 {"label": label, "index": index, "probability": probability}
                 for label, index, probability in zip(p.labels, p.indices, p.probabilities)]} for path, p in results],
         }, indent=1))
         return 0
-    print(f"{spec.name}, {source.label}, on {device}")
+    print(f"{spec.name} · {source.label} · on {device}")
+    if source.untrained:  # said before the list, which looks like a result
+        print(f"UNTRAINED: {UNTRAINED_NOTE}")
     if head_note:
         print(head_note)
     for path, p in results:

@@ -20,7 +20,7 @@ from explorer import (
 from explorer.ui import picker
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
-from explorer.ui.models import cached_model
+from explorer.ui.models import cached_model, weights_notice
 from explorer.ui.receptive_field import receptive_field_view
 from explorer.ui.session_memo import remembered
 from explorer.ui.tables import show_table, table_or_error
@@ -83,6 +83,7 @@ def same_image(specs, size: int) -> None:
         if any(spec.in_channels != 3 for spec in specs):
             st.info(_("Both models must take 3-channel (RGB) inputs to look at a photo."))
             return
+        notice = st.container()  # weights that could not be had, said once for both models
         columns = st.columns(3)
         picked = image_picker("cmp", columns[0])
         models = []
@@ -92,6 +93,7 @@ def same_image(specs, size: int) -> None:
             with column:
                 loaded = cached_model(spec, source, checkpoint)
             models.append((label, prefix, spec, loaded, checkpoint))
+        weights_notice([loaded for *_rest, loaded, _checkpoint in models], notice)
         if picked is None or any(loaded is None for *_rest, loaded, _checkpoint in models):
             return
         results, memo_keys = [], []
@@ -122,10 +124,13 @@ def same_image(specs, size: int) -> None:
         for (label, spec, source, steps, result), column in zip(results, st.columns(2)):
             picture, chart = column.columns([2, 3])
             top = result.prediction
-            picture.image(overlay(steps.cropped, result.cam, alpha=0.45), width="stretch",
-                          caption=_("Grad-CAM for “{label}”").format(label=inert(top.labels[0])))
-            chart.plotly_chart(topk_bars(top.labels, top.probabilities,
-                                                f"{label}: {spec.name} · top-5"),
+            caption = _("Grad-CAM for “{label}”").format(label=inert(top.labels[0]))
+            if source.untrained:
+                caption = _("{caption} — **untrained** network: this map means nothing").format(caption=caption)
+            picture.image(overlay(steps.cropped, result.cam, alpha=0.45, greyed=source.untrained), width="stretch",
+                          caption=caption)
+            chart.plotly_chart(topk_bars(top.labels, top.probabilities, f"{label}: {spec.name} · top-5",
+                                         source.untrained),
                                key=f"cmp_top5_{label}", width="stretch")
         receptive_fields_of_both(models, results, memo_keys)
 

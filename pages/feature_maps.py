@@ -20,7 +20,7 @@ from explorer import (
 from explorer.ui import picker
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
-from explorer.ui.models import cached_model
+from explorer.ui.models import cached_model, weights_notice
 from explorer.ui.picker import sidebar_model
 from explorer.ui.receptive_field import receptive_field_view
 from explorer.ui.session_memo import remembered
@@ -165,6 +165,7 @@ def receptive_field_section(model, spec, steps, memo_key) -> None:
 
 
 st.title(_("Feature maps"))
+notice = st.container()  # weights that could not be had, said under the title
 choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to see its feature maps."))
@@ -209,6 +210,7 @@ augmentation_preview(picked, settings.crop)
 
 # ---- capture --------------------------------------------------------------------------
 loaded = cached_model(spec, source, checkpoint)
+weights_notice([loaded], notice)
 if loaded is None:
     st.stop()
 model, source = loaded.model, loaded.source

@@ -15,7 +15,8 @@ from explorer import (
 )
 from explorer.ui import picker
 from explorer.ui.classifiers import classifier_column
-from explorer.ui.inputs import picked_image
+from explorer.ui.inputs import file_upload, picked_image
+from explorer.ui.models import weights_notice
 from explorer.ui.picker import sidebar_model
 from explorer.ui.session_memo import remembered
 from explorer.ui.text import inert, inert_error
@@ -62,15 +63,18 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
         else:
             caption = (_("Grad-CAM for “{label}” from {stage}").format(label=inert(label), stage=cell_stage)
                        if cell_stage else _("Grad-CAM for “{label}” from the last stage").format(label=inert(label)))
-            picture.image(overlay(cropped, cam, alpha=0.45), width="stretch", caption=caption)
-        title = _("{model}: top-5 ({weights})").format(model=spec.name, weights=source.short_label)
-        chart.plotly_chart(topk_bars(prediction.labels, prediction.probabilities, title),
+            if source.untrained:
+                caption = _("{caption} — **untrained** network: this map means nothing").format(caption=caption)
+            picture.image(overlay(cropped, cam, alpha=0.45, greyed=source.untrained), width="stretch", caption=caption)
+        title = _("{model} · top-5 · {weights}").format(model=spec.name, weights=source.short_label)
+        chart.plotly_chart(topk_bars(prediction.labels, prediction.probabilities, title, source.untrained),
                            key=f"{prefix}_{number}_bars", width="stretch")
         chart.caption(_("{milliseconds:.1f} ms on {device}").format(milliseconds=prediction.milliseconds,
                                                                      device=prediction.device))
 
 
 st.title(_("Predict"))
+notice = st.container()  # weights that could not be had, said once for the page
 choice = sidebar_model()
 if choice is None:
     st.info(_("Fix the model in the sidebar to make predictions."))
@@ -84,8 +88,8 @@ if choice.spec.in_channels != 3:
 samples = sample_images()
 left, right = st.columns(2)
 chosen_samples = left.multiselect(_("Sample photos"), list(samples), default=["chelsea", "coffee"], key="pr_samples")
-uploads = right.file_uploader(_("…and/or your images"), type=None, accept_multiple_files=True, key="pr_uploads",
-                              help=_("Several at once; each is judged by its content, not its name."))
+uploads = file_upload(right, _("…and/or your images"), "pr_uploads", multiple=True,
+                      help=_("Several at once; each is judged by its content, not its name."))
 problems = st.container()  # pictures that cannot be read are reported here
 compare = st.toggle(_("Compare models: the same images through two models"), key="pr_compare")
 
@@ -102,6 +106,7 @@ if compare:
 GUESS_PICKERS = {"pr": "model"}  # a misfit checkpoint of the sidebar's model can switch that picker to its guess
 setups = [classifier_column(prefix, spec, size, column, GUESS_PICKERS.get(prefix))
           for (prefix, spec, size), column in zip(models, columns)]
+weights_notice(setups, notice)  # one banner for both models, under the title
 if any(setup is None for setup in setups):
     st.stop()
 

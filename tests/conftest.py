@@ -139,6 +139,17 @@ def offline(monkeypatch: pytest.MonkeyPatch, hub_dir: Path) -> Path:
 
 
 @pytest.fixture
+def fresh_class_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store of the class's shared models of this test's own: a model that another test built from
+    ImageNet weights it had (a file it put in its hub folder) is not served here, where they are missing."""
+    from explorer.studies.shared_results import SharedResults
+    from explorer.ui import models
+
+    store = SharedResults(2**31)
+    monkeypatch.setattr(models, "class_models", lambda: store)
+
+
+@pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[object, str], list[tuple]]:
     """``spy(module, name)``: ``module.name`` still runs, and the positional arguments of each call
     are appended to the list returned. Patch the module a page imports the name from on each run."""

@@ -124,6 +124,22 @@ def test_predict_page_classifies_the_samples(browser, app_url: str, artifacts_di
     page.close()
 
 
+def test_untrained_predictions_and_the_uploader_speak_chinese(browser, app_url: str, artifacts_dir: Path) -> None:
+    """cifar_resnet20 has no ImageNet weights, so the page opens on random weights (no download):
+    "未训练" lies across the chart; Streamlit's English size line is hidden, our caption shows."""
+    page = open_page(browser, f"{app_url}/predict?model=cifar_resnet20&model_input=32&lang=zh", artifacts_dir,
+                     "zh-predict-untrained")
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(state="visible")
+    assert chart.get_by_text("未训练", exact=True).is_visible()  # the watermark, on the chart itself
+    uploader = page.locator(".st-key-pr_uploads")
+    assert uploader.locator('[data-testid="stFileUploaderDropzone"]').is_visible()
+    instructions = uploader.locator('[data-testid="stFileUploaderDropzoneInstructions"]')
+    assert instructions.count() == 1 and not instructions.is_visible()  # there, and hidden by our rule
+    assert visible(page, "把文件拖到框里，或点击框里的按钮；每个文件最大")
+    page.close()
+
+
 def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/zero-init?model=cifar_resnet20", artifacts_dir, "zero-init")
     assert visible(page, "At initialisation", exact=True)
@@ -154,8 +170,8 @@ def test_many_sessions_at_once_each_get_their_own_answer(browser, app_url: str, 
         ("feature-maps?model=resnet18&model_input=224", maps("resnet18", 224)),
         ("feature-maps?model=cifar_resnet20&model_input=32", maps("cifar_resnet20", 32)),
         ("feature-maps?model=resnet50&model_input=160", maps("resnet50", 160)),
-        ("predict?model=cifar_resnet20&model_input=32", "cifar_resnet20: top-5"),
-        ("predict?model=resnet18", "resnet18: top-5"),
+        ("predict?model=cifar_resnet20&model_input=32", "cifar_resnet20 · top-5"),
+        ("predict?model=resnet18", "resnet18 · top-5"),
         ("compare", "2.19× the parameters"),
         ("zero-init?model=cifar_resnet20", "Training the twins"),
     ]

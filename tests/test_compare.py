@@ -233,24 +233,30 @@ def test_the_measure_button_gives_a_table_for_both_models() -> None:
     assert any("Batch 16: **resnet50** takes" in m.value for m in at.markdown)
 
 
-@pytest.mark.usefixtures("offline")
+@pytest.mark.usefixtures("offline", "fresh_class_models")
 def test_the_same_image_goes_through_both_models_with_random_weights(media: dict[str, bytes]) -> None:
     at = open_app("compare", timeout=300)
     expanders = at.get("expander")
     assert all(not e.children for e in expanders)  # closed: nothing computed
     at.session_state["cmp_image_open"] = True
     at.run()
+    # Offline, both models' ImageNet weights are missing: one banner for the two.
+    banners = [w.value for w in at.warning if "fetch-weights" in w.value]
+    assert len(banners) == 1 and "fetch-weights resnet18 resnet50" in banners[0], banners
     for prefix in ("cmp_a", "cmp_b"):
         at.radio(key=f"{prefix}_weights_kind").set_value("random").run()
     assert not at.exception
     stages = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "cmp_stages" in c.proto.id]
     assert [chart["layout"]["title"]["text"] for chart in stages] == [
-        "A: resnet18 · random weights (seed 0)", "B: resnet50 · random weights (seed 0)"]
+        "A: resnet18 · random weights, seed 0", "B: resnet50 · random weights, seed 0"]
     assert [[t["name"] for t in chart["data"]] for chart in stages] == [
         ["stem · 64×56×56", "layer1 · 64×56×56", "layer2 · 128×28×28", "layer3 · 256×14×14", "layer4 · 512×7×7"],
         ["stem · 64×56×56", "layer1 · 256×56×56", "layer2 · 512×28×28", "layer3 · 1024×14×14", "layer4 · 2048×7×7"]]
     top5 = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
     assert [len(chart["data"][0]["y"]) for chart in top5] == [5, 5]
+    assert [[a["text"] for a in chart["layout"]["annotations"] if a.get("name") == "untrained"] for chart in top5] == [
+        ["untrained"], ["untrained"]]  # random weights: marked on the chart itself
+    assert not [w for w in at.warning if "fetch-weights" in w.value]  # random weights were chosen: nothing is missing
     shown = [i.proto.imgs[0] for i in at.get("image") if i.proto.imgs[0].caption.startswith("Grad-CAM for “class ")]
     assert len(shown) == 2
 
@@ -260,9 +266,10 @@ def test_the_same_image_goes_through_both_models_with_random_weights(media: dict
     steps = preprocess(decode_image(path.read_bytes()).image, Preprocessing.for_size(224))
     spec = PRESETS["resnet18"]
     result = image_through(build_model(spec, seed=0), spec, steps.tensor, [f"class {i}" for i in range(1000)])
-    assert shown[0].caption == f"Grad-CAM for “{result.prediction.labels[0]}”"
+    assert shown[0].caption == (f"Grad-CAM for “{result.prediction.labels[0]}” — **untrained** network: "
+                                "this map means nothing")
     pixels = np.asarray(Image.open(io.BytesIO(media[shown[0].url])).convert("RGB"), dtype=float)
-    expected = np.asarray(overlay(steps.cropped, result.cam, alpha=0.45), dtype=float)
+    expected = np.asarray(overlay(steps.cropped, result.cam, alpha=0.45, greyed=True), dtype=float)
     plain = np.asarray(steps.cropped.convert("RGB"), dtype=float)
     assert np.abs(pixels - expected).mean() < 10 and np.abs(pixels - plain).mean() > 20  # JPEG: close, not equal
 

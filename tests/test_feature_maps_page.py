@@ -48,19 +48,23 @@ def open_page(model: str = "resnet18", size: str = "96", weights: str | None = "
 def test_default_view_captures_a_sample_with_random_weights() -> None:
     at = open_page()
     assert at.radio(key="fm_image_source").value == "sample"
-    assert any("random weights (seed 0)" in c.value for c in at.caption)
+    assert any("random weights, seed 0" in c.value for c in at.caption)
     layers = at.selectbox(key="fm_layer")
     assert layers.value == "stem" and "layer4.1" in layers.options[-1]
     assert [c.key for c in at.get("plotly_chart")] == ["fm_grid", "fm_zoom", "fm_depth"]
     assert not at.error
 
 
+@pytest.mark.usefixtures("fresh_class_models")
 def test_offline_imagenet_weights_explain_and_fall_back(offline: Path) -> None:
     at = open_page("resnet18", weights=None)
     assert at.radio(key="fm_weights_kind").value == "imagenet"
-    message = " ".join(e.value for e in at.error)
+    assert not at.error
+    (banner,) = [w.value for w in at.warning if "fetch-weights" in w.value]
+    assert "resnet18" in banner and "**untrained** random weights" in banner
+    message = " ".join(t.value for e in at.expander for t in e.text)
     assert "resnet18-f37072fd.pth" in message and str(offline / "checkpoints") in message
-    assert any("random weights (seed 0)" in w.value for w in at.warning)
+    assert any("random weights, seed 0" in c.value for c in at.caption)
     assert at.selectbox(key="fm_layer").value == "stem"  # the page still works
 
 

@@ -128,8 +128,9 @@ def shown_text(at) -> str:
 
 def chinese_share(text: str) -> float:
     """Chinese characters among the letters of ``text`` (a Latin word counts as one letter's worth:
-    identifiers and model names stay in Latin script; addresses and file paths are not text)."""
-    text = re.sub(r"https?://\S+|(?<!\S)/\S+", " ", text)
+    identifiers and model names stay in Latin script; addresses, file paths and `code` (a command to
+    type) are not text)."""
+    text = re.sub(r"https?://\S+|(?<!\S)/\S+|`[^`]*`", " ", text)
     words = re.findall(r"[A-Za-z]+", text)
     han = len(CJK.findall(text))
     return han / max(1, han + len(words))
@@ -282,7 +283,7 @@ def test_compare_speaks_chinese_in_its_expanders_tables_and_charts() -> None:
     for key in ("cmp_a_rf_sizes", "cmp_b_rf_sizes"):
         assert all(CJK.search(trace["name"]) for trace in charts[key]["data"])
     captions = [i.proto.imgs[0].caption for i in at.get("image") if "Grad-CAM" in i.proto.imgs[0].caption]
-    assert len(captions) == 2 and all(c.endswith("”的 Grad-CAM") for c in captions)
+    assert len(captions) == 2 and all(c.endswith("”的 Grad-CAM——**未训练**的网络：这张图没有任何意义") for c in captions)
 
 
 def test_chart_texts_follow_the_language() -> None:

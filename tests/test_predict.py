@@ -7,6 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from explorer.model.build import build_model
 from explorer.data.images import Preprocessing, preprocess
@@ -67,3 +68,46 @@ def test_grad_cam_is_safe_across_threads(trained_checkpoint) -> None:
     results = run_together(*(partial(grad_cam, model, trained_checkpoint.spec, x, y) for x, y in zip(inputs, labels)))
     for index, cam in enumerate(expected):
         np.testing.assert_allclose(results[index], cam, atol=1e-5)
+
+
+def untrained_marks(figure) -> list[str]:
+    """The texts of a figure's "untrained" watermarks."""
+    return [a.text for a in figure.layout.annotations if a.name == "untrained"]
+
+
+def test_an_untrained_networks_top5_says_so_on_the_chart_and_greys_its_bars() -> None:
+    from explorer.figures.predictions import BAR_COLOUR, UNTRAINED_BAR_COLOUR, topk_bars
+    from explorer.figures.rasters import overlay
+    from explorer.model.sources import ModelSource, SourceKind, load_model
+    from explorer.runtime.i18n import in_language
+    from tests.checkpoints import saved
+
+    spec = PRESETS["cifar_resnet20"]
+    checkpoint = read_checkpoint(saved(build_model(spec, seed=1).state_dict()))
+    sources = {kind: ModelSource(kind, weights="IMAGENET1K_V1" if kind is SourceKind.IMAGENET else None,
+                                 checkpoint_digest=checkpoint.digest if kind is SourceKind.CHECKPOINT else None)
+               for kind in SourceKind}
+    inputs, _labels = held_out(1)
+    names = [f"class {i}" for i in range(spec.num_classes)]
+    for kind, source in sources.items():
+        model = build_model(spec, seed=1) if kind is SourceKind.IMAGENET else load_model(spec, source, "cpu", checkpoint)
+        (prediction,) = predict(model, spec, inputs[0], names, topk=5)
+        figure = topk_bars(prediction.labels, prediction.probabilities, f"{spec.name} · top-5", source.untrained)
+        if kind is SourceKind.RANDOM:
+            assert untrained_marks(figure) == ["untrained"] and figure.layout.annotations[0].font.size >= 40
+            assert figure.data[0].marker.color == UNTRAINED_BAR_COLOUR
+            assert "these classes mean nothing" in figure.layout.title.text
+        else:
+            assert untrained_marks(figure) == [] and figure.data[0].marker.color == BAR_COLOUR, kind
+            assert "mean nothing" not in figure.layout.title.text
+    with in_language("zh"):
+        figure = topk_bars(["a"], [0.9], "t", untrained=True)
+    assert untrained_marks(figure) == ["未训练"] and "这些类别没有任何意义" in figure.layout.title.text
+
+    # The Grad-CAM of an untrained network is drawn in greys, a trained one's in jet colours.
+    picture = Image.new("RGB", (32, 32), (128, 128, 128))
+    heat = np.linspace(0, 1, 32 * 32).reshape(32, 32)
+    greyed = np.asarray(overlay(picture, heat, greyed=True), dtype=int)
+    coloured = np.asarray(overlay(picture, heat), dtype=int)
+    assert (greyed[..., 0] == greyed[..., 1]).all() and (greyed[..., 1] == greyed[..., 2]).all()
+    assert np.abs(coloured[..., 0] - coloured[..., 2]).max() > 100

@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from explorer.cli import build_parser
 from explorer.model import pretrained
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
+from explorer.runtime.i18n import in_language
 from explorer.runtime.progress import shown
 from explorer.model.checkpoint import CheckpointError, read_checkpoint
 from explorer.model.fitting import guess_spec, load_checkpoint_model, state_mismatch
 from explorer.model.pretrained import (
-    WeightsUnavailable, available_weights, default_weights, load_pretrained, torchvision_name, weights_file,
+    WeightsUnavailable, available_weights, default_weights, fetch_weights_command, load_pretrained, torchvision_name,
+    weights_file,
 )
 from explorer.model.sources import ModelSource, SourceKind, class_names_for, class_names_from_file, load_model, weights_source
 from tests.checkpoints import CreatesAFile, saved
@@ -177,7 +180,59 @@ def test_class_names_follow_one_precedence() -> None:
 
 def test_a_source_says_what_it_is() -> None:
     assert ModelSource("imagenet", weights="IMAGENET1K_V2").kind is SourceKind.IMAGENET  # text becomes the enum
-    assert ModelSource(SourceKind.RANDOM, seed=3).short_label == "random weights (seed 3)"
-    assert ModelSource(SourceKind.RANDOM, seed=3).label == "random weights (seed 3) — untrained, so its outputs mean nothing yet"
+    assert ModelSource(SourceKind.RANDOM, seed=3).short_label == "random weights, seed 3"
+    assert ModelSource(SourceKind.RANDOM, seed=3).label == "random weights, seed 3 — untrained, so its outputs mean nothing yet"
+    assert [ModelSource(kind).untrained for kind in SourceKind] == [True, False, False]
     assert ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V2").label == "ImageNet weights IMAGENET1K_V2 (torchvision)"
     assert ModelSource(SourceKind.CHECKPOINT, checkpoint_digest="ab" * 32).label == "uploaded checkpoint abababababab"
+
+
+def nesting(text: str) -> int:
+    """How deep brackets go in ``text``, ASCII and full-width alike: 2 for "a（b（c））"."""
+    depth = deepest = 0
+    for character in text:
+        depth += character in "(（"
+        deepest = max(deepest, depth)
+        depth -= character in ")）"
+    return deepest
+
+
+def test_a_source_in_a_bracketed_title_nests_no_brackets() -> None:
+    """"top-5（随机权重（种子 0））" read badly: the label carries no brackets of its own, in either language."""
+    for language in ("en", "zh"):
+        with in_language(language):
+            labels = [ModelSource(SourceKind.RANDOM, seed=3).short_label, ModelSource(SourceKind.RANDOM).label,
+                      ModelSource(SourceKind.IMAGENET, weights="IMAGENET1K_V2").short_label,
+                      ModelSource(SourceKind.CHECKPOINT, checkpoint_digest="ab" * 32).short_label]
+        assert all(nesting(f"({label})") == 1 for label in labels), labels
+    with in_language("zh"):
+        assert ModelSource(SourceKind.RANDOM).short_label == "随机权重，种子 0"
+
+
+def test_a_torchvision_checkpoint_with_1000_outputs_gets_imagenets_class_names() -> None:
+    spec = PRESETS["resnet18"]
+    bare = read_checkpoint(saved(build_model(spec, seed=1).state_dict()))  # torch.save(model.state_dict(), f)
+    mine = ModelSource(SourceKind.CHECKPOINT, checkpoint_digest=bare.digest)
+    classes = class_names_for(spec, mine, bare)
+    assert classes.names[:2] == ("tench", "goldfish") and len(classes.names) == 1000 and not classes.skipped
+    assert classes.names == tuple(available_weights(spec)["IMAGENET1K_V1"].meta["categories"])
+    assert classes.origin == "ImageNet's categories, as the checkpoint has ImageNet's 1,000 outputs"
+    # Names of its own, or a names file, still come first; random weights keep numbered names.
+    own = tuple(f"thing {i}" for i in range(1000))
+    named = read_checkpoint(saved({"model_state_dict": build_model(spec, seed=1).state_dict(), "classes": list(own)}))
+    assert class_names_for(spec, mine, named).names == own
+    assert class_names_for(spec, mine, bare, b"\n".join(b"x%d" % i for i in range(1000))).names[0] == "x0"
+    assert class_names_for(spec, ModelSource(SourceKind.RANDOM)).names[713] == "class 713"
+    # Another number of outputs is not ImageNet's.
+    ten = spec.with_changes(num_classes=10)
+    assert class_names_for(ten, mine, read_checkpoint(saved(build_model(ten).state_dict()))).names[0] == "class 0"
+
+
+def test_the_fetch_command_names_each_model_once_and_other_weights_by_name() -> None:
+    resnet18, resnet50 = PRESETS["resnet18"], PRESETS["resnet50"]
+    assert fetch_weights_command([(resnet18, "IMAGENET1K_V1"), (resnet50, "IMAGENET1K_V2"),
+                                  (resnet18, "IMAGENET1K_V1")]) == "python -m explorer fetch-weights resnet18 resnet50"
+    command = fetch_weights_command([(resnet50, "IMAGENET1K_V1"), (PRESETS["cifar_resnet20"], "IMAGENET1K_V1")])
+    assert command == "python -m explorer fetch-weights resnet50 --weights IMAGENET1K_V1"
+    args = build_parser().parse_args(command.removeprefix("python -m explorer ").split())  # the CLI takes it
+    assert (args.command, args.models, args.weights) == ("fetch-weights", ["resnet50"], "IMAGENET1K_V1")

@@ -58,11 +58,14 @@ def viridis_png(maps: np.ndarray, scale: ColourScale, value_range: tuple[float, 
     return buffer.getvalue()
 
 
-def overlay(image: Image.Image, heat: np.ndarray, alpha: float = 0.55) -> Image.Image:
-    """A map (H, W) stretched to the picture's size and laid over it in jet colours."""
+def overlay(image: Image.Image, heat: np.ndarray, alpha: float = 0.55, greyed: bool = False) -> Image.Image:
+    """A map (H, W) stretched to the picture's size and laid over it in jet colours.
+
+    ``greyed``: in greys, for a map that means nothing (an untrained network's Grad-CAM), so that
+    it does not look like the heat maps of a trained one."""
     low, high = float(heat.min()), float(heat.max())
     normalized = (heat - low) / (high - low) if high > low else np.zeros_like(heat)
-    coloured = Image.fromarray(colour_table("Jet")[(normalized * 255).astype(np.uint8)], "RGB")
+    coloured = Image.fromarray(colour_table("Greys" if greyed else "Jet")[(normalized * 255).astype(np.uint8)], "RGB")
     return Image.blend(image.convert("RGB"), coloured.resize(image.size, Image.BILINEAR), alpha)
 
 

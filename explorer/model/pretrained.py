@@ -7,12 +7,14 @@ Weights go through torchvision's weights enums (the meta names the classes and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -26,6 +28,7 @@ from explorer.runtime.progress import Progress, no_progress
 from explorer.runtime.i18n import N_, _
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torch.hub's convention: name-<sha256 prefix>.pth
+FETCH_COMMAND = "python -m explorer fetch-weights"  # the CLI command that fills the cache (`explorer.cli`)
 
 
 class WeightsUnavailable(RuntimeError):
@@ -61,6 +64,34 @@ def available_weights(spec: ResNetSpec) -> dict[str, object]:
 def default_weights(spec: ResNetSpec) -> str | None:
     """The name of torchvision's ``DEFAULT`` weights for ``spec`` (None where torchvision has none)."""
     return next((name for name, w in available_weights(spec).items() if w is w.__class__.DEFAULT), None)
+
+
+@functools.cache
+def imagenet_categories() -> tuple[str, ...]:
+    """ImageNet-1K's 1,000 class names in output order, from torchvision's weights meta (no download)."""
+    return tuple(get_model_weights("resnet50").DEFAULT.meta["categories"])
+
+
+def fetch_weights_command(wanted: Sequence[tuple[ResNetSpec, str]]) -> str:
+    """The shell command that puts these (spec, weights name) into the cache, for a notice to quote.
+
+    ``python -m explorer fetch-weights resnet18 resnet50`` for models that want their
+    ``DEFAULT`` weights; another weights name gets a command of its own with ``--weights``,
+    joined by ``&&``. Specs without torchvision weights are left out ("" if none is left).
+    """
+    defaults: dict[str, None] = {}  # torchvision names in order, once each
+    others: dict[tuple[str, str], None] = {}
+    for spec, weights in wanted:
+        name = torchvision_name(spec)
+        if name is None:
+            continue
+        if weights == default_weights(spec):
+            defaults[name] = None
+        else:
+            others[name, weights] = None
+    commands = [f"{FETCH_COMMAND} {' '.join(defaults)}"] if defaults else []
+    commands += [f"{FETCH_COMMAND} {name} --weights {weights}" for name, weights in others]
+    return " && ".join(commands)
 
 
 def weights_file(weights) -> Path:

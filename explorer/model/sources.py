@@ -15,10 +15,14 @@ from explorer.data.images import Preprocessing
 from explorer.model.build import build_model
 from explorer.model.checkpoint import Checkpoint, CheckpointError
 from explorer.model.fitting import load_checkpoint_model
-from explorer.model.pretrained import available_weights, default_weights, load_pretrained
+from explorer.model.pretrained import available_weights, default_weights, imagenet_categories, load_pretrained
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.progress import Progress, no_progress
-from explorer.runtime.i18n import _
+from explorer.runtime.i18n import N_, _
+
+# What every chart and listing of an untrained network's outputs says (the CLI, the top-5 charts).
+UNTRAINED_NOTE = N_("random weights, not trained: these classes mean nothing")
+IMAGENET_CLASSES = 1000  # outputs of a classifier trained on ImageNet-1K
 
 
 class SourceKind(str, enum.Enum):
@@ -45,16 +49,25 @@ class ModelSource:
         object.__setattr__(self, "kind", SourceKind(self.kind))  # frozen: text from a caller becomes the enum once
 
     @property
+    def untrained(self) -> bool:
+        """Random weights: the network has learnt nothing, so its classes and Grad-CAMs mean nothing.
+
+        A checkpoint is taken as trained: what it learnt is its author's business."""
+        return self.kind is SourceKind.RANDOM
+
+    @property
     def short_label(self) -> str:
-        """Which weights, in a few words: "ImageNet weights IMAGENET1K_V2", "random weights (seed 0)",
-        "checkpoint file mine.pth" (a file named on the command line), "uploaded checkpoint 3f2a…"."""
+        """Which weights, in a few words: "ImageNet weights IMAGENET1K_V2", "random weights, seed 0",
+        "checkpoint file mine.pth" (a file named on the command line), "uploaded checkpoint 3f2a…".
+
+        No brackets of its own: titles put it in brackets, and brackets in brackets read badly."""
         if self.kind is SourceKind.IMAGENET:
             return _("ImageNet weights {weights}").format(weights=self.weights)
         if self.kind is SourceKind.CHECKPOINT and self.checkpoint_file is not None:
             return _("checkpoint file {file}").format(file=self.checkpoint_file)
         if self.kind is SourceKind.CHECKPOINT:
             return _("uploaded checkpoint {digest}").format(digest=self.checkpoint_digest[:12] if self.checkpoint_digest else "")
-        return _("random weights (seed {seed})").format(seed=self.seed)
+        return _("random weights, seed {seed}").format(seed=self.seed)
 
     @property
     def label(self) -> str:
@@ -111,7 +124,8 @@ class ClassNames:
     """The names of a model's outputs, where they came from, and the lists passed over."""
 
     names: tuple[str, ...]
-    # "the names file", "the checkpoint's class names", "ImageNet's categories" or "numbered names",
+    # "the names file", "the checkpoint's class names", "ImageNet's categories" (also taken for a
+    # checkpoint with ImageNet's 1,000 outputs and no names of its own) or "numbered names",
     # in the language of the call (as are the numbered names, "class 0", and the sentences)
     origin: str
     skipped: tuple[str, ...]  # a sentence for each list passed over for having the wrong length
@@ -125,7 +139,9 @@ def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoin
        user's explicit choice for this run, so it wins, also over ImageNet's categories
        (e.g. translated names);
     2. the names saved in the checkpoint (``classes`` / ``class_names`` / ``categories``);
-    3. torchvision's ImageNet categories, for ImageNet weights;
+    3. torchvision's ImageNet categories, for ImageNet weights, and for a checkpoint whose fc
+       has ImageNet's 1,000 outputs (a torchvision ``model.state_dict()`` saved as it is: 1,000
+       classes are ImageNet-1K's in practice, and torchvision's files carry no names);
     4. "class 0" ... "class N-1".
 
     A list must have exactly one name per class; one that does not is passed over, and
@@ -138,6 +154,9 @@ def class_names_for(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoin
         candidates.append((_("the checkpoint's class names"), checkpoint.class_names))
     if source.kind is SourceKind.IMAGENET:
         candidates.append((_("ImageNet's categories"), tuple(available_weights(spec)[source.weights].meta["categories"])))
+    elif source.kind is SourceKind.CHECKPOINT and spec.num_classes == IMAGENET_CLASSES:
+        candidates.append((_("ImageNet's categories, as the checkpoint has ImageNet's 1,000 outputs"),
+                           imagenet_categories()))
     skipped = []
     for origin, names in candidates:
         if len(names) == spec.num_classes:

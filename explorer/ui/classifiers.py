@@ -12,8 +12,8 @@ from explorer.model.fitting import describe_spec, guess_spec
 from explorer.model.sources import ModelSource, SourceKind, class_names_for, preprocessing_for
 from explorer.runtime.i18n import _
 from explorer.ui import picker
-from explorer.ui.inputs import weights_picker
-from explorer.ui.models import cached_model
+from explorer.ui.inputs import file_upload, weights_picker
+from explorer.ui.models import MissingWeights, cached_model
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Classifier:
     source: ModelSource  # the weights it really has
     names: tuple[str, ...]  # class names (`class_names_for`)
     settings: Preprocessing
+    missing: MissingWeights | None = None  # ImageNet weights asked for and not had (`models.weights_notice`)
 
 
 def classifier_column(prefix: str, spec: ResNetSpec, input_size: int, box, guess_picker: str | None = None
@@ -37,7 +38,7 @@ def classifier_column(prefix: str, spec: ResNetSpec, input_size: int, box, guess
     spec, source, checkpoint = weights_picker(prefix, spec, box)
     names_file = None
     if source.kind is SourceKind.CHECKPOINT:
-        names_file = box.file_uploader(_("Class names (text, one per line)"), type=None, key=f"{prefix}_names")
+        names_file = file_upload(box, _("Class names (text, one per line)"), f"{prefix}_names")
     with box:
         loaded = cached_model(spec, source, checkpoint)
     if loaded is None:
@@ -51,4 +52,7 @@ def classifier_column(prefix: str, spec: ResNetSpec, input_size: int, box, guess
     classes = class_names_for(spec, source, checkpoint, names_file.getvalue() if names_file is not None else None)
     for problem in classes.skipped:
         box.error(_("{problem} Using {origin} instead.").format(problem=problem, origin=classes.origin))
-    return Classifier(spec, loaded.model, source, classes.names, preprocessing_for(spec, source, input_size))
+    if source.kind is SourceKind.CHECKPOINT and not classes.skipped:
+        box.caption(_("Class names: {origin}.").format(origin=classes.origin))
+    return Classifier(spec, loaded.model, source, classes.names, preprocessing_for(spec, source, input_size),
+                      loaded.missing)

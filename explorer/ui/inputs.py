@@ -17,6 +17,26 @@ from explorer.ui.session_memo import remembered
 from explorer.ui.text import inert, inert_error
 
 
+# Streamlit's drop zone says "200MB per file" (and, while a file is dragged over it, "Drag and drop
+# files here") in English only: st.file_uploader takes no text for it (streamlit/streamlit#13500,
+# open). The size line has its own test id; it is hidden in our uploaders, each by its key's class,
+# and `file_upload`'s caption says the same in the reader's language. The button's "Upload" stays:
+# it has no test id of its own, and its upload icon says what it does.
+_HIDE_SIZE_LINE = '<style>.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] {{display: none}}</style>'
+
+
+def file_upload(box, label: str, key: str, help: str | None = None, multiple: bool = False):
+    """``box.file_uploader`` (every file name accepted: uploads are judged by content) with its
+    instructions in the reader's language: a caption with the server's real size limit
+    (``server.maxUploadSize``) in place of Streamlit's English one."""
+    box.html(_HIDE_SIZE_LINE.format(key=key))  # style only: it takes no room on the page
+    upload = box.file_uploader(label, type=None, key=key, help=help, accept_multiple_files=multiple)
+    limit = st.get_option("server.maxUploadSize")
+    box.caption((_("Drop files on the box or click its button; up to {size} MB per file.") if multiple else
+                 _("Drop a file on the box or click its button; up to {size} MB.")).format(size=limit))
+    return upload
+
+
 @dataclass(frozen=True)
 class PickedImage:
     """A decoded picture, where it came from (a sample name or the upload's name) and its fingerprint."""
@@ -51,8 +71,8 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
         return remembered(f"{prefix}_picked", ("sample", name), lambda: picked_image(name, samples[name].read_bytes(), sample=True))
     # type=None: st.file_uploader judges only the name and raises on one it does not list;
     # decode_image judges the content and explains, so every name is accepted here.
-    upload = box.file_uploader(_("Upload an image"), type=None, key=f"{prefix}_upload",
-                               help=_("JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name."))
+    upload = file_upload(box, _("Upload an image"), f"{prefix}_upload",
+                         help=_("JPEG, PNG, WebP, BMP, GIF, TIFF…; judged by its content, not its name."))
     if upload is None:
         box.info(_("Choose an image file, or switch back to a sample."))
         return None
@@ -89,10 +109,9 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
                              format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
         return spec, weights_source(spec, name), None
     if kind is SourceKind.CHECKPOINT:
-        upload = box.file_uploader(_("Checkpoint (.pth / .pt / .safetensors)"), type=None, key=f"{prefix}_checkpoint",
-                                   help=_("A state dict, or a dict with model_state_dict / state_dict, read with "
-                                          "weights_only=True; or a .safetensors file. Judged by its content, not "
-                                          "its name."))
+        upload = file_upload(box, _("Checkpoint (.pth / .pt / .safetensors)"), f"{prefix}_checkpoint",
+                             help=_("A state dict, or a dict with model_state_dict / state_dict, read with "
+                                    "weights_only=True; or a .safetensors file. Judged by its content, not its name."))
         if upload is not None:
             try:
                 checkpoint = remembered(f"{prefix}_checkpoint_read", upload.file_id,

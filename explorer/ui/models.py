@@ -4,6 +4,7 @@ and the studies cached per their settings."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,8 @@ from explorer.analysis.anatomy import layer_table
 from explorer.analysis.memory_needs import LOWER_SIZE
 from explorer.model.spec import ResNetSpec
 from explorer.model.checkpoint import Checkpoint, CheckpointError
-from explorer.model.pretrained import WeightsUnavailable, available_weights, weights_file
+from explorer.model.pretrained import (WeightsUnavailable, available_weights, fetch_weights_command, torchvision_name,
+                                       weights_file)
 from explorer.model.sources import ModelSource, SourceKind, load_model, weights_source
 from explorer.runtime.bounded_cache import BytesBoundedCache
 from explorer.runtime.devices import describe_device
@@ -87,19 +89,29 @@ def _private_model(spec: ResNetSpec, source: ModelSource, device: str, checkpoin
 
 
 @dataclass(frozen=True)
+class MissingWeights:
+    """ImageNet weights a model was to have but could not get (offline), and why."""
+
+    spec: ResNetSpec
+    weights: str  # the weights name asked for, e.g. "IMAGENET1K_V1"
+    error: WeightsUnavailable  # says itself in the reader's language: the reason, the file and its folder
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """A shared model and the weights it really has (offline ImageNet falls back to random)."""
 
     model: object
     source: ModelSource
+    missing: MissingWeights | None = None  # the ImageNet weights ``source`` stands in for (`weights_notice`)
 
 
 def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint | None = None) -> LoadedModel | None:
     """The model ``source`` describes, or None after an st.error (misfit checkpoint, not enough memory).
 
     Random and ImageNet weights come from the class's shared models; a checkpoint's model
-    stays in this session. Pretrained weights that cannot be had fall back to random
-    weights, clearly labelled.
+    stays in this session. Pretrained weights that cannot be had fall back to random weights,
+    said once for the whole page by `weights_notice` (`LoadedModel.missing`), not here per model.
     """
     device = describe_device().device
     failed: dict[str, WeightsUnavailable] = st.session_state.setdefault("unavailable_weights", {})
@@ -114,17 +126,40 @@ def cached_model(spec: ResNetSpec, source: ModelSource, checkpoint: Checkpoint |
     except WeightsUnavailable as error:
         if file is not None:
             failed[file.name] = error  # kept whole: it says itself in the language of each rerun
-        st.error(str(error))
-        st.warning(_("Continuing with **random weights (seed 0)**: what follows is an untrained network."))
         fallback = weights_source(spec, "random")
         try:
-            return LoadedModel(_class_model(spec, fallback, device), fallback)
+            return LoadedModel(_class_model(spec, fallback, device), fallback,
+                               MissingWeights(spec, source.weights or "", error))
         except DoesNotFit as refused:
             st.error(str(refused))
             return None
     except (CheckpointError, DoesNotFit) as error:  # a checkpoint's misfit quotes its key names
         st.error(inert_error(error))
         return None
+
+
+def weights_notice(loaded: Sequence[object], box=None) -> None:
+    """One compact warning for all the models of a page whose ImageNet weights could not be had.
+
+    ``loaded``: what the page loaded (`LoadedModel`s, or anything with their ``missing``; None
+    for a model that failed). It names the models, says they run on untrained random weights,
+    and gives the command and the Docker build argument that fetch the weights; each download's
+    own reason (and the file and folder for a copy by hand) waits in an expander. Nothing when
+    every model has its weights.
+    """
+    box = box if box is not None else st
+    missing = {(m.spec, m.weights): m for m in (getattr(item, "missing", None) for item in loaded) if m is not None}
+    if not missing:
+        return
+    models = ", ".join(dict.fromkeys(spec.name for spec, _weights in missing))
+    names = " ".join(dict.fromkeys(name for spec, _weights in missing if (name := torchvision_name(spec))))
+    box.warning(_("No ImageNet weights for {models} on this server, and no download: showing **untrained** random "
+                  "weights. Get them with `{command}`, or build the Docker image with "
+                  "`--build-arg BAKE_WEIGHTS=\"{names}\"`.").format(
+        models=models, command=fetch_weights_command(list(missing)), names=names), icon=":material/cloud_off:")
+    details = box.expander(_("Why the download failed, and where a copied file goes"))
+    for notice in missing.values():  # plain text, not markdown: it quotes an address and a folder
+        details.text(str(notice.error))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
