@@ -1,11 +1,15 @@
-"""The app's entry point imports from a plain checkout; no library module shadows another package."""
+"""The app's entry point imports from a plain checkout; no library module shadows another package; every
+widget whose options depend on something else shows the value its page uses."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from tests.conftest import APP, REPO_ROOT
+from explorer.analysis.anatomy import Level, layer_table
+from explorer.model.presets import PRESETS
+from explorer.runtime.i18n import in_language
+from tests.conftest import APP, REPO_ROOT, open_app, open_tab, sent_to_browser
 
 
 def test_plain_checkout_really_lacks_the_installed_package(plain_checkout_python: str, tmp_path: Path) -> None:
@@ -26,3 +30,38 @@ def test_no_module_in_explorer_shadows_a_standard_or_installed_one() -> None:
     ours |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
     others = {m.name for m in pkgutil.iter_modules() if m.name != "explorer"}
     assert not ours & (set(sys.stdlib_module_names) | others)
+
+
+# ---- widgets whose options or labels depend on something else show what the page uses (issue 23) ----
+
+def test_architecture_keeps_the_tab_and_the_granularity_through_a_language_switch() -> None:
+    """In a browser a switch of language closed the open tab and left the Granularity radio
+    with no option chosen while the table stayed at blocks: the browser keeps the label it
+    showed until it is sent the new one."""
+    at = open_app("architecture", model="resnet18", model_input="64")
+    at.radio(key="arch_level").set_value("blocks").run()
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception and at.radio(key="arch_level").value == Level.BLOCKS
+    with in_language("zh"):
+        assert sent_to_browser(at, "arch_level") == Level.BLOCKS.label
+    assert len(at.dataframe[0].value) == len(layer_table(PRESETS["resnet18"], 64).blocks)
+    open_tab(at, "Diagram")
+    at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception and at.session_state["arch_tab"] == "Diagram"  # still open, now in English
+    assert not at.dataframe and at.radio(key="arch_diagram_style").value == "Paper style (Figure 3)"
+    assert sent_to_browser(at, "arch_diagram_style") == "Paper style (Figure 3)"
+    assert any(i.proto.imgs[0].url for i in at.get("image"))  # the paper's figure, drawn
+
+
+def test_architecture_stage_filter_and_page_follow_the_model() -> None:
+    at = open_app("architecture", model="cifar_resnet1202", model_input="32")
+    at.number_input(key="arch_page").set_value(8).run()
+    at.multiselect(key="arch_stage_filter").set_value(["layer2"]).run()  # 1,201 rows: three pages
+    assert at.number_input(key="arch_page").value == 3 and sent_to_browser(at, "arch_page") == 3
+    assert any("(page 3 of 3)" in c.value for c in at.caption)
+    at.selectbox(key="model_preset").set_value("resnet50").run()  # other stages: all of them again
+    stages = [s.name for s in layer_table(PRESETS["resnet50"], 32).stages]
+    assert not at.exception and at.multiselect(key="arch_stage_filter").value == stages
+    assert sent_to_browser(at, "arch_stage_filter") == stages
+    assert len(at.dataframe[0].value) == len(layer_table(PRESETS["resnet50"], 32).rows)

@@ -9,9 +9,10 @@ state and returns it, so the page uses what the widget shows. Two things go stal
   class, a smaller map no row 30). Streamlit then falls back to the widget's first option or
   raises (a slider), not to the value the page means.
 - The browser keeps the label it last showed until the server sends it a value. A value whose
-  label changed (rank 1 is now another class; another language) or a widget drawn again
-  after a run that did not draw it would read one value while the page uses another. Setting
-  the state sends the value: it is set whenever its label differs from the one last sent.
+  label changed (rank 1 is now another class; the sidebar switched the language, and a radio
+  then showed no option chosen) or a widget drawn again after a run that did not draw it
+  would read one value while the page uses another. Setting the state sends the value: it is
+  set whenever its label differs from the one last sent.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 import streamlit as st
+
+from explorer.runtime.i18n import LANGUAGES, _, in_language
 
 T = TypeVar("T")
 SENT = "widget_labels"  # session state: per widget key, (context, label) the browser was last sent or shown
@@ -90,3 +93,16 @@ def clamped_number(key: str, low: T, high: T, default: T, *, context: Hashable =
     value = type(default)(min(max(value, low), high))
     _send(key, value, (value, low, high), context)  # a slider is made anew for a new range: send it then too
     return value
+
+
+def in_every_language(messages: Iterable[str]) -> dict[str, str]:
+    """Each message as every language says it, mapped to how this run's language says it: for
+    `valid_choice`'s ``renamed`` where a widget holds the label it shows (`st.tabs`), so that
+    the choice survives a switch of language."""
+    messages = list(messages)
+    now = {message: _(message) for message in messages}
+    renamed: dict[str, str] = {}
+    for code in LANGUAGES:
+        with in_language(code):
+            renamed.update({_(message): now[message] for message in messages})
+    return renamed
