@@ -42,6 +42,7 @@ def augmentation_preview(picked, crop: int) -> None:
     with expander:
         a, b = st.columns([3, 1])
         policy_labels = {policy: _(policy) if policy == "none" else policy for policy in AUGMENT_POLICIES}
+        valid_choice("fm_policy", AUGMENT_POLICIES, label=policy_labels.get)
         policy = a.selectbox(_("Policy"), AUGMENT_POLICIES, key="fm_policy", format_func=policy_labels.get)
         if b.button(_("Re-roll"), key="fm_reroll"):
             st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
@@ -77,10 +78,12 @@ def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None
     maps = selected.maps  # (C, H, W)
 
     c1, c2, c3 = st.columns([2, 2, 3])
-    scale_labels = {scale: scale.label for scale in ColourScale}
+    scale_labels = {scale: scale.label for scale in ColourScale}  # the language's: re-sent when it changes
+    valid_choice("fm_scale", list(ColourScale), label=scale_labels.get)
     scale = ColourScale(c1.radio(_("Colour scale"), list(ColourScale), key="fm_scale", format_func=scale_labels.get,
                                  help=_("CNN Explainer's choice: per channel, layer or globally.")))
     choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
+    valid_choice("fm_which", CHANNEL_CHOICES, label=choice_labels.get)
     which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)
     if which == "top-k by mean":
         most = min(CHANNELS_PER_PAGE, selected.channels)

@@ -345,3 +345,21 @@ def test_receptive_field_widgets_follow_the_model_and_the_map_size() -> None:
     assert sent_to_browser(at, "fm_rf_stage") == "layer2"
     (caption,) = [c.value for c in at.caption if "sees input rows" in c.value]
     assert caption.startswith("**layer2 (")
+
+
+def test_after_a_switch_of_language_every_choice_is_shown_in_it() -> None:
+    """The browser keeps a radio's or selectbox's label until sent another: after a switch of
+    language it found no option with the old label and showed none chosen."""
+    from explorer.analysis.activations import ColourScale
+    from explorer.runtime.i18n import _, in_language
+
+    at = open_page()
+    at.radio(key="fm_scale").set_value("global").run()
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception
+    with in_language("zh"):
+        expected = {"fm_scale": ColourScale.GLOBAL.label, "fm_which": _("top-k by mean"),
+                    "fm_image_source": _("sample"), "fm_weights_kind": _("random init (seeded)"),
+                    "fm_layer": at.selectbox(key="fm_layer").format_func("stem")}
+    assert {key: sent_to_browser(at, key) for key in expected} == expected
+    assert at.radio(key="fm_scale").value == "global" and "全局" in expected["fm_scale"]

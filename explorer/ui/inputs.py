@@ -44,6 +44,7 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
     samples = sample_images()
     # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
     source_labels = {source: _(source) for source in (N_("sample"), N_("upload"))}
+    valid_choice(f"{prefix}_image_source", list(source_labels), label=source_labels.get)
     source = box.radio(_("Image"), list(source_labels), key=f"{prefix}_image_source", horizontal=True,
                        format_func=source_labels.get)
     if source == "sample":
