@@ -3,12 +3,13 @@ widget whose options depend on something else shows the value its page uses."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 from explorer.analysis.anatomy import Level, layer_table
 from explorer.model.presets import PRESETS
-from explorer.runtime.i18n import in_language
+from explorer.runtime.i18n import _, in_language
 from tests.conftest import APP, REPO_ROOT, open_app, open_tab, sent_to_browser
 
 
@@ -65,3 +66,37 @@ def test_architecture_stage_filter_and_page_follow_the_model() -> None:
     assert not at.exception and at.multiselect(key="arch_stage_filter").value == stages
     assert sent_to_browser(at, "arch_stage_filter") == stages
     assert len(at.dataframe[0].value) == len(layer_table(PRESETS["resnet50"], 32).rows)
+
+
+def test_the_model_pickers_per_stage_fields_follow_the_stage_count() -> None:
+    """Planes typed for four stages used to stay in their box while the model took the default
+    for three; the box is emptied now, and the later stages to dilate lose the one that went."""
+    at = open_app("architecture", model="resnet50", model_input="64")
+    at.selectbox(key="model_preset").select("custom…").run()
+    at.text_input(key="model_planes").input("32,64,128,256").run()
+    at.multiselect(key="model_dilate").set_value(["layer3", "layer4"]).run()
+    at.text_input(key="model_stages").input("2,2,2").run()
+    assert not at.exception and not at.error
+    spec = at.session_state["sidebar_choice"].spec
+    assert spec.stages == (2, 2, 2) and spec.stage_planes == (64, 128, 256) and spec.dilate == (False, True)
+    assert at.text_input(key="model_planes").value == "" and sent_to_browser(at, "model_planes") == ""
+    assert any(c.value == "Planes per stage: back to the default, to match the 3 stages." for c in at.sidebar.caption)
+    assert at.multiselect(key="model_dilate").value == ["layer3"] and sent_to_browser(at, "model_dilate") == ["layer3"]
+    at.radio(key="lang").set_value("zh").run()  # "custom…" is said anew, in Chinese
+    with in_language("zh"):
+        assert sent_to_browser(at, "model_preset") == _("custom…") != "custom…"
+
+
+def test_zero_init_keeps_its_input_size_above_the_stride_and_the_deep_net_deeper() -> None:
+    at = open_app("zero_init", timeout=300, model="cifar_resnet20")
+    at.number_input(key="zi_batch").set_value(8).run()
+    at.number_input(key="zi_size").set_value(16).run()
+    at.selectbox(key="zi_deep").set_value(32).run()
+    at.selectbox(key="zi_shallow").set_value(44).run()  # deeper than the deep net: it goes back to 56
+    assert not at.exception and at.selectbox(key="zi_deep").value == 56 and sent_to_browser(at, "zi_deep") == "56"
+    assert at.selectbox(key="zi_deep").options == ["56", "110"]
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == "zi_plain_gradients"]
+    assert "depth 56" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    at.selectbox(key="model_preset").set_value("resnet18").run()  # an output stride of 32: 16 px is too small
+    assert not at.exception and at.number_input(key="zi_size").value == 32 and sent_to_browser(at, "zi_size") == 32
+    assert any("preprocessed at 32×32" in c.value for c in at.caption)
