@@ -7,7 +7,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from explorer.analysis.anatomy import Level, layer_table
+from explorer.figures.zoo import ZooAxis
 from explorer.model.presets import PRESETS
 from explorer.runtime.i18n import _, in_language
 from tests.conftest import APP, REPO_ROOT, open_app, open_tab, sent_to_browser
@@ -100,3 +103,25 @@ def test_zero_init_keeps_its_input_size_above_the_stride_and_the_deep_net_deeper
     at.selectbox(key="model_preset").set_value("resnet18").run()  # an output stride of 32: 16 px is too small
     assert not at.exception and at.number_input(key="zi_size").value == 32 and sent_to_browser(at, "zi_size") == 32
     assert any("preprocessed at 32×32" in c.value for c in at.caption)
+
+
+@pytest.mark.usefixtures("offline")
+def test_compare_keeps_each_models_widgets_in_its_stages_weights_and_language() -> None:
+    at = open_app("compare", a="cifar_resnet20", b="resnet18")
+    at.radio(key="cmp_zoo_x").set_value("params").run()
+    at.number_input(key="cmp_input").set_value(32).run()
+    at.session_state["cmp_image_open"] = True
+    at.run()
+    at.radio(key="cmp_a_weights_kind").set_value("random").run()
+    assert at.radio(key="cmp_b_weights_kind").value == "imagenet"  # offline: random weights, said so
+    at.toggle(key="cmp_rf").set_value(True).run()
+    at.selectbox(key="cmp_b_rf_stage").set_value("layer4").run()
+    at.selectbox(key="cmp_model_b_preset").set_value("cifar_resnet32").run()  # no layer4, no ImageNet weights
+    assert not at.exception
+    assert at.selectbox(key="cmp_b_rf_stage").value == "layer2" and sent_to_browser(at, "cmp_b_rf_stage") == "layer2"
+    assert any(c.value.startswith("**layer2 (") for c in at.caption)  # B's box, from the stage shown
+    assert at.radio(key="cmp_b_weights_kind").value == "random"
+    assert sent_to_browser(at, "cmp_b_weights_kind") == "random init (seeded)"
+    at.radio(key="lang").set_value("zh").run()
+    with in_language("zh"):
+        assert sent_to_browser(at, "cmp_zoo_x") == ZooAxis.PARAMS.label != "params"
