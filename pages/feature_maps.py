@@ -227,8 +227,9 @@ if table is None:
 # Every block's shortcut and residual branch come in the same forward pass, so browsing blocks runs no model.
 points = capture_points(spec, settings.crop, detail, residual_parts=True)
 needed = capture_bytes(points)
+# The budget's variable is for operators (README), not students: the caption says it in words.
 st.caption(_("Capturing {count} maps of one image (with each block's shortcut and residual branch): up to "
-             "{needed:,.1f} MiB as float16 (budget {budget:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).").format(
+             "{needed:,.1f} MiB as float16 (this server allows {budget:,.0f} MiB for one capture).").format(
     count=len(points), needed=needed / 2**20, budget=capture_budget() / 2**20))
 capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
