@@ -363,3 +363,15 @@ def test_after_a_switch_of_language_every_choice_is_shown_in_it() -> None:
                     "fm_layer": at.selectbox(key="fm_layer").format_func("stem")}
     assert {key: sent_to_browser(at, key) for key in expected} == expected
     assert at.radio(key="fm_scale").value == "global" and "全局" in expected["fm_scale"]
+    # One Chinese term for the fraction of zeros: the metric's and the depth chart's.
+    (depth,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "fm_depth"]
+    titles = [a["text"] for a in depth["layout"]["annotations"]]
+    assert "零值比例" in [m.label for m in at.metric] and "零值比例（ReLU 稀疏度）" in titles
+
+
+def test_the_capture_caption_says_its_budget_in_words() -> None:
+    """Students see what the server allows, not the operator's environment variable."""
+    at = open_page()
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Capturing ")]
+    assert caption.endswith(" MiB as float16 (this server allows 1,024 MiB for one capture).")
+    assert not [c.value for c in (*at.caption, *at.markdown, *at.info) if "EXPLORER_" in c.value]
