@@ -95,9 +95,9 @@ def test_zero_init_keeps_its_input_size_above_the_stride_and_the_deep_net_deeper
     at.number_input(key="zi_batch").set_value(8).run()
     at.number_input(key="zi_size").set_value(16).run()
     at.selectbox(key="zi_deep").set_value(32).run()
-    at.selectbox(key="zi_shallow").set_value(44).run()  # deeper than the deep net: it goes back to 56
+    at.selectbox(key="zi_shallow").set_value(32).run()  # as deep as the deep net: it goes back to 56, not to 44
     assert not at.exception and at.selectbox(key="zi_deep").value == 56 and sent_to_browser(at, "zi_deep") == "56"
-    assert at.selectbox(key="zi_deep").options == ["56", "110"]
+    assert at.selectbox(key="zi_deep").options == ["44", "56", "110"]
     (chart,) = [c for c in at.get("plotly_chart") if c.key == "zi_plain_gradients"]
     assert "depth 56" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
     at.selectbox(key="model_preset").set_value("resnet18").run()  # an output stride of 32: 16 px is too small
@@ -125,3 +125,54 @@ def test_compare_keeps_each_models_widgets_in_its_stages_weights_and_language() 
     at.radio(key="lang").set_value("zh").run()
     with in_language("zh"):
         assert sent_to_browser(at, "cmp_zoo_x") == ZooAxis.PARAMS.label != "params"
+
+
+def choices_script() -> None:
+    """A page with one selectbox and one slider whose options, labels, context and range the test sets."""
+    import streamlit as st
+
+    from explorer.ui.choices import clamped_number, valid_choice
+
+    options, labels, context = st.session_state["setup"]
+    used = valid_choice("pick", options, options[-1], label=labels.get, context=context)
+    shown = st.selectbox("Pick", options, key="pick", format_func=labels.get)
+    low, high = st.session_state["range"]
+    number = clamped_number("number", low, high, low)
+    st.markdown(f"used {used} shown {shown} number {number} slider {st.slider('N', low, high, key='number')}")
+
+
+def test_a_choice_is_valid_used_as_shown_and_sent_only_when_the_browser_shows_another() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(choices_script)
+    at.session_state["setup"] = ([1, 2, 3], {1: "one", 2: "two", 3: "three"}, "a")
+    at.session_state["range"] = (0, 10)
+    at.run()
+
+    def shown() -> tuple[str, object, object]:
+        assert not at.exception, at.exception
+        return at.markdown[0].value, sent_to_browser(at, "pick"), sent_to_browser(at, "number")
+
+    assert shown() == ("used 3 shown 3 number 0 slider 0", "three", 0)  # the default, sent
+    at.selectbox(key="pick").set_value(1).run()
+    at.run()
+    assert shown() == ("used 1 shown 1 number 0 slider 0", None, None)  # what the browser shows: nothing sent
+    at.session_state["setup"] = ([1, 2, 3], {1: "uno", 2: "dos", 3: "tres"}, "a")  # the same value, a new label
+    at.run()
+    assert shown() == ("used 1 shown 1 number 0 slider 0", "uno", None)
+    at.session_state["setup"] = ([2, 3], {2: "dos", 3: "tres"}, "a")  # 1 is gone: the default
+    at.run()
+    assert shown() == ("used 3 shown 3 number 0 slider 0", "tres", None)
+    at.selectbox(key="pick").set_value(2).run()
+    at.session_state["setup"] = ([2, 3], {2: "dos", 3: "tres"}, "b")  # chosen for another context: the default
+    at.run()
+    assert shown() == ("used 3 shown 3 number 0 slider 0", "tres", None)
+    at.slider(key="number").set_value(9).run()
+    at.session_state["range"] = (0, 5)  # out of range: to its edge
+    at.run()
+    assert shown()[0] == "used 3 shown 3 number 5 slider 5" and shown()[2] == 5
+    at.session_state["range"] = (0, 8)  # in range, but a slider with another range is drawn anew: sent
+    at.run()
+    assert shown()[0] == "used 3 shown 3 number 5 slider 5" and shown()[2] == 5
+    at.run()
+    assert shown()[2] is None
