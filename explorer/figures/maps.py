@@ -105,23 +105,19 @@ def side_by_side(maps: Sequence[np.ndarray], titles: Sequence[str], value_range:
 
 
 def depth_statistics(keys: Sequence[str], labels: Sequence[str], stats: dict[str, Sequence[float]], selected: str) -> go.Figure:
-    """Mean, std, fraction of zeros and spatial size per captured layer, the selected one marked.
-
-    The x axis names the layers by ``keys`` ("stem", "layer2.0"), in execution order; ``labels``
-    (the picker's longer names) show on hover.
-    """
+    """Mean, std, fraction of zeros and spatial size per captured layer, the selected one marked."""
     figure = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=(
         _("mean"), _("standard deviation"), _("fraction of zeros (ReLU sparsity)"), _("spatial size (px)")))
-    x = list(keys)  # categories, kept in this order; plotly thins their ticks when they crowd
+    x = list(range(len(keys)))
     for (name, values), (row, col) in zip(stats.items(), ((1, 1), (1, 2), (2, 1), (2, 2))):
         figure.add_trace(go.Scatter(x=x, y=list(values), mode="lines+markers", name=name, hovertext=list(labels),
                                     hoverinfo="text+y", marker={"size": 4}, showlegend=False), row=row, col=col)
     # The marks as one list of shapes: add_vline per subplot costs ~10 ms each, most of the chart's time.
-    marks = [] if selected not in keys else [
-        {"type": "line", "x0": selected, "x1": selected, "y0": 0, "y1": 1, "xref": f"x{axis}",
+    position = keys.index(selected) if selected in keys else None
+    marks = [] if position is None else [
+        {"type": "line", "x0": position, "x1": position, "y0": 0, "y1": 1, "xref": f"x{axis}",
          "yref": f"y{axis} domain", "line": {"color": "#e74c3c", "width": 2, "dash": "dot"}}
         for axis in ("", "2", "3", "4")]  # the four subplots' axes
-    figure.update_xaxes(type="category", categoryorder="array", categoryarray=x)
     figure.update_xaxes(title_text=_("captured layer (execution order)"), row=2)
     figure.update_layout(shapes=marks, height=520, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          title={"text": _("Statistics across depth (red: the selected layer)"), "font": {"size": 14}})
