@@ -14,6 +14,7 @@ from explorer import (
     paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, to_csv, to_png, to_svg,
     twin_of,
 )
+from explorer.ui.choices import clamped_number, in_every_language, valid_choice, valid_choices
 from explorer.ui.models import cached_conventions
 from explorer.ui.picker import sidebar_model
 from explorer.ui.tables import display_frame, name_column, number_columns, show_table, table_or_error
@@ -37,18 +38,18 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     controls = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
     level_labels = {level: level.label for level in Level}
+    valid_choice("arch_level", list(Level), label=level_labels.get)
     level = Level(controls.radio(_("Granularity"), list(Level), key="arch_level", horizontal=True,
                                  format_func=lambda level: level_labels[Level(level)]))  # Level(): a test may pass "blocks"
     stage_names = [s.name for s in table.stages]
-    chosen = controls.multiselect(_("Stages"), stage_names, default=stage_names, key="arch_stage_filter",
-                                  width=560, wrap=True)
+    valid_choices("arch_stage_filter", stage_names, stage_names, context=tuple(stage_names))  # another model's: all
+    chosen = controls.multiselect(_("Stages"), stage_names, key="arch_stage_filter", width=560, wrap=True)
     rows = [r for r in table.rows_at(level) if r.stage in chosen]
     columns = screen_columns(rows, LEVEL_COLUMNS[level])
     pages = page_count(len(rows))
     page = 1
     if pages > 1:  # Styler colours cost per row: a long table is shown a page at a time
-        if st.session_state.get("arch_page", 1) > pages:
-            st.session_state["arch_page"] = pages
+        clamped_number("arch_page", 1, pages, 1)
         page = int(controls.number_input(_("Page"), min_value=1, max_value=pages, step=1, key="arch_page", width=130))
     first = (page - 1) * PAGE_ROWS
     shown = rows[first:first + PAGE_ROWS]
@@ -82,6 +83,7 @@ DIAGRAM_STYLES = (N_("Interactive blocks"), N_("Paper style (Figure 3)"))  # com
 def diagram_view(table: LayerTable) -> None:
     """The interactive block diagram, or the paper's Figure 3; a click here reruns only this."""
     style_labels = {style: _(style) for style in DIAGRAM_STYLES}  # made in this run's language, as level_labels
+    valid_choice("arch_diagram_style", DIAGRAM_STYLES, label=style_labels.get)
     style = st.radio(_("Style"), DIAGRAM_STYLES, key="arch_diagram_style", horizontal=True, format_func=style_labels.get)
     if style == DIAGRAM_STYLES[1]:  # He et al. 2016, Figure 3, drawn from this model's layer table
         controls = st.container(horizontal=True, vertical_alignment="bottom", gap="large")
@@ -153,6 +155,7 @@ device = describe_device()
 cost_key = (spec_to_token(spec), choice.input_size, batch, device.device)
 stored_cost = st.session_state.get("arch_cost")
 report = stored_cost[1] if stored_cost and stored_cost[0] == cost_key else None
+valid_choice("arch_tab", [_(label) for label in TABS], renamed=in_every_language(TABS))  # the open tab, in any language
 layers_tab, diagram_tab, flow_tab, paper_tab, conventions_tab, cost_tab = st.tabs([_(label) for label in TABS],
                                                                                    key="arch_tab", on_change="rerun")
 

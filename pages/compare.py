@@ -18,6 +18,7 @@ from explorer import (
     speed_table, stage_bars, stage_outputs, stages_table, throughput_batches, topk_bars, totals_table, weights_of,
 )
 from explorer.ui import picker
+from explorer.ui.choices import valid_choice
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model, weights_notice
@@ -31,6 +32,7 @@ from explorer.ui.text import inert
 def accuracy_chart(highlighted: dict[str, str]) -> None:
     """Every torchvision ResNet placed by cost against top-1; the x-axis switch reruns only this."""
     axes = {x: x.label for x in ZooAxis}  # labels made now: AppTest formats options outside the session
+    valid_choice("cmp_zoo_x", list(axes), label=axes.get)  # re-sent when the language changes them
     x = ZooAxis(st.radio(_("Cost on the x-axis"), list(axes), key="cmp_zoo_x", horizontal=True, format_func=axes.get))
     st.plotly_chart(accuracy_vs_cost(published_weights(), highlighted, x), key="cmp_zoo", width="stretch")
 

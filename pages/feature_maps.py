@@ -18,6 +18,7 @@ from explorer import (
     preprocessing_for, residual_parts, side_by_side, value_range, viridis_png,
 )
 from explorer.ui import picker
+from explorer.ui.choices import clamped_number, valid_choice
 from explorer.ui.class_runs import class_or_session_result
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model, weights_notice
@@ -41,6 +42,7 @@ def augmentation_preview(picked, crop: int) -> None:
     with expander:
         a, b = st.columns([3, 1])
         policy_labels = {policy: _(policy) if policy == "none" else policy for policy in AUGMENT_POLICIES}
+        valid_choice("fm_policy", AUGMENT_POLICIES, label=policy_labels.get)
         policy = a.selectbox(_("Policy"), AUGMENT_POLICIES, key="fm_policy", format_func=policy_labels.get)
         if b.button(_("Re-roll"), key="fm_reroll"):
             st.session_state["fm_roll"] = st.session_state.get("fm_roll", 0) + 1
@@ -53,14 +55,14 @@ def augmentation_preview(picked, crop: int) -> None:
 
 
 @st.fragment
-def layer_browser(spec, activations, cropped, detail: bool) -> None:
+def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None:
     """The layer picker and everything that shows the chosen layer: grid, statistics, downloads,
-    one channel, the block's residual parts and the depth chart's mark."""
+    one channel, the block's residual parts and the depth chart's mark. ``capture_key`` names the
+    capture (picture, weights, preprocessing): the one-channel view starts afresh for another."""
     layers = [a for a in activations if not a.point.is_residual_part]  # parts show beside their block
     by_key = {a.point.key: a for a in layers}
     keys = list(by_key)
-    if st.session_state.get("fm_layer") not in by_key:
-        st.session_state["fm_layer"] = keys[0]
+    labels = {key: layer.point.label for key, layer in by_key.items()}  # in this run's language
 
     def step(offset: int) -> None:
         index = keys.index(st.session_state["fm_layer"]) + offset
@@ -69,27 +71,30 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
     st.subheader(_("Browse the layers"))
     prev, pick, nxt = st.columns([1, 8, 1])
     prev.button(_("◀ prev"), key="fm_prev", on_click=step, args=(-1,), width="stretch")
-    labels = {key: layer.point.label for key, layer in by_key.items()}  # in this run's language
+    selected = by_key[valid_choice("fm_layer", keys, label=labels.get)]
     pick.selectbox(_("Layer (execution order)"), keys, key="fm_layer", format_func=labels.get,
                    label_visibility="collapsed")
     nxt.button(_("next ▶"), key="fm_next", on_click=step, args=(1,), width="stretch")
-    selected = by_key[st.session_state["fm_layer"]]
     maps = selected.maps  # (C, H, W)
 
     c1, c2, c3 = st.columns([2, 2, 3])
-    scale_labels = {scale: scale.label for scale in ColourScale}
+    scale_labels = {scale: scale.label for scale in ColourScale}  # the language's: re-sent when it changes
+    valid_choice("fm_scale", list(ColourScale), label=scale_labels.get)
     scale = ColourScale(c1.radio(_("Colour scale"), list(ColourScale), key="fm_scale", format_func=scale_labels.get,
                                  help=_("CNN Explainer's choice: per channel, layer or globally.")))
     choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
+    valid_choice("fm_which", CHANNEL_CHOICES, label=choice_labels.get)
     which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)
     if which == "top-k by mean":
         most = min(CHANNELS_PER_PAGE, selected.channels)
-        k = c3.slider("k", 1, most, min(TOP_K_DEFAULT, most), key="fm_topk")
+        clamped_number("fm_topk", 1, most, min(TOP_K_DEFAULT, most))
+        k = c3.slider("k", 1, most, key="fm_topk") if most > 1 else 1  # a slider needs two values
         channels = list(selected.top_channels(k))
     else:
         pages = selected.page_count
         page_label = _("Page (of {pages}, {per_page} channels each)").format(pages=pages, per_page=CHANNELS_PER_PAGE)
-        page = c3.number_input(page_label, 1, pages, 1, key="fm_page")
+        clamped_number("fm_page", 1, pages, 1)
+        page = c3.number_input(page_label, 1, pages, key="fm_page")
         channels = list(selected.channel_page(page))
     colour_range = value_range(layers, selected, scale)
     st.plotly_chart(channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
@@ -111,7 +116,8 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
                        mime="application/octet-stream", key="fm_pt", on_click="ignore")
 
     block = selected.point.block_name
-    one_channel(selected, channels[0], cropped, None if block is None else residual_parts(activations, block))
+    one_channel(selected, channels[0], cropped, None if block is None else residual_parts(activations, block),
+                capture_key)
 
     st.subheader(_("Across depth"))
     st.plotly_chart(depth_statistics(
@@ -124,11 +130,15 @@ def layer_browser(spec, activations, cropped, detail: bool) -> None:
 
 
 @st.fragment
-def one_channel(selected, first_channel: int, cropped, parts) -> None:
-    """One channel of the chosen layer, over the input, and (in a block) its shortcut and branch."""
+def one_channel(selected, first_channel: int, cropped, parts, capture_key) -> None:
+    """One channel of the chosen layer, over the input, and (in a block) its shortcut and branch.
+
+    The channel starts at ``first_channel`` for each layer of each capture (``capture_key``)."""
     maps = selected.maps
     st.subheader(_("One channel"))
-    channel = st.selectbox(_("Channel"), list(range(maps.shape[0])), index=first_channel, key="fm_channel")
+    channels = list(range(maps.shape[0]))
+    valid_choice("fm_channel", channels, first_channel, context=(capture_key, selected.point.key))
+    channel = st.selectbox(_("Channel"), channels, key="fm_channel")
     z1, z2 = st.columns(2)
     z1.plotly_chart(channel_zoom(maps[channel], _("{layer}, channel {channel}").format(
         layer=selected.point.key, channel=channel)), key="fm_zoom", width="stretch")
@@ -222,8 +232,9 @@ if table is None:
 # Every block's shortcut and residual branch come in the same forward pass, so browsing blocks runs no model.
 points = capture_points(spec, settings.crop, detail, residual_parts=True)
 needed = capture_bytes(points)
+# The budget's variable is for operators (README), not students: the caption says it in words.
 st.caption(_("Capturing {count} maps of one image (with each block's shortcut and residual branch): up to "
-             "{needed:,.1f} MiB as float16 (budget {budget:,.0f} MiB, set by EXPLORER_CAPTURE_BUDGET_MB).").format(
+             "{needed:,.1f} MiB as float16 (this server allows {budget:,.0f} MiB for one capture).").format(
     count=len(points), needed=needed / 2**20, budget=capture_budget() / 2**20))
 capture_key = CaptureKey(spec, source, picked.digest, settings, detail)
 try:
@@ -235,7 +246,7 @@ except (CaptureTooLarge, DoesNotFit) as error:  # both raised before the forward
     st.error(str(error))
     st.stop()
 
-layer_browser(spec, activations, steps.cropped, detail)
+layer_browser(spec, activations, steps.cropped, detail, capture_key)
 receptive_field_section(model, spec, steps, (spec, source, picked.digest, settings))
 
 filters = first_conv_filters(model)  # (out, 3, k, k)

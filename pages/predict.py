@@ -14,6 +14,7 @@ from explorer import (
     topk_bars,
 )
 from explorer.ui import picker
+from explorer.ui.choices import valid_choice
 from explorer.ui.classifiers import classifier_column
 from explorer.ui.inputs import file_upload, picked_image
 from explorer.ui.models import weights_notice
@@ -28,7 +29,8 @@ MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 def results(rows, models, setups) -> None:
     """The Grad-CAM stage and one row per image."""
     stages = models[0][1].stage_names
-    stage = st.selectbox(_("Grad-CAM from stage"), stages, index=len(stages) - 1, key="pr_stage",
+    valid_choice("pr_stage", stages, stages[-1])
+    stage = st.selectbox(_("Grad-CAM from stage"), stages, key="pr_stage",
                          help=_("Later stages: coarser maps, more semantic; earlier: finer, more about edges."))
     for number, (title, digest, inputs) in enumerate(rows):
         image_row(number, title, digest, inputs, stage, models, setups)
@@ -51,8 +53,10 @@ def image_row(number: int, title: str, digest: str, inputs, stage: str, models, 
             continue
         picture, chart = cell.columns([2, 3])
         cell_stage = stage if stage in spec.stage_names else None
-        target = picture.selectbox(_("Grad-CAM class"), range(len(prediction.labels)), key=f"{prefix}_{number}_cam",
-                                   format_func=lambda i, p=prediction: f"{p.labels[i]} ({p.probabilities[i]:.1%})")
+        # By rank: the class a rank names, and its label, change with the prediction.
+        ranks = {rank: f"{name} ({p:.1%})" for rank, (name, p) in enumerate(zip(prediction.labels, prediction.probabilities))}
+        valid_choice(f"{prefix}_{number}_cam", ranks, label=ranks.get)
+        target = picture.selectbox(_("Grad-CAM class"), list(ranks), key=f"{prefix}_{number}_cam", format_func=ranks.get)
         class_index = prediction.indices[target]
         label = prediction.labels[target]
         try:

@@ -7,6 +7,7 @@ from explorer import (
     Shortcut, TrainingRun, _, cifar_resnet, degradation_models, identity_rows, lines, summarize, task_classes,
     training_curves, twins,
 )
+from explorer.ui.choices import clamped_number, valid_choice
 from explorer.ui.models import init_study, plain_vs_residual_gradients
 from explorer.ui.picker import sidebar_model
 from explorer.ui.tables import display_frame
@@ -34,7 +35,8 @@ batch = int(c[0].number_input(_("Batch size"), 2, 256, 32, key="zi_batch"))
 steps = int(c[1].number_input(_("Training steps"), 1, 2000, 60, key="zi_steps"))
 lr = float(c[2].number_input(_("Learning rate"), 0.0001, 1.0, 0.02, step=0.005, format="%.4f", key="zi_lr"))
 seed = int(c[3].number_input(_("Seed"), 0, 2**31 - 1, 0, key="zi_seed"))
-size = int(c[4].number_input(_("Input size (px)"), spec.output_stride, 512, min(spec.natural_input_size, 64), step=8,
+clamped_number("zi_size", spec.output_stride, 512, min(spec.natural_input_size, 64))  # the least: the model's stride
+size = int(c[4].number_input(_("Input size (px)"), spec.output_stride, 512, step=8,
                              key="zi_size", help=_("Small inputs keep the study fast on a CPU; the model is the sidebar's.")))
 st.caption(_("Data: shapes drawn in code ({classes}; random colours), preprocessed at {size}×{size}. "
              "Model: **{model}**, trained with SGD + momentum.").format(
@@ -105,8 +107,11 @@ st.markdown(_(
     "Here the CIFAR ResNets of section 4.2, with and without their shortcuts, on the same task and batches."
 ))
 d1, d2 = st.columns(2)
-shallow = d1.selectbox(_("Shallow depth"), PAPER_DEPTHS, index=PAPER_DEPTHS.index(DEFAULT_SHALLOW), key="zi_shallow")
-deep = d2.selectbox(_("Deep depth"), PAPER_DEPTHS, index=PAPER_DEPTHS.index(DEFAULT_DEEP), key="zi_deep")
+valid_choice("zi_shallow", PAPER_DEPTHS[:-1], DEFAULT_SHALLOW)
+shallow = d1.selectbox(_("Shallow depth"), PAPER_DEPTHS[:-1], key="zi_shallow")
+deeper = [depth for depth in PAPER_DEPTHS if depth > shallow]  # the deep net is deeper than the shallow one
+valid_choice("zi_deep", deeper, DEFAULT_DEEP)
+deep = d2.selectbox(_("Deep depth"), deeper, key="zi_deep")
 models = degradation_models(cifar_resnet(shallow), cifar_resnet(deep))
 # The studies' labels key class-shared results in English; the plain nets' are said in the reader's language.
 plain_names = {PLAIN_LABEL.format(depth=d): _(PLAIN_LABEL).format(depth=d) for d in (shallow, deep)}

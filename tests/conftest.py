@@ -263,3 +263,28 @@ def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Callable[[
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", record)
     return captured
+
+
+WIDGET_KINDS = ("selectbox", "radio", "multiselect", "number_input", "slider", "text_input")
+
+
+def sent_to_browser(at, key: str) -> object:
+    """What the last run told the browser's widget ``key`` to show, None if nothing.
+
+    The browser keeps what a widget shows (a selectbox's label, a number) until the app sends
+    a value (Streamlit's ``useBasicWidgetState``: the widget manager's value first, the
+    proto's only with ``set_value``). So once what the widget depends on has changed, this is
+    what the student reads: a label for a selectbox or radio, labels for a multiselect, a
+    number for a number_input or slider, the text of a text_input.
+    """
+    (widget,) = [w for kind in WIDGET_KINDS for w in at.get(kind) if w.key == key]
+    proto = widget.proto
+    if not proto.set_value:
+        return None
+    if widget.type in ("selectbox", "radio"):
+        return proto.raw_value
+    if widget.type == "multiselect":
+        return list(proto.raw_values)
+    if widget.type == "slider":
+        return proto.value[0] if len(proto.value) == 1 else list(proto.value)
+    return proto.value

@@ -221,4 +221,4 @@ def test_predict_names_a_local_checkpoint_by_its_file(tmp_path: Path, capsys) ->
     assert json.loads(capsys.readouterr().out)["weights"] == f"checkpoint file {checkpoint}"
     assert main(["predict", str(image), "--checkpoint", str(checkpoint)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"cifar_resnet20, checkpoint file {checkpoint}, on ") and "uploaded" not in out
+    assert out.startswith(f"cifar_resnet20 · checkpoint file {checkpoint} · on ") and "uploaded" not in out

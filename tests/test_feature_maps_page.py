@@ -23,7 +23,7 @@ from explorer.analysis.receptive_field import InputBox, theoretical_receptive_fi
 from explorer.studies.shared_results import SharedResults
 from explorer.model.pretrained import available_weights, weights_file
 from tests import images_corpus as corpus
-from tests.conftest import open_app, shown
+from tests.conftest import open_app, sent_to_browser, shown
 
 # No test here may download: the network fails and the weights cache is empty.
 pytestmark = pytest.mark.usefixtures("offline", "fresh_class_store")
@@ -266,3 +266,118 @@ def test_the_receptive_field_section_shows_the_librarys_box_when_switched_on(spy
     assert [args[3] for args in fields] == [[("layer2", (6, 6))], [("layer4", (1, 1))], [("layer2", (0, 6))],
                                              [("layer2", (0, 11))]]
     assert captures == captures[:2]
+
+
+def chart_title(at: AppTest, key: str) -> str:
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == key]
+    return json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
+def grid_channels(at: AppTest) -> list[int]:
+    """The channels the grid draws, in its order (the tiles' "c17" labels)."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == "fm_grid"]
+    return [int(a["text"][1:]) for a in json.loads(chart.proto.spec)["layout"]["annotations"]]
+
+
+def test_after_an_upload_the_channel_box_shows_the_channel_zoomed() -> None:
+    """Issue 23: after switching from a sample to an upload the box read 17 while the zoom showed 50."""
+    at = open_page()
+    sample_first = grid_channels(at)[0]
+    assert at.selectbox(key="fm_channel").value == sample_first
+    at.radio(key="fm_image_source").set_value("upload").run()
+    at.file_uploader(key="fm_upload").upload("photo.png", corpus.encode(corpus.photo(), "PNG"), "image/png").run()
+    assert not at.exception
+    first = grid_channels(at)[0]  # the upload's most active stem channel: another one than the sample's
+    assert first != sample_first
+    # The channel follows the picture, the zoom draws it, and the browser is told to show it.
+    assert at.selectbox(key="fm_channel").value == first and sent_to_browser(at, "fm_channel") == str(first)
+    assert chart_title(at, "fm_zoom").startswith(f"stem, channel {first}<br>")
+    # A channel picked by hand stays while the layer stays; another layer starts at its own first channel.
+    at.selectbox(key="fm_channel").set_value(3).run()
+    assert chart_title(at, "fm_zoom").startswith("stem, channel 3<br>")
+    at.radio(key="fm_scale").set_value("global").run()
+    assert at.selectbox(key="fm_channel").value == 3
+    at.button(key="fm_next").click().run()
+    first = grid_channels(at)[0]
+    assert at.selectbox(key="fm_channel").value == first and sent_to_browser(at, "fm_channel") == str(first)
+    assert chart_title(at, "fm_zoom").startswith(f"layer1.0, channel {first}<br>")
+
+
+def test_the_layer_box_shows_the_layer_drawn_when_the_layers_change() -> None:
+    at = open_page()
+    at.toggle(key="fm_detail").set_value(True).run()
+    at.selectbox(key="fm_layer").set_value("layer1.0.conv1").run()
+    at.toggle(key="fm_detail").set_value(False).run()  # no inner layers any more: back to the first
+    assert not at.exception and at.selectbox(key="fm_layer").value == "stem"
+    assert sent_to_browser(at, "fm_layer") == at.selectbox(key="fm_layer").options[0]
+    assert chart_title(at, "fm_grid").startswith("stem · output")
+    at.selectbox(key="fm_layer").set_value("layer4.1").run()
+    at.selectbox(key="model_preset").set_value("cifar_resnet20").run()  # three stages: no layer4
+    assert not at.exception and at.selectbox(key="fm_layer").value == "stem"
+    assert chart_title(at, "fm_grid").startswith("stem · output · 16×")
+
+
+def test_top_k_and_the_page_stay_in_the_layers_range() -> None:
+    at = open_page("cifar_resnet20", "32")  # 16, 32 and 64 channels in its three stages
+    at.selectbox(key="fm_layer").set_value("layer3.0").run()
+    at.slider(key="fm_topk").set_value(40).run()
+    assert len(grid_channels(at)) == 40
+    at.selectbox(key="fm_layer").set_value("layer1.0").run()  # 16 channels: k follows, and the slider says so
+    assert not at.exception and at.slider(key="fm_topk").value == 16 and sent_to_browser(at, "fm_topk") == 16
+    assert len(grid_channels(at)) == 16
+    at.selectbox(key="model_preset").set_value("resnet18").run()
+    at.radio(key="fm_which").set_value("all, paged").run()
+    at.selectbox(key="fm_layer").set_value("layer4.1").run()  # 512 channels: 8 pages
+    at.number_input(key="fm_page").set_value(8).run()
+    assert grid_channels(at)[0] == 7 * 64
+    at.selectbox(key="fm_layer").set_value("layer1.0").run()  # 64 channels: one page
+    assert not at.exception and at.number_input(key="fm_page").value == 1 and sent_to_browser(at, "fm_page") == 1
+    assert grid_channels(at) == list(range(64))
+
+
+def test_receptive_field_widgets_follow_the_model_and_the_map_size() -> None:
+    at = open_page()  # resnet18 at 96 px: layer2's map is 12×12
+    at.toggle(key="fm_rf").set_value(True).run()
+    at.slider(key="fm_rf_row_layer2").set_value(11).run()
+    at.number_input(key="model_input").set_value(64).run()  # layer2's map is 8×8: row 11 is gone
+    assert not at.exception and at.slider(key="fm_rf_row_layer2").value == 7
+    assert sent_to_browser(at, "fm_rf_row_layer2") == 7
+    (caption,) = [c.value for c in at.caption if "sees input rows" in c.value]
+    assert caption.startswith("**layer2 (7, 6)**")  # the column, 6, is on the smaller map too
+    assert sent_to_browser(at, "fm_rf_column_layer2") == 6  # a slider with another range is drawn anew
+    at.selectbox(key="fm_rf_stage").set_value("layer4").run()
+    at.selectbox(key="model_preset").set_value("cifar_resnet20").run()  # stages stem … layer3
+    assert not at.exception and at.selectbox(key="fm_rf_stage").value == "layer2"  # the middle one
+    assert sent_to_browser(at, "fm_rf_stage") == "layer2"
+    (caption,) = [c.value for c in at.caption if "sees input rows" in c.value]
+    assert caption.startswith("**layer2 (")
+
+
+def test_after_a_switch_of_language_every_choice_is_shown_in_it() -> None:
+    """The browser keeps a radio's or selectbox's label until sent another: after a switch of
+    language it found no option with the old label and showed none chosen."""
+    from explorer.analysis.activations import ColourScale
+    from explorer.runtime.i18n import _, in_language
+
+    at = open_page()
+    at.radio(key="fm_scale").set_value("global").run()
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception
+    with in_language("zh"):
+        expected = {"fm_scale": ColourScale.GLOBAL.label, "fm_which": _("top-k by mean"),
+                    "fm_image_source": _("sample"), "fm_weights_kind": _("random init (seeded)"),
+                    "fm_layer": at.selectbox(key="fm_layer").format_func("stem")}
+    assert {key: sent_to_browser(at, key) for key in expected} == expected
+    assert at.radio(key="fm_scale").value == "global" and "全局" in expected["fm_scale"]
+    # One Chinese term for the fraction of zeros: the metric's and the depth chart's.
+    (depth,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "fm_depth"]
+    titles = [a["text"] for a in depth["layout"]["annotations"]]
+    assert "零值比例" in [m.label for m in at.metric] and "零值比例（ReLU 稀疏度）" in titles
+
+
+def test_the_capture_caption_says_its_budget_in_words() -> None:
+    """Students see what the server allows, not the operator's environment variable."""
+    at = open_page()
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Capturing ")]
+    assert caption.endswith(" MiB as float16 (this server allows 1,024 MiB for one capture).")
+    assert not [c.value for c in (*at.caption, *at.markdown, *at.info) if "EXPLORER_" in c.value]

@@ -25,7 +25,7 @@ from explorer.model.presets import PRESETS
 from explorer.data.shapes import shapes_images
 from tests import images_corpus as corpus
 from tests.checkpoints import CreatesAFile, saved
-from tests.conftest import open_app, shown
+from tests.conftest import open_app, sent_to_browser, shown
 
 
 
@@ -361,3 +361,43 @@ def test_the_cli_says_random_weights_are_untrained(trained_checkpoint, tmp_path:
     assert "UNTRAINED" not in capsys.readouterr().out
     assert main([*args, "--checkpoint", str(checkpoint), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["untrained"] is False
+
+
+def cam_captions(at: AppTest) -> list[str]:
+    return [i.proto.imgs[0].caption for i in at.get("image") if i.proto.imgs[0].caption.startswith("Grad-CAM")]
+
+
+def test_after_a_3_class_checkpoint_the_grad_cam_class_box_shows_the_class_drawn() -> None:
+    """Issue 23: the box still read 'class 238 (1.2%)' from the random weights while the map was of class 2."""
+    _, data = seed_003_checkpoint()
+    at = open_predict("resnet18", "224")
+    at.multiselect(key="pr_samples").set_value(["chelsea"]).run()
+    at.radio(key="pr_weights_kind").set_value("random").run()
+    before = at.selectbox(key="pr_0_cam").options[0]  # rank 1 of the random weights' 1000 classes
+    at.radio(key="pr_weights_kind").set_value("checkpoint").run()
+    at.file_uploader(key="pr_checkpoint").upload("mine.pth", data).run()
+    assert not at.exception and not at.error
+    box = at.selectbox(key="pr_0_cam")
+    assert len(box.options) == 3 and box.value == 0
+    shown_label = sent_to_browser(at, "pr_0_cam")  # rank 1 is another class now: the browser must be told
+    assert shown_label == box.options[0] != before
+    assert cam_captions(at) == [f"Grad-CAM for “{shown_label.split(' (')[0]}” from layer4"]
+    # Rank 3 of 3 chosen, then back to random weights: rank 3 is another class again, and said so.
+    box.set_value(2).run()
+    at.radio(key="pr_weights_kind").set_value("random").run()
+    box = at.selectbox(key="pr_0_cam")
+    assert len(box.options) == 5 and box.value == 2 and sent_to_browser(at, "pr_0_cam") == box.options[2]
+    assert cam_captions(at) == [f"Grad-CAM for “{box.options[2].split(' (')[0]}” from layer4"]
+
+
+def test_the_grad_cam_stage_and_weights_follow_the_sidebar_model() -> None:
+    at = open_predict("resnet18", "32")
+    at.multiselect(key="pr_samples").set_value(["chelsea"]).run()
+    assert at.radio(key="pr_weights_kind").value == "imagenet"  # offline: random weights, said so
+    at.selectbox(key="pr_stage").set_value("layer4").run()
+    at.selectbox(key="model_preset").set_value("cifar_resnet20").run()  # no layer4, no ImageNet weights
+    assert not at.exception
+    assert at.selectbox(key="pr_stage").value == "layer3" and sent_to_browser(at, "pr_stage") == "layer3"
+    assert cam_captions(at)[0].endswith(" from layer3")
+    assert at.radio(key="pr_weights_kind").value == "random"
+    assert sent_to_browser(at, "pr_weights_kind") == "random init (seeded)"

@@ -13,6 +13,7 @@ from explorer.model.fitting import fit_head
 from explorer.model.pretrained import available_weights, default_weights
 from explorer.model.sources import ModelSource, SourceKind, weights_source
 from explorer.runtime.i18n import N_, _
+from explorer.ui.choices import valid_choice
 from explorer.ui.session_memo import remembered
 from explorer.ui.text import inert, inert_error
 
@@ -63,6 +64,7 @@ def image_picker(prefix: str, box=None) -> PickedImage | None:
     samples = sample_images()
     # Labels made now, in this run's language: AppTest calls format_func outside the script's thread.
     source_labels = {source: _(source) for source in (N_("sample"), N_("upload"))}
+    valid_choice(f"{prefix}_image_source", list(source_labels), label=source_labels.get)
     source = box.radio(_("Image"), list(source_labels), key=f"{prefix}_image_source", horizontal=True,
                        format_func=source_labels.get)
     if source == "sample":
@@ -98,15 +100,16 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
     labels = {SourceKind.RANDOM: N_("random init (seeded)"), SourceKind.IMAGENET: N_("ImageNet (torchvision)"),
               SourceKind.CHECKPOINT: N_("my checkpoint")}
     values = [k.value for k in kinds]  # the widget holds plain text
-    if st.session_state.get(f"{prefix}_weights_kind") not in values:
-        st.session_state[f"{prefix}_weights_kind"] = (SourceKind.IMAGENET if options else SourceKind.RANDOM).value
     kind_labels = {k.value: _(labels[k]) for k in kinds}  # made now: AppTest formats outside the script's thread
+    valid_choice(f"{prefix}_weights_kind", values, (SourceKind.IMAGENET if options else SourceKind.RANDOM).value,
+                 label=kind_labels.get)
     kind = SourceKind(box.radio(_("Weights"), values, key=f"{prefix}_weights_kind", horizontal=True,
                                 format_func=kind_labels.get))
     if kind is SourceKind.IMAGENET:
-        name = box.selectbox(_("ImageNet weights"), list(options), index=list(options).index(default_weights(spec)),
-                             key=f"{prefix}_weights_name",
-                             format_func=lambda n: f"{n} (acc@1 {options[n].meta['_metrics']['ImageNet-1K']['acc@1']}%)")
+        names = {name: f"{name} (acc@1 {weights.meta['_metrics']['ImageNet-1K']['acc@1']}%)"
+                 for name, weights in options.items()}
+        valid_choice(f"{prefix}_weights_name", names, default_weights(spec), label=names.get)
+        name = box.selectbox(_("ImageNet weights"), list(names), key=f"{prefix}_weights_name", format_func=names.get)
         return spec, weights_source(spec, name), None
     if kind is SourceKind.CHECKPOINT:
         upload = file_upload(box, _("Checkpoint (.pth / .pt / .safetensors)"), f"{prefix}_checkpoint",

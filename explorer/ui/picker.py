@@ -22,6 +22,7 @@ from explorer.model.fields import FieldInfo, Widget
 from explorer.model.kinds import Block
 from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth, stage_name
 from explorer.model.token import spec_from_token, spec_to_token
+from explorer.ui.choices import valid_choice, valid_choices
 from explorer.ui.text import inert_error
 
 CUSTOM = N_("custom…")
@@ -83,6 +84,7 @@ def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
         return info.parse(box.selectbox(_(info.label), info.choices, key=key, help=_(info.help)))
     if info.widget is Widget.RADIO:
         labels = {value: _(label) for value, label in zip(info.choices, info.choice_labels)}  # made now: see size_by
+        valid_choice(key, info.choices, label=lambda value: labels.get(value, value))
         return info.parse(box.radio(_(info.label), info.choices, key=key, help=_(info.help), horizontal=True,
                                     format_func=lambda value: labels.get(value, value)))
     if info.widget is Widget.CHECKBOX:
@@ -95,7 +97,7 @@ def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
         except ValueError as error:
             raise ValueError(f"{_(info.label)}: {error}") from None
     names = _stage_names(num_stages)  # Widget.LATER_STAGES
-    st.session_state[key] = [name for name in st.session_state[key] if name in names]
+    valid_choices(key, names)  # a stage the model no longer has is dropped, and the browser told
     chosen = box.multiselect(_(info.label), names, key=key, help=_(info.help))
     return tuple(name in chosen for name in names)
 
@@ -121,6 +123,7 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
         values[name] = _field_widget(box, keys[name], info, len(base.stages))
     # Labels translated now, not in format_func: AppTest formats options outside the session.
     size_by = {value: _(value) for value in (N_("depth"), N_("stage counts"))}
+    valid_choice(f"{prefix}_by", list(size_by), label=size_by.get)
     by = box.radio(_("Size by"), list(size_by), key=f"{prefix}_by", horizontal=True, format_func=size_by.get)
     if by == "depth":
         depth = box.number_input(_("Depth"), min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
@@ -132,13 +135,22 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
         stages = _field_widget(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages))
     for name, info in SPEC_FIELDS.items():
         if info.per_stage:
-            value = _field_widget(box, keys[name], info, len(stages))
-            if info.widget is Widget.INTS and value and len(value) != len(stages):
-                value = ()  # typed for another stage count: back to the default (planes doubling from 64)
+            if info.widget is Widget.INTS and not _fits_stages(info, st.session_state[keys[name]], len(stages)):
+                # Typed for another stage count: back to the default (planes doubling from 64), in the box too.
+                st.session_state[keys[name]] = info.format(())
                 box.caption(_("{field}: back to the default, to match the {count} stages.").format(
                     field=_(info.label), count=len(stages)))
-            values[name] = value
+            values[name] = _field_widget(box, keys[name], info, len(stages))
     return ResNetSpec(stages=stages, **values)
+
+
+def _fits_stages(info: FieldInfo, text: str, count: int) -> bool:
+    """Whether a per-stage INTS field's text has one entry per stage (or none: the default); text
+    that does not parse fits, for its widget to explain."""
+    try:
+        return len(info.parse(text)) in (0, count)
+    except ValueError:
+        return True
 
 
 def _from_link(param: str) -> str | None:
@@ -192,8 +204,9 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
     except ValueError as error:
         box.warning(_("Ignoring the model in the link: {error}").format(error=inert_error(error)))
         base = get_preset(default)
-    _default(f"{prefix}_preset", base.preset or CUSTOM)
     custom = _(CUSTOM)
+    valid_choice(f"{prefix}_preset", [*PRESETS, CUSTOM], base.preset or CUSTOM,
+                 label=lambda name: custom if name == CUSTOM else name)
     choice = box.selectbox(_(label), [*PRESETS, CUSTOM], key=f"{prefix}_preset",
                            format_func=lambda name: custom if name == CUSTOM else name,
                            help=_("A preset, or custom… to change any field (starting from the last model)."))

@@ -16,6 +16,7 @@ from explorer.figures.receptive_field import receptive_field_sizes
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.memory import DoesNotFit
 from explorer.runtime.i18n import _
+from explorer.ui.choices import clamped_number, valid_choice
 from explorer.ui.session_memo import remembered
 
 if TYPE_CHECKING:
@@ -25,11 +26,14 @@ if TYPE_CHECKING:
 
 
 def _position_slider(box, label: str, count: int, key: str) -> int:
-    """A slider over 0 … count - 1, starting in the middle; a map one position wide needs none."""
+    """A slider over 0 … count - 1, starting in the middle; a map one position wide needs none.
+
+    A position kept from a larger map (another input size) moves to the map's edge."""
     if count == 1:
         box.caption(_("{label}: 0 (the map has one)").format(label=label))
         return 0
-    return box.slider(label, 0, count - 1, count // 2, key=key)
+    clamped_number(key, 0, count - 1, count // 2)
+    return box.slider(label, 0, count - 1, key=key)
 
 
 def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image: torch.Tensor,
@@ -45,7 +49,8 @@ def receptive_field_view(prefix: str, model: nn.Module, spec: ResNetSpec, image:
     names = field_stages(spec)
     pick, rows_box, columns_box = st.columns([2, 3, 3])
     # The middle stage first: its box is well inside a picture of the natural size.
-    stage = pick.selectbox(_("Stage"), names, index=len(names) // 2, key=f"{prefix}_rf_stage")
+    valid_choice(f"{prefix}_rf_stage", names, names[len(names) // 2])
+    stage = pick.selectbox(_("Stage"), names, key=f"{prefix}_rf_stage")
     rows, columns = stage_map_size(spec, stage, input_size)
     row_label = _("Row of {stage}'s {rows}×{columns} map").format(stage=stage, rows=rows, columns=columns)
     row = _position_slider(rows_box, row_label, rows, f"{prefix}_rf_row_{stage}")
