@@ -18,7 +18,7 @@ from explorer import (
     CIFAR, DEFAULT_DEEP, DEFAULT_SHALLOW, FOLD_AFTER, IMAGENET, LEVEL_COLUMNS, MIN_TRAIN_BATCH, MOMENTUM, PRESETS,
     SPEC_FIELDS, SUMMARY_WINDOW, TASK_EXAMPLES, WARMUP_STEPS, WEIGHT_DECAY, FieldInfo, ImageError, LayerTable,
     Level, ResNetSpec, Text, WeightsUnavailable, Widget, available_weights, cifar_resnet, class_names_for,
-    decode_image, default_weights, degradation_models, download_weights, fit_head, get_preset, guess_spec,
+    decode_image, default_weights, degradation_models, download_weights, fit_head, format_ms, get_preset, guess_spec,
     human_bytes, human_count, layer_table, load_model, paper_figure, pick_device, predict, preprocess,
     preprocessing_for, read_checkpoint, records, shown, spec_for_depth, spec_from_token, summarize, task_classes,
     to_csv, to_png, to_svg, train_models, twin_of, weights_source,
@@ -215,8 +215,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     print(f"{spec.name}, {source.label}, on {device}")
     if head_note:
         print(head_note)
-    for path, p in results:
-        print(f"{path} ({p.milliseconds:.1f} ms)")
+    for index, (path, p) in enumerate(results):
+        # One forward each, not a benchmark: the first also pays for the model's warm-up.
+        print(f"{path} (one forward pass: {format_ms(p.milliseconds)} ms{', with warm-up' if index == 0 else ''})")
         for rank, (label, probability) in enumerate(zip(p.labels, p.probabilities), start=1):
             print(f"  {rank}. {label:<30} {probability:7.2%}")
     return 0
