@@ -131,7 +131,7 @@ def test_per_layer_times_follow_the_work_not_the_hooks() -> None:
     kinds = {(r.name, r.call): r.type for r in layer_table(spec, 112).rows}
     medians = {kind: statistics.median(c.milliseconds for c in report.layers if kinds[(c.name, c.call)] == kind)
                for kind in ("Conv2d", "ReLU")}
-    assert medians["Conv2d"] > 3 * medians["ReLU"]
+    assert medians["Conv2d"] > 20 * medians["ReLU"]  # ~100× on an idle CPU; a fixed overhead per call would bring it near 1
     assert report.repeats == 5 and report.forward.runs == 5 and report.forward.warmups == profiling.FORWARD_WARMUPS
     for cost in report.layers:  # every layer carries its runs: a median within its fastest and slowest
         assert cost.timing.runs == 5 and cost.timing.warmups == profiling.LAYER_WARMUPS
