@@ -40,9 +40,10 @@ def visible(page, text: str, timeout: float = 120_000, exact: bool = False) -> b
     return True
 
 
-def open_page(browser, url: str, artifacts_dir: Path, shot: str):
-    """Load ``url``, wait for the script to finish, fail on any Streamlit exception box."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+def open_page(browser, url: str, artifacts_dir: Path, shot: str, width: int = 1400):
+    """Load ``url`` in a window ``width`` px wide, wait for the script to finish, fail on any
+    Streamlit exception box."""
+    page = browser.new_page(viewport={"width": width, "height": 1400})
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=90_000)
     page.get_by_role("heading").first.wait_for(state="visible", timeout=90_000)
@@ -208,6 +209,26 @@ def test_compare_what_the_cost_buys_and_the_same_image_through_both(browser, app
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts_dir / "compare-same-image.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def test_compare_stage_bar_titles_stay_apart_at_1024_px(browser, app_url: str, artifacts_dir: Path) -> None:
+    """A 1024 px window with the sidebar open leaves the chart about 520 px: the three subplot
+    titles stay apart, and the accuracy chart names its points."""
+    page = open_page(browser, f"{app_url}/compare", artifacts_dir, "compare-1024", width=1024)
+    bars = page.locator(".st-key-cmp_bars")
+    bars.locator("g.annotation").first.wait_for(state="visible", timeout=60_000)
+    titles = bars.locator("g.annotation").evaluate_all(
+        "elements => elements.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
+    chart = bars.bounding_box()
+    assert len(titles) == 3 and chart["width"] < 600
+    titles.sort()
+    for (_left, right), (left, _right) in zip(titles, titles[1:]):
+        assert right < left, titles  # apart, not overlapping
+    bars.screenshot(path=str(artifacts_dir / "compare-stage-bars-1024.png"))
+    zoo = page.locator(".st-key-cmp_zoo")
+    assert zoo.locator("text", has_text="resnet34").count() == 1  # every point is named
+    zoo.screenshot(path=str(artifacts_dir / "compare-accuracy-1024.png"))
     page.close()
 
 

@@ -141,7 +141,7 @@ def test_every_point_is_named_and_drawn_by_its_recipe() -> None:
 
 
 @pytest.mark.parametrize("x", list(ZooAxis))
-def test_no_label_covers_another_in_a_700_px_column(x: ZooAxis) -> None:
+def test_no_label_covers_another_in_a_520_px_column(x: ZooAxis) -> None:
     entries = published_weights()
     figure = accuracy_vs_cost(entries, {"resnet18": "A: resnet18", "resnet50": "B: resnet50"}, x)
     low, high = figure.layout.xaxis.range

@@ -129,14 +129,14 @@ def shape_flow_chart(table: LayerTable) -> go.Figure:
     return figure
 
 
-STAGE_BAR_TITLE_WIDTH = 22  # characters per line of a subplot's title: three fit side by side in a 700 px column
+STAGE_BAR_TITLE_WIDTH = 20  # characters per line of a subplot's title: three fit side by side in a 520 px column
 
 
 def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figure:
     """Per-stage params, MACs and activation memory of two models, grouped bars.
 
     The three subplot titles wrap at `STAGE_BAR_TITLE_WIDTH` characters in a small font, so that
-    they stay apart in a column of 700 px (a 1024 px window with the sidebar open).
+    they stay apart in a column of 520 px (a 1024 px window with the sidebar open).
     """
     titles = (_("Parameters (M)"), _("MACs, conv+linear (G)"), _("Activation memory (MiB, fp32, 1 image)"))
     figure = make_subplots(rows=1, cols=3, subplot_titles=[wrapped_title(t, STAGE_BAR_TITLE_WIDTH) for t in titles])

@@ -50,8 +50,8 @@ HIGHLIGHT_COLOURS = ("#2980b9", "#e67e22")  # A, B
 POINT_SIZES = (9, 16)  # marker diameters in px: other models, the two chosen
 LABEL_FONT = 9  # px: every point carries its model's name
 # The plotting area in the narrowest column the chart is drawn in (a 1024 px window with the
-# sidebar open leaves about 700 px): labels placed apart here are further apart in a wider one.
-PLOT_AREA = (600, 330)  # px, width and height
+# sidebar open leaves the main column 520 px): labels placed apart here stay apart in a wider one.
+PLOT_AREA = (440, 330)  # px, width and height
 CHAR_WIDTH = 0.62  # a Latin character's average width, in font sizes
 LABEL_POSITIONS = ("middle right", "middle left", "top center", "bottom center", "top right", "bottom right",
                    "top left", "bottom left")
@@ -75,24 +75,49 @@ def overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def place_labels(points: Sequence[tuple[float, float, float, str]],
-                 area: tuple[float, float] = PLOT_AREA) -> list[str]:
-    """A plotly ``textposition`` for each point (x px, y px, marker radius px, text), greedily in
-    order: the first of `LABEL_POSITIONS` whose label covers no label placed before it, no marker
-    and stays inside ``area``; where none does, the one that covers least."""
+def place_labels(points: Sequence[tuple[float, float, float, str]], area: tuple[float, float] = PLOT_AREA,
+                 rounds: int = 20) -> list[str]:
+    """A plotly ``textposition`` for each point (x px, y px, marker radius px, text) such that its
+    label covers no other label, no marker and stays inside ``area``, where that can be found.
+
+    For a few orders of the points (as given, by x, by y, each way): greedily the first of
+    `LABEL_POSITIONS` that covers least, then up to ``rounds`` passes that move each label still
+    covering something to where it covers least; the arrangement that covers least wins.
+    """
     markers = [(x - r, y - r, x + r, y + r) for x, y, r, _text in points]
-    placed: list[tuple[float, float, float, float]] = []
-    positions = []
-    for index, (x, y, radius, text) in enumerate(points):
-        def covered(position: str) -> float:
-            box = label_box(x, y, radius, text, position)
-            outside = max(0.0, -box[0]) + max(0.0, box[2] - area[0]) + max(0.0, -box[1]) + max(0.0, box[3] - area[1])
-            return (sum(overlap(box, other) for other in placed)
-                    + sum(overlap(box, m) for i, m in enumerate(markers) if i != index) + outside * LABEL_FONT)
-        best = min(LABEL_POSITIONS, key=lambda position: (covered(position) > 0, covered(position)))
-        positions.append(best)
-        placed.append(label_box(x, y, radius, text, best))
-    return positions
+
+    def box_of(index: int, position: str) -> tuple[float, float, float, float]:
+        x, y, radius, text = points[index]
+        return label_box(x, y, radius, text, position)
+
+    def covered(index: int, position: str, boxes: dict[int, tuple[float, ...]]) -> float:
+        box = box_of(index, position)
+        outside = max(0.0, -box[0]) + max(0.0, box[2] - area[0]) + max(0.0, -box[1]) + max(0.0, box[3] - area[1])
+        return (sum(overlap(box, other) for j, other in boxes.items() if j != index)
+                + sum(overlap(box, m) for j, m in enumerate(markers) if j != index)
+                + outside * (box[3] - box[1]) * 2)  # a label cut at the edge is worse than one that touches
+
+    def arrangement(order: Sequence[int]) -> tuple[float, dict[int, str]]:
+        positions: dict[int, str] = {}
+        boxes: dict[int, tuple[float, ...]] = {}
+        for index in order:
+            positions[index] = min(LABEL_POSITIONS, key=lambda position: covered(index, position, boxes))
+            boxes[index] = box_of(index, positions[index])
+        for _round in range(rounds):
+            moved = False
+            for index in order:
+                best = min(LABEL_POSITIONS, key=lambda position: covered(index, position, boxes))
+                if covered(index, best, boxes) < covered(index, positions[index], boxes):
+                    positions[index], boxes[index], moved = best, box_of(index, best), True
+            if not moved:
+                break
+        return sum(covered(index, positions[index], boxes) for index in order), positions
+
+    given = list(range(len(points)))
+    orders = [given] + [sorted(given, key=lambda i, axis=axis, sign=sign: (sign * points[i][axis], i))
+                        for axis in (0, 1) for sign in (1, -1)]
+    _total, positions = min((arrangement(order) for order in orders), key=lambda result: result[0])
+    return [positions[index] for index in given]
 
 
 def _in_pixels(value: float, axis_range: Sequence[float], pixels: float, log: bool) -> float:
@@ -126,7 +151,8 @@ def accuracy_vs_cost(entries: Sequence[PublishedWeights], highlighted: dict[str,
     x_axis = log_axis([value(e) for e in entries])
     accuracies = [e.acc1 for e in entries]
     y_range = [math.floor(min(accuracies)) - 1, math.ceil(max(accuracies)) + 1]
-    x_range = x_axis.get("range") or [math.log10(min(map(value, entries))), math.log10(max(map(value, entries)))]
+    low, high = x_axis.get("range") or [math.log10(min(map(value, entries))), math.log10(max(map(value, entries)))]
+    x_range = x_axis["range"] = [low, high + 0.1 * (high - low)]  # room on the right for the last points' names
     others = [e for e in entries if e.model not in highlighted]
     chosen = [e for e in entries if e.model in highlighted]
     ordered = chosen + sorted(others, key=value)  # the two chosen models' labels are placed first
@@ -155,12 +181,13 @@ def accuracy_vs_cost(entries: Sequence[PublishedWeights], highlighted: dict[str,
             figure.add_trace(points(members, label, colour, POINT_SIZES[1], True))
     figure.update_xaxes(title_text=x.axis_title, **x_axis, gridcolor="#ecf0f1")
     figure.update_yaxes(title_text=_("ImageNet-1K top-1 accuracy (%)"), range=y_range, gridcolor="#ecf0f1")
-    figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 70, "b": 40}, plot_bgcolor="white",
+    figure.update_layout(height=580, margin={"l": 10, "r": 10, "t": 90, "b": 40}, plot_bgcolor="white",
                          legend=LEGEND_AT_FOOT, hoverlabel={"align": "left"},
                          title={"text": wrapped_title(_("Every torchvision ResNet, ResNeXt and Wide ResNet: top-1 "
                                                         "against {cost}").format(cost=x.label))
-                                        + "<br><sup>" + _("hover a point for its model, weights and accuracy; "
-                                                          "circles: original recipe, diamonds: torchvision's new "
-                                                          "recipe") + "</sup>",
+                                        + "<br><sup>" + wrapped_title(_(
+                                            "hover a point for its model, weights and accuracy; circles: original "
+                                            "recipe, diamonds: torchvision's new recipe"), 80).replace(
+                                            "<br>", "</sup><br><sup>") + "</sup>",
                                 "font": {"size": 14}})
     return figure
