@@ -311,6 +311,14 @@ def test_a_training_step_that_does_not_fit_is_refused_before_building(monkeypatc
     assert built == []
 
 
+@pytest.mark.gpu
+def test_a_cuda_training_step_peaks_above_weights_gradients_and_momentum() -> None:
+    step = measure_training_step(PRESETS["resnet18"], 64, "cuda", 16, repeats=2)
+    estimate = training_memory(layer_table(PRESETS["resnet18"], 64), batch=16)
+    held = estimate.weights_bytes + estimate.gradient_bytes + estimate.momentum_bytes  # all alive at the SGD step
+    assert held < step.peak_bytes < 3 * estimate.total_bytes
+
+
 def test_both_models_inference_and_training_in_one_run_with_one_progress() -> None:
     fractions = []
     speeds = measure_speeds((cifar_resnet(8), cifar_resnet(14)), 16, "cpu", lambda f, t, partial=None: fractions.append(f))
