@@ -22,7 +22,7 @@ _API: dict[str, str] = {
     "describe_device": "runtime.devices", "DeviceKind": "runtime.devices", "DoesNotFit": "runtime.memory",
     "pick_device": "runtime.devices",
     # runtime.i18n
-    "_": "runtime.i18n", "N_": "runtime.i18n",
+    "_": "runtime.i18n", "N_": "runtime.i18n", "language": "runtime.i18n",
     # runtime.progress
     "shown": "runtime.progress", "Text": "runtime.progress",
     # data.images
@@ -71,6 +71,7 @@ _API: dict[str, str] = {
     # analysis.compare
     "accuracy_lines": "analysis.compare", "accuracy_table": "analysis.compare",
     "aligned_stages": "analysis.compare", "anatomy_table": "analysis.compare", "block_words": "analysis.compare",
+    "chart_highlights": "analysis.compare",
     "explain_difference": "analysis.compare", "image_through": "analysis.compare",
     "latency_lines": "analysis.compare", "speed_table": "analysis.compare", "stages_table": "analysis.compare",
     "totals_table": "analysis.compare",
@@ -83,7 +84,9 @@ _API: dict[str, str] = {
     "grad_cam": "analysis.predict", "GradCamKey": "analysis.predict", "predict": "analysis.predict",
     "PredictionKey": "analysis.predict",
     # analysis.profiling
+    "cost_method_text": "analysis.profiling", "cost_notes": "analysis.profiling",
     "cost_table": "analysis.profiling", "CostReport": "analysis.profiling", "costs_of": "analysis.profiling",
+    "LAYER_REPEATS": "analysis.profiling", "LAYER_WARMUPS": "analysis.profiling",
     "measure_layer_costs": "analysis.profiling", "measure_throughput": "analysis.profiling",
     "measure_throughputs": "analysis.profiling", "throughput_batches": "analysis.profiling",
     "THROUGHPUT_REPEATS": "analysis.profiling", "THROUGHPUT_WARMUPS": "analysis.profiling",
@@ -103,8 +106,19 @@ _API: dict[str, str] = {
     # analysis.text_table
     "layer_text": "analysis.text_table", "LayerText": "analysis.text_table", "TERMINAL_WIDTH": "analysis.text_table",
     "text_table": "analysis.text_table", "totals_text": "analysis.text_table",
+    # analysis.timing
+    "format_ms": "analysis.timing", "format_rate": "analysis.timing", "NOISY_SPREAD": "analysis.timing",
+    "Timing": "analysis.timing", "timing_text": "analysis.timing",
+    # analysis.training_cost
+    "measure_speeds": "analysis.training_cost", "measure_training_step": "analysis.training_cost",
+    "MeasuredSpeeds": "analysis.training_cost", "TRAINING_BATCH": "analysis.training_cost",
+    "TRAINING_REPEATS": "analysis.training_cost", "TRAINING_WARMUPS": "analysis.training_cost",
+    "training_lines": "analysis.training_cost", "training_memory": "analysis.training_cost",
+    "training_memory_table": "analysis.training_cost", "training_memory_text": "analysis.training_cost",
+    "training_speed_table": "analysis.training_cost", "training_step_batch": "analysis.training_cost",
     # analysis.zoo
-    "ops_convention": "analysis.zoo", "published_weights": "analysis.zoo", "weights_of": "analysis.zoo",
+    "convention_text": "analysis.zoo", "ops_convention": "analysis.zoo", "published_weights": "analysis.zoo",
+    "Recipe": "analysis.zoo", "weights_of": "analysis.zoo",
     # studies.degradation
     "DEFAULT_DEEP": "studies.degradation", "DEFAULT_SHALLOW": "studies.degradation",
     "degradation_models": "studies.degradation", "PAPER_DEPTHS": "studies.degradation",
@@ -122,6 +136,8 @@ _API: dict[str, str] = {
     "stage_bars": "figures.architecture",
     # figures.curves
     "lines": "figures.curves", "training_curves": "figures.curves",
+    # figures.handout
+    "comparison_html": "figures.handout", "handout_name": "figures.handout",
     # figures.maps
     "channel_grid": "figures.maps", "channel_zoom": "figures.maps", "depth_statistics": "figures.maps",
     "side_by_side": "figures.maps", "stage_outputs": "figures.maps",

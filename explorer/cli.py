@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -168,6 +167,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from explorer import (
         ImageError, WeightsUnavailable, class_names_for, decode_image, fit_head, guess_spec, load_model, pick_device,
         predict, preprocess, preprocessing_for, read_checkpoint, spec_from_token, weights_source, UNTRAINED_NOTE,
+        format_ms,
     )
 
     checkpoint = None
@@ -220,8 +220,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"UNTRAINED: {UNTRAINED_NOTE}")
     if head_note:
         print(head_note)
-    for path, p in results:
-        print(f"{path} ({p.milliseconds:.1f} ms)")
+    for index, (path, p) in enumerate(results):
+        # One forward each, not a benchmark: the first also pays for the model's warm-up.
+        print(f"{path} (one forward pass: {format_ms(p.milliseconds)} ms{', with warm-up' if index == 0 else ''})")
         for rank, (label, probability) in enumerate(zip(p.labels, p.probabilities), start=1):
             print(f"  {rank}. {label:<30} {probability:7.2%}")
     return 0

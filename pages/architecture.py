@@ -7,10 +7,10 @@ the diagram's block picker are fragments: a click there reruns only that part.
 import streamlit as st
 
 from explorer import (
-    FOLD_AFTER, FOLD_HEAD, LEVEL_COLUMNS, MAX_BLOCKS, N_, PAGE_ROWS, Column, CostReport, DeviceKind, DoesNotFit,
-    LayerTable, Level, RowKind, _, architecture_diagram, cost_table, costs_of, describe_device, head_field_note,
-    heat_css, human_bytes, human_count, latency_chart, layer_table, line_key, measure_layer_costs, page_count,
-    paper_figure,
+    FOLD_AFTER, FOLD_HEAD, LEVEL_COLUMNS, MAX_BLOCKS, N_, PAGE_ROWS, Column, CostReport, DoesNotFit,
+    LayerTable, Level, RowKind, _, architecture_diagram, cost_method_text, cost_notes, cost_table, costs_of,
+    describe_device, format_ms, head_field_note, heat_css, human_bytes, human_count, latency_chart, layer_table,
+    line_key, measure_layer_costs, page_count, paper_figure, timing_text,
     paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, to_csv, to_png, to_svg,
     twin_of,
 )
@@ -200,13 +200,7 @@ if conventions_tab.open:
 
 if cost_tab.open:
     with cost_tab:
-        cost_text = (_("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
-                       "latency of every layer (median of 3 runs, CUDA events) and its peak memory (CUDA allocator). "
-                       "The latency also appears, coloured, in the layer table.") if device.kind is DeviceKind.CUDA else
-                     _("One real forward pass of a batch of {batch} random image(s) at {size}×{size} on **{device}**: "
-                       "latency of every layer (median of 3 runs) and its peak memory (measured on CUDA only). "
-                       "The latency also appears, coloured, in the layer table."))
-        st.markdown(cost_text.format(batch=batch, size=choice.input_size, device=device.label))
+        st.markdown(cost_method_text(device.device, batch, choice.input_size, device.label))
         if st.button(_("Measure one forward pass"), key="arch_measure"):
             try:
                 with st.spinner(_("Running {model} on {device}…").format(model=spec.name, device=device.device)):
@@ -215,7 +209,10 @@ if cost_tab.open:
             except DoesNotFit as error:
                 st.error(str(error))
         if report is not None:
-            st.metric(_("Whole forward (no hooks)"), f"{report.forward_milliseconds:.1f} ms")
+            st.metric(_("Whole forward (no hooks)"), f"{format_ms(report.forward_milliseconds)} ms")
+            st.caption(_("Whole forward: {timing}.").format(timing=timing_text(report.forward)))
+            for note in cost_notes(report):
+                st.warning(note)
             latency_label = _("Latency (ms)")
             costs = cost_table(report, table)
             cost = display_frame(list(costs.rows), list(costs.columns))

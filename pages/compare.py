@@ -11,11 +11,14 @@ from functools import partial
 import streamlit as st
 
 from explorer import (
-    CIFAR, IMAGENET, N_, THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, CaptureTooLarge, DeviceKind, DoesNotFit,
-    ImageError, SourceKind, ZooAxis, _, accuracy_lines, accuracy_table, accuracy_vs_cost, aligned_stages, anatomy_table,
-    block_words, class_names_for, describe_device, explain_difference, format_shape, image_through, latency_lines,
-    measure_throughputs, ops_convention, overlay, preprocess, preprocessing_for, published_weights, shown,
-    speed_table, stage_bars, stage_outputs, stages_table, throughput_batches, topk_bars, totals_table, weights_of,
+    CIFAR, IMAGENET, N_, THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, TRAINING_REPEATS, TRAINING_WARMUPS,
+    CaptureTooLarge, DeviceKind, DoesNotFit, ImageError, SourceKind, ZooAxis, _, accuracy_lines, accuracy_table,
+    accuracy_vs_cost, aligned_stages, anatomy_table, block_words, chart_highlights, class_names_for, comparison_html,
+    convention_text, describe_device, explain_difference, format_shape, handout_name, image_through, language,
+    latency_lines, measure_speeds, ops_convention, overlay, preprocess, preprocessing_for, published_weights, shown,
+    speed_table, stage_bars, stage_outputs, stages_table, throughput_batches, topk_bars, totals_table, training_lines,
+    training_memory, training_memory_table, training_memory_text, training_speed_table, training_step_batch,
+    weights_of,
 )
 from explorer.ui import picker
 from explorer.ui.choices import valid_choice
@@ -38,40 +41,52 @@ def accuracy_chart(highlighted: dict[str, str]) -> None:
 
 
 @st.fragment
-def measured_speed(specs, size: int) -> None:
-    """Latency and throughput of both models on this server's device, on request."""
-    expander = st.expander(_("Measured on this device: latency, throughput, peak memory"), key="cmp_speed_open",
-                           on_change="rerun")
+def measured_speed(table_a, table_b, size: int) -> None:
+    """Latency, throughput and training steps of both models on this server's device, on request."""
+    expander = st.expander(_("Measured on this device: latency, throughput, training steps, peak memory"),
+                           key="cmp_speed_open", on_change="rerun")
     if not expander.open:
         return
     with expander:
         device = describe_device()
-        batches = throughput_batches(device.device)
+        batches, train_batch = throughput_batches(device.device), training_step_batch(device.device)
         how = _("Whole forward passes of random {size}×{size} images on **{device}**, batch {latency_batch} (latency) "
-                "and batch {throughput_batch} (throughput): {warmups} warm-up passes, then the median of {repeats} runs, "
-                "on models built for the measurement. Peak memory is measured on CUDA only. Other sessions on this "
-                "server share the device: measure again if a figure looks odd.").format(
+                "and batch {throughput_batch} (throughput): {warmups} warm-up passes, then {repeats} timed runs. "
+                "Training steps (forward, backward and an SGD step on random labels) at batch {train_batch}: "
+                "{train_warmups} warm-up steps, then {train_repeats} timed. Each figure is the median, with the "
+                "fastest and slowest run beside it, on models built for the measurement. Peak memory is measured on "
+                "CUDA only. Other sessions on this server share the device: a note says when the runs disagree.").format(
             size=size, device=device.label, latency_batch=batches[0], throughput_batch=batches[1],
-            warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS)
+            warmups=THROUGHPUT_WARMUPS, repeats=THROUGHPUT_REPEATS, train_batch=train_batch,
+            train_warmups=TRAINING_WARMUPS, train_repeats=TRAINING_REPEATS)
         if device.kind is not DeviceKind.CUDA:
             how += " " + _("On CUDA the throughput batch is {cuda_batch}.").format(cuda_batch=throughput_batches("cuda")[1])
         st.markdown(how)
-        key = (specs, size, device.device, batches)
+        key = (table_a.spec, table_b.spec, size, device.device)
         if st.button(_("Measure both models"), key="cmp_measure"):
             bar = st.progress(0.0, text=_("Building the first model…"))
             try:
-                reports = measure_throughputs(specs, size, device.device, batches,
-                                              lambda fraction, text="", partial=None: bar.progress(fraction, text=shown(text)))
-                st.session_state["cmp_speed"] = (key, reports)
+                speeds = measure_speeds((table_a.spec, table_b.spec), size, device.device,
+                                        lambda fraction, text="", partial=None: bar.progress(fraction, text=shown(text)))
+                st.session_state["cmp_speed"] = (key, speeds)
             except DoesNotFit as error:
                 st.error(str(error))
             bar.empty()
         stored = st.session_state.get("cmp_speed")
         if not stored or stored[0] != key:
             return
-        reports = stored[1]
-        show_table(speed_table(*reports))
-        st.markdown("\n".join(f"- {line}" for line in latency_lines(*reports)))
+        speeds = stored[1]
+        show_table(speed_table(*speeds.inference))
+        st.markdown("\n".join(f"- {line}" for line in latency_lines(*speeds.inference)))
+        show_table(training_speed_table(*speeds.training))
+        st.markdown("\n".join(f"- {line}" for line in training_lines(*speeds.training)))
+        for note in speeds.notes():
+            st.warning(note)
+        # A callable is encoded only when clicked, outside this run: it is given the reader's language.
+        st.download_button(_("Download the comparison with these measurements (HTML)"),
+                           partial(comparison_html, table_a, table_b, speeds, language()), key="cmp_export_measured",
+                           file_name=handout_name(table_a, table_b, measured=True), mime="text/html",
+                           on_click="ignore")
 
 
 @st.fragment
@@ -175,13 +190,16 @@ show_table(totals_table(table_a, table_b))
 pairs = aligned_stages(table_a, table_b)
 st.plotly_chart(stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
 
+st.subheader(_("Training cost"))
+memory_a, memory_b = training_memory(table_a), training_memory(table_b)
+show_table(training_memory_table(memory_a, memory_b))
+st.caption(training_memory_text(memory_a) + " " + _("The speed of a training step is measured under *Measured, and "
+                                                     "seen* below."))
+
 st.subheader(_("What the cost buys"))
 published = {label: weights_of(spec) for label, spec in (("A", table_a.spec), ("B", table_b.spec))}
-highlighted = {}  # torchvision model → its label on the chart
 for (label, weights), spec in zip(published.items(), (table_a.spec, table_b.spec)):
-    if weights:
-        highlighted.setdefault(weights[0].model, f"{label}: {spec.name}")
-    else:
+    if not weights:
         st.info(_("{label}: **{model}** — no published weights for this spec. torchvision publishes ImageNet weights "
                   "for its own ResNets, ResNeXts and Wide ResNets (1000 classes) only.").format(label=label,
                                                                                                model=spec.name))
@@ -189,17 +207,14 @@ accuracy = accuracy_table(published)
 if accuracy is not None:
     show_table(accuracy)
     st.markdown("\n".join(f"- {line}" for line in accuracy_lines(name_a, published["A"], name_b, published["B"])))
-ops = ops_convention()
-convention = _(
-    "ImageNet-1K validation accuracy and cost at 224×224, from torchvision's weights meta. The meta calls its cost "
-    "“GFLOPS”, but for {model} it reads {meta_ops:g} where this explorer counts {gmacs:.3f} G multiply-accumulates "
-    "(FLOPs would be {gflops:.2f} G): it counts **MACs**, so the chart says GMACs.") if ops.counts_macs else _(
-    "ImageNet-1K validation accuracy and cost at 224×224, from torchvision's weights meta. The meta calls its cost "
-    "“GFLOPS”, but for {model} it reads {meta_ops:g} where this explorer counts {gmacs:.3f} G multiply-accumulates "
-    "(FLOPs would be {gflops:.2f} G): it does not count MACs.")
-st.caption(convention.format(model=ops.model, meta_ops=ops.meta_ops, gmacs=ops.table_macs / 1e9,
-                             gflops=2 * ops.table_macs / 1e9))
-accuracy_chart(highlighted)
+st.caption(convention_text(ops_convention()))
+accuracy_chart(chart_highlights(table_a.spec, table_b.spec))
+# A callable is encoded only when clicked, outside this run: it is given the reader's language.
+st.download_button(_("Download the comparison (HTML)"), partial(comparison_html, table_a, table_b, None, language()),
+                   key="cmp_export", file_name=handout_name(table_a, table_b), mime="text/html", on_click="ignore",
+                   help=_("One page that opens offline, to print or hand out: the summary, totals, stage bars, training "
+                          "memory, published accuracy and its chart, and the conventions. Measured speeds have their "
+                          "own download, once measured below."))
 
 st.subheader(_("Block anatomy"))
 for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
@@ -212,5 +227,5 @@ st.subheader(_("Stages, aligned"))
 show_table(stages_table(pairs))
 
 st.subheader(_("Measured, and seen"))
-measured_speed((table_a.spec, table_b.spec), size)
+measured_speed(table_a, table_b, size)
 same_image((table_a.spec, table_b.spec), size)

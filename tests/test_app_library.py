@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from explorer.analysis.compare import (
 )
 from explorer.analysis.conventions import RESIDUAL_ADD, count_conventions, counts_table
 from explorer.analysis import predict as predict_module
-from explorer.analysis import profiling
+from explorer.analysis import profiling, timing
 from explorer.runtime.devices import DeviceKind, describe_device, pick_device, synchronize
 from explorer.runtime.memory import RESERVATIONS, DoesNotFit
 from explorer.analysis.paper_table import PAPER_GFLOPS, paper_table1, paper_table1_rows
@@ -122,6 +123,23 @@ def test_measured_cost_has_one_entry_per_table_row() -> None:
     assert report.peak_bytes is None and all(c.peak_bytes is None for c in report.layers)
 
 
+def test_per_layer_times_follow_the_work_not_the_hooks() -> None:
+    """A conv of 29 M MACs takes longer than a ReLU over 50 k numbers: the typical conv's median is
+    well above the typical ReLU's (medians of medians: a loaded machine can slow any one run)."""
+    spec = PRESETS["resnet18"]
+    report = measure_layer_costs(spec, 112, "cpu", repeats=5)
+    kinds = {(r.name, r.call): r.type for r in layer_table(spec, 112).rows}
+    medians = {kind: statistics.median(c.milliseconds for c in report.layers if kinds[(c.name, c.call)] == kind)
+               for kind in ("Conv2d", "ReLU")}
+    assert medians["Conv2d"] > 20 * medians["ReLU"]  # ~100× on an idle CPU; a fixed overhead per call would bring it near 1
+    assert report.repeats == 5 and report.forward.runs == 5 and report.forward.warmups == profiling.FORWARD_WARMUPS
+    for cost in report.layers:  # every layer carries its runs: a median within its fastest and slowest
+        assert cost.timing.runs == 5 and cost.timing.warmups == profiling.LAYER_WARMUPS
+        assert cost.timing.low <= cost.milliseconds == statistics.median(cost.timing.samples) <= cost.timing.high
+    assert 0 <= report.clock_milliseconds < min(c.milliseconds for c in report.layers if kinds[(c.name, c.call)] ==
+                                                 "Conv2d")
+
+
 def test_the_cost_table_joins_measurements_to_layers_by_name_and_call() -> None:
     spec = PRESETS["resnet18"]
     report = measure_layer_costs(spec, 64, "cpu", batch=1, repeats=1)
@@ -129,6 +147,9 @@ def test_the_cost_table_joins_measurements_to_layers_by_name_and_call() -> None:
     costs = cost_table(report, table)
     assert [row["Name"] for row in costs.rows][:5] == [c.label for c in report.layers][:5]
     assert "Peak memory (bytes)" not in costs.columns  # measured on CUDA only
+    first = costs.rows[0]
+    assert (first["Latency (ms)"], first["Fastest (ms)"], first["Slowest (ms)"]) == tuple(
+        round(v, 3) for v in (report.layers[0].milliseconds, report.layers[0].timing.low, report.layers[0].timing.high))
     reused = next(r for r in table.rows if r.call == 1)  # BasicBlock's relu, called twice
     assert costs_of(report, [reused])[0].label == f"{reused.name} (call 2)"
     other = layer_table(PRESETS["resnet34"], 64)
@@ -187,7 +208,7 @@ def test_a_device_the_app_does_not_compute_on_is_named() -> None:
 
 def test_timings_synchronise_the_device_around_every_timed_forward(monkeypatch: pytest.MonkeyPatch) -> None:
     waited = []
-    for module in (profiling, predict_module):
+    for module in (profiling, timing, predict_module):
         monkeypatch.setattr(module, "synchronize", lambda device: waited.append(DeviceKind.of(device)))
     profiling.measure_throughput(cifar_resnet(8), 16, "cpu", (1,), repeats=2)
     assert waited == [DeviceKind.CPU] * 4  # before and after each of two repeats
@@ -196,8 +217,10 @@ def test_timings_synchronise_the_device_around_every_timed_forward(monkeypatch: 
     assert waited == [DeviceKind.CPU]
     waited.clear()
     report = profiling.measure_layer_costs(cifar_resnet(8), 16, "cpu", repeats=1)
-    # The whole forward (before and after), each layer call's two clock readings, the end of the hooked forward.
-    assert len(waited) == 2 + 2 * len(report.layers) + 1
+    # The timed whole forward (before and after); in each hooked forward, two clock readings around each of a
+    # layer call's back-to-back calls and one at its end; two readings and one wait for each empty span.
+    hooked = (profiling.LAYER_WARMUPS + 1) * (2 * profiling.LAYER_CALLS * len(report.layers) + 1)
+    assert len(waited) == 2 + hooked + 3 * profiling.CLOCK_RUNS
 
 
 def test_charts_are_built_from_the_tables() -> None:

@@ -242,6 +242,26 @@ def test_compare_what_the_cost_buys_and_the_same_image_through_both(browser, app
     page.close()
 
 
+def test_compare_stage_bar_titles_stay_apart_at_1024_px(browser, app_url: str, artifacts_dir: Path) -> None:
+    """A 1024 px window with the sidebar open leaves the chart about 520 px: the three subplot
+    titles stay apart, and the accuracy chart names its points."""
+    page = open_page(browser, f"{app_url}/compare", artifacts_dir, "compare-1024", width=1024)
+    bars = page.locator(".st-key-cmp_bars")
+    bars.locator("g.annotation").first.wait_for(state="visible", timeout=60_000)
+    titles = bars.locator("g.annotation").evaluate_all(
+        "elements => elements.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
+    chart = bars.bounding_box()
+    assert len(titles) == 3 and chart["width"] < 600
+    titles.sort()
+    for (_left, right), (left, _right) in zip(titles, titles[1:]):
+        assert right < left, titles  # apart, not overlapping
+    bars.screenshot(path=str(artifacts_dir / "compare-stage-bars-1024.png"))
+    zoo = page.locator(".st-key-cmp_zoo")
+    assert zoo.locator("text", has_text="resnet34").count() == 1  # every point is named
+    zoo.screenshot(path=str(artifacts_dir / "compare-accuracy-1024.png"))
+    page.close()
+
+
 def test_the_receptive_field_of_a_position_in_chromium(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/feature-maps?model=resnet18", artifacts_dir, "feature-maps-rf")
     page.get_by_text("Show what one position of a stage's map sees in the picture").click()

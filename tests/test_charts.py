@@ -15,6 +15,7 @@ from explorer.analysis.activations import ColourScale
 from explorer.analysis.anatomy import layer_table
 from explorer.analysis.compare import aligned_stages
 from explorer.analysis.profiling import CostReport, LayerCost
+from explorer.analysis.timing import Timing
 from explorer.analysis.receptive_field import InputBox, ReceptiveField
 from explorer.analysis.shortcuts import SHORTCUT_STYLES, ShortcutKind, line_key
 from explorer.analysis.zoo import published_weights
@@ -143,12 +144,38 @@ def test_stage_bars_put_each_model_in_its_own_colour_and_unit() -> None:
     assert list(figure.data[5].y) == [p.b_activation_bytes / 2**20 for p in pairs]
 
 
-def test_the_latency_chart_puts_the_slowest_call_on_top() -> None:
-    layers = tuple(LayerCost(name, call, ms, None) for name, call, ms in
+def test_the_latency_chart_puts_the_slowest_call_on_top_with_its_spread() -> None:
+    layers = tuple(LayerCost(name, call, Timing((ms - 0.5, ms, ms + 1.0), 2), None) for name, call, ms in
                    (("conv1", 0, 2.0), ("relu", 1, 5.0), ("fc", 0, 0.5), ("relu", 0, 3.0)))
-    figure = latency_chart(CostReport("cpu", 1, (32, 32), 3, layers, 11.0, None), top=3)
-    assert list(figure.data[0].y) == ["conv1", "relu", "relu (call 2)"] and list(figure.data[0].x) == [2.0, 3.0, 5.0]
+    figure = latency_chart(CostReport("cpu", 1, (32, 32), 3, layers, Timing((10.0, 11.0, 12.0), 3), None), top=3)
+    bars = figure.data[0]
+    assert list(bars.y) == ["conv1", "relu", "relu (call 2)"] and list(bars.x) == [2.0, 3.0, 5.0]
+    assert list(bars.error_x.array) == [1.0] * 3 and list(bars.error_x.arrayminus) == [0.5] * 3  # slowest, fastest
     assert "Slowest 3 layers on cpu, batch 1" in figure.layout.title.text
+    assert figure.layout.xaxis.title.text.startswith("milliseconds: median of 3 runs")
+
+
+# What a 1024 px window leaves the page's main column with the sidebar open (measured in Chromium);
+# a Latin character of a 12 px title is about 6.2 px wide on average (0.52 em), a Chinese one twice that.
+MAIN_COLUMN_PX = 520
+
+
+def title_px(line: str, size: float) -> float:
+    return sum(2 if ord(c) > 0x2e80 else 1 for c in line) * 0.55 * size
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_stage_bar_titles_fit_above_their_own_subplot_at_1024_px(language: str) -> None:
+    with in_language(language):
+        figure = stage_bars(aligned_stages(layer_table(PRESETS["resnet18"], 224), layer_table(PRESETS["resnet50"], 224)),
+                            "resnet18", "resnet50")
+    plot_px = MAIN_COLUMN_PX - figure.layout.margin.l - figure.layout.margin.r
+    titles = figure.layout.annotations
+    assert len(titles) == 3
+    for title, axis in zip(titles, ("xaxis", "xaxis2", "xaxis3")):
+        low, high = figure.layout[axis].domain
+        widest = max(title_px(line, title.font.size) for line in title.text.split("<br>"))
+        assert widest < (high - low) * plot_px, (language, title.text)  # it stays over its own subplot
 
 
 def test_heat_css_reddens_a_cell_by_its_share_of_the_maximum() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -12,16 +15,30 @@ from PIL import Image
 from torchvision.models import get_model_weights
 
 from explorer.figures.rasters import overlay
-from explorer.figures.zoo import ZooAxis, accuracy_vs_cost
+from explorer.figures.zoo import PLOT_AREA, ZooAxis, label_box, overlap, accuracy_vs_cost, place_labels
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
-from explorer.analysis.compare import accuracy_lines, image_through, latency_lines, stage_output_points
+from explorer.analysis.compare import (
+    accuracy_lines, accuracy_table, explain_difference, image_through, latency_lines, speed_table, stage_output_points,
+    totals_table,
+)
+from explorer.analysis.memory_needs import memory_need
+from explorer.analysis.table_format import human_bytes
+from explorer.analysis.training_cost import (
+    TRAINING_BATCH, TRAINING_WARMUPS, measure_speeds, measure_training_step, training_lines, training_memory,
+    training_memory_table, training_speed_table, training_step_batch,
+)
+from explorer.figures.handout import cell_text, comparison_html, handout_name, inline
+from explorer.runtime.i18n import _, in_language
 from explorer.data.images import Preprocessing, decode_image, preprocess, sample_images
 from explorer.analysis.predict import grad_cam, predict
 from explorer.model.presets import PRESETS, cifar_resnet
-from explorer.analysis.profiling import THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches
+from explorer.analysis.profiling import (
+    THROUGHPUT_REPEATS, BatchTiming, ThroughputReport, THROUGHPUT_WARMUPS, measure_throughput, measure_throughputs, throughput_batches,
+)
+from explorer.analysis.timing import NOISY_SPREAD, Timing, format_ms, format_rate, noisy_note, timing_text
 from explorer.analysis.receptive_field import theoretical_receptive_field
-from explorer.analysis.zoo import ops_convention, published_weights, weights_of, zoo_models
+from explorer.analysis.zoo import Recipe, ops_convention, published_weights, weights_of, zoo_models
 from tests.conftest import open_app
 
 # REFERENCE.md's table of torchvision ImageNet models: acc@1 of the V1 and V2 weights, as published.
@@ -85,6 +102,65 @@ def test_accuracy_lines_compare_like_for_like_and_name_the_recipe_gain() -> None
     assert "IMAGENET1K_V2 weights score +4.73 points over IMAGENET1K_V1" in lines[1] and len(lines) == 2
 
 
+def test_the_recipe_is_read_from_the_meta_not_the_weights_name() -> None:
+    recipes = {(e.model, e.weights): e.recipe for e in published_weights()}
+    assert recipes.pop(("resnext101_64x4d", "IMAGENET1K_V1")) is Recipe.NEW  # its only weights: the new recipe
+    assert all(recipe is (Recipe.NEW if weights == "IMAGENET1K_V2" else Recipe.ORIGINAL)
+               for (_model, weights), recipe in recipes.items())
+    assert "new training recipe" in meta("resnext101_64x4d", "IMAGENET1K_V1")["_docs"]
+
+
+def test_accuracy_lines_compare_weights_of_one_recipe_whatever_their_names() -> None:
+    lines = accuracy_lines("resnet50", weights_of(PRESETS["resnet50"]), "resnext101_64x4d",
+                           weights_of(PRESETS["resnext101_64x4d"]))
+    assert lines[0].startswith("With weights of the same recipe (new recipe: IMAGENET1K_V1 and IMAGENET1K_V2), "
+                               "**resnext101_64x4d** reaches 83.246% top-1 against 80.858% for **resnet50**")
+    assert not any("IMAGENET1K_V1 weights (the same recipe for both)" in line for line in lines)
+    assert "**resnet50**'s IMAGENET1K_V2 weights score +4.73 points over IMAGENET1K_V1" in lines[1] and len(lines) == 2
+
+
+def drawn_points(figure) -> list[tuple[str, str, float, float, str]]:
+    """(trace, label text, x, y, marker symbol) of every point of the zoo chart."""
+    return [(t.name, text.replace("<b>", "").replace("</b>", ""), x, y, symbol) for t in figure.data if t.mode != "lines"
+            for text, x, y, symbol in zip(t.text, t.x, t.y, t.marker.symbol)]
+
+
+def test_every_point_is_named_and_drawn_by_its_recipe() -> None:
+    entries = published_weights()
+    figure = accuracy_vs_cost(entries, {"resnet18": "A: resnet18", "resnet50": "B: resnet50"})
+    points = drawn_points(figure)
+    by_place = {(e.gmacs, e.acc1): e for e in entries}
+    assert sorted(text for _, text, *_rest in points) == sorted(e.model for e in entries)
+    for trace, text, x, y, symbol in points:
+        entry = by_place[(x, y)]
+        assert text == entry.model  # resnet34, between the two chosen, is named too
+        assert symbol == {Recipe.ORIGINAL: "circle", Recipe.NEW: "diamond"}[entry.recipe]
+    (resnext,) = [p for p in points if p[1] == "resnext101_64x4d"]
+    assert resnext[0] == "other models, torchvision's new recipe" and resnext[4] == "diamond"
+    assert [p[0] for p in points if p[1] == "resnet34"] == ["other models, original recipe"]
+
+
+@pytest.mark.parametrize("x", list(ZooAxis))
+def test_no_label_covers_another_in_a_520_px_column(x: ZooAxis) -> None:
+    entries = published_weights()
+    figure = accuracy_vs_cost(entries, {"resnet18": "A: resnet18", "resnet50": "B: resnet50"}, x)
+    low, high = figure.layout.xaxis.range
+    bottom, top = figure.layout.yaxis.range
+    width, height = PLOT_AREA
+    boxes = [label_box((math.log10(px) - low) / (high - low) * width, (py - bottom) / (top - bottom) * height,
+                        t.marker.size / 2, text.replace("<b>", "").replace("</b>", ""), position)
+             for t in figure.data if t.mode != "lines"
+             for px, py, text, position in zip(t.x, t.y, t.text, t.textposition)]
+    assert len(boxes) == len(entries)
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if overlap(a, b) > 0]
+    assert overlaps == []
+
+
+def test_labels_of_two_points_at_one_place_go_to_different_sides() -> None:
+    positions = place_labels([(100, 100, 4, "resnet50"), (101, 100, 4, "resnext50"), (300, 50, 4, "resnet18")])
+    assert positions[0] != positions[1] and positions[2] == "middle right"
+
+
 def test_the_chart_holds_one_point_per_weights_entry_and_highlights_both_models() -> None:
     entries = published_weights()
     for x in ZooAxis:
@@ -101,6 +177,35 @@ def test_the_chart_holds_one_point_per_weights_entry_and_highlights_both_models(
 
 
 # ---- measured speed -----------------------------------------------------------------------
+
+
+def test_a_timing_is_its_runs_median_and_spread_said_in_one_rounding() -> None:
+    steady, noisy = Timing((12.3, 11.9, 14.0), warmups=3), Timing((10.0, 10.5, 13.0), warmups=3)
+    assert (steady.median, steady.low, steady.high, steady.runs) == (12.3, 11.9, 14.0, 3)
+    assert timing_text(steady) == "median 12.3 ms (spread 11.9–14.0 ms over 3 runs)"
+    assert steady.spread == pytest.approx(2.1 / 12.3) and not steady.noisy and noisy_note("x", steady) is None
+    assert noisy.spread == pytest.approx(3 / 10.5) and noisy.spread > NOISY_SPREAD and noisy.noisy
+    assert noisy_note("resnet50, batch 16", noisy).startswith(
+        "resnet50, batch 16: the runs spread over 10.0–13.0 ms, 29% of their median.")
+    assert [format_ms(v) for v in (0.5123, 5.123, 51.23, 512.3, 5123.0)] == ["0.512", "5.12", "51.2", "512", "5,123"]
+    assert [format_rate(v) for v in (0.6, 1.84, 9.94, 9.96, 18.2, 1234.4)] == ["0.6", "1.8", "9.9", "10", "18", "1,234"]
+    with pytest.raises(ValueError, match="at least one run"):
+        Timing((), warmups=1)
+
+
+def test_the_summary_and_the_table_round_images_per_second_alike() -> None:
+    """The issue's case: the sentence said "(1 vs 2 images/s)" where the table said 0.6 and 1.8."""
+    def report(model: str, milliseconds: float) -> ThroughputReport:
+        timing = Timing((milliseconds * 0.99, milliseconds, milliseconds * 1.01), THROUGHPUT_WARMUPS)
+        return ThroughputReport(model, "cpu", (224, 224), 3, 4_000_000_000, (BatchTiming(1, timing, None),))
+
+    slow, fast = report("resnet152", 1000 / 0.6), report("resnet18", 1000 / 1.8)
+    (line,) = latency_lines(fast, slow)
+    table = speed_table(fast, slow)
+    assert [row["Images/s"] for row in table.rows] == ["1.8", "0.6"]
+    assert "(0.6 vs 1.8 images/s)" in line
+    assert [row["Latency (ms), median"] for row in table.rows] == ["556", "1,667"]
+    assert [row["Fastest–slowest (ms)"] for row in table.rows] == ["550–561", "1,650–1,683"]
 
 
 def test_throughput_is_batch_over_latency_for_every_batch() -> None:
@@ -152,7 +257,7 @@ def test_running_out_of_memory_all_the_same_is_refused_in_words(monkeypatch: pyt
     def out_of_memory(model, x, *args):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(profiling, "_time_forward", out_of_memory)
+    monkeypatch.setattr(profiling, "time_runs", out_of_memory)
     with pytest.raises(DoesNotFit, match="resnet18 ran out of memory on cpu with batches up to 4"):
         measure_throughput(PRESETS["resnet18"], 32, "cpu", (1, 4))
 
@@ -162,6 +267,147 @@ def test_cuda_reports_peak_memory_growing_with_the_batch() -> None:
     report = measure_throughput(PRESETS["resnet18"], 64, "cuda", (1, 32), repeats=2)
     small, large = report.timings
     assert 0 < small.peak_bytes < large.peak_bytes
+
+
+# ---- training cost ---------------------------------------------------------------------------
+
+
+def test_training_memory_counts_three_copies_of_the_weights_and_the_batch_activations() -> None:
+    table = layer_table(PRESETS["resnet18"], 224)
+    memory = training_memory(table)
+    assert memory.batch == TRAINING_BATCH == 32
+    weights = 11_689_512 * 4
+    assert (memory.weights_bytes, memory.gradient_bytes, memory.momentum_bytes) == (weights, weights, weights)
+    assert memory.activation_bytes == 32 * table.totals.activation_bytes and memory.input_bytes == 32 * 3 * 224 * 224 * 4
+    assert memory.total_bytes == memory_need(PRESETS["resnet18"], 224, batch=32, params=3.0)  # as the guard counts
+    rows = training_memory_table(memory, training_memory(layer_table(PRESETS["resnet50"], 224))).rows
+    assert [row[""] for row in rows] == ["Weights (float32)", "Gradients (one per weight)",
+                                         "SGD momentum (one per weight)", "Activations kept for the backward, batch 32",
+                                         "Input batch", "Total"]
+    assert rows[0]["A: resnet18"] == human_bytes(weights) and rows[-1]["B / A"] == "3.96×"
+
+
+def test_a_training_step_is_timed_on_a_private_model_with_its_runs() -> None:
+    texts = []
+    step = measure_training_step(cifar_resnet(8), 16, "cpu", 4, lambda f, t, partial=None: texts.append(t), repeats=3)
+    assert (step.batch, step.input_size, step.peak_bytes) == (4, (16, 16), None)
+    assert step.timing.runs == 3 and step.timing.warmups == TRAINING_WARMUPS
+    assert step.images_per_second == pytest.approx(4 / (step.timing.median / 1e3))
+    assert texts[-1] == f"cifar_resnet8, training batch 4: step {TRAINING_WARMUPS + 3} of {TRAINING_WARMUPS + 3}"
+    with pytest.raises(ValueError, match="at least 2 .batch norm., got 1"):
+        measure_training_step(cifar_resnet(8), 16, "cpu", 1)
+
+
+def test_a_training_step_that_does_not_fit_is_refused_before_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer.analysis import training_cost
+    from explorer.runtime import memory
+    from explorer.runtime.memory import DoesNotFit, MemoryLimit
+
+    built = []
+    monkeypatch.setattr(training_cost, "build_model", lambda *args, **kwargs: built.append(args))
+    monkeypatch.setattr(memory, "device_memory", lambda device: MemoryLimit(2**20, 2**20, "cgroup v2"))
+    with pytest.raises(DoesNotFit, match="A training step of resnet50 at 224×224 px with batch 8"):
+        measure_training_step(PRESETS["resnet50"], 224, "cpu", 8)
+    assert built == []
+
+
+@pytest.mark.gpu
+def test_a_cuda_training_step_peaks_above_weights_gradients_and_momentum() -> None:
+    step = measure_training_step(PRESETS["resnet18"], 64, "cuda", 16, repeats=2)
+    estimate = training_memory(layer_table(PRESETS["resnet18"], 64), batch=16)
+    held = estimate.weights_bytes + estimate.gradient_bytes + estimate.momentum_bytes  # all alive at the SGD step
+    assert held < step.peak_bytes < 3 * estimate.total_bytes
+
+
+def test_both_models_inference_and_training_in_one_run_with_one_progress() -> None:
+    fractions = []
+    speeds = measure_speeds((cifar_resnet(8), cifar_resnet(14)), 16, "cpu", lambda f, t, partial=None: fractions.append(f))
+    assert [r.model for r in speeds.inference] == [s.model for s in speeds.training] == ["cifar_resnet8", "cifar_resnet14"]
+    assert [t.batch for t in speeds.inference[0].timings] == list(throughput_batches("cpu"))
+    assert [s.batch for s in speeds.training] == [training_step_batch("cpu")] * 2 == [8, 8]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    (line,) = training_lines(*speeds.training)
+    assert f"trains on {format_rate(speeds.training[1].images_per_second)} images/s" in line
+    assert [row["Images/s"] for row in training_speed_table(*speeds.training).rows] == [
+        format_rate(s.images_per_second) for s in speeds.training]
+
+
+# ---- the hand-out ----------------------------------------------------------------------------
+
+
+class Tables(HTMLParser):
+    """Every <table>'s rows of cell texts, and every <h2>, from an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables, self.headings, self.scripts, self._cell, self._heading = [], [], [], None, None
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = ""
+        elif tag == "h2":
+            self._heading = ""
+        elif tag == "script":
+            self.scripts.append(dict(attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append(self._cell)
+            self._cell = None
+        elif tag == "h2":
+            self.headings.append(self._heading)
+            self._heading = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell += data
+        if self._heading is not None:
+            self._heading += data
+
+
+def shown_rows(table) -> list[list[str]]:
+    return [list(table.columns)] + [[cell_text(row[c], table.decimals.get(c)) for c in table.columns] for row in table.rows]
+
+
+def test_the_handout_holds_the_library_numbers_and_opens_offline() -> None:
+    a, b = layer_table(PRESETS["resnet18"], 224), layer_table(PRESETS["resnet50"], 224)
+    page = comparison_html(a, b)
+    parsed = Tables()
+    parsed.feed(page)
+    assert parsed.tables[0] == shown_rows(totals_table(a, b))
+    assert parsed.tables[0][2][:3] == ["Parameters", "11,689,512", "25,557,032"]
+    assert parsed.tables[1] == shown_rows(training_memory_table(training_memory(a), training_memory(b)))
+    accuracy = shown_rows(accuracy_table({"A": weights_of(a.spec), "B": weights_of(b.spec)}))
+    assert parsed.tables[2] == accuracy and ["B: resnet50", "IMAGENET1K_V2", "new recipe", "80.858", "95.434", "4.089",
+                                             "25,557,032"] in accuracy
+    assert parsed.headings == ["Where the difference goes", "Totals", "Training cost", "What the cost buys", "Conventions"]
+    assert all("src" not in script for script in parsed.scripts)  # nothing fetched: plotly.js is inline
+    assert page.count("Plotly.newPlot(") == 2 and "plotly.js v" in page  # the stage bars and the accuracy chart
+    for line in explain_difference(a, b):
+        assert inline(line) in page
+    assert all(f'"{model}"' in page for model in zoo_models())  # every point's label
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="en">' in page
+
+
+def test_the_handout_speaks_the_readers_language_and_holds_measurements_when_given() -> None:
+    a, b = layer_table(cifar_resnet(8), 16), layer_table(cifar_resnet(14), 16)
+    speeds = measure_speeds((a.spec, b.spec), 16, "cpu")
+    page = comparison_html(a, b, speeds, language="zh")  # a download runs outside the session: told the language
+    parsed = Tables()
+    parsed.feed(page)
+    with in_language("zh"):
+        assert parsed.headings[0] == _("Where the difference goes") != "Where the difference goes"
+        assert shown_rows(speed_table(*speeds.inference)) in parsed.tables
+        assert shown_rows(training_speed_table(*speeds.training)) in parsed.tables
+    assert '<html lang="zh">' in page
+    assert handout_name(a, b, measured=True) == "compare_cifar_resnet8_cifar_resnet14_16px_measured.html"
+    custom = layer_table(PRESETS["resnet18"].with_changes(stages=(2, 2, 2, 1)), 64)
+    assert re.fullmatch(r"compare_[A-Za-z0-9_.-]+_resnet18_64px\.html", handout_name(custom, layer_table(
+        PRESETS["resnet18"], 64))), custom.spec.name
 
 
 # ---- one image through both ------------------------------------------------------------
@@ -209,6 +455,21 @@ def test_the_page_shows_the_meta_accuracy_and_the_chart() -> None:
     assert chart["layout"]["xaxis"]["title"]["text"].startswith("parameters (millions")
 
 
+def test_the_page_shows_training_memory_and_hands_out_the_comparison_in_its_readers_language(
+        deferred_downloads) -> None:
+    at = open_app("compare", lang="zh")
+    assert not at.exception
+    a, b = layer_table(PRESETS["resnet18"], 224), layer_table(PRESETS["resnet50"], 224)
+    with in_language("zh"):
+        expected = training_memory_table(training_memory(a), training_memory(b))
+        memory = next(d.value for d in at.dataframe if _("SGD momentum (one per weight)") in list(d.value.iloc[:, 0]))
+        heading = _("Where the difference goes")
+    assert [list(row) for row in memory.itertuples(index=False)] == [list(r.values()) for r in expected.rows]
+    (make,) = [make for make, name in deferred_downloads if name == "compare_resnet18_resnet50_224px.html"]
+    page = make()  # made on click, outside the session: in the language the page was read in all the same
+    assert '<html lang="zh">' in page and f"<h2>{heading}</h2>" in page
+
+
 def test_a_custom_spec_says_it_has_no_published_weights() -> None:
     at = open_app("compare")
     at.selectbox(key="cmp_model_b_preset").select("custom…").run()
@@ -218,19 +479,34 @@ def test_a_custom_spec_says_it_has_no_published_weights() -> None:
     assert list(frame_with(at, "acc@1 (%)")["Model"]) == ["A: resnet18"]
 
 
-def test_the_measure_button_gives_a_table_for_both_models() -> None:
+def test_the_measure_button_gives_inference_and_training_tables_for_both_models(deferred_downloads) -> None:
     at = open_app("compare")
     at.number_input(key="cmp_input").set_value(32).run()
     at.session_state["cmp_speed_open"] = True
     at.run()
     at.button(key="cmp_measure").click().run()
     assert not at.exception and not at.error
-    speed = frame_with(at, "Images/s")
+    speed = frame_with(at, "Latency (ms), median")
     assert list(zip(speed["Model"], speed["Batch"])) == [("A: resnet18", 1), ("A: resnet18", 16),
                                                           ("B: resnet50", 1), ("B: resnet50", 16)]
-    assert (speed["Latency (ms)"] > 0).all() and (speed["Peak memory"] == "CUDA only").all()
-    assert list(speed["Images/s"]) == pytest.approx(list(speed["Batch"] / speed["Latency (ms)"] * 1e3))
-    assert any("Batch 16: **resnet50** takes" in m.value for m in at.markdown)
+    assert (speed["Runs"] == THROUGHPUT_REPEATS).all() and (speed["Peak memory"] == "CUDA only").all()
+    speeds = at.session_state["cmp_speed"][1]
+    assert list(speed["Images/s"]) == [format_rate(t.images_per_second) for r in speeds.inference for t in r.timings]
+    assert list(speed["Fastest–slowest (ms)"]) == [f"{format_ms(t.timing.low)}–{format_ms(t.timing.high)}"
+                                                   for r in speeds.inference for t in r.timings]
+    summary = " ".join(m.value for m in at.markdown)
+    for line in latency_lines(*speeds.inference):  # the sentences' images/s are the table's strings
+        assert line in summary
+    big_a, big_b = speeds.inference[0].timings[1], speeds.inference[1].timings[1]
+    assert (f"({format_rate(big_b.images_per_second)} vs {format_rate(big_a.images_per_second)} images/s)"
+            in latency_lines(*speeds.inference)[1])
+    training = frame_with(at, "Step (ms), median")
+    assert list(training["Batch"]) == [8, 8] and list(training["Images/s"]) == [
+        format_rate(s.images_per_second) for s in speeds.training]
+    assert any("**resnet50** trains on" in m.value for m in at.markdown)
+    assert [w.value for w in at.warning] == speeds.notes()  # a note for each timing whose runs disagree
+    measured = next(make for make, name in deferred_downloads if name == "compare_resnet18_resnet50_32px_measured.html")
+    assert "Fastest–slowest (ms)" in measured() and "Step (ms), median" in measured()
 
 
 @pytest.mark.usefixtures("offline", "fresh_class_models")

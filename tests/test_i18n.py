@@ -269,9 +269,15 @@ def test_compare_speaks_chinese_in_its_expanders_tables_and_charts() -> None:
     at.toggle(key="cmp_rf").set_value(True).run()
     assert not at.exception and not at.error
     with in_language("zh"):
-        speed_columns = [_(c) for c in ("Model", "Batch", "Latency (ms)", "Images/s", "GMAC/s achieved", "Peak memory")]
+        speed_columns = [_(c) for c in ("Model", "Batch", "Latency (ms), median", "Fastest–slowest (ms)", "Runs",
+                                        "Images/s", "GMAC/s achieved", "Peak memory")]
+        training_columns = [_(c) for c in ("Model", "Batch", "Step (ms), median", "Fastest–slowest (ms)", "Runs",
+                                           "Images/s", "Peak memory")]
+        memory_rows = [_(r) for r in ("Weights (float32)", "SGD momentum (one per weight)")]
         totals = [_(d) for d in ("Depth (weighted layers)", "Receptive field (px)")]
     assert any(list(d.value.columns) == speed_columns for d in at.dataframe)
+    assert any(list(d.value.columns) == training_columns for d in at.dataframe)
+    assert any(set(memory_rows) <= set(d.value.iloc[:, 0]) for d in at.dataframe)
     assert any(set(totals) <= set(d.value.iloc[:, 0]) for d in at.dataframe)
     assert all(CJK.search(e.label) for e in at.get("expander")) and CJK.search(at.toggle(key="cmp_rf").label)
     assert any(m.value.startswith("- 批大小 1：") for m in at.markdown)  # the latency lines
@@ -300,7 +306,7 @@ def test_chart_texts_follow_the_language() -> None:
         return {
             "diagram": [diagram.layout.title.text, *(t.name for t in diagram.data if t.showlegend is not False)],
             "flow": [flow.layout.title.text, flow.layout.xaxis.title.text, *(t.name for t in flow.data)],
-            "bars": [a.text for a in bars.layout.annotations],
+            "bars": [a.text.replace("<br>", " ") for a in bars.layout.annotations],  # wrapped to fit a third
         }
 
     english = texts()

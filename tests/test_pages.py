@@ -17,7 +17,9 @@ from explorer.model.presets import PRESETS
 from explorer.model.spec import ResNetSpec
 from explorer.model.token import spec_from_token
 from explorer.runtime.i18n import SESSION_KEY
+from explorer.analysis.profiling import cost_notes
 from explorer.analysis.table_format import BLOCK_COLUMNS, LAYER_COLUMNS, PAGE_ROWS, to_csv
+from explorer.analysis.timing import timing_text
 from tests.conftest import open_app, open_tab, shown
 
 
@@ -240,6 +242,11 @@ def test_measured_cost_times_every_layer_and_colours_the_layer_table() -> None:
     assert any(m.label == "Whole forward (no hooks)" for m in at.metric)
     rows = layer_table(PRESETS["resnet18"], 64).rows
     measured = next(d.value for d in at.dataframe if "Latency (ms)" in d.value.columns)
+    assert ((measured["Fastest (ms)"] <= measured["Latency (ms)"]) & (measured["Latency (ms)"] <= measured["Slowest (ms)"])).all()
+    report = at.session_state["arch_cost"][1]
+    assert any(c.value == f"Whole forward: {timing_text(report.forward)}." for c in at.caption)
+    assert f"over {report.repeats} runs" in timing_text(report.forward)
+    assert [w.value for w in at.warning] == cost_notes(report)  # a note where the runs disagree
     open_tab(at, "Layer table")
     coloured = at.dataframe[0].value
     for table in (measured, coloured):

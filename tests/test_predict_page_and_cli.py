@@ -232,8 +232,11 @@ def test_cli_predicts_with_the_trained_checkpoint(trained_checkpoint, tmp_path: 
     assert report["model"] == "cifar_resnet20 2cls"  # guessed from the checkpoint
     assert [image["predictions"][0]["label"] for image in report["images"]] == [trained_checkpoint.classes[l] for l in labels]
     assert all(len(image["predictions"]) == 2 for image in report["images"])
-    assert main(["predict", paths[0], "--checkpoint", str(checkpoint), "--model", "cifar_resnet20;num_classes=2"]) == 0
-    assert "1. " in capsys.readouterr().out
+    assert main(["predict", *paths[:2], "--checkpoint", str(checkpoint), "--model", "cifar_resnet20;num_classes=2"]) == 0
+    out = capsys.readouterr().out
+    assert "1. " in out
+    timed = [line for line in out.splitlines() if "(one forward pass: " in line]  # one run each, said so
+    assert len(timed) == 2 and timed[0].endswith(" ms, with warm-up)") and timed[1].endswith(" ms)")
 
 
 def test_cli_predict_errors_are_one_line(trained_checkpoint, tmp_path: Path, offline: Path, capsys) -> None:

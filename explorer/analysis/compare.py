@@ -18,7 +18,8 @@ from explorer.analysis.profiling import ThroughputReport
 from explorer.model.kinds import Block
 from explorer.model.spec import ResNetSpec
 from explorer.analysis.table_format import RowsTable, cell_word, format_shape, human_bytes, human_count
-from explorer.analysis.zoo import PublishedWeights
+from explorer.analysis.timing import format_ms, format_rate, spread_text
+from explorer.analysis.zoo import PublishedWeights, Recipe, weights_of
 
 
 @dataclass(frozen=True)
@@ -159,30 +160,48 @@ def explain_difference(a: LayerTable, b: LayerTable) -> list[str]:
 
 def accuracy_lines(name_a: str, weights_a: Sequence[PublishedWeights], name_b: str,
                    weights_b: Sequence[PublishedWeights]) -> list[str]:
-    """What B's cost buys over A in published ImageNet accuracy, weights version by version,
-    in the reader's language.
+    """What B's cost buys over A in published ImageNet accuracy, recipe by recipe, in the reader's
+    language.
 
-    Versions both models have are compared like for like (the same training recipe); a
-    model with V1 and V2 weights shows what a newer recipe alone buys at the same cost.
+    Weights trained with the same recipe (`zoo.Recipe`, read from the meta, not the weights'
+    name) are compared like for like; a model with weights of both recipes shows what a newer
+    recipe alone buys at the same cost.
     """
     lines = []
-    by_name_a = {w.weights: w for w in weights_a}
+    by_recipe_a = {w.recipe: w for w in weights_a}
     for b in weights_b:
-        a = by_name_a.get(b.weights)
-        if a is not None:
-            lines.append(_(
-                "With {weights} weights (the same recipe for both), **{name_b}** reaches {acc_b:g}% top-1 against "
-                "{acc_a:g}% for **{name_a}**: {gain:+.2f} points for {macs_times} the MACs and {params_times} the "
-                "parameters.").format(
-                weights=b.weights, name_b=name_b, acc_b=b.acc1, acc_a=a.acc1, name_a=name_a, gain=b.acc1 - a.acc1,
-                macs_times=_times(b.gmacs, a.gmacs), params_times=_times(b.params, a.params)))
+        a = by_recipe_a.get(b.recipe)
+        if a is None:
+            continue
+        figures = dict(name_b=name_b, acc_b=b.acc1, acc_a=a.acc1, name_a=name_a, gain=b.acc1 - a.acc1,
+                       macs_times=_times(b.gmacs, a.gmacs), params_times=_times(b.params, a.params))
+        lines.append(_(
+            "With {weights} weights (the same recipe for both), **{name_b}** reaches {acc_b:g}% top-1 against "
+            "{acc_a:g}% for **{name_a}**: {gain:+.2f} points for {macs_times} the MACs and {params_times} the "
+            "parameters.").format(weights=b.weights, **figures) if a.weights == b.weights else _(
+            "With weights of the same recipe ({recipe}: {weights_b} and {weights_a}), **{name_b}** reaches {acc_b:g}% "
+            "top-1 against {acc_a:g}% for **{name_a}**: {gain:+.2f} points for {macs_times} the MACs and "
+            "{params_times} the parameters.").format(recipe=b.recipe.label, weights_a=a.weights, weights_b=b.weights,
+                                                     **figures))
     for name, weights in ((name_a, weights_a), (name_b, weights_b)):
-        if len(weights) > 1:
-            old, new = weights[0], weights[-1]
+        by_recipe = {w.recipe: w for w in weights}
+        if len(by_recipe) > 1:
+            old, new = by_recipe[Recipe.ORIGINAL], by_recipe[Recipe.NEW]
             lines.append(_("**{name}**'s {new} weights score {gain:+.2f} points over {old} with the same network and "
                            "MACs: a newer training recipe, not a bigger model.").format(
                 name=name, new=new.weights, gain=new.acc1 - old.acc1, old=old.weights))
     return lines
+
+
+def chart_highlights(a: ResNetSpec, b: ResNetSpec) -> dict[str, str]:
+    """The torchvision models the accuracy chart draws large, each with its label ("A: resnet18"):
+    A's and B's, where torchvision publishes weights for them."""
+    highlighted: dict[str, str] = {}
+    for label, spec in (("A", a), ("B", b)):
+        weights = weights_of(spec)
+        if weights:
+            highlighted.setdefault(weights[0].model, f"{label}: {spec.name}")
+    return highlighted
 
 
 # ---- the same picture through both ---------------------------------------------------
@@ -245,13 +264,15 @@ def image_through(model: nn.Module, spec: ResNetSpec, image: Tensor, class_names
 
 
 def latency_lines(a: ThroughputReport, b: ThroughputReport) -> list[str]:
-    """Whether the MACs ratio predicts the measured one, batch by batch, in the reader's language."""
+    """Whether the MACs ratio predicts the measured one, batch by batch, in the reader's language
+    (images/s rounded as in `speed_table`)."""
     lines = []
     for ta, tb in zip(a.timings, b.timings):
         lines.append(_("Batch {batch}: **{model_b}** takes {time_times} the time of **{model_a}** for {macs_times} "
-                       "the MACs ({rate_b:,.0f} vs {rate_a:,.0f} images/s).").format(
+                       "the MACs ({rate_b} vs {rate_a} images/s).").format(
             batch=tb.batch, model_b=b.model, time_times=_times(tb.milliseconds, ta.milliseconds), model_a=a.model,
-            macs_times=_times(b.macs, a.macs), rate_b=tb.images_per_second, rate_a=ta.images_per_second))
+            macs_times=_times(b.macs, a.macs), rate_b=format_rate(tb.images_per_second),
+            rate_a=format_rate(ta.images_per_second)))
     return lines
 
 
@@ -267,9 +288,11 @@ def totals_table(a: LayerTable, b: LayerTable) -> RowsTable:
 
 
 def accuracy_table(published: dict[str, Sequence[PublishedWeights]]) -> RowsTable | None:
-    """Every published weights entry of each model (by its label, "A" or "B"); None when neither has one."""
-    columns = (_("Model"), _("Weights"), "acc@1 (%)", "acc@5 (%)", "GMACs", _("Params"))
-    rows = tuple(dict(zip(columns, (f"{label}: {w.model}", w.weights, w.acc1, w.acc5, w.gmacs, w.params)))
+    """Every published weights entry of each model (by its label, "A" or "B"), with its recipe; None
+    when neither has one."""
+    columns = (_("Model"), _("Weights"), _("Recipe"), "acc@1 (%)", "acc@5 (%)", "GMACs", _("Params"))
+    rows = tuple(dict(zip(columns, (f"{label}: {w.model}", w.weights, w.recipe.label, w.acc1, w.acc5, w.gmacs,
+                                    w.params)))
                  for label, weights in published.items() for w in weights)
     return RowsTable(columns, rows, {"acc@1 (%)": 3, "acc@5 (%)": 3, "GMACs": 3}) if rows else None
 
@@ -292,10 +315,13 @@ def stages_table(pairs: Sequence[StagePair]) -> RowsTable:
 
 
 def speed_table(a: ThroughputReport, b: ThroughputReport) -> RowsTable:
-    """Latency, throughput, achieved GMAC/s and peak memory of A and B at each batch size."""
-    columns = (_("Model"), _("Batch"), _("Latency (ms)"), _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
+    """Latency (median and the fastest–slowest run), throughput, achieved GMAC/s and peak memory of
+    A and B at each batch size; times and rates rounded as in the sentences (`format_ms`, `format_rate`)."""
+    columns = (_("Model"), _("Batch"), _("Latency (ms), median"), _("Fastest–slowest (ms)"), _("Runs"),
+               _("Images/s"), _("GMAC/s achieved"), _("Peak memory"))
     rows = tuple(dict(zip(columns, (
-        f"{label}: {report.model}", t.batch, t.milliseconds, t.images_per_second, report.gmacs_per_second(t),
+        f"{label}: {report.model}", t.batch, format_ms(t.milliseconds), spread_text(t.timing), t.timing.runs,
+        format_rate(t.images_per_second), round(report.gmacs_per_second(t), 1),
         human_bytes(t.peak_bytes) if t.peak_bytes is not None else _("CUDA only"))))
         for label, report in (("A", a), ("B", b)) for t in report.timings)
-    return RowsTable(columns, rows, dict.fromkeys(columns[2:5], 1))
+    return RowsTable(columns, rows, {columns[6]: 1})

@@ -3,7 +3,8 @@ as SVG and PNG. Plotly lives here and above; Streamlit does not.
 
 Plotly figures by subject: `architecture`, `maps` (feature maps), `curves` (studies),
 `predictions`, `zoo` (published accuracy against cost), `receptive_field`; what they share
-in `layout`; pixel pictures in `rasters`; the paper's figure in `paper`.
+in `layout`; pixel pictures in `rasters`; the paper's figure in `paper`; Compare's one-page
+HTML hand-out in `handout`.
 """
 
 # plotly imports pandas lazily through a sys.modules lookup, which can hand a concurrent

@@ -13,7 +13,7 @@ from explorer.analysis.compare import StagePair
 from explorer.analysis.profiling import CostReport
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.analysis.table_format import cell_word, folded, format_shape
-from explorer.figures.layout import LEGEND_AT_FOOT
+from explorer.figures.layout import LEGEND_AT_FOOT, wrapped_title
 from explorer.runtime.i18n import _
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
@@ -129,10 +129,18 @@ def shape_flow_chart(table: LayerTable) -> go.Figure:
     return figure
 
 
+STAGE_BAR_TITLE_WIDTH = 20  # characters per line of a subplot's title: three fit side by side in a 520 px column
+
+
 def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figure:
-    """Per-stage params, MACs and activation memory of two models, grouped bars."""
-    figure = make_subplots(rows=1, cols=3, subplot_titles=(
-        _("Parameters (M)"), _("MACs, conv+linear (G)"), _("Activation memory (MiB, fp32, 1 image)")))
+    """Per-stage params, MACs and activation memory of two models, grouped bars.
+
+    The three subplot titles wrap at `STAGE_BAR_TITLE_WIDTH` characters in a small font, so that
+    they stay apart in a column of 520 px (a 1024 px window with the sidebar open).
+    """
+    titles = (_("Parameters (M)"), _("MACs, conv+linear (G)"), _("Activation memory (MiB, fp32, 1 image)"))
+    figure = make_subplots(rows=1, cols=3, subplot_titles=[wrapped_title(t, STAGE_BAR_TITLE_WIDTH) for t in titles])
+    figure.update_annotations(font={"size": 12})  # the subplot titles: plotly draws them at 16 px
     stages = [p.name for p in pairs]
     metrics = (
         (lambda p: (p.a_params / 1e6, p.b_params / 1e6)),
@@ -144,19 +152,24 @@ def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figur
         for index, (name, colour) in enumerate(((name_a, "#3498db"), (name_b, "#e67e22"))):
             figure.add_trace(go.Bar(x=stages, y=[v[index] for v in values], name=name, marker_color=colour,
                                     showlegend=col == 1, legendgroup=name), row=1, col=col)
-    figure.update_layout(barmode="group", height=380, margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    figure.update_layout(barmode="group", height=400, margin={"l": 10, "r": 10, "t": 70, "b": 40},
                          legend=LEGEND_AT_FOOT)
     return figure
 
 
 def latency_chart(report: CostReport, top: int = 20) -> go.Figure:
-    """The slowest leaf-layer calls of a measured forward pass."""
+    """The slowest leaf-layer calls of a measured forward pass: each call's median, with a whisker
+    from its fastest to its slowest run."""
     slowest = sorted(report.layers, key=lambda layer: layer.milliseconds, reverse=True)[:top][::-1]
     labels = [layer.label for layer in slowest]
-    figure = go.Figure(go.Bar(x=[layer.milliseconds for layer in slowest], y=labels, orientation="h",
-                              marker_color="#c0392b"))
+    figure = go.Figure(go.Bar(
+        x=[layer.milliseconds for layer in slowest], y=labels, orientation="h", marker_color="#c0392b",
+        error_x={"type": "data", "symmetric": False, "color": "#7f8c8d", "thickness": 1,
+                 "array": [layer.timing.high - layer.milliseconds for layer in slowest],
+                 "arrayminus": [layer.milliseconds - layer.timing.low for layer in slowest]}))
     figure.update_layout(height=max(300, 22 * len(slowest) + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         xaxis_title=_("milliseconds (median)"),
+                         xaxis_title=_("milliseconds: median of {runs} runs, whiskers from the fastest to the "
+                                       "slowest").format(runs=report.repeats),
                          title={"text": _("Slowest {count} layers on {device}, batch {batch}").format(
                              count=len(slowest), device=report.device, batch=report.batch), "font": {"size": 14}})
     return figure
