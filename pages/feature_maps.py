@@ -69,12 +69,13 @@ def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None
         st.session_state["fm_layer"] = keys[max(0, min(len(keys) - 1, index))]
 
     st.subheader(_("Browse the layers"))
-    prev, pick, nxt = st.columns([1, 8, 1])
-    prev.button(_("◀ prev"), key="fm_prev", on_click=step, args=(-1,), width="stretch")
+    # One row: the buttons as wide as their words (in any language), the list takes the rest.
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button(_("◀ prev"), key="fm_prev", on_click=step, args=(-1,), width="content")
     selected = by_key[valid_choice("fm_layer", keys, label=labels.get)]
-    pick.selectbox(_("Layer (execution order)"), keys, key="fm_layer", format_func=labels.get,
-                   label_visibility="collapsed")
-    nxt.button(_("next ▶"), key="fm_next", on_click=step, args=(1,), width="stretch")
+    row.selectbox(_("Layer (execution order)"), keys, key="fm_layer", format_func=labels.get,
+                   label_visibility="collapsed", width="stretch")
+    row.button(_("next ▶"), key="fm_next", on_click=step, args=(1,), width="content")
     maps = selected.maps  # (C, H, W)
 
     c1, c2, c3 = st.columns([2, 2, 3])
@@ -99,13 +100,14 @@ def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None
     colour_range = value_range(layers, selected, scale)
     st.plotly_chart(channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
                     width="stretch")
-    m = st.columns(5)
-    m[0].metric(_("Mean"), f"{selected.mean:.3f}")
-    m[1].metric(_("Std"), f"{selected.std:.3f}")
-    m[2].metric(_("Zeros"), f"{selected.zero_fraction:.0%}", help=_("Exact zeros: the sparsity a ReLU leaves."))
-    m[3].metric(_("Range"), f"{selected.minimum:.2f} … {selected.maximum:.2f}")
-    m[4].metric(_("Map size"), f"{maps.shape[1]}×{maps.shape[2]}",
-                help=_("{channels} channels").format(channels=maps.shape[0]))
+    # Each number as wide as it needs; a narrow window wraps them onto a second row rather than cut one.
+    m = st.container(horizontal=True, gap="medium")
+    m.metric(_("Mean"), f"{selected.mean:.3f}", width="content")
+    m.metric(_("Std"), f"{selected.std:.3f}", width="content")
+    m.metric(_("Zeros"), f"{selected.zero_fraction:.0%}", help=_("Exact zeros: the sparsity a ReLU leaves."), width="content")
+    m.metric(_("Range"), f"{selected.minimum:.2f} … {selected.maximum:.2f}", width="content")
+    m.metric(_("Map size"), f"{maps.shape[1]}×{maps.shape[2]}", width="content",
+             help=_("{channels} channels").format(channels=maps.shape[0]))
 
     # The files are made when a button is clicked, not on every layer shown; a click reruns nothing.
     safe_name = file_stem(spec, selected.point)
