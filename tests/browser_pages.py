@@ -8,6 +8,13 @@ an idle one.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
+
 SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 _DRAWN = """() => document.fonts.status === 'loaded'
@@ -48,3 +55,22 @@ def clipped_texts(page) -> list[str]:
 def horizontal_overflow(page) -> int:
     """Pixels the page is wider than the window (0: nothing needs a sideways scroll)."""
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.fixture(scope="module")
+def app_url(request: pytest.FixtureRequest, artifacts_dir: Path):
+    """The app served by `streamlit run`, one server per test module (its log beside the screenshots)."""
+    log = artifacts_dir / f"{request.module.__name__.rsplit('.', 1)[-1]}-server.log"
+    with running_app(sys.executable, cwd=artifacts_dir.parent, log_path=log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+# The browser tests' server and Chromium fixtures (`app_url`, `browser`), one of each per module.
+pytest_plugins = ["tests.browser_pages"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 APP = REPO_ROOT / "explorer" / "app.py"

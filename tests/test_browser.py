@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.browser_pages import SETTLED, settle
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.live_server import CHROMIUM, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -17,22 +16,6 @@ if CHROMIUM is None:
     if os.environ.get("REQUIRE_BROWSER"):
         raise RuntimeError("REQUIRE_BROWSER is set but no chromium is installed (apt-get install chromium)")
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path):
-    with running_app(sys.executable, cwd=artifacts_dir.parent, log_path=artifacts_dir / "browser-server.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def visible(page, text: str, timeout: float = 120_000, exact: bool = False) -> bool:

@@ -5,13 +5,12 @@ no exception, nothing cut short, no sideways scroll. Each leaves two screenshots
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.browser_pages import clipped_texts, horizontal_overflow, screenshot_whole, settle
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.live_server import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -28,22 +27,6 @@ PAGES = {  # screenshot name -> address
 }
 WIDTHS = (1400, 1024)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def app_url(artifacts_dir: Path):
-    with running_app(sys.executable, cwd=artifacts_dir.parent, log_path=artifacts_dir / "layout-server.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
