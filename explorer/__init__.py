@@ -106,7 +106,7 @@ _API: dict[str, str] = {
     "PLAIN_LABEL": "studies.degradation", "twin_of": "studies.degradation",
     # studies.training
     "MIN_TRAIN_BATCH": "studies.training", "MOMENTUM": "studies.training", "summarize": "studies.training",
-    "SUMMARY_WINDOW": "studies.training", "TASK_EXAMPLES": "studies.training", "train_models": "studies.training",
+    "summary_text": "studies.training", "SUMMARY_WINDOW": "studies.training", "TASK_EXAMPLES": "studies.training", "train_models": "studies.training",
     "TrainingRun": "studies.training", "WARMUP_STEPS": "studies.training", "WEIGHT_DECAY": "studies.training",
     # studies.zero_init
     "FLAG_OFF": "studies.zero_init", "FLAG_ON": "studies.zero_init", "identity_rows": "studies.zero_init",

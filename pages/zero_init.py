@@ -3,8 +3,8 @@
 import streamlit as st
 
 from explorer import (
-    DEFAULT_DEEP, DEFAULT_SHALLOW, FLAG_OFF, FLAG_ON, PAPER_DEPTHS, PLAIN_LABEL, SUMMARY_WINDOW, DoesNotFit,
-    Shortcut, TrainingRun, _, cifar_resnet, degradation_models, identity_rows, lines, summarize, task_classes,
+    DEFAULT_DEEP, DEFAULT_SHALLOW, FLAG_OFF, FLAG_ON, PAPER_DEPTHS, PLAIN_LABEL, DoesNotFit,
+    Shortcut, TrainingRun, _, cifar_resnet, degradation_models, identity_rows, lines, summary_text, task_classes,
     training_curves, twins,
 )
 from explorer.ui.models import init_study, plain_vs_residual_gradients
@@ -88,9 +88,7 @@ def run_training(key: str, specs: dict, button_label: str, title: str, settings:
     shown_names = shown_names or {}
     histories = {shown_names.get(label, label): h for label, h in curves.items() if h}
     st.plotly_chart(training_curves(histories, title), key=f"{key}_curves", width="stretch")
-    summaries = [summarize(label, history) for label, history in histories.items()]
-    st.caption(_("Mean loss over the first {steps} steps: {losses}").format(
-        steps=SUMMARY_WINDOW, losses=_(", ").join(f"{s.label} {s.early_loss:.3f}" for s in summaries)))
+    st.caption(summary_text(histories))
 
 
 st.subheader(_("Training the twins"))

@@ -77,13 +77,17 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
 
 @dataclass(frozen=True)
 class RunSummary:
-    """Where one training run started and ended, for a caption or a printed table."""
+    """Where one training run ended, for a caption or a printed table: what its curves show at their right end.
+
+    The page and the CLI print the same numbers. The means over the last `SUMMARY_WINDOW`
+    steps are the ones to compare runs by: one batch's loss and accuracy are noisy.
+    """
 
     label: str
     steps: int  # steps that ran
-    final_loss: float
+    final_loss: float  # of the last step's batch
     final_accuracy: float  # on the last step's batch
-    early_loss: float  # mean over the first SUMMARY_WINDOW steps
+    late_loss: float  # mean loss over the last SUMMARY_WINDOW steps
     late_accuracy: float  # mean batch accuracy over the last SUMMARY_WINDOW steps
 
 
@@ -91,9 +95,23 @@ def summarize(label: str, history: Sequence[TrainStep]) -> RunSummary:
     """The summary of a run of at least one step."""
     if not history:
         raise ValueError(_("{label} ran no step, so there is nothing to summarize.").format(label=label))
-    early, late = history[:SUMMARY_WINDOW], history[-SUMMARY_WINDOW:]
+    late = history[-SUMMARY_WINDOW:]
     return RunSummary(label, len(history), history[-1].loss, history[-1].accuracy,
-                      sum(s.loss for s in early) / len(early), sum(s.accuracy for s in late) / len(late))
+                      sum(s.loss for s in late) / len(late), sum(s.accuracy for s in late) / len(late))
+
+
+def summary_text(histories: dict[str, Sequence[TrainStep]]) -> str:
+    """ "Where the runs end (mean of the last 10 steps): plain-20 loss 0.912, accuracy 62%; …" in the
+    reader's language, for runs of at least one step; a run shorter than the window says its
+    steps. Labels are shown as given: say them in the reader's language first."""
+    parts = []
+    for label, history in histories.items():
+        s = summarize(label, history)
+        shown = label if s.steps >= SUMMARY_WINDOW else _("{label} ({steps} steps)").format(label=label, steps=s.steps)
+        parts.append(_("{label} loss {loss:.3f}, accuracy {accuracy:.0%}").format(
+            label=shown, loss=s.late_loss, accuracy=s.late_accuracy))
+    return _("Where the runs end (mean of the last {steps} steps): {runs}").format(steps=SUMMARY_WINDOW,
+                                                                                   runs=_("; ").join(parts))
 
 
 @dataclass(frozen=True)
