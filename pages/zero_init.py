@@ -1,5 +1,7 @@
 """zero_init_residual and the degradation problem: see it, measure it, train it."""
 
+import math
+
 import streamlit as st
 
 from explorer import (
@@ -36,9 +38,12 @@ lr = float(c[2].number_input(_("Learning rate"), 0.0001, 1.0, 0.02, step=0.005, 
 seed = int(c[3].number_input(_("Seed"), 0, 2**31 - 1, 0, key="zi_seed"))
 size = int(c[4].number_input(_("Input size (px)"), spec.output_stride, 512, min(spec.natural_input_size, 64), step=8,
                              key="zi_size", help=_("Small inputs keep the study fast on a CPU; the model is the sidebar's.")))
+classes = task_classes(spec.num_classes)
 st.caption(_("Data: shapes drawn in code ({classes}; random colours), preprocessed at {size}×{size}. "
-             "Model: **{model}**, trained with SGD + momentum.").format(
-    classes=_(", ").join(_(shape) for shape in task_classes(spec.num_classes)), size=size, model=spec.name))
+             "Model: **{model}**, trained with SGD + momentum. A {count}-class head replaces its {outputs}-way fc "
+             "for this task, so the loss starts near ln {count} ≈ {start:.2f}.").format(
+    classes=_(", ").join(_(shape) for shape in classes), size=size, model=spec.name, count=len(classes),
+    outputs=spec.num_classes, start=math.log(len(classes))))
 
 
 try:

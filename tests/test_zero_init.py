@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec
-from explorer.studies.training import train_models
+from explorer.studies.training import task_specs, train_models
 from explorer.studies.zero_init import block_statistics, twin_init, twins
 from tests.conftest import open_app
 
@@ -70,6 +71,15 @@ def test_plain_nets_have_no_shortcut_and_the_same_parameters() -> None:
     assert not stats[0].identity and all(s.variance == 0 and s.mean_square == 0 for s in stats)
 
 
+def test_the_shapes_task_trains_a_head_of_one_output_per_class() -> None:
+    """Issue 23: with the 1000-way fc kept for a 4-class task the loss started near ln(1000) = 6.9."""
+    assert {s.num_classes for s in task_specs(twins(PRESETS["resnet18"])).values()} == {4}
+    assert {s.num_classes for s in task_specs({"3": cifar_resnet(8, num_classes=3)}).values()} == {3}
+    histories = train_models(twins(PRESETS["resnet18"]), steps=1, batch_size=16, seed=0, input_size=32, examples=64)
+    for label, (first,) in histories.items():
+        assert abs(first.loss - math.log(4)) < 0.5, (label, first.loss)  # ln 4 = 1.39; ln 1000 = 6.91
+
+
 def test_the_page_with_tiny_settings() -> None:
     at = open_app("zero_init", timeout=300, model="cifar_resnet20")
     assert not at.exception
@@ -101,7 +111,7 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
     from explorer.runtime.memory import DoesNotFit, MemoryLimit
 
     monkeypatch.setattr(memory, "device_memory", lambda device: MemoryLimit(50 * 2**20, 8 * 2**30, "cgroup v2"))
-    with pytest.raises(DoesNotFit, match="Training resnet50 zero-init at 224x224 with batch 64 needs about"):
+    with pytest.raises(DoesNotFit, match="Training resnet50 zero-init 4cls at 224x224 with batch 64 needs about"):
         train_models(twins(PRESETS["resnet50"]), steps=1, batch_size=64, input_size=224)
     at = open_app("zero_init", timeout=120, model="resnet152")
     at.number_input(key="zi_size").set_value(224).run()

@@ -19,7 +19,7 @@ from explorer.analysis.memory_needs import LOWER_BATCH, refuse_if_too_big, reser
 from explorer.model.build import build_model
 from explorer.runtime.i18n import _
 from explorer.runtime.progress import Progress, Text, no_progress, part_of
-from explorer.data.shapes import task_batch
+from explorer.data.shapes import task_batch, task_class_count
 from explorer.model.spec import ResNetSpec
 
 MIN_TRAIN_BATCH = 8  # BatchNorm's batch statistics are too noisy to train on below this
@@ -114,6 +114,24 @@ def summary_text(histories: dict[str, Sequence[TrainStep]]) -> str:
                                                                                    runs=_("; ").join(parts))
 
 
+def with_task_head(spec: ResNetSpec, classes: int | None = None) -> ResNetSpec:
+    """``spec`` with a head for the shapes task: its fc replaced by one with an output per class.
+
+    ``classes`` defaults to the task's classes for ``spec`` (`task_class_count`: 2 to 4, so 4
+    for a 1000-way ImageNet net or a 10-way CIFAR net). The studies build their models from
+    this spec; a model with outputs no picture is labelled with starts at a loss near ln(1000)
+    and spends its first steps learning only that those classes never occur.
+    """
+    return spec.with_changes(num_classes=classes if classes is not None else task_class_count(spec.num_classes))
+
+
+def task_specs(specs: dict[str, ResNetSpec]) -> dict[str, ResNetSpec]:
+    """The models a run of ``specs`` trains: each with a head for the one task they share
+    (`with_task_head`, with the classes of the spec with the fewest outputs)."""
+    classes = task_class_count(min(spec.num_classes for spec in specs.values()))
+    return {label: with_task_head(spec, classes) for label, spec in specs.items()}
+
+
 @dataclass(frozen=True)
 class LayerGradient:
     """L2 norm of a conv or fc weight's gradient after one backward pass."""
@@ -160,15 +178,18 @@ def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32,
                  progress: Progress = no_progress) -> dict[str, list[TrainStep]]:
     """Train each spec from the same seed on the same batches of the shapes task.
 
+    Every model gets a head for the task (`task_specs`): one output per shape class, so the
+    loss starts near ln(classes) (1.39 for 4), not near ln(1000) with 996 outputs no picture
+    is ever labelled with.
     Batches below `MIN_TRAIN_BATCH` are raised to it. ``progress`` gets, after every step, the
     step said as `step_text` and the curves so far (every model's); raising `RunStopped` from
     it stops everything (the page's stop button). Deterministic for a seed.
     """
     batch_size = max(batch_size, MIN_TRAIN_BATCH)
+    specs = task_specs(specs)
     for spec in specs.values():
         check_training_memory(spec, input_size, batch_size)
-    num_classes = min(spec.num_classes for spec in specs.values())
-    inputs, labels = task_batch(examples, input_size, num_classes, seed)
+    inputs, labels = task_batch(examples, input_size, min(spec.num_classes for spec in specs.values()), seed)
     histories: dict[str, list[TrainStep]] = {label: [] for label in specs}
     for index, (label, spec) in enumerate(specs.items()):
         model_progress = part_of(progress, index, len(specs))
@@ -207,7 +228,7 @@ class TrainingRun:
     def check_memory(self) -> None:
         """`check_training_memory` for every model of the run (`DoesNotFit`), before it starts: a
         session asks this itself, so the refusal is said in its reader's language."""
-        for _label, spec in self.specs:
+        for spec in task_specs(dict(self.specs)).values():
             check_training_memory(spec, self.input_size, self.batch_size)
 
     def train(self, progress: Progress = no_progress) -> dict[str, list[TrainStep]]:
