@@ -108,15 +108,21 @@ _API: dict[str, str] = {
     "MIN_TRAIN_BATCH": "studies.training", "MOMENTUM": "studies.training", "summarize": "studies.training",
     "summary_text": "studies.training", "SUMMARY_WINDOW": "studies.training", "TASK_EXAMPLES": "studies.training", "train_models": "studies.training",
     "TrainingRun": "studies.training", "WARMUP_STEPS": "studies.training", "WEIGHT_DECAY": "studies.training",
+    # studies.training_cost
+    "CLASS_SECONDS": "studies.training_cost", "estimate_text": "studies.training_cost",
+    "fitting_settings": "studies.training_cost", "measure_step_cost": "studies.training_cost",
+    "run_seconds": "studies.training_cost", "StepCost": "studies.training_cost",
+    "TrainingSettings": "studies.training_cost", "training_sizes": "studies.training_cost",
     # studies.zero_init
     "FLAG_OFF": "studies.zero_init", "FLAG_ON": "studies.zero_init", "identity_rows": "studies.zero_init",
+    "INIT_BATCH": "studies.zero_init",
     "twin_init": "studies.zero_init", "twins": "studies.zero_init",
     # figures.architecture
     "architecture_diagram": "figures.architecture", "heat_css": "figures.architecture",
     "latency_chart": "figures.architecture", "shape_flow_chart": "figures.architecture",
     "stage_bars": "figures.architecture",
     # figures.curves
-    "lines": "figures.curves", "training_curves": "figures.curves",
+    "lines": "figures.curves", "series_colours": "figures.curves", "training_curves": "figures.curves",
     # figures.maps
     "channel_grid": "figures.maps", "channel_zoom": "figures.maps", "depth_statistics": "figures.maps",
     "side_by_side": "figures.maps", "stage_outputs": "figures.maps",

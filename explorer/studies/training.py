@@ -38,6 +38,21 @@ class TrainStep:
     accuracy: float  # on this step's batch
 
 
+def sgd_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """One optimisation step on the batch ``x`` (B, C, H, W) with labels ``y`` (B,): its loss and accuracy."""
+    logits = model(x)  # (B, classes)
+    loss = F.cross_entropy(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach()), float((logits.argmax(1) == y).float().mean())
+
+
+def sgd(model: nn.Module, lr: float) -> torch.optim.SGD:
+    """He et al. 2016's optimizer for ``model``: SGD with `MOMENTUM` and `WEIGHT_DECAY`."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+
+
 def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int = 32,
           lr: float = 0.05, seed: int = 0, progress: Progress = no_progress,
           warmup: int = WARMUP_STEPS) -> list[TrainStep]:
@@ -49,7 +64,7 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
     The model is trained in place and left in eval mode.
     """
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    optimizer = sgd(model, lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(warmup, 1)))
     device = next(model.parameters()).device
     history: list[TrainStep] = []
@@ -58,13 +73,9 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
         for step in range(steps):
             batch = torch.randint(0, len(inputs), (min(batch_size, len(inputs)),), generator=generator)
             x, y = inputs[batch].to(device), labels[batch].to(device)  # (B, C, H, W), (B,)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, accuracy = sgd_step(model, optimizer, x, y)
             schedule.step()
-            record = TrainStep(step, float(loss.detach()), float((logits.argmax(1) == y).float().mean()))
+            record = TrainStep(step, loss, accuracy)
             history.append(record)
             progress((step + 1) / steps, "", history)
             if not math.isfinite(record.loss):

@@ -104,6 +104,8 @@ def twin_init(spec: ResNetSpec, seed: int = 0, batch_size: int = 16, input_size:
         )
 
 
+INIT_BATCH = 8  # pictures the page measures the twins at initialisation on: enough for BN's batch statistics, and quick
+
 # The twins' labels: code, in every language (chart series, and the key a class shares a run under).
 FLAG_ON, FLAG_OFF = "zero_init_residual=True", "zero_init_residual=False"
 
