@@ -23,6 +23,8 @@ _API: dict[str, str] = {
     "pick_device": "runtime.devices",
     # runtime.i18n
     "_": "runtime.i18n", "N_": "runtime.i18n",
+    # runtime.threads
+    "cpu_budget": "runtime.threads", "use_cpu_threads": "runtime.threads",
     # runtime.progress
     "shown": "runtime.progress", "Text": "runtime.progress",
     # data.images
