@@ -62,8 +62,10 @@ def test_a_heavier_model_gets_lighter_defaults_that_still_fit() -> None:
     assert heavy_settings == TrainingSettings(60, 32, 32)  # the picture size gives way first
     assert run_seconds([made_up_cost(heavy)] * 2, heavy_settings) <= CLASS_SECONDS
     assert run_seconds([made_up_cost(heavy)] * 2, TrainingSettings(60, 32, 48)) > CLASS_SECONDS
-    slow = [StepCost(cost_basis(heavy), 0.5, 0.02, 10 / RATE, ())] * 2  # ten times slower: the batch goes next
-    assert fitting_settings(slow, training_sizes(heavy)).batch_size < 32
+    slow = [StepCost(cost_basis(heavy), 0.5, 0.02, 10 / RATE, ())] * 2  # ten times slower: steps and batch go next
+    assert fitting_settings(slow, training_sizes(heavy)) == TrainingSettings(20, MIN_TRAIN_BATCH, 32)
+    slower = [StepCost(cost_basis(heavy), 0.5, 0.02, 3 / RATE, ())] * 2
+    assert fitting_settings(slower, training_sizes(heavy)) == TrainingSettings(40, 16, 32)
     assert fitting_settings(None, training_sizes(heavy)) == TrainingSettings(20, MIN_TRAIN_BATCH, 32)  # nothing measured
 
 
