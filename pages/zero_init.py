@@ -34,7 +34,7 @@ if spec.shortcut is Shortcut.NONE:
 # Defaults that fit a lesson: scaled to this model from steps timed on this server.
 twin_costs = study_costs(twins(spec))
 seed_settings("zi", fitting_settings(twin_costs, training_sizes(spec)), basis=spec)
-columns = st.columns(5)
+columns = st.columns(5, vertical_alignment="bottom")  # inputs in a row, however their labels wrap
 steps = int(columns[0].number_input(_("Training steps"), 1, 2000, key="zi_steps"))
 batch = int(columns[1].number_input(_("Batch size"), 2, 256, key="zi_batch"))
 size = int(columns[2].number_input(_("Training picture size (px)"), spec.output_stride, 512, step=8, key="zi_size",
@@ -113,7 +113,7 @@ st.markdown(_(
     "Here the CIFAR ResNets of section 4.2, with and without their shortcuts, on the same task and batches, "
     "at their own 32×32 pictures."
 ))
-columns = st.columns(4)
+columns = st.columns(4, vertical_alignment="bottom")
 shallow = columns[0].selectbox(_("Shallow depth"), PAPER_DEPTHS, index=PAPER_DEPTHS.index(DEFAULT_SHALLOW), key="zi_shallow")
 deep = columns[1].selectbox(_("Deep depth"), PAPER_DEPTHS, index=PAPER_DEPTHS.index(DEFAULT_DEEP), key="zi_deep")
 models = degradation_models(cifar_resnet(shallow), cifar_resnet(deep))
