@@ -13,8 +13,12 @@ ARG TORCH_VARIANT=cpu
 # notice names the list its page needed.
 ARG BAKE_WEIGHTS=0
 
+# OMP_WAIT_POLICY: idle OpenMP threads sleep instead of spinning, so a training run keeps its
+# speed while other sessions compute (benchmarks/bench_training_busy.py); the app sets it
+# itself too, with OMP_NUM_THREADS from the pod's CPU quota (explorer/runtime/threads.py).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    OMP_WAIT_POLICY=PASSIVE \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TORCH_HOME=/home/app/.cache/torch
 

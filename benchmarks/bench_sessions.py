@@ -225,7 +225,7 @@ def followers_in_process(count: int, repo: Path) -> float:
     from explorer.studies.zero_init import twins
 
     store = SharedResults(2**30)
-    request = TrainingRun.of(twins(get_preset("cifar_resnet20")), 60, 32, 0.02, 0, 32)  # the page's defaults
+    request = TrainingRun.of(twins(get_preset("cifar_resnet20")), 60, 32, 0.02, 0, 32)  # fixed (the page fits its own)
 
     def follow() -> None:
         run = store.join(request, lambda run: request.train(run.report), curves_bytes)

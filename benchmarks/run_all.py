@@ -37,6 +37,7 @@ BENCHMARKS = [
     ("Prediction vs plain forward", "bench_predict.py", []),
     ("Click to settled in a real browser", "bench_clicks.py", []),
     ("Many sessions on one server, and a class clicking Train", "bench_sessions.py", []),
+    ("A training step beside other work: torch's thread settings and the app's", "bench_training_busy.py", []),
 ]
 
 

@@ -23,6 +23,8 @@ _API: dict[str, str] = {
     "pick_device": "runtime.devices",
     # runtime.i18n
     "_": "runtime.i18n", "N_": "runtime.i18n", "language": "runtime.i18n",
+    # runtime.threads
+    "cpu_budget": "runtime.threads", "use_cpu_threads": "runtime.threads",
     # runtime.progress
     "shown": "runtime.progress", "Text": "runtime.progress",
     # data.images
@@ -125,17 +127,23 @@ _API: dict[str, str] = {
     "PLAIN_LABEL": "studies.degradation", "twin_of": "studies.degradation",
     # studies.training
     "MIN_TRAIN_BATCH": "studies.training", "MOMENTUM": "studies.training", "summarize": "studies.training",
-    "SUMMARY_WINDOW": "studies.training", "TASK_EXAMPLES": "studies.training", "train_models": "studies.training",
+    "summary_text": "studies.training", "SUMMARY_WINDOW": "studies.training", "TASK_EXAMPLES": "studies.training", "train_models": "studies.training",
     "TrainingRun": "studies.training", "WARMUP_STEPS": "studies.training", "WEIGHT_DECAY": "studies.training",
+    # studies.training_cost
+    "CLASS_SECONDS": "studies.training_cost", "estimate_text": "studies.training_cost",
+    "fitting_settings": "studies.training_cost", "measure_step_cost": "studies.training_cost",
+    "run_seconds": "studies.training_cost", "StepCost": "studies.training_cost",
+    "TrainingSettings": "studies.training_cost", "training_sizes": "studies.training_cost",
     # studies.zero_init
     "FLAG_OFF": "studies.zero_init", "FLAG_ON": "studies.zero_init", "identity_rows": "studies.zero_init",
+    "INIT_BATCH": "studies.zero_init",
     "twin_init": "studies.zero_init", "twins": "studies.zero_init",
     # figures.architecture
     "architecture_diagram": "figures.architecture", "heat_css": "figures.architecture",
     "latency_chart": "figures.architecture", "shape_flow_chart": "figures.architecture",
     "stage_bars": "figures.architecture",
     # figures.curves
-    "lines": "figures.curves", "training_curves": "figures.curves",
+    "lines": "figures.curves", "series_colours": "figures.curves", "training_curves": "figures.curves",
     # figures.handout
     "comparison_html": "figures.handout", "handout_name": "figures.handout",
     # figures.maps

@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("explorer") is None:
     sys.path.insert(0, str(ROOT))
 
+from explorer import use_cpu_threads  # noqa: E402
+
+use_cpu_threads()  # before any page loads torch: OpenMP and torch read these once, as they load
+
 import streamlit as st  # noqa: E402
 
 from explorer import _  # noqa: E402

@@ -253,6 +253,7 @@ def _cmd_degradation(args: argparse.Namespace) -> int:
         rows.append({
             "net": label, "steps": summary.steps, "final loss": f"{summary.final_loss:.3f}",
             "final batch acc": f"{summary.final_accuracy:.0%}",
+            f"mean loss, last {SUMMARY_WINDOW}": f"{summary.late_loss:.3f}",
             f"mean batch acc, last {SUMMARY_WINDOW}": f"{summary.late_accuracy:.0%}",
         })
     print(text_table(rows))

@@ -50,7 +50,7 @@ def test_the_command_prints_what_the_library_trains(capsys) -> None:
     for label, history in histories.items():
         summary = summarize(label, history)
         assert rows[label][1:] == ["3", f"{summary.final_loss:.3f}", f"{summary.final_accuracy:.0%}",
-                                   f"{summary.late_accuracy:.0%}"]
+                                   f"{summary.late_loss:.3f}", f"{summary.late_accuracy:.0%}"]
     assert main(args) == 0
     assert capsys.readouterr().out == out  # deterministic for a seed
 

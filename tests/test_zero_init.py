@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,9 +12,25 @@ from explorer.model.build import build_model
 from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec
-from explorer.studies.training import train_models
+from explorer.studies.degradation import degradation_models
+from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, task_specs, train_models
+from explorer.studies.training_cost import estimate_text
 from explorer.studies.zero_init import block_statistics, twin_init, twins
 from tests.conftest import open_app
+from tests.test_training_cost import made_up_cost
+
+
+@pytest.fixture
+def made_up_costs(monkeypatch: pytest.MonkeyPatch):
+    """The page's step costs from a made-up server (`made_up_cost`: nothing timed), so its defaults
+    and estimates are exact; the server-wide cache of measured costs is emptied around the test."""
+    from explorer.studies import training_cost
+    from explorer.ui.models import step_cost
+
+    monkeypatch.setattr(training_cost, "measure_step_cost", made_up_cost)
+    step_cost.clear()
+    yield
+    step_cost.clear()
 
 
 @pytest.mark.parametrize(("spec", "size"), [
@@ -70,6 +87,15 @@ def test_plain_nets_have_no_shortcut_and_the_same_parameters() -> None:
     assert not stats[0].identity and all(s.variance == 0 and s.mean_square == 0 for s in stats)
 
 
+def test_the_shapes_task_trains_a_head_of_one_output_per_class() -> None:
+    """Issue 23: with the 1000-way fc kept for a 4-class task the loss started near ln(1000) = 6.9."""
+    assert {s.num_classes for s in task_specs(twins(PRESETS["resnet18"])).values()} == {4}
+    assert {s.num_classes for s in task_specs({"3": cifar_resnet(8, num_classes=3)}).values()} == {3}
+    histories = train_models(twins(PRESETS["resnet18"]), steps=1, batch_size=16, seed=0, input_size=32, examples=64)
+    for label, (first,) in histories.items():
+        assert abs(first.loss - math.log(4)) < 0.5, (label, first.loss)  # ln 4 = 1.39; ln 1000 = 6.91
+
+
 def test_the_page_with_tiny_settings() -> None:
     at = open_app("zero_init", timeout=300, model="cifar_resnet20")
     assert not at.exception
@@ -85,6 +111,8 @@ def test_the_page_with_tiny_settings() -> None:
     assert {t["name"] for t in curves["data"]} == {"zero_init_residual=True", "zero_init_residual=False"}
     assert len(curves["data"][0]["x"]) == 3
     at.selectbox(key="zi_deep").set_value(32).run()
+    at.number_input(key="zi_deg_steps").set_value(3).run()
+    at.number_input(key="zi_deg_batch").set_value(8).run()
     at.button(key="zi_deg_train").click().run()
     assert not at.exception
     curves = json.loads(next(c for c in at.get("plotly_chart") if c.key == "zi_deg_curves").proto.spec)
@@ -101,7 +129,7 @@ def test_training_that_would_not_fit_is_refused(monkeypatch: pytest.MonkeyPatch)
     from explorer.runtime.memory import DoesNotFit, MemoryLimit
 
     monkeypatch.setattr(memory, "device_memory", lambda device: MemoryLimit(50 * 2**20, 8 * 2**30, "cgroup v2"))
-    with pytest.raises(DoesNotFit, match="Training resnet50 zero-init at 224x224 with batch 64 needs about"):
+    with pytest.raises(DoesNotFit, match="Training resnet50 zero-init 4cls at 224x224 with batch 64 needs about"):
         train_models(twins(PRESETS["resnet50"]), steps=1, batch_size=64, input_size=224)
     at = open_app("zero_init", timeout=120, model="resnet152")
     at.number_input(key="zi_size").set_value(224).run()
@@ -130,3 +158,55 @@ def test_a_second_session_sees_the_class_run_without_training_again() -> None:
     assert shown["data"] == curves["data"]
     second.button(key="zi_reseed").click().run()  # a run of its own, with a new seed
     assert not second.exception and store.runs_started == started + 2
+
+
+def _captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+@pytest.mark.usefixtures("made_up_costs")
+def test_defaults_scale_with_the_model_and_each_button_says_how_long() -> None:
+    """Issue 23: every heavy study fits class time at the page's defaults, says how long before it
+    is pressed, and trains a 4-class head."""
+    resnet18, resnet152 = PRESETS["resnet18"], PRESETS["resnet152"]
+    at = open_app("zero_init", timeout=300, model="resnet18")
+    settings = [at.number_input(key=k).value for k in ("zi_steps", "zi_batch", "zi_size")]
+    assert settings == [60, 32, 64]
+    assert any("A 4-class head replaces its 1000-way fc" in c for c in _captions(at))
+    twin_estimate = estimate_text([made_up_cost(resnet18)] * 2, TrainingRun.of(twins(resnet18), 60, 32, 0.02, 0, 64))
+    assert twin_estimate in _captions(at)
+    models = degradation_models(cifar_resnet(20), cifar_resnet(56))
+    deg = [at.number_input(key=k).value for k in ("zi_deg_steps", "zi_deg_batch")]
+    deg_costs = [made_up_cost(spec) for spec in models.values()]
+    assert estimate_text(deg_costs, TrainingRun.of(models, *deg, 0.02, 0, 32)) in _captions(at)
+    at.number_input(key="zi_steps").set_value(30).run()  # the estimate follows the settings
+    shorter = estimate_text([made_up_cost(resnet18)] * 2, TrainingRun.of(twins(resnet18), 30, 32, 0.02, 0, 64))
+    assert shorter in _captions(at) and twin_estimate not in _captions(at)
+    at.selectbox(key="model_preset").set_value("resnet152").run()
+    assert not at.exception
+    heavy = [at.number_input(key=k).value for k in ("zi_steps", "zi_batch", "zi_size")]
+    assert heavy == [60, 32, 32]  # six times the MACs: smaller pictures, fitting the same minute
+    assert estimate_text([made_up_cost(resnet152)] * 2,
+                         TrainingRun.of(twins(resnet152), heavy[0], heavy[1], 0.02, 0, heavy[2])) in _captions(at)
+
+
+def test_the_summary_reads_the_curves_ends_and_each_net_keeps_its_colour() -> None:
+    at = open_app("zero_init", timeout=300, model="cifar_resnet20")
+    at.selectbox(key="zi_deep").set_value(32).run()
+    at.number_input(key="zi_deg_steps").set_value(SUMMARY_WINDOW + 2).run()
+    at.number_input(key="zi_deg_batch").set_value(8).run()
+    at.button(key="zi_deg_train").click().run()
+    assert not at.exception
+    charts = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    losses = [t for t in charts["zi_deg_curves"]["data"] if t.get("showlegend", True)]
+    accuracies = [t for t in charts["zi_deg_curves"]["data"] if not t.get("showlegend", True)]
+    (summary,) = [c for c in _captions(at) if c.startswith("Where the runs end")]
+    for loss, accuracy in zip(losses, accuracies, strict=True):
+        late_loss = sum(loss["y"][-SUMMARY_WINDOW:]) / SUMMARY_WINDOW
+        late_accuracy = sum(accuracy["y"][-SUMMARY_WINDOW:]) / SUMMARY_WINDOW
+        assert f"{loss['name']} loss {late_loss:.3f}, accuracy {late_accuracy:.0%}" in summary
+    colour = {t["name"]: t["line"]["color"] for t in losses}
+    gradients = {t["name"]: t["line"]["color"] for t in charts["zi_plain_gradients"]["data"]}
+    assert set(gradients) == {"plain-32", "ResNet-32"}
+    assert gradients == {name: colour[name] for name in gradients}
+    assert len(set(colour.values())) == 4

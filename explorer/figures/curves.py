@@ -12,10 +12,25 @@ from explorer.runtime.i18n import _
 
 LINE_COLOURS = ("#2980b9", "#e67e22", "#27ae60", "#c0392b", "#8e44ad", "#16a085")
 
-def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_title: str, log: bool = False) -> go.Figure:
-    """One line per series over named points (blocks or layers); zeros are not drawn on a log axis."""
+
+def series_colours(names: Sequence[str]) -> dict[str, str]:
+    """A colour for each series name, in order: pass the same map to every chart that draws some of
+    these series, so one network keeps one colour across a page's charts."""
+    return {name: LINE_COLOURS[index % len(LINE_COLOURS)] for index, name in enumerate(dict.fromkeys(names))}
+
+
+def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_title: str, log: bool = False,
+          colours: dict[str, str] | None = None, title_width: int = 60) -> go.Figure:
+    """One line per series over named points (blocks or layers); zeros are not drawn on a log axis.
+
+    ``colours`` (`series_colours`) gives a series the colour it has in the page's other charts;
+    by default the series take `LINE_COLOURS` in order. The title wraps at ``title_width``
+    characters (`wrapped_title`): about 40 for a chart in half a page 1024 px wide.
+    """
+    colours = colours or series_colours(list(series))
     figure = go.Figure()
-    for (name, values), colour in zip(series.items(), LINE_COLOURS * 3):
+    for name, values in series.items():
+        colour = colours[name]
         y = [v if not (log and v <= 0) else None for v in values]
         figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line={"color": colour},
                                     marker={"size": 5}, connectgaps=False))
@@ -29,15 +44,17 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
                                   font={"size": 11, "color": "#7f8c8d"})
     figure.update_xaxes(tickangle=-45)
     figure.update_layout(height=440, margin={"l": 10, "r": 10, "t": 70, "b": 40}, hovermode="x unified",
-                         legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title), "font": {"size": 14}},
+                         legend=LEGEND_AT_FOOT, title={"text": wrapped_title(title, title_width), "font": {"size": 14}},
                          plot_bgcolor="white")
     return figure
 
 
-def training_curves(histories: dict[str, Sequence], title: str) -> go.Figure:
-    """Loss and batch accuracy per step for each trained model."""
+def training_curves(histories: dict[str, Sequence], title: str, colours: dict[str, str] | None = None) -> go.Figure:
+    """Loss and batch accuracy per step for each trained model (``colours`` as in `lines`)."""
+    colours = colours or series_colours(list(histories))
     figure = make_subplots(rows=1, cols=2, subplot_titles=(_("training loss"), _("batch accuracy")))
-    for (name, history), colour in zip(histories.items(), LINE_COLOURS * 3):
+    for name, history in histories.items():
+        colour = colours[name]
         steps = [s.step for s in history]
         figure.add_trace(go.Scatter(x=steps, y=[s.loss for s in history], name=name, line={"color": colour},
                                     legendgroup=name), row=1, col=1)

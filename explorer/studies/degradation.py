@@ -13,7 +13,9 @@ from explorer.runtime.i18n import N_
 from explorer.data.shapes import task_batch
 from explorer.model.kinds import Shortcut
 from explorer.model.spec import ResNetSpec
-from explorer.studies.training import LayerGradient, check_training_memory, gradient_norms, training_memory
+from explorer.studies.training import (
+    LayerGradient, check_training_memory, gradient_norms, training_memory, with_task_head,
+)
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110)  # the CIFAR ResNets of section 4.2 (6n + 2)
 DEFAULT_SHALLOW, DEFAULT_DEEP = 20, 56  # the pair of the paper's Fig. 1
@@ -42,8 +44,10 @@ def initial_gradients(spec: ResNetSpec, seed: int, batch_size: int) -> dict[str,
     """Gradient norm per layer at initialisation of the plain and residual versions of ``spec``.
 
     One backward pass on a batch of the shapes task at the spec's own input size (32 px for
-    a CIFAR net), with the spec's number of classes; both nets see the same batch.
+    a CIFAR net), with the head the training runs give it (`with_task_head`); both nets see
+    the same batch.
     """
+    spec = with_task_head(spec)
     models = degradation_models(spec)
     size = spec.natural_input_size
     for model_spec in models.values():

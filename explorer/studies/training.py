@@ -19,7 +19,7 @@ from explorer.analysis.memory_needs import LOWER_BATCH, refuse_if_too_big, reser
 from explorer.model.build import build_model
 from explorer.runtime.i18n import _
 from explorer.runtime.progress import Progress, Text, no_progress, part_of
-from explorer.data.shapes import task_batch
+from explorer.data.shapes import task_batch, task_class_count
 from explorer.model.spec import ResNetSpec
 
 MIN_TRAIN_BATCH = 8  # BatchNorm's batch statistics are too noisy to train on below this
@@ -38,6 +38,21 @@ class TrainStep:
     accuracy: float  # on this step's batch
 
 
+def sgd_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """One optimisation step on the batch ``x`` (B, C, H, W) with labels ``y`` (B,): its loss and accuracy."""
+    logits = model(x)  # (B, classes)
+    loss = F.cross_entropy(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach()), float((logits.argmax(1) == y).float().mean())
+
+
+def sgd(model: nn.Module, lr: float) -> torch.optim.SGD:
+    """He et al. 2016's optimizer for ``model``: SGD with `MOMENTUM` and `WEIGHT_DECAY`."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+
+
 def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int = 32,
           lr: float = 0.05, seed: int = 0, progress: Progress = no_progress,
           warmup: int = WARMUP_STEPS) -> list[TrainStep]:
@@ -49,7 +64,7 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
     The model is trained in place and left in eval mode.
     """
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    optimizer = sgd(model, lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(warmup, 1)))
     device = next(model.parameters()).device
     history: list[TrainStep] = []
@@ -58,13 +73,9 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
         for step in range(steps):
             batch = torch.randint(0, len(inputs), (min(batch_size, len(inputs)),), generator=generator)
             x, y = inputs[batch].to(device), labels[batch].to(device)  # (B, C, H, W), (B,)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, accuracy = sgd_step(model, optimizer, x, y)
             schedule.step()
-            record = TrainStep(step, float(loss.detach()), float((logits.argmax(1) == y).float().mean()))
+            record = TrainStep(step, loss, accuracy)
             history.append(record)
             progress((step + 1) / steps, "", history)
             if not math.isfinite(record.loss):
@@ -77,13 +88,17 @@ def train(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, steps: i
 
 @dataclass(frozen=True)
 class RunSummary:
-    """Where one training run started and ended, for a caption or a printed table."""
+    """Where one training run ended, for a caption or a printed table: what its curves show at their right end.
+
+    The page and the CLI print the same numbers. The means over the last `SUMMARY_WINDOW`
+    steps are the ones to compare runs by: one batch's loss and accuracy are noisy.
+    """
 
     label: str
     steps: int  # steps that ran
-    final_loss: float
+    final_loss: float  # of the last step's batch
     final_accuracy: float  # on the last step's batch
-    early_loss: float  # mean over the first SUMMARY_WINDOW steps
+    late_loss: float  # mean loss over the last SUMMARY_WINDOW steps
     late_accuracy: float  # mean batch accuracy over the last SUMMARY_WINDOW steps
 
 
@@ -91,9 +106,41 @@ def summarize(label: str, history: Sequence[TrainStep]) -> RunSummary:
     """The summary of a run of at least one step."""
     if not history:
         raise ValueError(_("{label} ran no step, so there is nothing to summarize.").format(label=label))
-    early, late = history[:SUMMARY_WINDOW], history[-SUMMARY_WINDOW:]
+    late = history[-SUMMARY_WINDOW:]
     return RunSummary(label, len(history), history[-1].loss, history[-1].accuracy,
-                      sum(s.loss for s in early) / len(early), sum(s.accuracy for s in late) / len(late))
+                      sum(s.loss for s in late) / len(late), sum(s.accuracy for s in late) / len(late))
+
+
+def summary_text(histories: dict[str, Sequence[TrainStep]]) -> str:
+    """ "Where the runs end (mean of the last 10 steps): plain-20 loss 0.912, accuracy 62%; …" in the
+    reader's language, for runs of at least one step; a run shorter than the window says its
+    steps. Labels are shown as given: say them in the reader's language first."""
+    parts = []
+    for label, history in histories.items():
+        s = summarize(label, history)
+        shown = label if s.steps >= SUMMARY_WINDOW else _("{label} ({steps} steps)").format(label=label, steps=s.steps)
+        parts.append(_("{label} loss {loss:.3f}, accuracy {accuracy:.0%}").format(
+            label=shown, loss=s.late_loss, accuracy=s.late_accuracy))
+    return _("Where the runs end (mean of the last {steps} steps): {runs}").format(steps=SUMMARY_WINDOW,
+                                                                                   runs=_("; ").join(parts))
+
+
+def with_task_head(spec: ResNetSpec, classes: int | None = None) -> ResNetSpec:
+    """``spec`` with a head for the shapes task: its fc replaced by one with an output per class.
+
+    ``classes`` defaults to the task's classes for ``spec`` (`task_class_count`: 2 to 4, so 4
+    for a 1000-way ImageNet net or a 10-way CIFAR net). The studies build their models from
+    this spec; a model with outputs no picture is labelled with starts at a loss near ln(1000)
+    and spends its first steps learning only that those classes never occur.
+    """
+    return spec.with_changes(num_classes=classes if classes is not None else task_class_count(spec.num_classes))
+
+
+def task_specs(specs: dict[str, ResNetSpec]) -> dict[str, ResNetSpec]:
+    """The models a run of ``specs`` trains: each with a head for the one task they share
+    (`with_task_head`, with the classes of the spec with the fewest outputs)."""
+    classes = task_class_count(min(spec.num_classes for spec in specs.values()))
+    return {label: with_task_head(spec, classes) for label, spec in specs.items()}
 
 
 @dataclass(frozen=True)
@@ -142,15 +189,18 @@ def train_models(specs: dict[str, ResNetSpec], steps: int, batch_size: int = 32,
                  progress: Progress = no_progress) -> dict[str, list[TrainStep]]:
     """Train each spec from the same seed on the same batches of the shapes task.
 
+    Every model gets a head for the task (`task_specs`): one output per shape class, so the
+    loss starts near ln(classes) (1.39 for 4), not near ln(1000) with 996 outputs no picture
+    is ever labelled with.
     Batches below `MIN_TRAIN_BATCH` are raised to it. ``progress`` gets, after every step, the
     step said as `step_text` and the curves so far (every model's); raising `RunStopped` from
     it stops everything (the page's stop button). Deterministic for a seed.
     """
     batch_size = max(batch_size, MIN_TRAIN_BATCH)
+    specs = task_specs(specs)
     for spec in specs.values():
         check_training_memory(spec, input_size, batch_size)
-    num_classes = min(spec.num_classes for spec in specs.values())
-    inputs, labels = task_batch(examples, input_size, num_classes, seed)
+    inputs, labels = task_batch(examples, input_size, min(spec.num_classes for spec in specs.values()), seed)
     histories: dict[str, list[TrainStep]] = {label: [] for label in specs}
     for index, (label, spec) in enumerate(specs.items()):
         model_progress = part_of(progress, index, len(specs))
@@ -189,7 +239,7 @@ class TrainingRun:
     def check_memory(self) -> None:
         """`check_training_memory` for every model of the run (`DoesNotFit`), before it starts: a
         session asks this itself, so the refusal is said in its reader's language."""
-        for _label, spec in self.specs:
+        for spec in task_specs(dict(self.specs)).values():
             check_training_memory(spec, self.input_size, self.batch_size)
 
     def train(self, progress: Progress = no_progress) -> dict[str, list[TrainStep]]:

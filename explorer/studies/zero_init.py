@@ -22,7 +22,7 @@ from explorer.model.build import build_model, residual_branch_last_bn
 from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.i18n import _
-from explorer.studies.training import LayerGradient, gradient_norms, training_memory
+from explorer.studies.training import LayerGradient, gradient_norms, training_memory, with_task_head
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,13 @@ class TwinInit:
 
 
 def twin_init(spec: ResNetSpec, seed: int = 0, batch_size: int = 16, input_size: int = 32) -> TwinInit:
-    """The init study for ``spec``: the same seed and batch for both twins.
+    """The init study for ``spec``: the same seed and batch for both twins, each with the head
+    the training runs give it (`with_task_head`), so step 0 here is step 0 of their curves.
 
     Raises `DoesNotFit` before anything is built when a training step of ``spec`` would not
     fit in the memory free for it; the memory is held while the study runs (one twin at a time).
     """
+    spec = with_task_head(spec)
     with training_memory(spec, input_size, batch_size):
         inputs, labels = task_batch(batch_size, input_size, spec.num_classes, seed)
         on, off = spec.with_changes(zero_init_residual=True), spec.with_changes(zero_init_residual=False)
@@ -101,6 +103,8 @@ def twin_init(spec: ResNetSpec, seed: int = 0, batch_size: int = 16, input_size:
             gradients_off=gradient_norms(off, seed, inputs, labels),
         )
 
+
+INIT_BATCH = 8  # pictures the page measures the twins at initialisation on: enough for BN's batch statistics, and quick
 
 # The twins' labels: code, in every language (chart series, and the key a class shares a run under).
 FLAG_ON, FLAG_OFF = "zero_init_residual=True", "zero_init_residual=False"

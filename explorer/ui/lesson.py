@@ -48,8 +48,8 @@ PAGE_SUMMARIES = (
         "What every layer does to a picture: browse the activations, a block's shortcut and branch, and the "
         "receptive field of any position.")),
     PageSummary("zero_init", "zero_init_residual", N_(
-        "Why the last BN of each block may start at zero, and the plain twin that fails to train as it gets "
-        "deeper.")),
+        "Why the last BN of each block may start at zero, and why a net without shortcuts trains worse as it "
+        "gets deeper.")),
     PageSummary("predict", N_("Predict"), N_(
         "Classify your own images with ImageNet weights or your checkpoint, with Grad-CAM showing where the "
         "model looked.")),
@@ -66,7 +66,8 @@ LESSON = (
         "Look for edges in the stem, parts in layer2–3, classes in layer4, and how far each position sees."),
         (("model", "resnet18"),)),
     LessonStep("zero_init", N_("zero_init_residual on ResNet-50"), N_(
-        "Look for blocks that start as the identity, and the plain twin's gradients fading with depth."),
+        "Look for the blocks that start as the identity with the flag on, then train both twins (about a minute). "
+        "Below, train the plain and residual nets: the deeper plain net ends with the higher training loss."),
         (("model", "resnet50"),)),
     LessonStep("predict", N_("Predict with ResNet-50"), N_(
         "Look for its top-5 on your own photo, then the same photo through ResNet-18 (Compare models)."),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
     from torch import nn
 
     from explorer.studies.training import LayerGradient
+    from explorer.studies.training_cost import StepCost
     from explorer.studies.zero_init import TwinInit
 
 PRIVATE_MODELS = "private_models"  # this session's checkpoint models (a `BytesBoundedCache`)
@@ -176,6 +177,29 @@ def plain_vs_residual_gradients(spec: ResNetSpec, seed: int, batch: int) -> dict
     from explorer.studies.degradation import initial_gradients
 
     return initial_gradients(spec, seed, batch)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def step_cost(spec: ResNetSpec) -> StepCost:
+    """`training_cost.measure_step_cost`, once per model for the whole server: the timed steps every
+    session's estimates and default settings scale from (a few steps at 32 px, keyed by the
+    spec alone: `StepCost` scales them to any batch and picture size)."""
+    from explorer.studies.training_cost import measure_step_cost
+
+    return measure_step_cost(spec)
+
+
+def study_costs(specs: dict[str, ResNetSpec]) -> tuple[StepCost, ...] | None:
+    """A `StepCost` for every model a study trains (`training_cost.model_costs`, measured once per
+    model for the server), or None when a model's timed steps would not fit in memory (the
+    study's own refusal then says so, with what to change)."""
+    from explorer.studies.training_cost import model_costs
+
+    try:
+        with st.spinner(_("Timing a few training steps of each model on this server…")):
+            return model_costs(specs, step_cost)
+    except DoesNotFit:
+        return None
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
