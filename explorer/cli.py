@@ -244,7 +244,8 @@ def _cmd_degradation(args: argparse.Namespace) -> int:
                              seed=args.seed, input_size=size)
     classes = task_classes(deep.num_classes)
     print(f"Degradation (He et al. 2016, Fig. 1): CIFAR ResNets with and without shortcuts, trained on the shapes "
-          f"task ({len(classes)} classes: {', '.join(classes)}; chance {1 / len(classes):.0%})")
+          f"task ({len(classes)} classes: {', '.join(classes)}; chance {1 / len(classes):.0%}) with a "
+          f"{len(classes)}-class head in place of their fc")
     print(f"settings: input {size}x{size}, {args.steps} steps, lr {args.lr}, batch {batch}, seed {args.seed}, "
           f"{TASK_EXAMPLES} pictures, SGD momentum {MOMENTUM}, weight decay {WEIGHT_DECAY}, {WARMUP_STEPS}-step warm-up")
     rows = []
