@@ -129,11 +129,11 @@ _API: dict[str, str] = {
     "MIN_TRAIN_BATCH": "studies.training", "MOMENTUM": "studies.training", "summarize": "studies.training",
     "summary_text": "studies.training", "SUMMARY_WINDOW": "studies.training", "TASK_EXAMPLES": "studies.training", "train_models": "studies.training",
     "TrainingRun": "studies.training", "WARMUP_STEPS": "studies.training", "WEIGHT_DECAY": "studies.training",
-    # studies.training_cost
-    "CLASS_SECONDS": "studies.training_cost", "estimate_text": "studies.training_cost",
-    "fitting_settings": "studies.training_cost", "measure_step_cost": "studies.training_cost",
-    "run_seconds": "studies.training_cost", "StepCost": "studies.training_cost",
-    "TrainingSettings": "studies.training_cost", "training_sizes": "studies.training_cost",
+    # studies.class_time
+    "CLASS_SECONDS": "studies.class_time", "estimate_text": "studies.class_time",
+    "fitting_settings": "studies.class_time", "measure_step_cost": "studies.class_time",
+    "run_seconds": "studies.class_time", "StepCost": "studies.class_time",
+    "TrainingSettings": "studies.class_time", "training_sizes": "studies.class_time",
     # studies.zero_init
     "FLAG_OFF": "studies.zero_init", "FLAG_ON": "studies.zero_init", "identity_rows": "studies.zero_init",
     "INIT_BATCH": "studies.zero_init",

@@ -14,20 +14,20 @@ from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec
 from explorer.studies.degradation import degradation_models
 from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, task_specs, train_models
-from explorer.studies.training_cost import estimate_text
+from explorer.studies.class_time import estimate_text
 from explorer.studies.zero_init import block_statistics, twin_init, twins
 from tests.conftest import open_app
-from tests.test_training_cost import made_up_cost
+from tests.test_class_time import made_up_cost
 
 
 @pytest.fixture
 def made_up_costs(monkeypatch: pytest.MonkeyPatch):
     """The page's step costs from a made-up server (`made_up_cost`: nothing timed), so its defaults
     and estimates are exact; the server-wide cache of measured costs is emptied around the test."""
-    from explorer.studies import training_cost
+    from explorer.studies import class_time
     from explorer.ui.models import step_cost
 
-    monkeypatch.setattr(training_cost, "measure_step_cost", made_up_cost)
+    monkeypatch.setattr(class_time, "measure_step_cost", made_up_cost)
     step_cost.clear()
     yield
     step_cost.clear()

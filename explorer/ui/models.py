@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
     from torch import nn
 
     from explorer.studies.training import LayerGradient
-    from explorer.studies.training_cost import StepCost
+    from explorer.studies.class_time import StepCost
     from explorer.studies.zero_init import TwinInit
 
 PRIVATE_MODELS = "private_models"  # this session's checkpoint models (a `BytesBoundedCache`)
@@ -181,19 +181,19 @@ def plain_vs_residual_gradients(spec: ResNetSpec, seed: int, batch: int) -> dict
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def step_cost(spec: ResNetSpec) -> StepCost:
-    """`training_cost.measure_step_cost`, once per model for the whole server: the timed steps every
+    """`class_time.measure_step_cost`, once per model for the whole server: the timed steps every
     session's estimates and default settings scale from (a few steps at 32 px, keyed by the
     spec alone: `StepCost` scales them to any batch and picture size)."""
-    from explorer.studies.training_cost import measure_step_cost
+    from explorer.studies.class_time import measure_step_cost
 
     return measure_step_cost(spec)
 
 
 def study_costs(specs: dict[str, ResNetSpec]) -> tuple[StepCost, ...] | None:
-    """A `StepCost` for every model a study trains (`training_cost.model_costs`, measured once per
+    """A `StepCost` for every model a study trains (`class_time.model_costs`, measured once per
     model for the server), or None when a model's timed steps would not fit in memory (the
     study's own refusal then says so, with what to change)."""
-    from explorer.studies.training_cost import model_costs
+    from explorer.studies.class_time import model_costs
 
     try:
         with st.spinner(_("Timing a few training steps of each model on this server…")):

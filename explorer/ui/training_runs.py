@@ -12,7 +12,7 @@ from explorer.runtime.memory import DoesNotFit
 from explorer.runtime.i18n import _
 from explorer.runtime.progress import RunStopped
 from explorer.studies.training import TrainingRun, TrainStep, curves_bytes
-from explorer.studies.training_cost import TrainingSettings
+from explorer.studies.class_time import TrainingSettings
 from explorer.ui.class_runs import class_results, computed_ago, follow_shared, stop_following
 
 

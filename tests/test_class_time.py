@@ -1,4 +1,4 @@
-"""training_cost.py: a run's time from timed steps scaled by MACs, and default settings that fit a lesson."""
+"""class_time.py: a run's time from timed steps scaled by MACs, and default settings that fit a lesson."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from explorer.model.presets import PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
 from explorer.studies.degradation import degradation_models
 from explorer.studies.training import MIN_TRAIN_BATCH, TrainingRun
-from explorer.studies.training_cost import (
+from explorer.studies.class_time import (
     CLASS_SECONDS, PROBE_BATCHES, StepCost, TrainingSettings, cost_basis, estimate_text, fitting_settings,
     forward_macs, measure_step_cost, model_costs, run_seconds, training_sizes,
 )
