@@ -17,8 +17,10 @@ from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
+# Streamlit loads its chart library lazily: a chart's box exists before the chart does.
 _DRAWN = """() => document.fonts.status === 'loaded'
-    && [...document.querySelectorAll('.js-plotly-plot')].every(plot => plot.querySelector('.main-svg'))
+    && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(box => box.querySelector('.main-svg'))
+    && [...document.querySelectorAll('[data-testid="stImage"]')].every(box => box.querySelector('img'))
     && [...document.images].every(image => image.complete)"""
 
 # Texts that the browser cuts with an ellipsis because their box is too narrow: a navigation
