@@ -103,7 +103,7 @@ def test_training_at_a_big_size_is_refused_before_any_model_is_built(small_limit
 
     builds = spy(training, "build_model")
     specs = {"a": PRESETS["cifar_resnet20"]}
-    with pytest.raises(DoesNotFit, match=r"^Training cifar_resnet20 at 512x512 with batch 64 needs about .* "
+    with pytest.raises(DoesNotFit, match=r"^Training cifar_resnet20 4cls at 512x512 with batch 64 needs about .* "
                                          r"Use a smaller input size, a smaller model or a smaller batch\.$"):
         TrainingRun.of(specs, steps=1, batch_size=64, lr=0.1, seed=0, input_size=512).check_memory()
     with pytest.raises(DoesNotFit):
