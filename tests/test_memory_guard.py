@@ -100,6 +100,7 @@ def test_capture_and_receptive_fields_are_refused_before_the_forward(small_limit
 
 def test_training_at_a_big_size_is_refused_before_any_model_is_built(small_limit, spy) -> None:
     from explorer.studies import training
+    from explorer.studies.training import task_specs
 
     builds = spy(training, "build_model")
     specs = {"a": PRESETS["cifar_resnet20"]}
@@ -113,7 +114,7 @@ def test_training_at_a_big_size_is_refused_before_any_model_is_built(small_limit
     held: list[int] = []
     train_models(specs, steps=2, batch_size=32, input_size=32,
                  progress=lambda fraction, text="", partial=None: held.append(RESERVATIONS.held("cpu")))
-    assert len(held) == 2 and min(held) >= memory_need(specs["a"], 32, batch=32, params=3.0, activations=2.0)
+    assert len(held) == 2 and min(held) >= memory_need(task_specs(specs)["a"], 32, batch=32, params=3.0, activations=2.0)
     assert RESERVATIONS.held("cpu") == 0
 
 
