@@ -95,7 +95,7 @@ def test_feature_maps_page_shows_maps_of_a_sample(browser, app_url: str, artifac
     page = open_page(browser, f"{app_url}/feature-maps?model=resnet18", artifacts_dir, "feature-maps")
     assert visible(page, "What the model sees")
     assert visible(page, "Browse the layers")
-    assert page.locator(".js-plotly-plot").first.is_visible()
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=240_000)  # drawn, however long the run
     page.close()
 
 
@@ -103,7 +103,7 @@ def test_predict_page_classifies_the_samples(browser, app_url: str, artifacts_di
     page = open_page(browser, f"{app_url}/predict?model=resnet18", artifacts_dir, "predict")
     assert visible(page, "chelsea")
     assert visible(page, "Grad-CAM from stage")
-    assert page.locator(".js-plotly-plot").first.is_visible()
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=240_000)  # drawn, however long the run
     page.close()
 
 
@@ -127,7 +127,7 @@ def test_zero_init_page_shows_the_identity_check(browser, app_url: str, artifact
     page = open_page(browser, f"{app_url}/zero-init?model=cifar_resnet20", artifacts_dir, "zero-init")
     assert visible(page, "At initialisation", exact=True)
     assert visible(page, "The degradation problem: plain vs residual")
-    assert page.locator(".js-plotly-plot").first.is_visible()
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=240_000)  # drawn, however long the run
     page.close()
 
 
