@@ -22,12 +22,16 @@ use_cpu_threads()  # before any page loads torch: OpenMP and torch read these on
 import streamlit as st  # noqa: E402
 
 from explorer import _  # noqa: E402
-from explorer.ui import picker  # noqa: E402
+from explorer.ui import class_follow, classroom, picker  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
 # The language first: the page titles in the navigation (drawn above it) are already in it.
 picker.language_switch()
 page = st.navigation(list(picker.pages().values()))
+page_name = class_follow.page_name(page)
+# Class mode first: a student's page and model follow the teacher's before the pickers run.
+classroom.class_sidebar()
+classroom.before_page(page_name)
 
 # One model picker for every page that studies one model (Compare has two of its own).
 choice = None
@@ -46,4 +50,9 @@ if page.url_path:
         if table is not None:
             glance(table)
     device_caption()
-page.run()
+if classroom.membership() is not None:  # the class's live panel over the page; it needs torch (its tables)
+    from explorer.ui.class_panel import class_panel
+
+    class_panel()
+with classroom.around_page(page_name):
+    page.run()

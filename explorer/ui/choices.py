@@ -26,7 +26,27 @@ from explorer.runtime.i18n import LANGUAGES, _, in_language
 
 T = TypeVar("T")
 SENT = "widget_labels"  # session state: per widget key, (context, label) the browser was last sent or shown
+ADOPTED = "adopted_widget_values"  # session state: the keys whose value came from outside the page
 _NOTHING = object()
+
+
+def adopt(key: str, value: object) -> None:
+    """Give the widget ``key`` a value chosen elsewhere (the teacher's, in class mode) before the page runs.
+
+    The page keeps it for the context it meets next (the teacher's layer and channel arrive
+    together), where a value of its own would start that new context at its default.
+    """
+    st.session_state[key] = value
+    st.session_state.setdefault(ADOPTED, set()).add(key)
+
+
+def take_adopted(key: str) -> bool:
+    """Whether ``key`` holds an adopted value not yet used; from then on it is the reader's own."""
+    adopted = st.session_state.get(ADOPTED)
+    if adopted and key in adopted:
+        adopted.discard(key)
+        return True
+    return False
 
 
 def _send(key: str, value: object, label: Hashable, context: Hashable) -> None:
@@ -38,7 +58,10 @@ def _send(key: str, value: object, label: Hashable, context: Hashable) -> None:
 
 
 def _kept(key: str, context: Hashable) -> object:
-    """The widget's stored value, or ``_NOTHING`` when there is none or it was chosen for another context."""
+    """The widget's stored value, or ``_NOTHING`` when there is none or it was chosen for another
+    context (unless it was adopted for this one)."""
+    if take_adopted(key):
+        return st.session_state.get(key, _NOTHING)
     sent = st.session_state.get(SENT, {}).get(key)
     if sent is not None and sent[0] != context:
         return _NOTHING

@@ -233,7 +233,13 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
 
 def choose_model(prefix: str, spec: ResNetSpec) -> None:
     """Make the picker ``prefix`` show ``spec`` from the next run on (its widgets re-seed)."""
-    st.session_state[f"{prefix}_token"] = spec_to_token(spec)
+    choose_token(prefix, spec_to_token(spec))
+
+
+def choose_token(prefix: str, token: str) -> None:
+    """Make the picker ``prefix`` show the spec of ``token`` (a teacher's, in class mode) from the
+    next run on; a token that does not parse is said there, as a link's is."""
+    st.session_state[f"{prefix}_token"] = token
     _reseed(prefix)
 
 

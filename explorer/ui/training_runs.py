@@ -13,6 +13,7 @@ from explorer.runtime.i18n import _
 from explorer.runtime.progress import RunStopped
 from explorer.studies.training import TrainingRun, TrainStep, curves_bytes
 from explorer.studies.class_time import TrainingSettings
+from explorer.ui.choices import take_adopted
 from explorer.ui.class_runs import class_results, computed_ago, follow_shared, stop_following
 
 
@@ -29,14 +30,16 @@ def seed_settings(prefix: str, settings: TrainingSettings, basis: Hashable, fiel
     """Start the widgets ``{prefix}_steps``, ``{prefix}_batch`` and ``{prefix}_size`` (those in ``fields``)
     at ``settings``: when they have no value yet, and whenever what the settings were fitted to
     (``basis``: the model, the depths) changes, so a heavier model opens with lighter settings.
-    In between, the reader's own values stay. The widgets take their values from here (no ``value=``).
+    In between, the reader's own values stay, and so do values adopted from a teacher's view.
+    The widgets take their values from here (no ``value=``).
     """
     fitted_for = f"{prefix}_settings_for"
     fresh = st.session_state.get(fitted_for) != basis
     values = {"steps": settings.steps, "batch": settings.batch_size, "size": settings.input_size}
     for name in fields:
-        if fresh or f"{prefix}_{name}" not in st.session_state:
-            st.session_state[f"{prefix}_{name}"] = values[name]
+        key = f"{prefix}_{name}"
+        if key not in st.session_state or (fresh and not take_adopted(key)):
+            st.session_state[key] = values[name]
     st.session_state[fitted_for] = basis
 
 

@@ -1,0 +1,244 @@
+"""Class mode's live parts at the top of every page, as fragments that rerun on a timer.
+
+A student's panel polls the room twice a second (one cheap store call): it follows the
+teacher's new view with a full rerun, says whether this student follows, and shows the open
+quick check. The teacher's panel publishes views that changed inside a page's fragment (a
+layer click reruns only that fragment, not `app.py`'s `after_page`), counts who is here, asks
+questions and draws the answers as they come.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+
+import streamlit as st
+
+from explorer.analysis.anatomy import layer_table
+from explorer.analysis.quick_checks import (
+    available_kinds, explanation_text, kind_label, make_question, question_from_dict, question_text,
+    question_to_dict,
+)
+from explorer.figures.class_answers import answers_histogram
+from explorer.model.token import spec_from_token
+from explorer.runtime.i18n import _
+from explorer.runtime.rooms import RoomError, RoomNotFound, room_store
+from explorer.ui import classroom, picker
+from explorer.ui.class_follow import followed_values, own_changes
+from explorer.ui.classroom import BASELINE, NOTICE, PAGE, membership
+from explorer.ui.text import inert
+
+STUDENT_POLL_S = 0.5  # a student's panel asks the room this often: the teacher's change shows within ~1 s
+TEACHER_POLL_S = 0.3  # the teacher's publishing: a fragment's change reaches the room this soon
+TEACHER_PANEL_S = 1.0  # presence and answers, redrawn
+LETTERS = string.ascii_uppercase
+ANY_KIND = "any"
+
+
+def class_panel() -> None:
+    """The class's live panel for this session's role (nothing outside a class)."""
+    member = membership()
+    if member is None:
+        return
+    if member.teaching:
+        st.fragment(_teacher_publisher, run_every=TEACHER_POLL_S)()
+        st.fragment(_teacher_panel, run_every=TEACHER_PANEL_S)()
+    else:
+        st.fragment(_student_panel, run_every=STUDENT_POLL_S)()
+
+
+def _notice() -> None:
+    said = st.session_state.pop(NOTICE, None)
+    if said:
+        st.info(said)
+
+
+# ---- a student's panel -------------------------------------------------------------------
+
+
+def _student_panel() -> None:
+    member = membership()
+    if member is None or member.teaching:
+        return
+    store = room_store()
+    try:
+        poll = store.poll(member.code)
+        classroom.heartbeat()
+    except RoomNotFound:
+        classroom.leave_class()
+        classroom.say(_("The class has ended."))
+        st.rerun(scope="app")
+    except RoomError as error:
+        st.warning(_(error.message))
+        return
+    if member.following:
+        page = st.session_state.get(PAGE)
+        baseline = st.session_state.get(BASELINE)
+        if baseline is not None and own_changes(baseline, followed_values(page, st.session_state)):
+            classroom.stop_following(_("You changed a setting: you are on your own now."))
+        elif poll.view_version > member.view_version:
+            version, view = store.view(member.code)
+            if view is not None:
+                classroom.take_view(version, view)
+                st.rerun(scope="app")
+    _notice()
+    _student_banner()
+    if poll.question_id:
+        _student_question(member.code, poll.question_id, poll.revealed)
+
+
+def _student_banner() -> None:
+    member = membership()
+    if member.following:
+        with st.container(key="class-following", horizontal=True, vertical_alignment="center"):
+            st.markdown(_("📡 Following the teacher · class **{code}** · a click of your own ends it").format(
+                code=member.code), width="stretch")
+            st.button(_("Stop following"), key="class_leave", on_click=classroom.stop_following, width="content")
+        if member.teacher_own:
+            st.caption(_("The teacher is using their own picture or checkpoint: yours stays as it is."))
+        return
+    with st.container(key="class-on-own", horizontal=True, vertical_alignment="center"):
+        st.markdown(_("In class **{code}**, on your own").format(code=member.code), width="stretch")
+        if st.button(_("Follow the teacher"), key="class_follow", type="primary", width="content"):
+            classroom.follow_again()
+            st.rerun(scope="app")
+
+
+def _cached_question(code: str, question_id: int):
+    """The question ``question_id`` of the room, fetched once per question (not on every poll)."""
+    cached = st.session_state.get("class_question")
+    if cached is None or cached[0] != question_id:
+        state = room_store().question(code)
+        try:
+            question = question_from_dict(state.question) if state.question else None
+        except ValueError:
+            question = None
+        cached = (state.question_id, question)
+        st.session_state["class_question"] = cached
+    return cached[1]
+
+
+def _choice_label(question, index: int) -> str:
+    return f"{LETTERS[index]}   {question.choices[index]}"
+
+
+def _student_question(code: str, question_id: int, revealed: bool) -> None:
+    question = _cached_question(code, question_id)
+    if question is None:
+        return
+    member = membership()
+    answers: dict = st.session_state.setdefault("class_answers_given", {})
+    with st.container(key="class-question", border=True):
+        st.markdown(f"**{_('Quick check')}:** {inert(question_text(question))}")
+        choice = st.radio(_("Your answer"), range(len(question.choices)), index=None, key=f"class_choice_{question_id}",
+                          format_func=lambda index: _choice_label(question, index), disabled=revealed)
+        if not revealed:
+            if st.button(_("Answer"), key="class_answer", disabled=choice is None, type="primary"):
+                if room_store().answer(code, question_id, member.student_id, int(choice)):
+                    answers[question_id] = int(choice)
+        given = answers.get(question_id)
+        if given is not None:
+            st.caption(_("Your answer: {letter}. Anonymous: the teacher sees only how many chose each.").format(
+                letter=LETTERS[given]))
+        if revealed:
+            right = _("Right: {letter}   {choice}").format(letter=LETTERS[question.answer],
+                                                        choice=question.choices[question.answer])
+            (st.success if given == question.answer else st.info)(f"{inert(right)}. {inert(explanation_text(question))}")
+
+
+# ---- the teacher's panel -----------------------------------------------------------------
+
+
+def _teacher_publisher() -> None:
+    """Publish a view changed by a page fragment's own rerun (draws nothing)."""
+    page = st.session_state.get(PAGE)
+    if page is not None:
+        classroom.publish(page)
+
+
+def _tables():
+    """The layer table(s) the teacher's page shows now: the Compare pair there, the sidebar's model elsewhere."""
+    if st.session_state.get(PAGE) == "compare":
+        size = int(st.session_state.get("cmp_input", 224))
+        try:
+            specs = [spec_from_token(st.session_state[f"cmp_model_{side}_token"]) for side in "ab"]
+            return layer_table(specs[0], size), layer_table(specs[1], size)
+        except (KeyError, ValueError):
+            return None, None
+    choice = picker.sidebar_model()
+    if choice is None:
+        return None, None
+    try:
+        return layer_table(choice.spec, choice.input_size), None
+    except ValueError:
+        return None, None
+
+
+def ask(kind_name: str) -> None:
+    """The ask button's callback: a question on the teacher's model, its answer computed."""
+    member = membership()
+    table, other = _tables()
+    if member is None or not member.teaching or table is None:
+        return
+    kinds = available_kinds(table, other)
+    if not kinds:
+        return
+    rng = random.Random(secrets.randbits(64))  # this question's own generator, nothing shared
+    kind = next((k for k in kinds if k.value == kind_name), None) or rng.choice(kinds)
+    question = make_question(kind, table, rng, other)
+    classroom.safely(lambda: room_store().ask(member.code, member.presenter_key, question_to_dict(question)))
+
+
+def reveal() -> None:
+    member = membership()
+    if member is not None and member.teaching:
+        classroom.safely(lambda: room_store().reveal(member.code, member.presenter_key))
+
+
+def _teacher_panel() -> None:
+    member = membership()
+    if member is None or not member.teaching:
+        return
+    store = room_store()
+    try:
+        presence = store.presence(member.code)
+        state = store.question(member.code)
+    except RoomNotFound:
+        classroom.leave_class()
+        classroom.say(_("The class has ended: it was idle too long. Start a new one."))
+        st.rerun(scope="app")
+    except RoomError as error:
+        st.warning(_(error.message))
+        return
+    _notice()
+    with st.container(key="class-teacher", horizontal=True, vertical_alignment="bottom"):
+        st.markdown(_("Class **{code}** · {connected} connected · {following} following").format(
+            code=member.code, connected=presence.connected, following=presence.following), width="stretch")
+        table, other = _tables()
+        kinds = available_kinds(table, other) if table is not None else ()
+        labels = {ANY_KIND: _("any question"), **{kind.value: kind_label(kind) for kind in kinds}}
+        if st.session_state.get("class_ask_kind") not in labels:
+            st.session_state["class_ask_kind"] = ANY_KIND
+        kind = st.selectbox(_("Quick check"), list(labels), key="class_ask_kind", format_func=labels.get, width=260)
+        st.button(_("Ask the class"), key="class_ask", on_click=ask, args=(kind,), disabled=not kinds, width="content")
+    if presence.nicknames:
+        st.caption(_("Here: {names}").format(names=inert(", ".join(presence.nicknames), limit=600)))
+    try:
+        asked = question_from_dict(state.question) if state.question else None
+    except ValueError:
+        asked = None
+    if asked is None:
+        return
+    counts = store.answer_counts(member.code, state.question_id)
+    with st.container(key="class-answers", border=True):
+        st.markdown(f"**{_('Quick check')}:** {inert(question_text(asked))}")
+        total = sum(counts)
+        st.caption(_("{count} answers").format(count=total) if total != 1 else _("1 answer"))
+        st.plotly_chart(answers_histogram([_choice_label(asked, i) for i in range(len(asked.choices))], counts,
+                                          asked.answer if state.revealed else None), key="class_histogram",
+                        width="stretch", config={"displayModeBar": False})
+        if state.revealed:
+            st.success(f"{inert(_choice_label(asked, asked.answer))}. {inert(explanation_text(asked))}")
+        else:
+            st.button(_("Reveal the answer"), key="class_reveal", on_click=reveal)
