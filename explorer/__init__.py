@@ -148,6 +148,8 @@ _API: dict[str, str] = {
     "architecture_diagram": "figures.architecture", "heat_css": "figures.architecture",
     "latency_chart": "figures.architecture", "shape_flow_chart": "figures.architecture",
     "stage_bars": "figures.architecture",
+    # figures.class_answers
+    "answers_histogram": "figures.class_answers",
     # figures.curves
     "lines": "figures.curves", "series_colours": "figures.curves", "training_curves": "figures.curves",
     # figures.handout
