@@ -203,7 +203,7 @@ def mutations(stored: dict) -> list[object]:
     return [
         None, [], "question", missing, changed(extra=1), changed(kind="blood_type"), changed(kind=["output_shape"]),
         changed(subject=7), changed(subject="x" * (MAX_TEXT + 1)), changed(model=None),
-        changed(choices="256×14×14"), changed(choices=[1, 2, 3, 4]), changed(choices=["a"]),
+        changed(choices="256×14×14"), changed(choices="abcd"), changed(choices=tuple(stored["choices"])), changed(choices=[1, 2, 3, 4]), changed(choices=["a"]),
         changed(choices=[f"c{i}" for i in range(MAX_CHOICES + 1)]), changed(choices=["a", "a", "b", "c"]),
         changed(choices=["y" * 10_000, *stored["choices"][1:]]),
         changed(answer=len(stored["choices"])), changed(answer=-1), changed(answer="0"), changed(answer=True),
