@@ -92,6 +92,12 @@ _API: dict[str, str] = {
     "measure_layer_costs": "analysis.profiling", "measure_throughput": "analysis.profiling",
     "measure_throughputs": "analysis.profiling", "throughput_batches": "analysis.profiling",
     "THROUGHPUT_REPEATS": "analysis.profiling", "THROUGHPUT_WARMUPS": "analysis.profiling",
+    # analysis.quick_checks
+    "available_kinds": "analysis.quick_checks", "explanation_text": "analysis.quick_checks",
+    "kind_label": "analysis.quick_checks", "make_question": "analysis.quick_checks",
+    "Question": "analysis.quick_checks", "question_from_dict": "analysis.quick_checks",
+    "question_text": "analysis.quick_checks", "question_to_dict": "analysis.quick_checks",
+    "QuestionKind": "analysis.quick_checks",
     # analysis.receptive_field
     "effective_receptive_field": "analysis.receptive_field", "head_field_note": "analysis.receptive_field",
     "receptive_fields": "analysis.receptive_field",
@@ -142,6 +148,8 @@ _API: dict[str, str] = {
     "architecture_diagram": "figures.architecture", "heat_css": "figures.architecture",
     "latency_chart": "figures.architecture", "shape_flow_chart": "figures.architecture",
     "stage_bars": "figures.architecture",
+    # figures.class_answers
+    "answers_histogram": "figures.class_answers",
     # figures.curves
     "lines": "figures.curves", "series_colours": "figures.curves", "training_curves": "figures.curves",
     # figures.handout

@@ -20,6 +20,7 @@ from explorer.analysis.receptive_field import InputBox, ReceptiveField
 from explorer.analysis.shortcuts import SHORTCUT_STYLES, ShortcutKind, line_key
 from explorer.analysis.zoo import published_weights
 from explorer.figures.architecture import architecture_diagram, heat_css, latency_chart, shape_flow_chart, stage_bars
+from explorer.figures.class_answers import RIGHT_COLOUR, WRONG_COLOUR, answers_histogram
 from explorer.figures.curves import lines, training_curves
 from explorer.figures.layout import log_axis, wrapped_title
 from explorer.figures.maps import channel_grid, channel_zoom, mosaic, scaled_maps, stage_outputs
@@ -277,6 +278,25 @@ def test_topk_bars_put_the_best_on_top_in_percent() -> None:
     bars = figure.data[0]
     assert list(bars.y) == ["lynx", "tiger cat", "tabby"] and list(bars.x) == [5.0, 30.0, 60.0]
     assert list(bars.text) == ["5.0%", "30.0%", "60.0%"] and tuple(figure.layout.xaxis.range) == (0, 100)
+
+
+def test_the_answers_histogram_counts_each_choice_and_greens_the_right_one_once_revealed() -> None:
+    choices, counts = ["256×14×14", "128×28×28", "256×28×28", "<b>64×7×7</b>"], [5, 2, 0, 1]
+    hidden = answers_histogram(choices, counts, None)
+    bars = hidden.data[0]
+    assert list(bars.y) == ["A  256×14×14", "B  128×28×28", "C  256×28×28", "D  &lt;b&gt;64×7×7&lt;/b&gt;"]
+    assert list(bars.x) == counts and list(bars.text) == ["5", "2", "0", "1"] and bars.textposition == "outside"
+    assert len(set(bars.marker.color)) == 1 and hidden.layout.yaxis.autorange == "reversed"  # A on top
+    assert hidden.layout.title.text == "8 answers" and hidden.layout.height == 260
+    revealed = answers_histogram(choices, counts, 0)
+    assert list(revealed.data[0].marker.color) == [RIGHT_COLOUR, WRONG_COLOUR, WRONG_COLOUR, WRONG_COLOUR]
+    assert answers_histogram(choices[:2], [0, 1], 1).layout.title.text == "1 answer"
+    with in_language("zh"):
+        assert answers_histogram(choices, counts, None).layout.title.text == "8 个回答"
+    for figure in (hidden, revealed, answers_histogram(choices[:2], [0, 0], None)):
+        go.Figure(figure.to_dict())  # built unchecked: here through plotly's checks, which raise on any unknown property
+    with pytest.raises(ValueError, match="one count per choice"):
+        answers_histogram(choices, [1, 2], None)
 
 
 def test_lines_and_training_curves_draw_each_series_in_its_colour() -> None:
