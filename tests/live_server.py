@@ -41,11 +41,11 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
 
 @contextmanager
 def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, app: Path = APP,
-                preexec_fn: Callable[[], None] | None = None) -> Iterator[str]:
+                preexec_fn: Callable[[], None] | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """Yield the base URL of ``streamlit run <app>`` (default: this checkout's) served by ``python``.
 
     ``preexec_fn`` runs in the server's process before it starts (`tests.cgroups.MemoryCgroup.enter`
-    puts it under a memory limit).
+    puts it under a memory limit); ``env`` adds to the environment (two servers sharing one Redis).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -56,7 +56,7 @@ def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, a
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=preexec_fn)
+                                   preexec_fn=preexec_fn, env={**os.environ, **(env or {})})
         try:
             deadline = time.monotonic() + timeout
             while not healthy(url):

@@ -234,9 +234,9 @@ def _teacher_panel() -> None:
     with st.container(key="class-answers", border=True):
         st.markdown(f"**{_('Quick check')}:** {inert(question_text(asked))}")
         total = sum(counts)
-        st.caption(_("{count} answers").format(count=total) if total != 1 else _("1 answer"))
-        st.plotly_chart(answers_histogram([_choice_label(asked, i) for i in range(len(asked.choices))], counts,
-                                          asked.answer if state.revealed else None), key="class_histogram",
+        st.caption(_("{n} answers").format(n=total) if total != 1 else _("1 answer"))
+        st.plotly_chart(answers_histogram(asked.choices, counts, asked.answer if state.revealed else None),
+                        key="class_histogram",
                         width="stretch", config={"displayModeBar": False})
         if state.revealed:
             st.success(f"{inert(_choice_label(asked, asked.answer))}. {inert(explanation_text(asked))}")
