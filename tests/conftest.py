@@ -76,6 +76,53 @@ def plain_checkout_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server of the tests' own on a free loopback port, nothing saved to disk.
+
+    Skips where Debian's redis-server is missing, unless REQUIRE_REDIS is set (CI), then fails.
+    """
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("REQUIRE_REDIS"):
+            raise RuntimeError("REQUIRE_REDIS is set but no redis-server is installed (apt-get install redis-server)")
+        pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--protected-mode", "yes"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not _answers_ping(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {port} did not answer PING within 10 s")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers_ping(port: int) -> bool:
+    """Whether a Redis server on ``port`` answers PING (in RESP, without a client library)."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where browser screenshots and server logs go (ignored by git)."""
     path = REPO_ROOT / "test-artifacts"
