@@ -37,35 +37,45 @@ def new_session(browser, url: str):
     return page
 
 
+def click(page, key: str) -> None:
+    """Click the button keyed ``key`` (its help icon, when it has one, is a button too)."""
+    page.locator(f".st-key-{key} button").first.click()
+
+
 def start_class(page) -> str:
     """The teacher starts a class from the sidebar; the code the projector shows."""
     page.get_by_text("Class mode").click()
-    page.locator(".st-key-class_start button").click()
+    click(page, "class_start")
     code = page.locator(".st-key-class-code .class-code")
     code.wait_for(state="visible", timeout=WAIT_MS)
     return code.inner_text().strip()
 
 
+def chosen(page, key: str):
+    """The selectbox keyed ``key``: its input holds the chosen entry's text."""
+    return page.locator(f".st-key-{key} input")
+
+
 def layer(page) -> str:
     """The layer the Feature maps page shows (the layer list's chosen entry)."""
-    return page.locator(".st-key-fm_layer").inner_text().strip()
+    return chosen(page, "fm_layer").input_value()
 
 
 def model(page) -> str:
-    return page.locator(".st-key-model_preset").inner_text().strip()
+    return chosen(page, "model_preset").input_value()
 
 
 def follows(student, teacher) -> None:
     """Within the wait, the student shows the teacher's model and layer, with the following banner."""
     expect()(student.locator(".st-key-class-following")).to_be_visible(timeout=WAIT_MS)
-    expect()(student.locator(".st-key-fm_layer")).to_have_text(layer(teacher), timeout=WAIT_MS)
-    expect()(student.locator(".st-key-model_preset")).to_have_text(model(teacher), timeout=WAIT_MS)
+    expect()(chosen(student, "fm_layer")).to_have_value(layer(teacher), timeout=WAIT_MS)
+    expect()(chosen(student, "model_preset")).to_have_value(model(teacher), timeout=WAIT_MS)
 
 
 def pick_model(page, name: str) -> None:
     page.locator(".st-key-model_preset").click()
     page.get_by_role("option", name=name, exact=True).click()
-    expect()(page.locator(".st-key-model_preset")).to_have_text(name, timeout=WAIT_MS)
+    expect()(chosen(page, "model_preset")).to_have_value(name, timeout=WAIT_MS)
 
 
 def lead_a_class(browser, teacher_url: str, student_urls: list[str], artifacts_dir: Path, shots: str) -> None:
@@ -81,7 +91,7 @@ def lead_a_class(browser, teacher_url: str, student_urls: list[str], artifacts_d
 
         pick_model(teacher, "cifar_resnet32")
         settle(teacher)
-        teacher.locator(".st-key-fm_next button").click()
+        click(teacher, "fm_next")
         settle(teacher)
         for student in students:
             follows(student, teacher)
@@ -89,38 +99,38 @@ def lead_a_class(browser, teacher_url: str, student_urls: list[str], artifacts_d
 
         # One student goes their own way, then comes back to where the teacher is by then.
         leaver, *others = students
-        leaver.locator(".st-key-class_leave button").click()
+        click(leaver, "class_leave")
         expect()(leaver.locator(".st-key-class-on-own")).to_be_visible(timeout=WAIT_MS)
         left_at = layer(leaver)
-        teacher.locator(".st-key-fm_next button").click()
+        click(teacher, "fm_next")
         settle(teacher)
         for student in others:
             follows(student, teacher)
         settle(leaver)
         assert layer(leaver) == left_at != layer(teacher)
-        leaver.locator(".st-key-class_follow button").click()
+        click(leaver, "class_follow")
         follows(leaver, teacher)
 
         # A quick check: three answers counted on the teacher's screen.
-        teacher.locator(".st-key-class_ask button").click()
+        click(teacher, "class_ask")
         for number, student in enumerate(students):
             question = student.locator(".st-key-class-question")
             question.wait_for(state="visible", timeout=WAIT_MS)
             question.locator('label:has(input[type="radio"])').nth(number % 2).click()
-            student.locator(".st-key-class_answer button").click()
+            click(student, "class_answer")
             expect()(question).to_contain_text("Your answer", timeout=WAIT_MS)
         expect()(teacher.locator(".st-key-class-answers")).to_contain_text("3 answers", timeout=WAIT_MS)
         settle(teacher)
         teacher.screenshot(path=str(artifacts_dir / f"{shots}-teacher.png"))
         students[1].screenshot(path=str(artifacts_dir / f"{shots}-student.png"))
-        teacher.locator(".st-key-class_reveal button").click()
+        click(teacher, "class_reveal")
         expect()(students[2].locator(".st-key-class-question")).to_contain_text("Right:", timeout=WAIT_MS)
 
         # A student cannot lead: no controls, and a change of their own moves only them.
         student = students[2]
         assert student.locator(".st-key-class_ask").count() == 0 and student.locator(".st-key-class-code").count() == 0
         teacher_layer = layer(teacher)
-        student.locator(".st-key-fm_next button").click()
+        click(student, "fm_next")
         expect()(student.locator(".st-key-class-on-own")).to_be_visible(timeout=WAIT_MS)
         settle(teacher)
         assert layer(teacher) == teacher_layer and layer(student) != teacher_layer

@@ -98,8 +98,8 @@ def adopt_view(view: Mapping) -> None:
         if isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= picker.MAX_INPUT_SIZE:
             st.session_state[f"{prefix}_input"] = size
     for key, value in values.items():
-        if _followed(page, key) and _plain(value) is not None and st.session_state.get(key) != value:
-            adopt(key, value)
+        if _followed(page, key) and _plain(value) is not None:
+            adopt(key, value)  # an equal value too: it is the teacher's for the layer (context) that comes with it
 
 
 def followed_values(page: str, state: Mapping) -> dict:

@@ -75,7 +75,7 @@ def _student_panel() -> None:
     if member.following:
         page = st.session_state.get(PAGE)
         baseline = st.session_state.get(BASELINE)
-        if baseline is not None and own_changes(baseline, followed_values(page, st.session_state)):
+        if _changed_twice(baseline, followed_values(page, st.session_state)):
             classroom.stop_following(_("You changed a setting: you are on your own now."))
         elif poll.view_version > member.view_version:
             version, view = store.view(member.code)
@@ -86,6 +86,19 @@ def _student_panel() -> None:
     _student_banner()
     if poll.question_id:
         _student_question(member.code, poll.question_id, poll.revealed)
+
+
+def _changed_twice(baseline: dict | None, now: dict) -> bool:
+    """Whether the student changed a followed value: the same change seen by two polls in a row.
+
+    A timer's rerun can carry the browser's values from before the teacher's view reached it
+    (Streamlit applies a request's widget states as sent); the browser corrects them by the
+    next poll, while a change of the student's own stays.
+    """
+    changed = {key: now[key] for key in own_changes(baseline, now)} if baseline is not None else {}
+    suspected = st.session_state.get("class_suspect")
+    st.session_state["class_suspect"] = changed or None
+    return bool(changed) and changed == suspected
 
 
 def _student_banner() -> None:
