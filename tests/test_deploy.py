@@ -84,11 +84,17 @@ def documents(folder: Path) -> dict[str, list[dict]]:
     return found
 
 
+def named(manifests: list[dict], name: str) -> dict:
+    """The manifest called ``name`` among those of one kind."""
+    (found,) = [m for m in manifests if m["metadata"]["name"] == name]
+    return found
+
+
 def test_kubernetes_manifests_have_the_essentials() -> None:
     base = documents(KUBERNETES)
     assert set(yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())["resources"]) == {
-        "pvc.yaml", "deployment.yaml", "service.yaml", "ingress.yaml"}
-    deployment = base["Deployment"][0]
+        "pvc.yaml", "deployment.yaml", "service.yaml", "ingress.yaml", "redis.yaml"}
+    deployment = named(base["Deployment"], "resnet-explorer")
     assert deployment["spec"]["replicas"] >= 2
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -103,7 +109,7 @@ def test_kubernetes_manifests_have_the_essentials() -> None:
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == env["TORCH_HOME"]["value"])
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     assert volume["persistentVolumeClaim"]["claimName"] == base["PersistentVolumeClaim"][0]["metadata"]["name"]
-    service = base["Service"][0]
+    service = named(base["Service"], "resnet-explorer")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert deployment["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()
     ingress = base["Ingress"][0]
@@ -125,7 +131,7 @@ def test_apply_never_writes_a_secret() -> None:
 
 
 def test_pods_cannot_gain_privileges_or_write_their_code() -> None:
-    deployment = documents(KUBERNETES)["Deployment"][0]
+    deployment = named(documents(KUBERNETES)["Deployment"], "resnet-explorer")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
@@ -164,4 +170,37 @@ def test_the_gpu_overlay_requests_a_gpu() -> None:
     patch = yaml.safe_load((KUBERNETES / "gpu" / overlay["patches"][0]["path"]).read_text())
     (container,) = patch["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert patch["metadata"]["name"] == documents(KUBERNETES)["Deployment"][0]["metadata"]["name"]
+    assert patch["metadata"]["name"] == named(documents(KUBERNETES)["Deployment"], "resnet-explorer")["metadata"]["name"]
+
+
+def test_the_replicas_share_class_rooms_through_the_clusters_redis() -> None:
+    """The app's EXPLORER_REDIS_URL names the Redis Service, which selects the Redis pods."""
+    from urllib.parse import urlsplit
+
+    base = documents(KUBERNETES)
+    (container,) = named(base["Deployment"], "resnet-explorer")["spec"]["template"]["spec"]["containers"]
+    url = urlsplit({e["name"]: e.get("value") for e in container["env"]}["EXPLORER_REDIS_URL"])
+    service = named(base["Service"], url.hostname)
+    assert url.scheme == "redis" and service["spec"].get("type", "ClusterIP") == "ClusterIP"
+    assert [p["port"] for p in service["spec"]["ports"]] == [url.port] == [6379]
+    redis = named(base["Deployment"], "resnet-explorer-redis")
+    assert redis["spec"]["template"]["metadata"]["labels"].items() >= service["spec"]["selector"].items()
+    assert redis["spec"]["replicas"] == 1  # one store of rooms: replicas of it would each hold others
+    (server,) = redis["spec"]["template"]["spec"]["containers"]
+    assert server["image"].startswith("redis:7") and server["ports"][0]["containerPort"] == 6379
+    args = server["args"]
+    assert args[args.index("--save") + 1] == "" and args[args.index("--appendonly") + 1] == "no"
+    assert args[args.index("--maxmemory-policy") + 1] == "volatile-ttl" and "--maxmemory" in args
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert server[probe]["exec"]["command"] == ["redis-cli", "ping"]
+    assert {"cpu", "memory"} <= set(server["resources"]["requests"]) and server["resources"]["limits"]["memory"]
+
+
+def test_the_redis_pod_runs_unprivileged() -> None:
+    pod = named(documents(KUBERNETES)["Deployment"], "resnet-explorer-redis")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    (server,) = pod["containers"]
+    assert server["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "privileged": False, "capabilities": {"drop": ["ALL"]}}
