@@ -208,6 +208,9 @@ def class_sidebar() -> None:
     member = membership()
     box = st.sidebar
     if member is None:
+        said = st.session_state.pop(NOTICE, None)  # why a join failed, or that the class ended
+        if said:
+            box.warning(said)
         with box.expander(_("Class mode"), expanded=False):
             st.button(_("Start a class"), key="class_start", on_click=start_class, width="stretch",
                       help=_("You lead: the class follows your page, model and layer, and answers quick checks."))
