@@ -105,11 +105,13 @@ def _student_banner() -> None:
     member = membership()
     if member.following:
         with st.container(key="class-following", horizontal=True, vertical_alignment="center"):
-            st.markdown(_("📡 Following the teacher · class **{code}** · a click of your own ends it").format(
+            st.markdown(_(":material/cast_for_education: Following the teacher · class **{code}** · a click of your own ends it").format(
                 code=member.code), width="stretch")
             st.button(_("Stop following"), key="class_leave", on_click=classroom.stop_following, width="content")
-        if member.teacher_own:
-            st.caption(_("The teacher is using their own picture or checkpoint: yours stays as it is."))
+        if any(key.endswith("_image_source") for key in member.teacher_own):
+            st.caption(_("The teacher is using their own picture: yours stays as it is."))
+        if any(key.endswith("_weights_kind") for key in member.teacher_own):
+            st.caption(_("The teacher is using their own checkpoint: your weights stay as they are."))
         return
     with st.container(key="class-on-own", horizontal=True, vertical_alignment="center"):
         st.markdown(_("In class **{code}**, on your own").format(code=member.code), width="stretch")
@@ -188,8 +190,9 @@ def _tables():
         return None, None
 
 
-def ask(kind_name: str) -> None:
-    """The ask button's callback: a question on the teacher's model, its answer computed."""
+def ask() -> None:
+    """The ask button's callback: a question of the chosen kind on the teacher's model, its answer computed."""
+    kind_name = st.session_state.get("class_ask_kind", ANY_KIND)
     member = membership()
     table, other = _tables()
     if member is None or not member.teaching or table is None:
@@ -233,8 +236,8 @@ def _teacher_panel() -> None:
         labels = {ANY_KIND: _("any question"), **{kind.value: kind_label(kind) for kind in kinds}}
         if st.session_state.get("class_ask_kind") not in labels:
             st.session_state["class_ask_kind"] = ANY_KIND
-        kind = st.selectbox(_("Quick check"), list(labels), key="class_ask_kind", format_func=labels.get, width=260)
-        st.button(_("Ask the class"), key="class_ask", on_click=ask, args=(kind,), disabled=not kinds, width="content")
+        st.selectbox(_("Quick check"), list(labels), key="class_ask_kind", format_func=labels.get, width=260)
+        st.button(_("Ask the class"), key="class_ask", on_click=ask, disabled=not kinds, width="content")
     if presence.nicknames:
         st.caption(_("Here: {names}").format(names=inert(", ".join(presence.nicknames), limit=600)))
     try:
@@ -246,8 +249,6 @@ def _teacher_panel() -> None:
     counts = store.answer_counts(member.code, state.question_id)
     with st.container(key="class-answers", border=True):
         st.markdown(f"**{_('Quick check')}:** {inert(question_text(asked))}")
-        total = sum(counts)
-        st.caption(_("{n} answers").format(n=total) if total != 1 else _("1 answer"))
         st.plotly_chart(answers_histogram(asked.choices, counts, asked.answer if state.revealed else None),
                         key="class_histogram",
                         width="stretch", config={"displayModeBar": False})

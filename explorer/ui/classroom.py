@@ -35,8 +35,13 @@ PUBLISHED = "class_published"  # the teacher's: the view last published
 NOTICE = "class_notice"  # a sentence to show once in the class panel (why following stopped, a store error)
 PAGE = "class_page"  # the page this session shows, for the class panel's fragment runs
 ROOM_PARAM, KEY_PARAM = "room", "key"
-CODE_STYLE = """<style>
+CODE_PLACEHOLDER = "ABCDE"  # what a code looks like: no words to translate
+CODE_HTML = '<div class="class-code">{code}</div>'  # the code is from the store's alphabet: no markup in it
+CLASS_STYLE = """<style>
 .st-key-class-code .class-code {font: 700 2.6rem/1.1 ui-monospace, monospace; letter-spacing: .12em; text-align: center}
+.st-key-class-following, .st-key-class-on-own, .st-key-class-teacher {padding: .35rem .75rem; border-radius: .5rem}
+.st-key-class-following, .st-key-class-teacher {background: #e8f1fb}
+.st-key-class-on-own {background: #f3f3f3}
 </style>"""
 
 
@@ -159,7 +164,7 @@ def stop_following(reason: str | None = None) -> None:
         _set(replace(member, following=False))
         if reason:
             say(reason)
-        heartbeat(force=True)
+        safely(lambda: heartbeat(force=True))
 
 
 def follow_again() -> None:
@@ -168,7 +173,8 @@ def follow_again() -> None:
     if member is None or member.teaching:
         return
     _set(replace(member, following=True, view_version=0))
-    heartbeat(force=True)
+    st.session_state.pop(BASELINE, None)  # the values the student left with are no change of theirs
+    safely(lambda: heartbeat(force=True))
 
 
 HEARTBEAT_S = 5.0  # how often a student says it is here; presence counts those seen in the store's window
@@ -214,15 +220,15 @@ def class_sidebar() -> None:
         with box.expander(_("Class mode"), expanded=False):
             st.button(_("Start a class"), key="class_start", on_click=start_class, width="stretch",
                       help=_("You lead: the class follows your page, model and layer, and answers quick checks."))
-            st.text_input(_("Join code"), key="class_join_code", max_chars=12, placeholder="ABCDE")
+            st.text_input(_("Join code"), key="class_join_code", max_chars=12, placeholder=CODE_PLACEHOLDER)
             st.button(_("Join the class"), key="class_join", width="stretch",
                       on_click=lambda: join_class(st.session_state.get("class_join_code", "")))
         return
+    st.html(CLASS_STYLE)  # style only: it takes no room
     if member.teaching:
-        st.html(CODE_STYLE)
         with box.container(key="class-code", border=True):
             st.caption(_("Join at this address, or scan:"))
-            st.markdown(f'<div class="class-code">{member.code}</div>', unsafe_allow_html=True)
+            st.markdown(CODE_HTML.format(code=member.code), unsafe_allow_html=True)
             link = join_link(member.code)
             st.image(qr_png(link), width="stretch")
             st.caption(inert(link))
