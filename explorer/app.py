@@ -54,5 +54,5 @@ if classroom.membership() is not None:  # the class's live panel over the page; 
     from explorer.ui.class_panel import class_panel
 
     class_panel()
-with classroom.around_page(page_name):
-    page.run()
+page.run()
+classroom.after_page(page_name)

@@ -15,6 +15,7 @@ from explorer import (
     twin_of,
 )
 from explorer.ui.choices import clamped_number, in_every_language, valid_choice, valid_choices
+from explorer.ui.classroom import page_fragment
 from explorer.ui.models import cached_conventions
 from explorer.ui.picker import sidebar_model
 from explorer.ui.tables import display_frame, name_column, number_columns, show_table, table_or_error
@@ -30,7 +31,7 @@ def highlight(frame, rows):
     return frame.style.apply(lambda row: [KIND_CSS.get(rows[row.name].kind, "")] * len(row), axis=1)
 
 
-@st.fragment
+@page_fragment
 def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
     """Granularity, stage filter, one page of the table and its CSV; a click here reruns only this."""
     # One row where it fits (1400 px), wrapped onto two in a narrower window; the stage chips wrap
@@ -79,7 +80,7 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
 DIAGRAM_STYLES = (N_("Interactive blocks"), N_("Paper style (Figure 3)"))  # compared in English, shown through _()
 
 
-@st.fragment
+@page_fragment
 def diagram_view(table: LayerTable) -> None:
     """The interactive block diagram, or the paper's Figure 3; a click here reruns only this."""
     style_labels = {style: _(style) for style in DIAGRAM_STYLES}  # made in this run's language, as level_labels

@@ -23,6 +23,7 @@ from explorer import (
 from explorer.ui import picker
 from explorer.ui.choices import valid_choice
 from explorer.ui.class_runs import class_or_session_result
+from explorer.ui.classroom import page_fragment
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model, weights_notice
 from explorer.ui.receptive_field import receptive_field_view
@@ -31,7 +32,7 @@ from explorer.ui.tables import show_table, table_or_error
 from explorer.ui.text import inert
 
 
-@st.fragment
+@page_fragment
 def accuracy_chart(highlighted: dict[str, str]) -> None:
     """Every torchvision ResNet placed by cost against top-1; the x-axis switch reruns only this."""
     axes = {x: x.label for x in ZooAxis}  # labels made now: AppTest formats options outside the session
@@ -40,7 +41,7 @@ def accuracy_chart(highlighted: dict[str, str]) -> None:
     st.plotly_chart(accuracy_vs_cost(published_weights(), highlighted, x), key="cmp_zoo", width="stretch")
 
 
-@st.fragment
+@page_fragment
 def measured_speed(table_a, table_b, size: int) -> None:
     """Latency, throughput and training steps of both models on this server's device, on request."""
     expander = st.expander(_("Measured on this device: latency, throughput, training steps, peak memory"),
@@ -89,7 +90,7 @@ def measured_speed(table_a, table_b, size: int) -> None:
                            on_click="ignore")
 
 
-@st.fragment
+@page_fragment
 def same_image(specs, size: int) -> None:
     """One picture through both models: stage outputs side by side, top-5 and Grad-CAM."""
     expander = st.expander(_("The same image through both: stage outputs, top-5 and Grad-CAM"), key="cmp_image_open",

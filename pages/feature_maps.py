@@ -20,6 +20,7 @@ from explorer import (
 from explorer.ui import picker
 from explorer.ui.choices import clamped_number, valid_choice
 from explorer.ui.class_runs import class_or_session_result
+from explorer.ui.classroom import page_fragment
 from explorer.ui.inputs import image_picker, weights_picker
 from explorer.ui.models import cached_model, weights_notice
 from explorer.ui.picker import sidebar_model
@@ -32,7 +33,7 @@ from explorer.ui.text import inert
 CHANNEL_CHOICES = (N_("top-k by mean"), N_("all, paged"))
 
 
-@st.fragment
+@page_fragment
 def augmentation_preview(picked, crop: int) -> None:
     """Eight random training views, computed only while the expander is open, once per roll."""
     expander = st.expander(_("Training augmentation preview (RandomResizedCrop + flip, as torchvision's "
@@ -54,7 +55,7 @@ def augmentation_preview(picked, crop: int) -> None:
         st.caption(_("Random views, roll {roll}: what one training image looks like across epochs.").format(roll=roll))
 
 
-@st.fragment
+@page_fragment
 def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None:
     """The layer picker and everything that shows the chosen layer: grid, statistics, downloads,
     one channel, the block's residual parts and the depth chart's mark. ``capture_key`` names the
@@ -131,7 +132,7 @@ def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None
                else _("Along the main path: the stem, every block's output."))
 
 
-@st.fragment
+@page_fragment
 def one_channel(selected, first_channel: int, cropped, parts, capture_key) -> None:
     """One channel of the chosen layer, over the input, and (in a block) its shortcut and branch.
 
@@ -165,7 +166,7 @@ def one_channel(selected, first_channel: int, cropped, parts, capture_key) -> No
                     key="fm_parts", width="stretch")
 
 
-@st.fragment
+@page_fragment
 def receptive_field_section(model, spec, steps, memo_key) -> None:
     """One position's receptive field, computed only while the toggle is on; its widgets rerun only this part."""
     st.subheader(_("Receptive field"))

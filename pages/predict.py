@@ -16,6 +16,7 @@ from explorer import (
 from explorer.ui import picker
 from explorer.ui.choices import valid_choice
 from explorer.ui.classifiers import classifier_column
+from explorer.ui.classroom import page_fragment
 from explorer.ui.inputs import file_upload, picked_image
 from explorer.ui.models import weights_notice
 from explorer.ui.picker import sidebar_model
@@ -25,7 +26,7 @@ from explorer.ui.text import inert, inert_error
 MEMO_ENTRIES = 256  # predictions and Grad-CAMs this session keeps
 
 
-@st.fragment
+@page_fragment
 def results(rows, models, setups) -> None:
     """The Grad-CAM stage and one row per image."""
     stages = models[0][1].stage_names
@@ -36,7 +37,7 @@ def results(rows, models, setups) -> None:
         image_row(number, title, digest, inputs, stage, models, setups)
 
 
-@st.fragment
+@page_fragment
 def image_row(number: int, title: str, digest: str, inputs, stage: str, models, setups) -> None:
     """One image through every model: top-5 and Grad-CAM; ``inputs`` holds (tensor, cropped picture) per model."""
     st.divider()

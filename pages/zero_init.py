@@ -10,6 +10,7 @@ from explorer import (
     series_colours, summary_text, task_classes, training_curves, training_sizes, twins,
 )
 from explorer.ui.choices import clamped_number, valid_choice
+from explorer.ui.classroom import page_fragment
 from explorer.ui.models import init_study, plain_vs_residual_gradients, study_costs
 from explorer.ui.picker import sidebar_model
 from explorer.ui.tables import display_frame
@@ -85,7 +86,7 @@ identity = identity_rows(study)
 st.dataframe(display_frame(identity, list(identity[0])), hide_index=True, width="stretch")
 
 
-@st.fragment
+@page_fragment
 def run_training(key: str, run: TrainingRun, button_label: str, title: str, estimate: str | None,
                  shown_names: dict[str, str] | None = None, colours: dict[str, str] | None = None) -> None:
     """Train ``run`` once for the whole class (`training_section`, with ``estimate`` under its

@@ -193,3 +193,21 @@ def test_a_student_who_leaves_the_class_is_forgotten(fresh_rooms) -> None:
     with pytest.raises(rooms.RoomNotFound):
         fresh_rooms.poll(code)
     assert isinstance(fresh_rooms, MemoryRoomStore)
+
+
+def test_compares_pair_and_the_zero_init_settings_follow_the_teacher() -> None:
+    teacher, code = teacher_on("compare", a="resnet34", b="wide_resnet50_2")
+    teacher.number_input(key="cmp_input").set_value(160)
+    run(teacher)
+    student = run(session(room=code))
+    assert student.session_state["class_membership"].teacher_page == "compare"
+    assert (student.session_state["cmp_model_a_token"], student.session_state["cmp_model_b_token"]) == (
+        "resnet34", "wide_resnet50_2")
+    assert student.number_input(key="cmp_input").value == 160
+    run(teacher, "zero_init")
+    teacher.number_input(key="zi_steps").set_value(7)
+    teacher.selectbox(key="zi_deep").set_value(110)
+    run(teacher)
+    run(student)  # the poll finds the new view and the page follows
+    assert student.session_state["class_membership"].teacher_page == "zero_init"
+    assert student.number_input(key="zi_steps").value == 7 and student.selectbox(key="zi_deep").value == 110

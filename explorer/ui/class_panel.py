@@ -1,17 +1,18 @@
-"""Class mode's live parts at the top of every page, as fragments that rerun on a timer.
+"""Class mode's live parts at the top of every page.
 
-A student's panel polls the room twice a second (one cheap store call): it follows the
-teacher's new view with a full rerun, says whether this student follows, and shows the open
-quick check. The teacher's panel publishes views that changed inside a page's fragment (a
-layer click reruns only that fragment, not `app.py`'s `after_page`), counts who is here, asks
-questions and draws the answers as they come.
+A student's page polls the room twice a second from a fragment that draws nothing while
+nothing happens (the poll is one cheap store call, so an idle class costs the server little):
+a newer teacher's view reruns the page, which takes it; a change of the student's own ends
+following; an open quick check is drawn in the fragment. The banner that says whether the
+student follows is drawn with the page. The teacher's panel counts who is here, asks
+questions and draws the answers as they come; the teacher's views are published after each
+run (`classroom.after_page`, `classroom.page_fragment`).
 """
 
 from __future__ import annotations
 
 import random
 import secrets
-import string
 
 import streamlit as st
 
@@ -20,19 +21,17 @@ from explorer.analysis.quick_checks import (
     available_kinds, explanation_text, kind_label, make_question, question_from_dict, question_text,
     question_to_dict,
 )
-from explorer.figures.class_answers import answers_histogram
+from explorer.figures.class_answers import LETTERS, answers_histogram
 from explorer.model.token import spec_from_token
 from explorer.runtime.i18n import _
 from explorer.runtime.rooms import RoomError, RoomNotFound, room_store
 from explorer.ui import classroom, picker
-from explorer.ui.class_follow import followed_values, own_changes
+from explorer.ui.class_follow import own_changes
 from explorer.ui.classroom import BASELINE, NOTICE, PAGE, membership
 from explorer.ui.text import inert
 
-STUDENT_POLL_S = 0.5  # a student's panel asks the room this often: the teacher's change shows within ~1 s
-TEACHER_POLL_S = 0.3  # the teacher's publishing: a fragment's change reaches the room this soon
+STUDENT_POLL_S = 0.5  # a student's page asks the room this often: the teacher's change shows within ~1 s
 TEACHER_PANEL_S = 1.0  # presence and answers, redrawn
-LETTERS = string.ascii_uppercase
 ANY_KIND = "any"
 
 
@@ -41,11 +40,12 @@ def class_panel() -> None:
     member = membership()
     if member is None:
         return
+    _notice()
     if member.teaching:
-        st.fragment(_teacher_publisher, run_every=TEACHER_POLL_S)()
         st.fragment(_teacher_panel, run_every=TEACHER_PANEL_S)()
-    else:
-        st.fragment(_student_panel, run_every=STUDENT_POLL_S)()
+        return
+    _student_banner()
+    st.fragment(_student_poll, run_every=STUDENT_POLL_S)()
 
 
 def _notice() -> None:
@@ -57,7 +57,8 @@ def _notice() -> None:
 # ---- a student's panel -------------------------------------------------------------------
 
 
-def _student_panel() -> None:
+def _student_poll() -> None:
+    """Ask the room what changed; rerun the page for a new view or a change of the student's own."""
     member = membership()
     if member is None or member.teaching:
         return
@@ -65,6 +66,15 @@ def _student_panel() -> None:
     try:
         poll = store.poll(member.code)
         classroom.heartbeat()
+        if member.following:
+            if _changed_twice(st.session_state.get(BASELINE)):
+                classroom.stop_following(_("You changed a setting: you are on your own now."))
+                st.rerun(scope="app")
+            if poll.view_version > member.view_version:
+                version, view = store.view(member.code)
+                if view is not None:
+                    classroom.take_view(version, view)
+                    st.rerun(scope="app")
     except RoomNotFound:
         classroom.leave_class()
         classroom.say(_("The class has ended."))
@@ -72,30 +82,20 @@ def _student_panel() -> None:
     except RoomError as error:
         st.warning(_(error.message))
         return
-    if member.following:
-        page = st.session_state.get(PAGE)
-        baseline = st.session_state.get(BASELINE)
-        if _changed_twice(baseline, followed_values(page, st.session_state)):
-            classroom.stop_following(_("You changed a setting: you are on your own now."))
-        elif poll.view_version > member.view_version:
-            version, view = store.view(member.code)
-            if view is not None:
-                classroom.take_view(version, view)
-                st.rerun(scope="app")
-    _notice()
-    _student_banner()
     if poll.question_id:
         _student_question(member.code, poll.question_id, poll.revealed)
 
 
-def _changed_twice(baseline: dict | None, now: dict) -> bool:
+def _changed_twice(baseline: dict | None) -> bool:
     """Whether the student changed a followed value: the same change seen by two polls in a row.
 
     A timer's rerun can carry the browser's values from before the teacher's view reached it
     (Streamlit applies a request's widget states as sent); the browser corrects them by the
-    next poll, while a change of the student's own stays.
+    next poll, while a change of the student's own stays. Only the baseline's keys are read:
+    this runs twice a second for every student.
     """
-    changed = {key: now[key] for key in own_changes(baseline, now)} if baseline is not None else {}
+    now = {key: st.session_state[key] for key in baseline or () if key in st.session_state}
+    changed = {key: now[key] for key in own_changes(baseline, now)} if baseline else {}
     suspected = st.session_state.get("class_suspect")
     st.session_state["class_suspect"] = changed or None
     return bool(changed) and changed == suspected
@@ -115,9 +115,8 @@ def _student_banner() -> None:
         return
     with st.container(key="class-on-own", horizontal=True, vertical_alignment="center"):
         st.markdown(_("In class **{code}**, on your own").format(code=member.code), width="stretch")
-        if st.button(_("Follow the teacher"), key="class_follow", type="primary", width="content"):
-            classroom.follow_again()
-            st.rerun(scope="app")
+        st.button(_("Follow the teacher"), key="class_follow", type="primary", on_click=classroom.follow_again,
+                  width="content")
 
 
 def _cached_question(code: str, question_id: int):
@@ -165,13 +164,6 @@ def _student_question(code: str, question_id: int, revealed: bool) -> None:
 # ---- the teacher's panel -----------------------------------------------------------------
 
 
-def _teacher_publisher() -> None:
-    """Publish a view changed by a page fragment's own rerun (draws nothing)."""
-    page = st.session_state.get(PAGE)
-    if page is not None:
-        classroom.publish(page)
-
-
 def _tables():
     """The layer table(s) the teacher's page shows now: the Compare pair there, the sidebar's model elsewhere."""
     if st.session_state.get(PAGE) == "compare":
@@ -216,6 +208,8 @@ def _teacher_panel() -> None:
     member = membership()
     if member is None or not member.teaching:
         return
+    if st.session_state.get(PAGE) is not None:
+        classroom.publish(st.session_state[PAGE])  # a view whose page run ended in st.stop
     store = room_store()
     try:
         presence = store.presence(member.code)
@@ -227,7 +221,6 @@ def _teacher_panel() -> None:
     except RoomError as error:
         st.warning(_(error.message))
         return
-    _notice()
     with st.container(key="class-teacher", horizontal=True, vertical_alignment="bottom"):
         st.markdown(_("Class **{code}** · {connected} connected · {following} following").format(
             code=member.code, connected=presence.connected, following=presence.following), width="stretch")

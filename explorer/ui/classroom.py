@@ -10,17 +10,17 @@ the address as soon as it is read. `app.py` calls `class_sidebar`, `before_page`
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import ParamSpec
 from urllib.parse import urlencode
 
 import segno
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from explorer.runtime.i18n import _
 from explorer.runtime.rooms import RoomError, clean_nickname, normalize_code, room_store
@@ -28,6 +28,7 @@ from explorer.ui import picker
 from explorer.ui.class_follow import adopt_view, current_view, followed_values, own_changes
 from explorer.ui.text import inert
 
+P = ParamSpec("P")
 MEMBERSHIP = "class_membership"  # session state: this session's `Membership`, absent outside a class
 PENDING = "class_pending"  # a student's: the teacher's view to take on the next full run
 BASELINE = "class_baseline"  # a student's: the followed values as the last run left them
@@ -281,21 +282,26 @@ def before_page(page_name: str) -> None:
         stop_following(_("You changed a setting: you are on your own now."))
 
 
-@contextmanager
-def around_page(page_name: str) -> Iterator[None]:
-    """Run the page, then `after_page`, also when the page ends with st.stop (but not when it
-    is cut short for a rerun: its widgets are not all settled then)."""
-    try:
-        yield
-    except StopException:
-        after_page(page_name)
-        raise
-    after_page(page_name)
+def page_fragment(function: Callable[P, None]) -> Callable[P, None]:
+    """`st.fragment` for the pages' parts: after each run of its own (a layer click) a teacher's
+    view is published at once, as `after_page` does after a whole run."""
+    @functools.wraps(function)
+    def run_then_publish(*args: P.args, **kwargs: P.kwargs) -> None:
+        function(*args, **kwargs)
+        member = membership()
+        if member is not None and member.teaching and st.session_state.get(PAGE) is not None:
+            publish(st.session_state[PAGE])
+
+    return st.fragment(run_then_publish)
 
 
 def after_page(page_name: str) -> None:
-    """After a page's run: the teacher's view is published if it changed; a follower's values are
-    remembered, so that a change of the student's own is noticed next time."""
+    """After a page's whole run: the teacher's view is published if it changed; a follower's values
+    are remembered, so that a change of the student's own is noticed next time.
+
+    A run that ends in st.stop never gets here (Streamlit then stops at any st call): the
+    teacher's panel publishes such a view within a second, and a follower keeps no baseline.
+    """
     member = membership()
     if member is None:
         return
