@@ -52,8 +52,9 @@ def start_class(page) -> str:
 
 
 def chosen(page, key: str):
-    """The selectbox keyed ``key``: its input holds the chosen entry's text."""
-    return page.locator(f".st-key-{key} input")
+    """The selectbox keyed ``key``: its input holds the chosen entry's text (while a run redraws
+    the page, Streamlit keeps the old element beside the new one, marked stale)."""
+    return page.locator(f'.st-key-{key}[data-stale="false"] input')
 
 
 def layer(page) -> str:

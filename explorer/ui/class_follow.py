@@ -82,7 +82,7 @@ def current_view(page: str, state: Mapping) -> dict:
 def adopt_view(view: Mapping) -> None:
     """Put ``view``'s values into this session's widgets, before the page (and its pickers) run.
 
-    A picker given another token forgets its widgets, so they re-seed from the token. Only the
+    A picker forgets its widgets, so they re-seed from the teacher's token. Only the
     page's followed keys and picker keys are taken: a view is the teacher's, but it crosses servers.
     """
     page = view.get("page")
@@ -92,7 +92,7 @@ def adopt_view(view: Mapping) -> None:
     prefixes = PICKERS.get(page, DEFAULT_PICKERS)
     for prefix in prefixes:
         token = values.get(f"{prefix}_token")
-        if isinstance(token, str) and st.session_state.get(f"{prefix}_token") != token:
+        if isinstance(token, str):  # the same token too: a timer's stale request may have changed the widgets
             picker.choose_token(prefix, token)
         size = values.get(f"{prefix}_input")
         if isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= picker.MAX_INPUT_SIZE:

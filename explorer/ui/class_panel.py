@@ -2,8 +2,8 @@
 
 A student's page polls the room twice a second from a fragment that draws nothing while
 nothing happens (the poll is one cheap store call, so an idle class costs the server little):
-a newer teacher's view reruns the page, which takes it; a change of the student's own ends
-following; an open quick check is drawn in the fragment. The banner that says whether the
+a newer teacher's view reruns the page, which takes it; an open quick check is drawn in the
+fragment. The banner that says whether the
 student follows is drawn with the page. The teacher's panel counts who is here, asks
 questions and draws the answers as they come; the teacher's views are published after each
 run (`classroom.after_page`, `classroom.page_fragment`).
@@ -26,8 +26,7 @@ from explorer.model.token import spec_from_token
 from explorer.runtime.i18n import _
 from explorer.runtime.rooms import RoomError, RoomNotFound, room_store
 from explorer.ui import classroom, picker
-from explorer.ui.class_follow import own_changes
-from explorer.ui.classroom import BASELINE, NOTICE, PAGE, membership
+from explorer.ui.classroom import NOTICE, PAGE, membership
 from explorer.ui.text import inert
 
 STUDENT_POLL_S = 0.5  # a student's page asks the room this often: the teacher's change shows within ~1 s
@@ -43,9 +42,8 @@ def class_panel() -> None:
     _notice()
     if member.teaching:
         st.fragment(_teacher_panel, run_every=TEACHER_PANEL_S)()
-        return
-    _student_banner()
-    st.fragment(_student_poll, run_every=STUDENT_POLL_S)()
+    else:
+        st.fragment(_student_panel, run_every=STUDENT_POLL_S)()
 
 
 def _notice() -> None:
@@ -57,8 +55,9 @@ def _notice() -> None:
 # ---- a student's panel -------------------------------------------------------------------
 
 
-def _student_poll() -> None:
-    """Ask the room what changed; rerun the page for a new view or a change of the student's own."""
+def _student_panel() -> None:
+    """Ask the room what changed: a newer view reruns the page, which takes it (a change of the
+    student's own is noticed by the runs the student starts, `classroom.notice_own_change`)."""
     member = membership()
     if member is None or member.teaching:
         return
@@ -66,15 +65,11 @@ def _student_poll() -> None:
     try:
         poll = store.poll(member.code)
         classroom.heartbeat()
-        if member.following:
-            if _changed_twice(st.session_state.get(BASELINE)):
-                classroom.stop_following(_("You changed a setting: you are on your own now."))
+        if member.following and poll.view_version > member.view_version:
+            version, view = store.view(member.code)
+            if view is not None:
+                classroom.take_view(version, view)
                 st.rerun(scope="app")
-            if poll.view_version > member.view_version:
-                version, view = store.view(member.code)
-                if view is not None:
-                    classroom.take_view(version, view)
-                    st.rerun(scope="app")
     except RoomNotFound:
         classroom.leave_class()
         classroom.say(_("The class has ended."))
@@ -82,23 +77,9 @@ def _student_poll() -> None:
     except RoomError as error:
         st.warning(_(error.message))
         return
+    _student_banner()
     if poll.question_id:
         _student_question(member.code, poll.question_id, poll.revealed)
-
-
-def _changed_twice(baseline: dict | None) -> bool:
-    """Whether the student changed a followed value: the same change seen by two polls in a row.
-
-    A timer's rerun can carry the browser's values from before the teacher's view reached it
-    (Streamlit applies a request's widget states as sent); the browser corrects them by the
-    next poll, while a change of the student's own stays. Only the baseline's keys are read:
-    this runs twice a second for every student.
-    """
-    now = {key: st.session_state[key] for key in baseline or () if key in st.session_state}
-    changed = {key: now[key] for key in own_changes(baseline, now)} if baseline else {}
-    suspected = st.session_state.get("class_suspect")
-    st.session_state["class_suspect"] = changed or None
-    return bool(changed) and changed == suspected
 
 
 def _student_banner() -> None:
@@ -115,6 +96,7 @@ def _student_banner() -> None:
         return
     with st.container(key="class-on-own", horizontal=True, vertical_alignment="center"):
         st.markdown(_("In class **{code}**, on your own").format(code=member.code), width="stretch")
+        # The callback runs before this fragment's next run, whose poll then takes the teacher's view.
         st.button(_("Follow the teacher"), key="class_follow", type="primary", on_click=classroom.follow_again,
                   width="content")
 

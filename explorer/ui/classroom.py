@@ -268,29 +268,47 @@ def before_page(page_name: str) -> None:
     if pending is not None and member.following and pending.get("page") in picker.pages():
         if pending["page"] != page_name:
             st.session_state[PENDING] = pending
-            st.switch_page(picker.pages()[pending["page"]])
+            st.switch_page(picker.pages()[pending["page"]], query_params={ROOM_PARAM: member.code})  # a reload rejoins
         adopt_view(pending)
+        picker.claim_address()
         st.session_state.pop(BASELINE, None)
         return
-    if not member.following:
-        return
-    if member.teacher_page is not None and member.teacher_page != page_name:
+    if member.following and member.teacher_page is not None and member.teacher_page != page_name:
         stop_following(_("You opened another page: you are on your own now."))
         return
+    notice_own_change(page_name)
+
+
+def notice_own_change(page_name: str) -> bool:
+    """Stop following when a followed value differs from what the last run left; whether it did.
+
+    Called only where the request is the student's own (a whole run they started, a page
+    fragment's run): a poll's timer may carry the browser's values from before the teacher's
+    view reached it, so polls never judge.
+    """
+    member = membership()
     baseline = st.session_state.get(BASELINE)
-    if baseline is not None and own_changes(baseline, followed_values(page_name, st.session_state)):
-        stop_following(_("You changed a setting: you are on your own now."))
+    if member is None or member.teaching or not member.following or baseline is None:
+        return False
+    if not own_changes(baseline, followed_values(page_name, st.session_state)):
+        return False
+    stop_following(_("You changed a setting: you are on your own now."))
+    return True
 
 
 def page_fragment(function: Callable[P, None]) -> Callable[P, None]:
-    """`st.fragment` for the pages' parts: after each run of its own (a layer click) a teacher's
-    view is published at once, as `after_page` does after a whole run."""
+    """`st.fragment` for the pages' parts: a run of its own (a layer click) is the reader's doing,
+    so a student's own change is noticed there, and a teacher's view is published right after
+    it, as `before_page` and `after_page` do around a whole run."""
     @functools.wraps(function)
     def run_then_publish(*args: P.args, **kwargs: P.kwargs) -> None:
+        page = st.session_state.get(PAGE)
+        if page is not None:
+            notice_own_change(page)  # the class panel says so at its next poll
         function(*args, **kwargs)
         member = membership()
-        if member is not None and member.teaching and st.session_state.get(PAGE) is not None:
-            publish(st.session_state[PAGE])
+        if member is not None and member.teaching and page is not None:
+            publish(page)
 
     return st.fragment(run_then_publish)
 
@@ -309,6 +327,7 @@ def after_page(page_name: str) -> None:
         publish(page_name)
     elif member.following:
         st.session_state[BASELINE] = followed_values(page_name, st.session_state)
+
 
 
 def publish(page_name: str) -> None:

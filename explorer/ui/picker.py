@@ -163,6 +163,18 @@ def _from_link(param: str) -> str | None:
     return value if value is not None and value != st.session_state.get("picker_wrote", {}).get(param) else None
 
 
+def claim_address() -> None:
+    """Take the address's values as this session's own, not a link to follow.
+
+    For a class follower's run that takes the teacher's view: that run may carry the address
+    of a poll sent before the browser saw the last model in it, and the old model there must
+    not win over the teacher's.
+    """
+    wrote = st.session_state.setdefault("picker_wrote", {})
+    for param, value in st.query_params.items():
+        wrote[param] = value
+
+
 def _to_address(param: str, value: str) -> None:
     st.query_params[param] = value
     st.session_state.setdefault("picker_wrote", {})[param] = value
