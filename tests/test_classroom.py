@@ -83,10 +83,22 @@ def test_a_custom_model_and_a_layer_travel_and_an_own_change_stops_following() -
         teacher.button(key="fm_next").click()
         run(teacher)
     chosen = teacher.session_state["fm_layer"]
+    channel = 5 if teacher.selectbox(key="fm_channel").value != 5 else 6  # not the layer's first channel
+    teacher.selectbox(key="fm_channel").set_value(channel)
+    run(teacher)
     student = run(session(room=code))
     assert student.session_state["model_token"] == teacher.session_state["model_token"]
     assert student.selectbox(key="fm_layer").value == teacher.selectbox(key="fm_layer").value
-    assert student.selectbox(key="fm_channel").value == teacher.selectbox(key="fm_channel").value
+    assert student.selectbox(key="fm_channel").value == channel
+    # The next layer and its channel arrive together: the channel is kept for a layer new to the student.
+    teacher.button(key="fm_next").click()
+    run(teacher)
+    teacher.selectbox(key="fm_channel").set_value(channel + 2)
+    run(teacher)
+    run(student)
+    chosen = teacher.session_state["fm_layer"]
+    assert student.session_state["fm_layer"] == chosen
+    assert student.selectbox(key="fm_channel").value == channel + 2
     # A change of the student's own: no longer following, and the teacher's page is untouched.
     student.button(key="fm_prev").click()
     run(student)
@@ -94,9 +106,8 @@ def test_a_custom_model_and_a_layer_travel_and_an_own_change_stops_following() -
     assert "on your own" in texts(student)
     assert teacher.session_state["fm_layer"] == chosen
     # The teacher moves on; the student stays where they went until they follow again.
-    for _ in range(2):
-        teacher.button(key="fm_next").click()
-        run(teacher)
+    teacher.button(key="fm_next").click()
+    run(teacher)
     moved_on = teacher.session_state["fm_layer"]
     run(student)
     assert student.session_state["fm_layer"] != moved_on
