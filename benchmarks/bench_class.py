@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +43,7 @@ from pathlib import Path
 from bench_sessions import percentile, server_pid
 from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SETTLED, running_app
 
-from tests.conftest import _answers_ping
+from tests.live_server import running_redis
 
 START = "feature-maps?model=cifar_resnet20&model_input=32"  # small: many sessions share the cores
 WAIT_MS = 600_000  # for pages to open and follow: 40 sessions starting at once on 2 cores are slow
@@ -89,30 +87,6 @@ def session_cpu_seconds(leader: int) -> float:
             if int(fields[3]) == leader:  # fields[3]: the session id (a leader's own is its pid)
                 total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def running_redis() -> Iterator[tuple[str, int]]:
-    """A redis-server of our own on a free loopback port, nothing saved; its URL and pid."""
-    server = shutil.which("redis-server")
-    if server is None:
-        raise RuntimeError("--redis needs Debian's redis-server (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--protected-mode", "yes"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 10
-        while not _answers_ping(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not answer PING within 10 s")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager

@@ -82,44 +82,15 @@ def redis_url():
     Skips where Debian's redis-server is missing, unless REQUIRE_REDIS is set (CI), then fails.
     """
     import os
-    import shutil
-    import socket
-    import subprocess
-    import time
 
-    server = shutil.which("redis-server")
-    if server is None:
+    from tests.live_server import REDIS_SERVER, running_redis
+
+    if REDIS_SERVER is None:
         if os.environ.get("REQUIRE_REDIS"):
             raise RuntimeError("REQUIRE_REDIS is set but no redis-server is installed (apt-get install redis-server)")
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--protected-mode", "yes"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not _answers_ping(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not answer PING within 10 s")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _answers_ping(port: int) -> bool:
-    """Whether a Redis server on ``port`` answers PING (in RESP, without a client library)."""
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-            connection.sendall(b"PING\r\n")
-            return connection.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    with running_redis() as (url, _pid):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -74,3 +74,37 @@ def running_app(python: str, cwd: Path, log_path: Path, timeout: float = 90.0, a
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def answers_ping(port: int) -> bool:
+    """Whether a Redis server on ``port`` answers PING (in RESP, without a client library)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_redis() -> Iterator[tuple[str, int]]:
+    """A real redis-server of our own on a free loopback port, nothing saved to disk; its URL and pid."""
+    if REDIS_SERVER is None:
+        raise RuntimeError("no redis-server is installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--protected-mode", "yes"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not answers_ping(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {port} did not answer PING within 10 s")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
