@@ -90,7 +90,7 @@ def join_link(code: str, key: str | None = None) -> str:
     """The address that joins ``code`` (with ``key``: the teacher's private link), on this server."""
     base = (st.context.url or "").rstrip("/")
     params = {ROOM_PARAM: code, **({KEY_PARAM: key} if key else {})}
-    return f"{base}/?{urlencode(params)}"
+    return f"{base}?{urlencode(params)}"  # the page's own address: a student starts where the teacher is
 
 
 def qr_png(link: str) -> bytes:
