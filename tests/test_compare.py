@@ -512,7 +512,7 @@ def test_the_measure_button_gives_inference_and_training_tables_for_both_models(
 @pytest.mark.usefixtures("offline", "fresh_class_models")
 def test_the_same_image_goes_through_both_models_with_random_weights(media: dict[str, bytes]) -> None:
     at = open_app("compare", timeout=300)
-    expanders = at.get("expander")
+    expanders = at.main.get("expander")  # the page's own; the sidebar has the class expander
     assert all(not e.children for e in expanders)  # closed: nothing computed
     at.session_state["cmp_image_open"] = True
     at.run()

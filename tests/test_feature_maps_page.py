@@ -144,13 +144,13 @@ def test_browsing_recomputes_nothing_above_the_layer_browser(spy) -> None:
 def test_augmentation_previews_are_computed_only_while_open(spy) -> None:
     previews = spy(images, "augmentation_samples")
     at = open_page()
-    (expander,) = at.get("expander")
+    (expander,) = at.main.get("expander")  # the page's own; the sidebar has the class expander
     assert not expander.proto.expanded and not expander.children  # closed: nothing inside, nothing computed
     at.button(key="fm_next").click().run()
     assert previews == []
     at.session_state["fm_augment"] = True  # the user opens it
     at.run()
-    (expander,) = at.get("expander")
+    (expander,) = at.main.get("expander")
     assert len(previews) == 1 and len(expander.get("image")) == 8
     at.button(key="fm_next").click().run()
     assert len(previews) == 1  # the same roll of the same picture is not drawn again
@@ -160,7 +160,7 @@ def test_augmentation_previews_are_computed_only_while_open(spy) -> None:
     at.session_state["fm_augment"] = False
     at.run()
     at.button(key="fm_next").click().run()
-    assert len(previews) == 3 and not at.get("expander")[0].children and not at.exception
+    assert len(previews) == 3 and not at.main.get("expander")[0].children and not at.exception
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [
