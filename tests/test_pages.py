@@ -340,7 +340,7 @@ PAGE_KEY_PREFIX = {
     "home": (None, {}), "architecture": ("arch_", {}), "compare": ("cmp_", {"cmp_image_open": True}),
     "feature_maps": ("fm_", {}), "zero_init": ("zi_", {}), "predict": ("pr_", {"pr_compare": True}),
 }
-SIDEBAR_KEY_PREFIXES = ("model_", SESSION_KEY)
+SIDEBAR_KEY_PREFIXES = ("model_", SESSION_KEY, "class_")  # the picker, the language, class mode
 
 
 def widget_keys(at) -> set[str]:

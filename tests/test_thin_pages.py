@@ -18,7 +18,8 @@ PAGES = sorted((REPO_ROOT / "pages").glob("*.py"))
 
 
 def _is_fragment(function: ast.FunctionDef) -> bool:
-    return any(ast.unparse(d).split("(")[0] == "st.fragment" for d in function.decorator_list)
+    """An `st.fragment`, or class mode's `page_fragment` (an st.fragment that also publishes the view)."""
+    return any(ast.unparse(d).split("(")[0] in ("st.fragment", "page_fragment") for d in function.decorator_list)
 
 
 def _statements(function: ast.FunctionDef) -> int:
