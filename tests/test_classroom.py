@@ -222,3 +222,23 @@ def test_compares_pair_and_the_zero_init_settings_follow_the_teacher() -> None:
     run(student)  # the poll finds the new view and the page follows
     assert student.session_state["class_membership"].teacher_page == "zero_init"
     assert student.number_input(key="zi_steps").value == 7 and student.selectbox(key="zi_deep").value == 110
+
+
+def test_a_store_that_cannot_be_reached_is_a_sentence_for_teacher_and_student(fresh_rooms, monkeypatch) -> None:
+    teacher, code = teacher_on("architecture", model="resnet18")
+    student = run(session(room=code))
+    teacher.button(key="class_ask").click()
+    run(teacher)
+
+    def down(*args, **kwargs):
+        raise rooms.RoomStoreDown("unreachable")
+
+    # The poll still answers; what the panels read after it does not.
+    for name in ("question", "answer_counts"):
+        monkeypatch.setattr(fresh_rooms, name, down)
+    student.session_state["class_question"] = None  # the question is fetched again
+    run(student)
+    run(teacher)
+    for at in (student, teacher):
+        assert any("cannot be reached" in str(w.value) for w in at.warning)
+        assert "class_membership" in at.session_state  # the class goes on when the store is back

@@ -18,14 +18,15 @@ import streamlit as st
 
 from explorer.analysis.anatomy import layer_table
 from explorer.analysis.quick_checks import (
-    available_kinds, explanation_text, kind_label, make_question, question_from_dict, question_text,
+    Question, available_kinds, explanation_text, kind_label, make_question, question_from_dict, question_text,
     question_to_dict,
 )
 from explorer.figures.class_answers import LETTERS, answers_histogram
 from explorer.model.token import spec_from_token
 from explorer.runtime.i18n import _
-from explorer.runtime.rooms import RoomError, RoomNotFound, room_store
+from explorer.runtime.rooms import QuestionState, RoomError, RoomNotFound, room_store
 from explorer.ui import classroom, picker
+from explorer.ui.choices import valid_choice
 from explorer.ui.classroom import NOTICE, PAGE, membership
 from explorer.ui.text import inert
 
@@ -70,16 +71,23 @@ def _student_panel() -> None:
             if view is not None:
                 classroom.take_view(version, view)
                 st.rerun(scope="app")
-    except RoomNotFound:
-        classroom.leave_class()
-        classroom.say(_("The class has ended."))
-        st.rerun(scope="app")
+        question = _cached_question(member.code, poll.question_id) if poll.question_id else None
     except RoomError as error:
-        st.warning(_(error.message))
+        _room_failed(error, _("The class has ended."))
         return
     _student_banner()
-    if poll.question_id:
-        _student_question(member.code, poll.question_id, poll.revealed)
+    if question is not None:
+        _student_question(member.code, poll.question_id, question, poll.revealed)
+
+
+def _room_failed(error: RoomError, ended: str) -> None:
+    """A store call of a class panel failed: a room that is gone ends this session's class (said
+    with ``ended``); a store that cannot be reached is said, and the next poll tries again."""
+    if isinstance(error, RoomNotFound):
+        classroom.leave_class()
+        classroom.say(ended)
+        st.rerun(scope="app")
+    st.warning(_(error.message))
 
 
 def _student_banner() -> None:
@@ -101,16 +109,20 @@ def _student_banner() -> None:
                   width="content")
 
 
-def _cached_question(code: str, question_id: int):
+def _question_of(state: QuestionState) -> Question | None:
+    """The room's question, or None when there is none or it does not read as one (a shared store)."""
+    try:
+        return question_from_dict(state.question) if state.question else None
+    except ValueError:
+        return None
+
+
+def _cached_question(code: str, question_id: int) -> Question | None:
     """The question ``question_id`` of the room, fetched once per question (not on every poll)."""
     cached = st.session_state.get("class_question")
     if cached is None or cached[0] != question_id:
         state = room_store().question(code)
-        try:
-            question = question_from_dict(state.question) if state.question else None
-        except ValueError:
-            question = None
-        cached = (state.question_id, question)
+        cached = (state.question_id, _question_of(state))
         st.session_state["class_question"] = cached
     return cached[1]
 
@@ -119,10 +131,7 @@ def _choice_label(question, index: int) -> str:
     return f"{LETTERS[index]}   {question.choices[index]}"
 
 
-def _student_question(code: str, question_id: int, revealed: bool) -> None:
-    question = _cached_question(code, question_id)
-    if question is None:
-        return
+def _student_question(code: str, question_id: int, question: Question, revealed: bool) -> None:
     member = membership()
     answers: dict = st.session_state.setdefault("class_answers_given", {})
     with st.container(key="class-question", border=True):
@@ -131,8 +140,11 @@ def _student_question(code: str, question_id: int, revealed: bool) -> None:
                           format_func=lambda index: _choice_label(question, index), disabled=revealed)
         if not revealed:
             if st.button(_("Answer"), key="class_answer", disabled=choice is None, type="primary"):
-                if room_store().answer(code, question_id, member.student_id, int(choice)):
-                    answers[question_id] = int(choice)
+                try:
+                    if room_store().answer(code, question_id, member.student_id, int(choice)):
+                        answers[question_id] = int(choice)
+                except RoomError as error:
+                    st.warning(_(error.message))
         given = answers.get(question_id)
         if given is not None:
             st.caption(_("Your answer: {letter}. Anonymous: the teacher sees only how many chose each.").format(
@@ -196,12 +208,9 @@ def _teacher_panel() -> None:
     try:
         presence = store.presence(member.code)
         state = store.question(member.code)
-    except RoomNotFound:
-        classroom.leave_class()
-        classroom.say(_("The class has ended: it was idle too long. Start a new one."))
-        st.rerun(scope="app")
+        counts = store.answer_counts(member.code, state.question_id)
     except RoomError as error:
-        st.warning(_(error.message))
+        _room_failed(error, _("The class has ended: it was idle too long. Start a new one."))
         return
     with st.container(key="class-teacher", horizontal=True, vertical_alignment="bottom"):
         st.markdown(_("Class **{code}** · {connected} connected · {following} following").format(
@@ -209,19 +218,14 @@ def _teacher_panel() -> None:
         table, other = _tables()
         kinds = available_kinds(table, other) if table is not None else ()
         labels = {ANY_KIND: _("any question"), **{kind.value: kind_label(kind) for kind in kinds}}
-        if st.session_state.get("class_ask_kind") not in labels:
-            st.session_state["class_ask_kind"] = ANY_KIND
+        valid_choice("class_ask_kind", list(labels), ANY_KIND, label=labels.get)  # kinds change with the model
         st.selectbox(_("Quick check"), list(labels), key="class_ask_kind", format_func=labels.get, width=260)
         st.button(_("Ask the class"), key="class_ask", on_click=ask, disabled=not kinds, width="content")
     if presence.nicknames:
         st.caption(_("Here: {names}").format(names=inert(", ".join(presence.nicknames), limit=600)))
-    try:
-        asked = question_from_dict(state.question) if state.question else None
-    except ValueError:
-        asked = None
+    asked = _question_of(state)
     if asked is None:
         return
-    counts = store.answer_counts(member.code, state.question_id)
     with st.container(key="class-answers", border=True):
         st.markdown(f"**{_('Quick check')}:** {inert(question_text(asked))}")
         st.plotly_chart(answers_histogram(asked.choices, counts, asked.answer if state.revealed else None),
