@@ -34,7 +34,8 @@ _API: dict[str, str] = {
     # data.shapes
     "task_classes": "data.shapes",
     # model.build
-    "build_model": "model.build",
+    "build_model": "model.build", "is_block": "model.build", "residual_branch_end": "model.build",
+    "zero_init_target": "model.build",
     # model.checkpoint
     "read_checkpoint": "model.checkpoint",
     # model.families
@@ -44,7 +45,7 @@ _API: dict[str, str] = {
     # model.fitting
     "fit_head": "model.fitting", "guess_spec": "model.fitting",
     # model.kinds
-    "Shortcut": "model.kinds",
+    "Attention": "model.kinds", "Block": "model.kinds", "MiddleConv": "model.kinds", "Shortcut": "model.kinds",
     # model.presets
     "cifar_resnet": "model.presets", "get_preset": "model.presets", "PRESETS": "model.presets",
     # model.pretrained

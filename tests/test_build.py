@@ -8,10 +8,8 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from explorer.model.build import (
-    CaffeBottleneck, PlainBasicBlock, PlainBottleneck, PlainCaffeBottleneck, ZeroPadShortcut, build_model,
-    residual_branch_last_bn,
-)
+from explorer.model.blocks import SpecBasicBlock, SpecBottleneck
+from explorer.model.build import ZeroPadShortcut, build_model, zero_init_target
 from explorer.model.presets import PRESETS, TORCHVISION_PRESETS, cifar_resnet
 from explorer.model.spec import ResNetSpec
 
@@ -90,12 +88,13 @@ def test_a_plain_block_is_torchvisions_block_without_the_add(spec: ResNetSpec) -
     # Strict: the plain net holds exactly the residual net's weights outside the shortcuts.
     plain.load_state_dict({k: v for k, v in residual.state_dict().items() if ".downsample." not in k})
     blocks = [(n, m) for n, m in plain.named_modules() if isinstance(m, (BasicBlock, Bottleneck))]
-    assert {type(m) for _, m in blocks} <= {PlainBasicBlock, PlainBottleneck, PlainCaffeBottleneck}
+    assert {type(m) for _, m in blocks} <= {SpecBasicBlock, SpecBottleneck}
+    assert not any(m.residual for _, m in blocks)
     for name, block in blocks:
         twin = residual.get_submodule(name)
         assert block.downsample is None
         branch = {}  # F(x): the residual block's last BN output, before its in-place add (the hook returns None)
-        handle = residual_branch_last_bn(twin).register_forward_hook(lambda m, a, out: branch.update(F=out.clone()))
+        handle = twin.get_submodule(zero_init_target(twin)[0]).register_forward_hook(lambda m, a, out: branch.update(F=out.clone()))
         x = torch.rand(2, block.conv1.in_channels, 16, 16)
         with torch.no_grad():
             out, residual_out = block(x), twin(x)
@@ -107,7 +106,7 @@ def test_a_plain_block_is_torchvisions_block_without_the_add(spec: ResNetSpec) -
 def test_caffe_blocks_build_each_conv_once_so_a_seed_gives_the_pytorch_style_weights() -> None:
     pytorch = build_model(ResNetSpec(stages=(2, 2, 2)), seed=5)
     caffe = build_model(ResNetSpec(stages=(2, 2, 2), stride_style="caffe"), seed=5)
-    assert isinstance(caffe.layer2[0], CaffeBottleneck)
+    assert isinstance(caffe.layer2[0], SpecBottleneck)
     for (key, a), b in zip(pytorch.state_dict().items(), caffe.state_dict().values(), strict=True):
         assert torch.equal(a, b), key
 
@@ -115,7 +114,7 @@ def test_caffe_blocks_build_each_conv_once_so_a_seed_gives_the_pytorch_style_wei
 def test_caffe_style_puts_the_stride_on_the_first_1x1() -> None:
     model = build_model(PRESETS["resnet50_caffe"], "meta")
     block = model.layer2[0]
-    assert isinstance(block, CaffeBottleneck)
+    assert isinstance(block, SpecBottleneck)
     assert block.conv1.stride == (2, 2) and block.conv1.kernel_size == (1, 1)
     assert block.conv2.stride == (1, 1)
     pytorch_block = build_model(PRESETS["resnet50"], "meta").layer2[0]
@@ -136,8 +135,9 @@ def test_avg_down_pools_before_a_stride_1_projection() -> None:
     pool, conv, bn = model.layer2[0].downsample
     assert isinstance(pool, nn.AvgPool2d) and pool.stride == 2
     assert conv.stride == (1, 1) and isinstance(bn, nn.BatchNorm2d)
-    # layer1 does not change resolution: no pooling there, as in mmcls ResNetV1d.
-    assert [type(m) for m in model.layer1[0].downsample] == [nn.Conv2d, nn.BatchNorm2d]
+    # layer1 does not change resolution: no pooling there, an Identity in its place (timm's layout,
+    # so timm's resnet50d keys, downsample.1 and downsample.2, load).
+    assert [type(m) for m in model.layer1[0].downsample] == [nn.Identity, nn.Conv2d, nn.BatchNorm2d]
 
 
 def test_shortcut_option_a_subsamples_and_zero_pads_without_parameters() -> None:
@@ -177,7 +177,7 @@ def test_zero_init_residual_zeroes_the_last_bn_of_every_branch_only(name: str) -
     blocks = [m for m in model.modules() if isinstance(m, (BasicBlock, Bottleneck))]
     assert blocks
     for block in blocks:
-        assert torch.count_nonzero(residual_branch_last_bn(block).weight) == 0
+        assert torch.count_nonzero(zero_init_target(block)[1]) == 0
         assert torch.all(block.bn1.weight == 1)
 
 

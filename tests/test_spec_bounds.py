@@ -86,7 +86,7 @@ def test_absurd_numbers_in_a_link_are_refused_before_they_are_converted(assignme
 def test_every_number_field_has_an_upper_bound() -> None:
     bounded = {name for name, info in SPEC_FIELDS.items() if info.maximum is not None}
     assert bounded == {"stages", "stage_planes", "groups", "width_per_group", "stem_width", "num_classes",
-                       "in_channels"}
+                       "in_channels", "radix", "scales", "attention_reduction"}
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 3, 10**400])

@@ -11,7 +11,7 @@ import pytest
 from explorer.cli import build_parser, spec_from_args
 from explorer.model.presets import PRESETS
 from explorer.model.fields import FieldInfo, Widget
-from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem, StrideStyle
 from explorer.model.spec import SPEC_FIELDS, ResNetSpec, stage_name
 from explorer.model.token import spec_from_token, spec_to_token
 from tests.conftest import open_app
@@ -33,6 +33,12 @@ EXAMPLES: dict[str, tuple[str, Any]] = {
     "zero_init_residual": ("resnet50", True),
     "num_classes": ("resnet50", 7),
     "in_channels": ("resnet50", 1),
+    "middle_conv": ("resnet50", MiddleConv.RES2),
+    "radix": ("resnest50d", 4),
+    "scales": ("res2net50_26w_4s", 6),
+    "attention": ("resnet50", Attention.ECA),
+    "attention_reduction": ("seresnet50", 8),
+    "preact": ("resnet50", True),
 }
 
 
@@ -132,6 +138,13 @@ def picker_spec(preset: str, changes: dict[str, Any], depth: int | None = None) 
                  (1, 1, 1), id="fewer-stages-resets-planes"),
     pytest.param("cifar_resnet20", {"shortcut": Shortcut.A, "num_classes": 100, "stem_width": 8}, 56, (9, 9, 9),
                  id="cifar-depth-56"),
+    pytest.param("resnet50", {"stem": Stem.CIFAR, "shortcut": Shortcut.B, "preact": True}, 164, (18, 18, 18),
+                 id="preact-cifar-depth-164"),
+    pytest.param("resnet18", {"block": Block.BOTTLENECK, "middle_conv": MiddleConv.RES2, "scales": 6,
+                              "width_per_group": 26, "attention": Attention.SE, "attention_reduction": 8}, 101,
+                 (3, 4, 23, 3), id="res2net-se-depth-101"),
+    pytest.param("resnet50d", {"middle_conv": MiddleConv.SPLIT, "radix": 4}, 26, (2, 2, 2, 2),
+                 id="resnest-radix-4-depth-26"),
 ])
 def test_the_picker_and_the_command_line_make_the_same_spec(
     preset: str, changes: dict[str, Any], depth: int | None, stages: tuple[int, ...],

@@ -29,7 +29,7 @@ from torch import nn
 from explorer.analysis.anatomy import layer_table
 from explorer.analysis.memory_needs import LOWER_SIZE, memory_need, size_text
 from explorer.analysis.shortcuts import ShortcutKind
-from explorer.model.build import build_model, residual_branch_last_bn
+from explorer.model.build import build_model, residual_branch_end
 from explorer.runtime.i18n import N_, _
 from explorer.runtime.memory import RESERVATIONS
 from explorer.data.images import Preprocessing
@@ -216,8 +216,7 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
                              block.downsample is None, SHORTCUT, **where, shape=block_row.out_shape,
                              kind=block_row.shortcut.value))
         if residual_parts:
-            last_bn = name + "." + next(n for n, m in block.named_children() if m is residual_branch_last_bn(block))
-            points.append(CapturePoint(f"{name}:branch", last_bn, 0, False, BRANCH, **where,
+            points.append(CapturePoint(f"{name}:branch", f"{name}.{residual_branch_end(block)}", 0, False, BRANCH, **where,
                                        shape=block_row.out_shape))
         points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
                                    kind=block_row.shortcut.value))

@@ -10,6 +10,7 @@ FLOPs = 2 x MACs. Receptive fields follow Araujo et al. 2019 (https://distill.pu
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +18,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from explorer.model.build import ZeroPadShortcut, build_model
+from explorer.model.blocks import gate_module_names, has_gate
+from explorer.model.build import ZeroPadShortcut, build_model, is_block
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.model.kinds import Shortcut
@@ -207,8 +209,14 @@ def _pair(value: object) -> tuple[int, int] | None:
         return (value, value)
     if isinstance(value, str):  # padding="same" never occurs in ResNets; keep the table honest
         raise TypeError(f"unsupported padding {value!r}")
+    if len(value) == 1:  # a Conv1d's (k,): ECA's conv across channels
+        return (int(value[0]), 1)
     first, second = value  # type: ignore[misc]
     return (int(first), int(second))
+
+
+# The modules after the last stage: a pre-activation net's final BN-ReLU, the pool, the classifier.
+HEAD_MODULES = ("final_bn", "final_relu", "avgpool", "fc")
 
 
 def _locate(name: str, stage_names: Sequence[str]) -> tuple[str, int | None]:
@@ -216,15 +224,14 @@ def _locate(name: str, stage_names: Sequence[str]) -> tuple[str, int | None]:
     head, _dot, rest = name.partition(".")
     if head in stage_names:
         return head, int(rest.split(".")[0])
-    return ("head", None) if head in ("avgpool", "fc") else ("stem", None)
+    return ("head", None) if head in HEAD_MODULES else ("stem", None)
 
 
 def _macs(module: nn.Module, out: torch.Tensor) -> int:
     """Multiply-accumulates of one image through a conv or linear layer."""
     per_image = out.numel() // out.shape[0]
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        return per_image * (module.in_channels // module.groups) * kh * kw
+    if isinstance(module, (nn.Conv2d, nn.Conv1d)):
+        return per_image * (module.in_channels // module.groups) * math.prod(module.kernel_size)
     if isinstance(module, nn.Linear):
         return per_image * module.in_features
     return 0
@@ -237,6 +244,8 @@ def _receptive_field(module: nn.Module, rf: tuple[int, int], in_side: int) -> tu
         return size + (in_side - 1) * jump, jump * in_side
     if isinstance(module, ZeroPadShortcut):
         return size, jump * module.stride
+    if isinstance(module, nn.Conv1d):  # ECA's conv runs across channels, not across the picture
+        return size, jump
     kernel, stride = getattr(module, "kernel_size", None), getattr(module, "stride", None)
     if kernel is None or stride is None:
         return size, jump
@@ -245,22 +254,39 @@ def _receptive_field(module: nn.Module, rf: tuple[int, int], in_side: int) -> tu
     return size + (d * (k - 1)) * jump, jump * s
 
 
+def _storage(x: torch.Tensor) -> int:
+    """Which storage ``x`` views: a split or reshaped map keeps the receptive field of the map it views."""
+    return x.untyped_storage()._cdata
+
+
 class _Recorder:
-    """Forward hooks that turn each leaf call of a private meta model into a `LayerRow`."""
+    """Forward hooks that turn each leaf call of a private meta model into a `LayerRow`.
+
+    Receptive fields follow the feature maps' path. A channel gate (SE, ECA, split
+    attention's weights) pools the whole map into one number per channel: its rows show
+    that window, but the block's output keeps the path's receptive field (the column's
+    convention, said in the table's caption), so the gate never sets ``last_rf``.
+    """
 
     def __init__(self, model: nn.Module, stage_names: Sequence[str]) -> None:
         self.rows: list[LayerRow] = []
         self.stage_names = stage_names
         self.calls: dict[str, int] = {}
-        # id(tensor) -> (rf_size, rf_jump). The tensors are kept alive so ids are not reused.
+        # storage of a map -> (rf_size, rf_jump). The tensors are kept alive so storages are not reused.
         self.rf: dict[int, tuple[int, int]] = {}
         self.alive: list[torch.Tensor] = []
         self.last_rf = (1, 1)
         self.names = {module: name for name, module in model.named_modules()}
+        self.gates = gate_module_names(model)
 
     def seed(self, x: torch.Tensor) -> None:
-        self.rf[id(x)] = (1, 1)
+        self.rf[_storage(x)] = (1, 1)
         self.alive.append(x)
+
+    def path_hook(self, module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        """After a gated module or a block: its output map has the path's receptive field so far."""
+        self.rf[_storage(out)] = self.last_rf
+        self.alive.append(out)
 
     def hook(self, module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         x = args[0]
@@ -268,11 +294,13 @@ class _Recorder:
         call = self.calls.get(name, 0)
         self.calls[name] = call + 1
         in_side = x.shape[2] if x.dim() == 4 else 1
-        rf = _receptive_field(module, self.rf.get(id(x), self.last_rf), in_side)
-        self.rf[id(out)] = self.last_rf = rf
+        rf = _receptive_field(module, self.rf.get(_storage(x), self.last_rf), in_side)
+        self.rf[_storage(out)] = rf
+        if name not in self.gates:
+            self.last_rf = rf
         self.alive.append(out)
         stage, block = _locate(name, self.stage_names)
-        conv = isinstance(module, nn.Conv2d)
+        conv = isinstance(module, (nn.Conv2d, nn.Conv1d))
         self.rows.append(LayerRow(
             index=len(self.rows),
             name=name,
@@ -306,6 +334,8 @@ def _leaf_rows(spec: ResNetSpec, input_size: tuple[int, int]) -> list[LayerRow]:
     for module in model.modules():
         if is_leaf_layer(module):
             module.register_forward_hook(recorder.hook)
+        elif is_block(module) or has_gate(module):
+            module.register_forward_hook(recorder.path_hook)
         if isinstance(module, nn.BatchNorm2d):
             # BN keeps the shape, and on meta tensors it runs a Python decomposition that
             # costs half the table's time; this model is private, so skip its arithmetic.

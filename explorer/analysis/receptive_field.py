@@ -29,7 +29,7 @@ from torch import nn
 
 from explorer.analysis.anatomy import LayerTable
 from explorer.analysis.memory_needs import LOWER_SIZE, reserved, size_text
-from explorer.model.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut, build_model
+from explorer.model.build import ZeroPadShortcut, build_model
 from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec, check_input_size
@@ -134,7 +134,7 @@ def _steps(module: nn.Module, axis: int) -> tuple[_Step, ...]:
     if hasattr(module, "downsample"):  # torchvision's BasicBlock / Bottleneck and ours
         main = tuple(step for name, child in module.named_children() if name != "downsample"
                      for step in _steps(child, axis))  # registration order is execution order
-        if isinstance(module, (PlainBasicBlock, PlainBottleneck)):
+        if not getattr(module, "residual", True):  # a plain block: no shortcut branch
             return main
         shortcut = () if module.downsample is None else _steps(module.downsample, axis)
         return (_Branches((main, shortcut)),)

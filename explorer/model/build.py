@@ -5,13 +5,16 @@ names, parameter shapes and even the random initialisation for a given seed equa
 ``torchvision.models.get_model(name)``'s, so official checkpoints load unchanged. Variants
 torchvision lacks are small additions that keep torchvision's names:
 
-* `CaffeBottleneck` — stride on the first 1x1 conv (He et al. 2016's original placement);
+* the blocks of `explorer.model.blocks`: the stride on the first 1x1 conv (He et al. 2016's
+  original placement), the paper's plain baseline (no ``out += identity``, no shortcut
+  module), channel attention, pre-activation, split attention and Res2Net;
 * `ZeroPadShortcut` — option A: strided identity plus zero channels, no parameters;
-* `PlainBasicBlock`, `PlainBottleneck`, `PlainCaffeBottleneck` — the paper's plain baseline:
-  torchvision's blocks without ``out += identity`` (no shortcut module at all);
 * deep stem — ``conv1`` becomes three 3x3 convs (``conv1.0``, ``conv1.3``, ``conv1.6``),
   as timm names it, followed by torchvision's ``bn1`` and ``relu``;
-* avg-down shortcut — ``downsample = [AvgPool2d, conv1x1, BN]`` (mmcls ResNetV1d);
+* avg-down shortcut — ``downsample = [AvgPool2d, conv1x1, BN]``, the pool an ``Identity``
+  where the block keeps the resolution (timm's layout, so its ``*d`` checkpoints load);
+* pre-activation — no BN-ReLU in the stem, a shortcut without BN (``downsample.pool``,
+  ``downsample.conv``, as timm's ResNetV2) and ``final_bn``/``final_relu`` before the pool;
 * CIFAR stem — a 3x3/1 ``conv1`` and ``maxpool = Identity``; any number of stages.
 """
 
@@ -20,49 +23,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from collections import OrderedDict
+
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
-from explorer.runtime.private_rng import private_rng
-from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle
+from explorer.model.blocks import (BLOCK_TYPES, EfficientChannelAttention, GateFactory, PreActBasicBlock,
+                                   PreActBottleneck, Res2NetBottleneck, SpecBasicBlock, SpecBottleneck,
+                                   SplitAttentionBottleneck, squeeze_excitation)
+from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem, StrideStyle
 from explorer.model.spec import ResNetSpec
-
-
-class CaffeBottleneck(Bottleneck):
-    """torchvision's Bottleneck with the stride moved to ``conv1`` (the paper's "v1").
-
-    Built as a stride-1 Bottleneck whose ``conv1`` then takes the stride: every conv is made
-    once, in torchvision's order, so a seed gives the same weights as the pytorch-style block.
-    """
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1,
-                 norm_layer: type[nn.Module] | None = None) -> None:
-        super().__init__(inplanes, planes, 1, downsample, groups, base_width, dilation, norm_layer)
-        self.conv1.stride = (stride, stride)  # a 1x1 conv: no padding to change with it
-        self.stride = stride
-
-
-class PlainBasicBlock(BasicBlock):
-    """A BasicBlock without its shortcut: relu(F(x)), the paper's plain baseline (section 4.1)."""
-
-    def forward(self, x: Tensor) -> Tensor:  # BasicBlock.forward without ``out += identity``
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out)
-
-
-class PlainBottleneck(Bottleneck):
-    """A Bottleneck without its shortcut: relu(F(x)), the paper's plain baseline."""
-
-    def forward(self, x: Tensor) -> Tensor:  # Bottleneck.forward without ``out += identity``
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out)
-
-
-class PlainCaffeBottleneck(CaffeBottleneck, PlainBottleneck):
-    """`CaffeBottleneck`'s convs with `PlainBottleneck`'s forward."""
+from explorer.runtime.private_rng import private_rng
 
 
 class ZeroPadShortcut(nn.Module):
@@ -108,26 +78,56 @@ def _shortcut(spec: ResNetSpec, inplanes: int, outplanes: int, stride: int) -> n
         return ZeroPadShortcut(stride, inplanes, outplanes) if shape_changes else None
     if spec.shortcut is Shortcut.B and not shape_changes:
         return None
-    layers: list[nn.Module] = []
-    if spec.avg_down and stride != 1:
-        layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
-        stride = 1
-    layers += [conv1x1(inplanes, outplanes, stride), nn.BatchNorm2d(outplanes)]
-    return nn.Sequential(*layers)
+    if spec.preact:  # timm's ResNetV2 names: downsample.pool (if avg-down), downsample.conv; no BN
+        parts = [("pool", _avg_down_pool(stride))] if spec.avg_down else []
+        return nn.Sequential(OrderedDict([*parts, ("conv", conv1x1(inplanes, outplanes, 1 if spec.avg_down else stride))]))
+    if spec.avg_down:
+        return nn.Sequential(_avg_down_pool(stride), conv1x1(inplanes, outplanes), nn.BatchNorm2d(outplanes))
+    return nn.Sequential(conv1x1(inplanes, outplanes, stride), nn.BatchNorm2d(outplanes))
 
 
-def _block_class(spec: ResNetSpec) -> type[BasicBlock | Bottleneck]:
+def _avg_down_pool(stride: int) -> nn.Module:
+    """The avg-down shortcut's pool; an Identity where the block keeps the resolution, as timm keeps its place."""
+    return nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False) if stride != 1 else nn.Identity()
+
+
+def _gate(spec: ResNetSpec) -> GateFactory:
+    """The channel gate each block puts on its residual branch, or None."""
+    if spec.attention is Attention.SE:
+        return squeeze_excitation(spec.attention_reduction)
+    if spec.attention is Attention.ECA:
+        return EfficientChannelAttention
+    return None
+
+
+def _block_class(spec: ResNetSpec) -> type[nn.Module]:
+    """torchvision's block where it is the spec's, else the `explorer.model.blocks` class that is."""
+    basic = spec.block is Block.BASIC
+    if spec.preact:
+        return PreActBasicBlock if basic else PreActBottleneck
+    if spec.middle_conv is MiddleConv.SPLIT:
+        return SplitAttentionBottleneck
+    if spec.middle_conv is MiddleConv.RES2:
+        return Res2NetBottleneck
     plain = spec.shortcut is Shortcut.NONE
-    if spec.block is Block.BASIC:
-        return PlainBasicBlock if plain else BasicBlock
-    if spec.stride_style is StrideStyle.CAFFE:
-        return PlainCaffeBottleneck if plain else CaffeBottleneck
-    return PlainBottleneck if plain else Bottleneck
+    caffe = spec.stride_style is StrideStyle.CAFFE and not basic
+    if not (plain or caffe or spec.attention is not Attention.NONE):
+        return BasicBlock if basic else Bottleneck
+    return SpecBasicBlock if basic else SpecBottleneck
+
+
+def _block_options(spec: ResNetSpec, block_cls: type[nn.Module]) -> dict[str, object]:
+    """The keyword arguments the `explorer.model.blocks` classes take beyond torchvision's."""
+    if block_cls in (BasicBlock, Bottleneck):
+        return {}
+    return dict(stride_on_1x1=spec.stride_style is StrideStyle.CAFFE, residual=spec.shortcut is not Shortcut.NONE,
+                gate=_gate(spec), radix=spec.radix, scales=spec.scales)
 
 
 def _stage(spec: ResNetSpec, stage: int) -> nn.Sequential:
     """One ``layerN``; widths, stride and dilation come from the spec, not running state."""
     block_cls = _block_class(spec)
+    options = _block_options(spec, block_cls)
     planes = spec.stage_planes[stage]
     out_channels = spec.stage_out_channels(stage)
     stride = spec.stage_stride(stage)
@@ -142,7 +142,7 @@ def _stage(spec: ResNetSpec, stage: int) -> nn.Sequential:
         downsample = _shortcut(spec, inplanes, out_channels, block_stride)
         blocks.append(block_cls(
             inplanes, planes, block_stride, downsample, spec.groups, spec.width_per_group,
-            first_dilation if first else dilation, nn.BatchNorm2d,
+            first_dilation if first else dilation, **options,
         ))
     return nn.Sequential(*blocks)
 
@@ -169,40 +169,64 @@ class SpecResNet(ResNet):
         self.groups = spec.groups
         self.base_width = spec.width_per_group
         self.conv1 = _stem_conv(spec)
-        self.bn1 = nn.BatchNorm2d(spec.stem_width)
-        self.relu = nn.ReLU(inplace=True)
+        if not spec.preact:  # a pre-activation net's first block normalizes the stem's output itself
+            self.bn1 = nn.BatchNorm2d(spec.stem_width)
+            self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if spec.stem is Stem.CIFAR else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.stage_names = spec.stage_names
         for i, name in enumerate(self.stage_names):
             self.add_module(name, _stage(spec, i))
+        if spec.preact:  # the sum of every block's branches, normalized once (timm's ResNetV2 ``norm``)
+            self.final_bn = nn.BatchNorm2d(spec.stage_out_channels(last))
+            self.final_relu = nn.ReLU(inplace=True)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(spec.stage_out_channels(last), spec.num_classes)
         if init_weights:
             _init_weights(self, spec.zero_init_residual)
 
     def _forward_impl(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, stem_width, H/4, W/4)
+        x = self.conv1(x)
+        if not self.spec.preact:
+            x = self.relu(self.bn1(x))
+        x = self.maxpool(x)  # (N, stem_width, H/4, W/4)
         for name in self.stage_names:
             x = getattr(self, name)(x)
+        if self.spec.preact:
+            x = self.final_relu(self.final_bn(x))
         x = torch.flatten(self.avgpool(x), 1)  # (N, C_last)
         return self.fc(x)  # (N, num_classes)
 
 
-def last_bn_name(block: Block) -> str:
-    """The name of the BN that ends a block's residual branch: torchvision's ``bn2`` or ``bn3``."""
-    return "bn2" if block is Block.BASIC else "bn3"
+def is_block(module: nn.Module) -> bool:
+    """Whether ``module`` is one residual block (of any kind a spec builds)."""
+    return isinstance(module, BLOCK_TYPES)
 
 
-def residual_branch_last_bn(block: nn.Module) -> nn.BatchNorm2d:
-    """The BN that ends a block's residual branch (the one zero_init_residual zeroes)."""
-    return getattr(block, last_bn_name(Block.BASIC if isinstance(block, BasicBlock) else Block.BOTTLENECK))
+def zero_init_target(block: nn.Module) -> tuple[str, nn.Parameter]:
+    """The weight ``zero_init_residual`` zeroes in ``block``, and its name there, as timm's ``zero_init_last``.
+
+    Post-activation blocks end their residual branch in a BN: its γ (``bn2`` or ``bn3``),
+    before any channel gate. A pre-activation block ends in a conv, so its weight is zeroed.
+    """
+    if isinstance(block, PreActBasicBlock):
+        return "conv2", block.conv2.weight
+    if isinstance(block, PreActBottleneck):
+        return "conv3", block.conv3.weight
+    name = "bn2" if isinstance(block, BasicBlock) else "bn3"
+    return name, getattr(block, name).weight
+
+
+def residual_branch_end(block: nn.Module) -> str:
+    """The name, in ``block``, of the module whose output is the residual branch F(x), just before the add."""
+    return "se" if getattr(block, "se", None) is not None else zero_init_target(block)[0]
 
 
 def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
     """torchvision's ResNet initialisation, step for step (He init, BN = 1/0, optional zero gamma).
 
     Re-typed because torchvision writes these loops inline in ``ResNet.__init__``, which
-    this model does not run (see `SpecResNet`).
+    this model does not run (see `SpecResNet`). ``zero_init_residual`` zeroes what timm's
+    ``zero_init_last`` zeroes in each block kind (`zero_init_target`).
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -213,8 +237,8 @@ def _init_weights(model: nn.Module, zero_init_residual: bool) -> None:
     if zero_init_residual:
         # Goyal et al. 2017 (https://arxiv.org/abs/1706.02677): every block starts as identity.
         for m in model.modules():
-            if isinstance(m, (BasicBlock, Bottleneck)):
-                nn.init.constant_(residual_branch_last_bn(m).weight, 0)
+            if is_block(m):
+                nn.init.zeros_(zero_init_target(m)[1])
 
 
 def build_model(spec: ResNetSpec, device: str | torch.device = "cpu", seed: int | None = None) -> SpecResNet:

@@ -21,6 +21,7 @@ import torch
 from explorer.data.images import picture_format
 from explorer.model.checkpoint_formats import (Container, FormatError, check_declared_sizes, container_of,
                                                read_safetensors)
+from explorer.model.timm_names import from_timm_resnetv2, is_timm_resnetv2
 from explorer.runtime.i18n import _
 
 CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model")
@@ -110,6 +111,11 @@ def _checkpoint(loaded: object, digest: str) -> Checkpoint:
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise CheckpointError(_("The checkpoint contains no tensors: it is not a model's state dict."))
+    notes = []
+    if is_timm_resnetv2(tensors):
+        tensors = from_timm_resnetv2(tensors)
+        notes.append(_("The checkpoint uses timm's ResNetV2 names (stages.N.blocks.M, norm, head.fc); they were "
+                       "read as the explorer's (layerN+1.M, final_bn, fc)."))
     complex_key = next((k for k, v in tensors.items() if v.is_complex()), None)
     if complex_key is not None:
         raise CheckpointError(_("The tensor {key!r} holds complex numbers: a ResNet's weights are real.").format(
@@ -119,7 +125,7 @@ def _checkpoint(loaded: object, digest: str) -> Checkpoint:
         raise CheckpointError(_("The tensor {key!r} holds NaN or infinite values: the model would answer NaN "
                                 "everywhere. The training that saved it diverged; use an earlier checkpoint.").format(
             key=bad))
-    notes = [*_dtype_notes(tensors)]
+    notes += _dtype_notes(tensors)
     tensors, filled = _with_batch_counters(tensors)
     if filled:
         notes.append(_("The checkpoint has no num_batches_tracked counters in its {count} BatchNorm layers (they only "

@@ -120,7 +120,9 @@ class FieldInfo:
     # far beyond any published net: past it a value is a typo, and the picker's input needs a bound.
     maximum: int | None = None
     per_stage: bool = False  # one entry per stage (or per later stage): re-derived when the count changes
-    bottleneck_only: bool = False  # meaningless for basic blocks: the picker hides it there
+    # (field, value): the field means something only while that earlier field has that value
+    # (a bottleneck's groups, SE's reduction); elsewhere the picker hides it and the spec keeps its default.
+    shown_if: tuple[str, str] | None = None
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -134,14 +136,15 @@ _INFO = "explorer"  # the key of a field's `FieldInfo` in its ``dataclasses`` me
 
 
 def choice(enum_cls: type[enum.Enum], label: str, help: str, widget: Widget = Widget.SELECT,
-           choice_labels: tuple[str, ...] = (), flag: str = "") -> dict[str, FieldInfo]:
+           choice_labels: tuple[str, ...] = (), flag: str = "",
+           shown_if: tuple[str, str] | None = None) -> dict[str, FieldInfo]:
     info = FieldInfo(label, help, widget, partial(enum_value, enum_cls), _format_enum, flag=flag,
-                     enum=enum_cls, choice_labels=choice_labels)
+                     enum=enum_cls, choice_labels=choice_labels, shown_if=shown_if)
     return {_INFO: info}
 
 
-def number(label: str, help: str, maximum: int, bottleneck_only: bool = False) -> dict[str, FieldInfo]:
-    info = FieldInfo(label, help, Widget.NUMBER, _parse_int, str, maximum=maximum, bottleneck_only=bottleneck_only)
+def number(label: str, help: str, maximum: int, shown_if: tuple[str, str] | None = None) -> dict[str, FieldInfo]:
+    info = FieldInfo(label, help, Widget.NUMBER, _parse_int, str, maximum=maximum, shown_if=shown_if)
     return {_INFO: info}
 
 

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from explorer.model.build import build_model, last_bn_name
+from explorer.model.blocks import make_divisible
+from explorer.model.build import build_model
 from explorer.model.checkpoint import Checkpoint, CheckpointError, brief
-from explorer.model.kinds import Block, Shortcut, Stem
+from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem
 from explorer.model.spec import ResNetSpec, stage_name
 from explorer.runtime.i18n import _
 
@@ -34,13 +35,15 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         names = [stage_name(stage) for stage in range(len(stages))]
         first = f"{names[0]}.0"  # the first block
         block = Block.BOTTLENECK if f"{first}.conv3.weight" in state else Block.BASIC
-        stage_out = [state[f"{name}.0.{last_bn_name(block)}.weight"].shape[0] for name in names]
+        preact = "final_bn.weight" in state
+        # The tensor whose rows are a block's output channels: the last BN, or the last conv before a pre-activation add.
+        last = ("conv2" if block is Block.BASIC else "conv3") if preact else ("bn2" if block is Block.BASIC else "bn3")
+        stage_out = [state[f"{name}.0.{last}.weight"].shape[0] for name in names]
         planes = tuple(c // block.expansion for c in stage_out)
+        variant = _variant(state, first)
         grouping = {}  # basic blocks have no grouped or widened conv to see
         if block is Block.BOTTLENECK:
-            width, per_group = state[f"{first}.conv2.weight"].shape[:2]  # (width, width/groups, 3, 3)
-            groups = width // per_group
-            grouping = {"groups": groups, "width_per_group": width // groups * 64 // planes[0]}
+            grouping = _grouping(state, first, planes[0], variant.get("middle_conv"), variant.get("scales", 1))
         if "conv1.0.weight" in state:
             stem, stem_width = Stem.DEEP, state["conv1.6.weight"].shape[0]
         elif state["conv1.weight"].shape[-1] == 3:
@@ -53,13 +56,55 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         avg_down = any(f"{p}.downsample.1.weight" in state and state[f"{p}.downsample.1.weight"].dim() == 4 for p in projected)
         shortcut = Shortcut.C if len(projected) == sum(stages) else Shortcut.B if projected else Shortcut.A
         spec = ResNetSpec(
-            stages=tuple(stages), block=block, stage_planes=planes, **grouping,
-            stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut,
+            stages=tuple(stages), block=block, stage_planes=planes, **grouping, **variant,
+            stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut, preact=preact,
             num_classes=state["fc.weight"].shape[0], in_channels=in_channels,
         )
     except (KeyError, IndexError, ValueError, TypeError, RuntimeError, ZeroDivisionError):
         return None
     return spec
+
+
+def _variant(state: Mapping[str, torch.Tensor], first: str) -> dict[str, object]:
+    """The beyond-v1 fields the first block's tensors show: its 3x3 kind and its channel gate."""
+    variant: dict[str, object] = {}
+    if f"{first}.conv2.fc1.weight" in state:  # ResNeSt: radix = the 3x3's outputs / the gate's input
+        variant.update(middle_conv=MiddleConv.SPLIT,
+                       radix=state[f"{first}.conv2.conv.weight"].shape[0] // state[f"{first}.conv2.fc1.weight"].shape[1]
+                       // _groups(state[f"{first}.conv2.fc1.weight"], state[f"{first}.conv1.weight"].shape[0]))
+    elif f"{first}.convs.0.weight" in state:  # Res2Net: scales = conv1's outputs / one scale's width
+        variant.update(middle_conv=MiddleConv.RES2,
+                       scales=state[f"{first}.conv1.weight"].shape[0] // state[f"{first}.convs.0.weight"].shape[0])
+    if f"{first}.se.fc1.weight" in state:
+        squeezed, channels = state[f"{first}.se.fc1.weight"].shape[:2]
+        # timm rounds the squeeze up to 8 channels, so 16 (SENet's) is tried before the plain ratio.
+        senet = make_divisible(channels / 16, 8, round_limit=0.0) == squeezed
+        reduction = 16 if senet else max(1, round(channels / squeezed))
+        variant.update(attention=Attention.SE, attention_reduction=reduction)
+    elif f"{first}.se.conv.weight" in state:
+        variant.update(attention=Attention.ECA)
+    return variant
+
+
+def _groups(weight: torch.Tensor, in_channels: int) -> int:
+    """The groups of a conv, from its weight (out, in/groups, k, k) and its input channels."""
+    return max(1, in_channels // weight.shape[1])
+
+
+def _grouping(state: Mapping[str, torch.Tensor], first: str, planes: int, middle: object, scales: int) -> dict[str, int]:
+    """``groups`` and ``width_per_group`` of a bottleneck, read from its 3x3 conv(s)."""
+    if middle is MiddleConv.SPLIT:
+        weight = state[f"{first}.conv2.conv.weight"]
+        width = state[f"{first}.conv1.weight"].shape[0]
+        groups = _groups(weight, width) // (weight.shape[0] // width)
+    elif middle is MiddleConv.RES2:
+        weight = state[f"{first}.convs.0.weight"]
+        width, groups = weight.shape[0], weight.shape[0] // weight.shape[1]
+        return {"groups": groups, "width_per_group": width // groups * 64 // planes}
+    else:
+        width, per_group = state[f"{first}.conv2.weight"].shape[:2]  # (width, width/groups, 3, 3)
+        groups = width // per_group
+    return {"groups": groups, "width_per_group": width // groups * 64 // planes}
 
 
 def describe_spec(spec: ResNetSpec) -> str:

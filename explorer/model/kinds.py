@@ -1,4 +1,4 @@
-"""The words a `ResNetSpec` is made of: block, stem, stride placement and shortcut kinds.
+"""The words a `ResNetSpec` is made of: block, stem, stride placement, shortcut and attention kinds.
 
 Each is a str-enum, so the UI, the command line and links hand in plain text that
 `enum_value` turns into a member at the edge, with a message naming the choices.
@@ -42,6 +42,22 @@ class StrideStyle(str, enum.Enum):
 
     PYTORCH = "pytorch"  # on the 3x3 conv (torchvision, "ResNet v1.5")
     CAFFE = "caffe"  # on the first 1x1 conv (the paper's original, "v1")
+
+
+class Attention(str, enum.Enum):
+    """A channel gate on each block's residual branch, applied before the add."""
+
+    NONE = "none"
+    SE = "se"  # squeeze-and-excitation: pool, 1x1 squeeze, ReLU, 1x1 excite, sigmoid (Hu et al. 2018)
+    ECA = "eca"  # efficient channel attention: pool, 1-D conv across channels, sigmoid (Wang et al. 2020)
+
+
+class MiddleConv(str, enum.Enum):
+    """What sits between a bottleneck's two 1x1 convs."""
+
+    CONV = "conv"  # one 3x3 conv, grouped for ResNeXt (torchvision's Bottleneck)
+    SPLIT = "split"  # split attention over radix groups of 3x3 convs (ResNeSt, Zhang et al. 2022)
+    RES2 = "res2"  # a hierarchy of 3x3 convs over channel scales (Res2Net, Gao et al. 2021)
 
 
 class Shortcut(str, enum.Enum):

@@ -11,7 +11,7 @@ from typing import Any
 
 from explorer.model.depth import default_planes
 from explorer.model.families import CIFAR
-from explorer.model.kinds import Block, Stem, StrideStyle
+from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem, StrideStyle
 
 # What every CIFAR net of section 4.2 shares: 16/32/64 planes after a 16-wide 3x3 stem,
 # option-A shortcuts, 10 classes.
@@ -43,4 +43,35 @@ PRESET_ROWS: dict[str, dict[str, Any]] = {
     "cifar_resnet56": dict(stages=(9, 9, 9), **_CIFAR_ROW),  # 0.85M
     "cifar_resnet110": dict(stages=(18, 18, 18), **_CIFAR_ROW),  # 1.7M
     "cifar_resnet1202": dict(stages=(200, 200, 200), **_CIFAR_ROW),  # 19.4M
+    # Beyond v1, named and counted as timm names and counts them (`timm.create_model(name)`).
+    "resnetv2_18": dict(stages=(2, 2, 2, 2), block=Block.BASIC, preact=True),  # 11,687,720
+    "resnetv2_34": dict(stages=(3, 4, 6, 3), block=Block.BASIC, preact=True),  # 21,795,880
+    "resnetv2_50": dict(preact=True),  # 25,549,352
+    "resnetv2_101": dict(stages=(3, 4, 23, 3), preact=True),  # 44,541,480
+    "seresnet18": dict(stages=(2, 2, 2, 2), block=Block.BASIC, attention=Attention.SE),  # 11,779,624
+    "seresnet34": dict(stages=(3, 4, 6, 3), block=Block.BASIC, attention=Attention.SE),  # 21,960,416
+    "seresnet50": dict(attention=Attention.SE),  # 28,088,024
+    "seresnet101": dict(stages=(3, 4, 23, 3), attention=Attention.SE),  # 49,326,872
+    "seresnet152": dict(stages=(3, 8, 36, 3), attention=Attention.SE),  # 66,821,848
+    "seresnext50_32x4d": dict(groups=32, width_per_group=4, attention=Attention.SE),  # 27,559,896
+    "seresnext101_32x8d": dict(stages=(3, 4, 23, 3), groups=32, width_per_group=8, attention=Attention.SE),
+    "ecaresnet50d": dict(stem=Stem.DEEP, avg_down=True, attention=Attention.ECA),  # 25,576,350
+    "ecaresnet101d": dict(stages=(3, 4, 23, 3), stem=Stem.DEEP, avg_down=True, attention=Attention.ECA),
+    "resnest14d": dict(stages=(1, 1, 1, 1), stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),
+    "resnest26d": dict(stages=(2, 2, 2, 2), stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),
+    "resnest50d": dict(stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),  # 27,483,240
+    "resnest101e": dict(stages=(3, 4, 23, 3), stem=Stem.DEEP, stem_width=128, avg_down=True,
+                        middle_conv=MiddleConv.SPLIT),
+    "res2net50_26w_4s": dict(middle_conv=MiddleConv.RES2, width_per_group=26),  # 25,699,120
+    "res2net50_26w_6s": dict(middle_conv=MiddleConv.RES2, width_per_group=26, scales=6),
+    "res2net50_26w_8s": dict(middle_conv=MiddleConv.RES2, width_per_group=26, scales=8),
+    "res2net50_14w_8s": dict(middle_conv=MiddleConv.RES2, width_per_group=14, scales=8),
+    "res2net101_26w_4s": dict(stages=(3, 4, 23, 3), middle_conv=MiddleConv.RES2, width_per_group=26),
+    "res2next50": dict(middle_conv=MiddleConv.RES2, groups=8, width_per_group=4),
+    # He et al. 2016b ("Identity Mappings"), section 4.2: pre-activation bottlenecks on CIFAR,
+    # projection shortcuts where the shape changes (1.7M and 10.2M in the paper).
+    "cifar_preact_resnet164": dict(stages=(18, 18, 18), **{**_CIFAR_ROW, "block": Block.BOTTLENECK,
+                                                           "shortcut": Shortcut.B}, preact=True),
+    "cifar_preact_resnet1001": dict(stages=(111, 111, 111), **{**_CIFAR_ROW, "block": Block.BOTTLENECK,
+                                                               "shortcut": Shortcut.B}, preact=True),
 }

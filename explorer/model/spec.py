@@ -28,9 +28,17 @@ from explorer.model.bounds import (MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_rang
 from explorer.model.depth import default_block, default_planes, default_stages, stages_for_depth
 from explorer.model.families import IMAGENET, Family, family_of
 from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
-from explorer.model.kinds import Block, Shortcut, Stem, StrideStyle, enum_value
+from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem, StrideStyle, enum_value
 from explorer.model.preset_rows import PRESET_ROWS
 from explorer.runtime.i18n import N_, _
+
+
+# `FieldInfo.shown_if` of the fields that mean something for bottleneck blocks only.
+_BOTTLENECK = ("block", Block.BOTTLENECK.value)
+# A field that means nothing unless another has a value, and its default there: kept at the
+# default, so that two specs of one network are equal (and one preset, one link).
+_UNUSED_UNLESS = {"radix": ("middle_conv", MiddleConv.SPLIT), "scales": ("middle_conv", MiddleConv.RES2),
+                  "attention_reduction": ("attention", Attention.SE)}
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,34 @@ class ResNetSpec:
         "from 64."), MAX_PLANES, flag="planes", per_stage=True))
     # Grouped 3x3 conv in bottlenecks (ResNeXt cardinality); 1 for plain ResNets.
     groups: int = field(default=1, metadata=number(
-        N_("Groups"), N_("ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d)."), 256, bottleneck_only=True))
+        N_("Groups"), N_("ResNeXt cardinality of the 3x3 conv (32 for resnext50_32x4d)."), 256, shown_if=_BOTTLENECK))
     # torchvision's ``width_per_group``: bottleneck width = int(planes * w / 64) * groups.
     # 4 with groups=32 is ResNeXt "32x4d"; 128 with groups=1 is Wide ResNet "_2".
     width_per_group: int = field(default=64, metadata=number(
-        N_("Width/group"), N_("64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2."), 1024,
-        bottleneck_only=True))
+        N_("Width/group"), N_("64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2; 26 = Res2Net 26w."), 1024,
+        shown_if=_BOTTLENECK))
+    # What sits between a bottleneck's 1x1 convs: torchvision's 3x3, ResNeSt's split
+    # attention (with timm's "avd": the stride moves to a 3x3 average pool after it) or
+    # Res2Net's hierarchy of 3x3 convs over ``scales`` channel groups.
+    middle_conv: MiddleConv = field(default=MiddleConv.CONV, metadata=choice(
+        MiddleConv, N_("Bottleneck 3x3"), N_("conv: one 3x3 (ResNet, ResNeXt). split: split attention over radix "
+        "groups (ResNeSt). res2: a hierarchy of 3x3 convs over channel scales (Res2Net)."), shown_if=_BOTTLENECK))
+    # ResNeSt's radix: how many 3x3 groups the split attention weighs against each other.
+    radix: int = field(default=2, metadata=number(
+        N_("Radix"), N_("Groups of 3x3 convs that split attention weighs per channel (2 in resnest50d)."), 16,
+        shown_if=("middle_conv", MiddleConv.SPLIT.value)))
+    # Res2Net's scale: the block's width is split into this many groups of ``width_per_group``.
+    scales: int = field(default=4, metadata=number(
+        N_("Scales"), N_("Channel groups of Res2Net's 3x3 hierarchy (4 in res2net50_26w_4s)."), 16,
+        shown_if=("middle_conv", MiddleConv.RES2.value)))
+    # A channel gate on every block's residual branch, before the add (SENet, ECA-Net).
+    attention: Attention = field(default=Attention.NONE, metadata=choice(
+        Attention, N_("Channel attention"), N_("A gate that rescales each channel of the residual branch before the "
+        "add. se: squeeze-and-excitation (SENet). eca: a 1-D conv across the pooled channels (ECA-Net).")))
+    # SE's squeeze: C channels -> C / reduction (rounded to a multiple of 8, as timm does).
+    attention_reduction: int = field(default=16, metadata=number(
+        N_("SE reduction"), N_("The SE gate squeezes C channels to C/r (a multiple of 8, as timm rounds); 16 in "
+        "SENet."), 1024, shown_if=("attention", Attention.SE.value)))
     # Stem layout; CIFAR nets use a 3x3 stride-1 conv and no max pool.
     stem: Stem = field(default=Stem.IMAGENET, metadata=choice(
         Stem, N_("Stem"), N_("imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool.")))
@@ -77,6 +107,11 @@ class ResNetSpec:
     shortcut: Shortcut = field(default=Shortcut.B, metadata=choice(
         Shortcut, N_("Shortcut option"), N_("A: zero-pad identity. B: projection where the shape changes. C: projection "
         "everywhere. none: a plain network without shortcuts (the paper's baseline)."), Widget.RADIO))
+    # Pre-activation ("ResNet v2", He et al. 2016b): BN-ReLU before each conv, nothing after
+    # the add, so the identity path is clean from input to the final BN-ReLU before the pool.
+    preact: bool = field(default=False, metadata=switch(
+        N_("Pre-activation (ResNet v2)"), N_("BN and ReLU before each conv instead of after: the shortcut path "
+        "carries the signal untouched, and one BN-ReLU follows the last stage.")))
     # For stages 2..N: replace the stride-2 by dilation (torchvision's
     # ``replace_stride_with_dilation``; segmentation backbones use output stride 8 or 16).
     # Empty means no dilation.
@@ -108,6 +143,9 @@ class ResNetSpec:
         planes = tuple(whole("stage_planes", p) for p in self.stage_planes)
         set_field(self, "stage_planes", planes or default_planes(len(self.stages), IMAGENET.base_planes))
         set_field(self, "dilate", tuple(bool(d) for d in self.dilate) or (False,) * max(len(self.stages) - 1, 0))
+        for name, (other, value) in _UNUSED_UNLESS.items():
+            if getattr(self, other) is not value:
+                set_field(self, name, _DEFAULTS[name])
         self._validate()
 
     def _validate(self) -> None:
@@ -148,6 +186,7 @@ class ResNetSpec:
                     "torchvision's BasicBlock does not support dilation. Use bottleneck blocks "
                     "(as DeepLab's ResNet-50/101 backbones do) or turn dilation off."
                 ))
+        self._validate_variants()
         if self.shortcut is Shortcut.A:
             for stage in range(len(self.stages)):
                 if self.stage_out_channels(stage) < self.stage_in_channels(stage):
@@ -161,6 +200,26 @@ class ResNetSpec:
                     "width_per_group={width} makes the bottleneck of a "
                     "{planes}-plane stage narrower than one channel per group."
                 ).format(width=self.width_per_group, planes=planes))
+
+    def _validate_variants(self) -> None:
+        """The combinations of the beyond-v1 fields that make a network (as timm builds them)."""
+        if self.middle_conv is not MiddleConv.CONV and self.block is not Block.BOTTLENECK:
+            raise ValueError(_("Split attention and Res2Net's 3x3 hierarchy replace a bottleneck's 3x3 conv: use "
+                               "bottleneck blocks."))
+        if self.preact and self.middle_conv is not MiddleConv.CONV:
+            raise ValueError(_("Pre-activation is built for plain 3x3 bottlenecks only (as timm's ResNetV2): use "
+                               "middle_conv=conv with pre-activation."))
+        if self.preact and self.shortcut is Shortcut.NONE:
+            raise ValueError(_("A pre-activation block is defined by its clean shortcut path; a plain network has "
+                               "none. Choose a shortcut option or turn pre-activation off."))
+        if self.preact and self.stride_style is StrideStyle.CAFFE and self.block is Block.BOTTLENECK:
+            raise ValueError(_("Pre-activation bottlenecks stride on the 3x3 conv (as timm's ResNetV2): use "
+                               "stride_style=pytorch with pre-activation."))
+        if self.middle_conv is MiddleConv.SPLIT and self.attention is not Attention.NONE:
+            raise ValueError(_("Split attention already gates the channels of ResNeSt's 3x3; a second channel "
+                               "attention is not built. Set attention=none."))
+        if self.middle_conv is not MiddleConv.CONV and self.stride_style is StrideStyle.CAFFE:
+            raise ValueError(_("ResNeSt and Res2Net blocks stride in their 3x3 part: use stride_style=pytorch."))
 
     # ---- derived architecture facts -------------------------------------------------
 
@@ -247,13 +306,26 @@ class ResNetSpec:
             parts.append(self.block.value)
         if self.groups != 1 or self.width_per_group != 64:
             width = self.width_per_group * self.groups
-            parts.append(f"{self.groups}x{self.width_per_group}d" if self.groups > 1 else f"wide{width // 64}")
+            if self.groups > 1:
+                parts.append(f"{self.groups}x{self.width_per_group}d")
+            else:
+                parts.append(f"{self.width_per_group}w" if width % 64 else f"wide{width // 64}")
         if self.stem is Stem.DEEP:
             parts.append("deep-stem")
         if self.avg_down:
             parts.append("avg-down")
         if self.stride_style is StrideStyle.CAFFE and self.block is Block.BOTTLENECK:
             parts.append("caffe")
+        if self.preact:
+            parts.append("preact")
+        if self.middle_conv is MiddleConv.SPLIT:
+            parts.append(f"split-attention-r{self.radix}")
+        elif self.middle_conv is MiddleConv.RES2:
+            parts.append(f"res2-{self.scales}s")
+        if self.attention is Attention.SE:
+            parts.append("se" if self.attention_reduction == 16 else f"se-r{self.attention_reduction}")
+        elif self.attention is Attention.ECA:
+            parts.append("eca")
         if self.shortcut is Shortcut.NONE:
             parts.append("plain")
         elif self.shortcut is not family.shortcut:
@@ -311,6 +383,7 @@ class ResNetSpec:
 
 # Each field's `FieldInfo`, in declaration order: what the token, the CLI and the picker walk.
 SPEC_FIELDS: dict[str, FieldInfo] = field_infos(ResNetSpec)
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(ResNetSpec)}
 # The preset each spec equals (`ResNetSpec.preset`); the same rows make `explorer.model.presets.PRESETS`.
 _PRESET_BY_SPEC: dict[ResNetSpec, str] = {ResNetSpec(**row): name for name, row in PRESET_ROWS.items()}
 

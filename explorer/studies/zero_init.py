@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from explorer.model.build import build_model, residual_branch_last_bn
+from explorer.model.build import build_model, is_block, residual_branch_end
 from explorer.data.shapes import task_batch
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.i18n import _
@@ -38,7 +37,7 @@ class BlockStat:
 
 
 def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, (BasicBlock, Bottleneck))]
+    return [(n, m) for n, m in model.named_modules() if is_block(m)]
 
 
 def block_statistics(spec: ResNetSpec, seed: int, inputs: torch.Tensor) -> tuple[BlockStat, ...]:
@@ -49,7 +48,7 @@ def block_statistics(spec: ResNetSpec, seed: int, inputs: torch.Tensor) -> tuple
     for name, block in _blocks(model):
         record = seen.setdefault(name, {})
         handles.append(block.register_forward_pre_hook(lambda m, a, r=record: r.__setitem__("x", a[0].clone())))
-        handles.append(residual_branch_last_bn(block).register_forward_hook(
+        handles.append(block.get_submodule(residual_branch_end(block)).register_forward_hook(
             lambda m, a, out, r=record: r.__setitem__("branch", out.clone())))  # before the in-place add
         if block.downsample is not None:
             handles.append(block.downsample.register_forward_hook(

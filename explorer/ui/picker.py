@@ -19,7 +19,6 @@ from explorer.runtime import i18n
 from explorer.runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, N_, _
 from explorer.model.presets import PRESETS, get_preset
 from explorer.model.fields import FieldInfo, Widget
-from explorer.model.kinds import Block
 from explorer.model.spec import SPEC_FIELDS, ResNetSpec, spec_for_depth, stage_name
 from explorer.model.token import spec_from_token, spec_to_token
 from explorer.ui.choices import valid_choice, valid_choices
@@ -102,13 +101,24 @@ def _field_widget(box, key: str, info: FieldInfo, num_stages: int) -> object:
     return tuple(name in chosen for name in names)
 
 
+def _shown(info: FieldInfo, values: dict[str, object]) -> bool:
+    """Whether a field means something for the values chosen above it."""
+    if info.shown_if is None:
+        return True
+    field, value = info.shown_if
+    if field not in values:  # the field it depends on is hidden itself (Res2Net's scales for basic blocks)
+        return False
+    return getattr(values[field], "value", values[field]) == value
+
+
 def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
     """One widget per spec field (from its `FieldInfo`), seeded from ``base``; ValueError on a bad combination.
 
     Fields that do not depend on the stage count come first; then the size, as a depth
     (`spec_for_depth`, as ``--depth`` does) or as blocks per stage; then the per-stage fields,
-    whose widgets need the stage count. Bottleneck-only fields are hidden for basic blocks
-    and keep `ResNetSpec`'s defaults there.
+    whose widgets need the stage count. A field that means nothing for the values above it
+    (`FieldInfo.shown_if`: groups for basic blocks, SE's reduction without SE) is hidden and
+    keeps `ResNetSpec`'s default.
     """
     keys = {name: f"{prefix}_{info.flag}" for name, info in SPEC_FIELDS.items()}
     for name, info in SPEC_FIELDS.items():
@@ -118,7 +128,7 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
 
     values: dict[str, object] = {}
     for name, info in SPEC_FIELDS.items():
-        if name == "stages" or info.per_stage or (info.bottleneck_only and values["block"] is not Block.BOTTLENECK):
+        if name == "stages" or info.per_stage or not _shown(info, values):
             continue
         values[name] = _field_widget(box, keys[name], info, len(base.stages))
     # Labels translated now, not in format_func: AppTest formats options outside the session.
