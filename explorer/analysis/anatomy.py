@@ -10,7 +10,6 @@ FLOPs = 2 x MACs. Receptive fields follow Araujo et al. 2019 (https://distill.pu
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +18,8 @@ import torch
 from torch import nn
 
 from explorer.model.blocks import gate_module_names, has_gate
-from explorer.model.build import ZeroPadShortcut, build_model, is_block
+from explorer.analysis.layer_math import macs_of, pair, receptive_field_after
+from explorer.model.build import build_model, is_block
 from explorer.runtime.i18n import N_, _
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.model.kinds import Shortcut
@@ -202,19 +202,6 @@ class LayerTable:
 # ---- computing the table --------------------------------------------------------------
 
 
-def _pair(value: object) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, str):  # padding="same" never occurs in ResNets; keep the table honest
-        raise TypeError(f"unsupported padding {value!r}")
-    if len(value) == 1:  # a Conv1d's (k,): ECA's conv across channels
-        return (int(value[0]), 1)
-    first, second = value  # type: ignore[misc]
-    return (int(first), int(second))
-
-
 # The modules after the last stage: a pre-activation net's final BN-ReLU, the pool, the classifier.
 HEAD_MODULES = ("final_bn", "final_relu", "avgpool", "fc")
 
@@ -225,33 +212,6 @@ def _locate(name: str, stage_names: Sequence[str]) -> tuple[str, int | None]:
     if head in stage_names:
         return head, int(rest.split(".")[0])
     return ("head", None) if head in HEAD_MODULES else ("stem", None)
-
-
-def _macs(module: nn.Module, out: torch.Tensor) -> int:
-    """Multiply-accumulates of one image through a conv or linear layer."""
-    per_image = out.numel() // out.shape[0]
-    if isinstance(module, (nn.Conv2d, nn.Conv1d)):
-        return per_image * (module.in_channels // module.groups) * math.prod(module.kernel_size)
-    if isinstance(module, nn.Linear):
-        return per_image * module.in_features
-    return 0
-
-
-def _receptive_field(module: nn.Module, rf: tuple[int, int], in_side: int) -> tuple[int, int]:
-    """(size, jump) after ``module`` given (size, jump) before it, along the height axis."""
-    size, jump = rf
-    if isinstance(module, nn.AdaptiveAvgPool2d):  # a window over the whole map
-        return size + (in_side - 1) * jump, jump * in_side
-    if isinstance(module, ZeroPadShortcut):
-        return size, jump * module.stride
-    if isinstance(module, nn.Conv1d):  # ECA's conv runs across channels, not across the picture
-        return size, jump
-    kernel, stride = getattr(module, "kernel_size", None), getattr(module, "stride", None)
-    if kernel is None or stride is None:
-        return size, jump
-    k, s = _pair(kernel)[0], _pair(stride)[0]
-    d = _pair(getattr(module, "dilation", 1))[0]
-    return size + (d * (k - 1)) * jump, jump * s
 
 
 def _storage(x: torch.Tensor) -> int:
@@ -294,7 +254,7 @@ class _Recorder:
         call = self.calls.get(name, 0)
         self.calls[name] = call + 1
         in_side = x.shape[2] if x.dim() == 4 else 1
-        rf = _receptive_field(module, self.rf.get(_storage(x), self.last_rf), in_side)
+        rf = receptive_field_after(module, self.rf.get(_storage(x), self.last_rf), in_side)
         self.rf[_storage(out)] = rf
         if name not in self.gates:
             self.last_rf = rf
@@ -310,14 +270,14 @@ class _Recorder:
             block=block,
             in_shape=tuple(x.shape[1:]),
             out_shape=tuple(out.shape[1:]),
-            kernel=_pair(getattr(module, "kernel_size", None)),
-            stride=_pair(getattr(module, "stride", None)),
-            padding=_pair(getattr(module, "padding", None)),
-            dilation=_pair(getattr(module, "dilation", None)) if conv else None,
+            kernel=pair(getattr(module, "kernel_size", None)),
+            stride=pair(getattr(module, "stride", None)),
+            padding=pair(getattr(module, "padding", None)),
+            dilation=pair(getattr(module, "dilation", None)) if conv else None,
             groups=module.groups if conv else None,
             downsample=".downsample" in name,
             params=0 if call else sum(p.numel() for p in module.parameters(recurse=False)),
-            macs=_macs(module, out),
+            macs=macs_of(module, out),
             rf_size=rf[0],
             rf_jump=rf[1],
             activation_bytes=(out.numel() // out.shape[0]) * FP32_BYTES,

@@ -25,9 +25,10 @@ from typing import Any
 
 from explorer.model.bounds import (MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_range, checked_stages, refuse_huge,
                                    whole)
-from explorer.model.depth import default_block, default_planes, default_stages, stages_for_depth
+from explorer.model.depth import default_planes, stages_for_depth
 from explorer.model.families import IMAGENET, Family, family_of
 from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
+from explorer.model.naming import generated_name
 from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem, StrideStyle, enum_value
 from explorer.model.preset_rows import PRESET_ROWS
 from explorer.runtime.i18n import N_, _
@@ -298,53 +299,7 @@ class ResNetSpec:
         """A readable, unique-enough name: the preset's, else one built from the fields."""
         if self.preset is not None:
             return self.preset
-        family = self.family
-        parts = [f"{family.prefix}{self.depth}"]
-        if default_stages(self.depth, self.block, len(self.stages), self.is_cifar) != self.stages:
-            parts.append("[" + ",".join(map(str, self.stages)) + "]")
-        if self.block is not default_block(self.depth, self.is_cifar):
-            parts.append(self.block.value)
-        if self.groups != 1 or self.width_per_group != 64:
-            width = self.width_per_group * self.groups
-            if self.groups > 1:
-                parts.append(f"{self.groups}x{self.width_per_group}d")
-            else:
-                parts.append(f"{self.width_per_group}w" if width % 64 else f"wide{width // 64}")
-        if self.stem is Stem.DEEP:
-            parts.append("deep-stem")
-        if self.avg_down:
-            parts.append("avg-down")
-        if self.stride_style is StrideStyle.CAFFE and self.block is Block.BOTTLENECK:
-            parts.append("caffe")
-        if self.preact:
-            parts.append("preact")
-        if self.middle_conv is MiddleConv.SPLIT:
-            parts.append(f"split-attention-r{self.radix}")
-        elif self.middle_conv is MiddleConv.RES2:
-            parts.append(f"res2-{self.scales}s")
-        if self.attention is Attention.SE:
-            parts.append("se" if self.attention_reduction == 16 else f"se-r{self.attention_reduction}")
-        elif self.attention is Attention.ECA:
-            parts.append("eca")
-        if self.shortcut is Shortcut.NONE:
-            parts.append("plain")
-        elif self.shortcut is not family.shortcut:
-            parts.append(f"shortcut-{self.shortcut.value}")
-        if any(self.dilate):
-            parts.append(f"os{self.output_stride}")
-        if self.zero_init_residual:
-            parts.append("zero-init")
-        if self.num_classes != family.num_classes:
-            parts.append(f"{self.num_classes}cls")
-        if self.in_channels != 3:
-            parts.append(f"in{self.in_channels}")
-        # A CIFAR net's planes double from its own stem width (16, 32, 64 from 16).
-        base_planes = self.stem_width if self.is_cifar else family.base_planes
-        if self.stage_planes != default_planes(len(self.stages), base_planes):
-            parts.append("planes" + "-".join(map(str, self.stage_planes)))
-        if self.stem_width != family.stem_width:
-            parts.append(f"stem{self.stem_width}")
-        return " ".join(parts)
+        return generated_name(self)
 
     # ---- conversions ----------------------------------------------------------------
 
