@@ -19,13 +19,10 @@ from explorer.analysis.anatomy import layer_table
 from explorer.model.checkpoint import read_checkpoint
 from explorer.model.fitting import guess_spec, load_checkpoint_model
 from explorer.model.build import build_model
-from explorer.model.presets import PRESETS, TORCHVISION_PRESETS
+from explorer.model.presets import PRESETS, TIMM_PRESETS, TORCHVISION_PRESETS
 from explorer.model.spec import spec_for_depth
 
 
-# Presets timm builds under the same name (the CIFAR ones and the paper's caffe-style v1 it does not).
-TIMM_PRESETS = [name for name in PRESETS if name not in TORCHVISION_PRESETS and not name.startswith("cifar_")
-                and name != "resnet50_caffe"]
 # The named presets: each must also load timm's state dict.
 NAMED = ["resnetv2_50", "resnetv2_101", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnest50d",
          "res2net50_26w_4s"]
@@ -40,9 +37,10 @@ def count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def test_the_beyond_v1_presets_include_every_named_one() -> None:
+def test_timm_presets_are_every_preset_timm_builds_beyond_torchvisions() -> None:
     assert set(NAMED) <= set(TIMM_PRESETS)
-    assert len(TIMM_PRESETS) >= 25
+    beyond = {name for name in PRESETS if name not in TORCHVISION_PRESETS}
+    assert set(TIMM_PRESETS) == beyond & set(timm.list_models())
 
 
 @pytest.mark.parametrize("name", TIMM_PRESETS)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer.data.images import DecodedImage, ImageError, decode_image, image_digest, sample_images
 from explorer.model.spec import ResNetSpec
+from explorer.model.presets import TIMM_PRESETS
 from explorer.model.checkpoint import Checkpoint, read_checkpoint
 from explorer.model.fitting import fit_head
 from explorer.model.pretrained import available_weights, default_weights
@@ -112,6 +113,11 @@ def weights_picker(prefix: str, spec: ResNetSpec, box=None) -> tuple[ResNetSpec,
         name = box.selectbox(_("ImageNet weights"), list(names), key=f"{prefix}_weights_name", format_func=names.get)
         return spec, weights_source(spec, name), None
     if kind is SourceKind.CHECKPOINT:
+        if spec.preset in TIMM_PRESETS:  # trained weights exist, published by timm: say how to bring them
+            box.caption(_("timm publishes trained weights for {name}. Where timm is installed: {command}; then "
+                          "upload the file here (timm's tensor names are read as the explorer's).").format(
+                name=spec.preset, command=f"`torch.save(timm.create_model('{spec.preset}', pretrained=True)"
+                                          f".state_dict(), '{spec.preset}.pth')`"))
         upload = file_upload(box, _("Checkpoint (.pth / .pt / .safetensors)"), f"{prefix}_checkpoint",
                              help=_("A state dict, or a dict with model_state_dict / state_dict, read with "
                                     "weights_only=True; or a .safetensors file. Judged by its content, not its name."))
