@@ -164,3 +164,24 @@ def test_output_stride_counts_only_real_strides(spec: ResNetSpec, stride: int) -
 def test_malformed_input_sizes_are_refused(size: object) -> None:
     with pytest.raises(ValueError):
         check_input_size(PRESETS["resnet18"], size)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"block": "basic", "middle_conv": "split"}, "use bottleneck blocks"),
+    ({"preact": True, "middle_conv": "res2"}, "middle_conv=conv"),
+    ({"preact": True, "shortcut": "none"}, "plain network has none"),
+    ({"preact": True, "stride_style": "caffe"}, "stride_style=pytorch"),
+    ({"middle_conv": "split", "attention": "se"}, "attention=none"),
+    ({"middle_conv": "res2", "stride_style": "caffe"}, "stride_style=pytorch"),
+    ({"middle_conv": "split", "radix": 3}, "must divide evenly"),
+    ({"middle_conv": "split", "groups": 3, "width_per_group": 8}, "must divide evenly"),
+])
+def test_impossible_variants_are_refused_in_words(changes: dict, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        ResNetSpec(**changes)
+
+
+def test_a_field_that_means_nothing_keeps_its_default_so_one_network_is_one_spec() -> None:
+    assert ResNetSpec(radix=4, scales=8, attention_reduction=4) == ResNetSpec()
+    assert ResNetSpec(middle_conv="split", radix=4).radix == 4
+    assert ResNetSpec(attention="eca", attention_reduction=4) == ResNetSpec(attention="eca")

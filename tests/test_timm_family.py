@@ -26,6 +26,8 @@ from explorer.model.spec import spec_for_depth
 # The named presets: each must also load timm's state dict.
 NAMED = ["resnetv2_50", "resnetv2_101", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnest50d",
          "res2net50_26w_4s"]
+# Each also loads timm's state dict and gives timm's outputs: the named ones, and one of each other layout.
+LOADED = [*NAMED, "resnetv2_18d", "seresnet18", "res2next50"]
 
 
 def timm_meta(name: str, **kwargs) -> torch.nn.Module:
@@ -66,6 +68,8 @@ def test_custom_depths_equal_timms_model_with_those_stage_counts(name: str, dept
 
 
 @pytest.mark.parametrize(("name", "changes", "timm_kwargs"), [
+    ("resnest50d", {"groups": 2, "width_per_group": 40, "radix": 4}, {"cardinality": 2, "base_width": 40,
+     "block_args": {"radix": 4, "avd": True, "avd_first": False}}),
     ("seresnet50", {"attention_reduction": 8}, {"block_args": {"attn_layer": partial(SEModule, rd_ratio=1 / 8)}}),
     ("seresnet18", {"attention_reduction": 4}, {"block_args": {"attn_layer": partial(SEModule, rd_ratio=1 / 4)}}),
     ("resnest50d", {"radix": 4}, {"block_args": {"radix": 4, "avd": True, "avd_first": False}}),
@@ -97,7 +101,7 @@ def _saved(state: dict) -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("counters", [True, False], ids=["with-num-batches-tracked", "without"])
-@pytest.mark.parametrize("name", NAMED)
+@pytest.mark.parametrize("name", LOADED)
 def test_timms_state_dict_loads_through_the_upload_boundary_and_gives_timms_outputs(name: str, counters: bool) -> None:
     reference = _timm_with_statistics(name)
     state = {k: v for k, v in reference.state_dict().items() if counters or not k.endswith("num_batches_tracked")}

@@ -29,15 +29,10 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1, conv3x3
 from torchvision.ops import SqueezeExcitation
 
+from explorer.model.depth import make_divisible, split_attention_width
+
 # Makes a block's channel gate for its output channels, or None for no gate.
 GateFactory = Callable[[int], nn.Module] | None
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
-    """timm's rounding of a channel count to a multiple of ``divisor`` (``timm.layers.make_divisible``)."""
-    min_value = min_value or divisor
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < round_limit * value else rounded
 
 
 def squeeze_excitation(reduction: int) -> Callable[[int], nn.Module]:
@@ -230,7 +225,7 @@ class SplitAttention(nn.Module):
     def __init__(self, channels: int, stride: int = 1, dilation: int = 1, groups: int = 1, radix: int = 2) -> None:
         super().__init__()
         mid = channels * radix
-        squeezed = make_divisible(channels * radix * 0.25, 8, min_value=32)
+        squeezed = split_attention_width(channels, radix)
         self.radix = radix
         self.conv = nn.Conv2d(channels, mid, 3, stride, padding=dilation, dilation=dilation, groups=groups * radix,
                               bias=False)

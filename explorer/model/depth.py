@@ -100,3 +100,15 @@ def default_stages(depth: int, block: Block, num_stages: int, cifar: bool) -> tu
         return stages_for_depth(depth, block, num_stages, equal=cifar)
     except ValueError:
         return None
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
+    """timm's rounding of a channel count to a multiple of ``divisor`` (``timm.layers.make_divisible``)."""
+    min_value = min_value or divisor
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < round_limit * value else rounded
+
+
+def split_attention_width(channels: int, radix: int) -> int:
+    """Channels of ResNeSt's squeezed gate for a 3x3 of ``channels``: a quarter of radix x channels, at least 32."""
+    return make_divisible(channels * radix * 0.25, 8, min_value=32)

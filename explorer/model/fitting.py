@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from explorer.model.blocks import make_divisible
+from explorer.model.depth import make_divisible
 from explorer.model.build import build_model
 from explorer.model.checkpoint import Checkpoint, CheckpointError, brief
 from explorer.model.kinds import Attention, Block, MiddleConv, Shortcut, Stem
@@ -54,6 +54,9 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         projected = [f"{name}.{b}" for name, n in zip(names, stages) for b in range(n)
                      if any(k.startswith(f"{name}.{b}.downsample.") for k in state)]
         avg_down = any(f"{p}.downsample.1.weight" in state and state[f"{p}.downsample.1.weight"].dim() == 4 for p in projected)
+        # A pre-activation shortcut is one conv either way (only its stride differs, which a state dict does not
+        # hold): timm pairs the deep stem with avg-down there (resnetv2_50d), so that is the guess.
+        avg_down = avg_down or (preact and stem is Stem.DEEP)
         shortcut = Shortcut.C if len(projected) == sum(stages) else Shortcut.B if projected else Shortcut.A
         spec = ResNetSpec(
             stages=tuple(stages), block=block, stage_planes=planes, **grouping, **variant,

@@ -48,6 +48,9 @@ PRESET_ROWS: dict[str, dict[str, Any]] = {
     "resnetv2_34": dict(stages=(3, 4, 6, 3), block=Block.BASIC, preact=True),  # 21,795,880
     "resnetv2_50": dict(preact=True),  # 25,549,352
     "resnetv2_101": dict(stages=(3, 4, 23, 3), preact=True),  # 44,541,480
+    "resnetv2_18d": dict(stages=(2, 2, 2, 2), block=Block.BASIC, stem=Stem.DEEP, avg_down=True, preact=True),
+    "resnetv2_34d": dict(stages=(3, 4, 6, 3), block=Block.BASIC, stem=Stem.DEEP, avg_down=True, preact=True),
+    "resnetv2_50d": dict(stem=Stem.DEEP, avg_down=True, preact=True),  # 25,568,584
     "seresnet18": dict(stages=(2, 2, 2, 2), block=Block.BASIC, attention=Attention.SE),  # 11,779,624
     "seresnet34": dict(stages=(3, 4, 6, 3), block=Block.BASIC, attention=Attention.SE),  # 21,960,416
     "seresnet50": dict(attention=Attention.SE),  # 28,088,024

@@ -25,7 +25,7 @@ from typing import Any
 
 from explorer.model.bounds import (MAX_BLOCKS, MAX_DEPTH, MAX_PLANES, check_range, checked_stages, refuse_huge,
                                    whole)
-from explorer.model.depth import default_planes, stages_for_depth
+from explorer.model.depth import default_planes, split_attention_width, stages_for_depth
 from explorer.model.families import IMAGENET, Family, family_of
 from explorer.model.fields import FieldInfo, Widget, choice, field_infos, ints, later_stage_flags, number, switch
 from explorer.model.naming import generated_name
@@ -219,6 +219,15 @@ class ResNetSpec:
         if self.middle_conv is MiddleConv.SPLIT and self.attention is not Attention.NONE:
             raise ValueError(_("Split attention already gates the channels of ResNeSt's 3x3; a second channel "
                                "attention is not built. Set attention=none."))
+        if self.middle_conv is MiddleConv.SPLIT:
+            for planes in self.stage_planes:
+                width = self.inner_width(planes)
+                if width % (self.groups * self.radix) or split_attention_width(width, self.radix) % self.groups:
+                    raise ValueError(_(
+                        "Split attention splits a {width}-channel 3x3 into groups × radix = {parts} convs, and its "
+                        "gate into {groups} groups: the widths must divide evenly. Change the radix, the groups or "
+                        "the width per group."
+                    ).format(width=width, parts=self.groups * self.radix, groups=self.groups))
         if self.middle_conv is not MiddleConv.CONV and self.stride_style is StrideStyle.CAFFE:
             raise ValueError(_("ResNeSt and Res2Net blocks stride in their 3x3 part: use stride_style=pytorch."))
 
