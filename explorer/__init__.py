@@ -141,10 +141,18 @@ _API: dict[str, str] = {
     "fitting_settings": "studies.class_time", "measure_step_cost": "studies.class_time",
     "run_seconds": "studies.class_time", "StepCost": "studies.class_time",
     "TrainingSettings": "studies.class_time", "training_sizes": "studies.class_time",
+    # studies.preactivation
+    "activation_twins": "studies.preactivation", "aligned_gradients": "studies.preactivation",
+    "DEFAULT_PREACT_DEPTH": "studies.preactivation", "gradient_text": "studies.preactivation",
+    "POST_LABEL": "studies.preactivation", "PRE_LABEL": "studies.preactivation",
+    "PREACT_DEPTHS": "studies.preactivation", "preact_spec": "studies.preactivation",
+    "signal_series": "studies.preactivation", "signal_text": "studies.preactivation",
     # studies.zero_init
     "FLAG_OFF": "studies.zero_init", "FLAG_ON": "studies.zero_init", "identity_rows": "studies.zero_init",
     "INIT_BATCH": "studies.zero_init",
     "twin_init": "studies.zero_init", "twins": "studies.zero_init",
+    "silenced_gradients_text": "studies.zero_init", "zero_init_targets": "studies.zero_init",
+    "zero_target_text": "studies.zero_init", "ZeroTarget": "studies.zero_init",
     # figures.architecture
     "architecture_diagram": "figures.architecture", "heat_css": "figures.architecture",
     "latency_chart": "figures.architecture", "shape_flow_chart": "figures.architecture",

@@ -1,17 +1,19 @@
-"""zero_init_residual and the degradation problem: see it, measure it, train it."""
+"""zero_init_residual, the degradation problem and pre-activation: see them, measure them, train them."""
 
 import math
 
 import streamlit as st
 
 from explorer import (
-    DEFAULT_DEEP, DEFAULT_SHALLOW, FLAG_OFF, FLAG_ON, INIT_BATCH, PAPER_DEPTHS, PLAIN_LABEL, DoesNotFit, Shortcut,
+    DEFAULT_DEEP, DEFAULT_PREACT_DEPTH, DEFAULT_SHALLOW, POST_LABEL, PRE_LABEL, PREACT_DEPTHS, activation_twins,
+    aligned_gradients, gradient_text, preact_spec, signal_series, signal_text, FLAG_OFF, FLAG_ON, INIT_BATCH, PAPER_DEPTHS, PLAIN_LABEL, DoesNotFit, Shortcut,
     TrainingRun, _, cifar_resnet, degradation_models, estimate_text, fitting_settings, identity_rows, lines,
-    series_colours, summary_text, task_classes, training_curves, training_sizes, twins,
+    series_colours, silenced_gradients_text, summary_text, task_classes, training_curves, training_sizes, twins,
+    zero_init_targets, zero_target_text,
 )
 from explorer.ui.choices import clamped_number, valid_choice
 from explorer.ui.classroom import page_fragment
-from explorer.ui.models import init_study, plain_vs_residual_gradients, study_costs
+from explorer.ui.models import init_study, plain_vs_residual_gradients, post_vs_pre_activation, study_costs
 from explorer.ui.picker import sidebar_model
 from explorer.ui.tables import display_frame
 from explorer.ui.training_runs import seed_settings, training_section
@@ -21,8 +23,10 @@ st.markdown(_(
     "A residual block outputs relu(x + F(x)), where the branch F ends with a BatchNorm. "
     "`zero_init_residual=True` starts that last BN with γ = 0, so F(x) = β = 0 and every block without a "
     "projection is **exactly the identity** at step 0: a 50-layer net starts as a shallow one and grows into "
-    "its depth (Goyal et al. 2017; He et al. 2019, *Bag of Tricks*). Below: the same network built twice from "
-    "one seed, with and without the flag — at initialisation, then trained on the same batches."
+    "its depth (Goyal et al. 2017; He et al. 2019, *Bag of Tricks*). A pre-activation block (ResNet v2) outputs "
+    "x + F(x) and its branch ends in a conv: there the flag zeroes that conv's weight, as timm's `zero_init_last` "
+    "does. Below: the same network built twice from one seed, with and without the flag — at initialisation, "
+    "then trained on the same batches."
 ))
 choice = sidebar_model()
 if choice is None:
@@ -32,6 +36,8 @@ spec = choice.spec.with_changes(zero_init_residual=False)
 if spec.shortcut is Shortcut.NONE:
     st.info(_("This is a plain network: it has no residual branches to zero. Pick a ResNet in the sidebar."))
     st.stop()
+st.markdown(_("In **{model}** the flag zeroes:").format(model=spec.name) + "\n" + "\n".join(
+    f"- {zero_target_text(target)}" for target in zero_init_targets(spec)))
 
 # Defaults that fit a lesson: scaled to this model from steps timed on this server.
 twin_costs = study_costs(twins(spec))
@@ -77,11 +83,7 @@ st.plotly_chart(lines(layers, {FLAG_ON: [g.norm for g in study.gradients_on],
                                FLAG_OFF: [g.norm for g in study.gradients_off]},
                       _("Gradient norm per layer after one backward pass (log scale)"), "‖∇W‖", log=True),
                 key="zi_gradients", width="stretch")
-zeros = sum(g.norm == 0 for g in study.gradients_on)
-st.caption(_("One batch of {batch} pictures. With the flag on, {zeros} of {layers} layers get exactly zero gradient "
-             "at step 0 (not drawn on the log axis): a branch whose last γ is 0 does not yet depend on its earlier "
-             "convs; the zeroed γ does get a gradient, and the first step wakes the branch up.").format(
-    batch=INIT_BATCH, zeros=zeros, layers=len(layers)))
+st.caption(silenced_gradients_text(spec, study, INIT_BATCH))
 identity = identity_rows(study)
 st.dataframe(display_frame(identity, list(identity[0])), hide_index=True, width="stretch")
 
@@ -156,3 +158,56 @@ degradation_run = TrainingRun.of(models, deg_steps, deg_batch, lr, seed, cifar_s
 run_training("zi_deg", degradation_run, _("Train the four networks"),
              _("plain vs residual at depths {shallow} and {deep}").format(shallow=shallow, deep=deep),
              estimate_text(degradation_costs, degradation_run) if degradation_costs else None, plain_names, colours)
+
+
+@page_fragment
+def preactivation_study(seed: int, lr: float) -> None:
+    """He et al. 2016b: post- against pre-activation blocks at one CIFAR depth, at initialisation and
+    trained. A fragment: a change of its depth or settings reruns only this part."""
+    columns = st.columns(3, vertical_alignment="bottom")
+    valid_choice("zi_pre_depth", PREACT_DEPTHS, DEFAULT_PREACT_DEPTH)
+    depth = columns[0].selectbox(_("Depth"), PREACT_DEPTHS, key="zi_pre_depth",
+                                 help=_("Basic blocks up to 110 layers, bottlenecks at 164 and 1001, as in the paper."))
+    spec = preact_spec(depth)
+    models = activation_twins(spec)
+    costs = study_costs(models)
+    seed_settings("zi_pre", fitting_settings(costs, training_sizes(spec)), basis=depth, fields=("steps", "batch"))
+    pre_steps = int(columns[1].number_input(_("Training steps"), 1, 2000, key="zi_pre_steps"))
+    pre_batch = int(columns[2].number_input(_("Batch size"), 2, 256, key="zi_pre_batch"))
+    shown = {POST_LABEL.format(depth=depth): _(POST_LABEL).format(depth=depth),
+             PRE_LABEL.format(depth=depth): _(PRE_LABEL).format(depth=depth)}
+    colours = series_colours(list(shown.values()))  # one colour per net in the gradient and training charts
+    try:
+        with st.spinner(_("One forward and backward pass through both versions of {model}…").format(model=spec.name)):
+            study = post_vs_pre_activation(spec, seed, pre_batch)
+    except DoesNotFit as error:
+        st.error(str(error))
+    else:
+        blocks = [b.name for b in next(iter(study.signals.values()))]
+        st.plotly_chart(lines(blocks, signal_series(study.signals, shown), _("Signal through depth: mean square per block at initialisation "
+                                                "(log scale)"), _("mean square"), log=True),
+                        key="zi_pre_signal", width="stretch")
+        st.caption(signal_text(study.signals, shown))
+        layer_names, norms = aligned_gradients(study.gradients)
+        st.plotly_chart(lines(layer_names, {shown[label]: values for label, values in norms.items()},
+                              _("Gradient norm per layer at initialisation, depth {depth} (log scale)").format(
+                                  depth=depth), "‖∇W‖", log=True, colours=colours),
+                        key="zi_pre_gradients", width="stretch")
+        st.caption(gradient_text(study.gradients, shown))
+    run = TrainingRun.of(models, pre_steps, pre_batch, lr, seed, spec.natural_input_size)
+    run_training("zi_pre", run, _("Train both networks"),
+                 _("post- vs pre-activation at depth {depth}").format(depth=depth),
+                 estimate_text(costs, run) if costs else None, shown, colours)
+
+
+st.subheader(_("Pre-activation: the block of ResNet v2"))
+st.markdown(_(
+    "He et al. (2016b, *Identity Mappings in Deep Residual Networks*) moved each block's BatchNorm and ReLU "
+    "before its convs. The 2015 block (**post-activation**) outputs relu(x + F(x)); the **pre-activation** block "
+    "outputs x + F(x), with nothing after the add, so within a stage the identity path carries x unchanged to "
+    "every later block, and the gradient at a later block reaches an earlier one unchanged through that path, plus "
+    "what the branches add. Here both versions of a "
+    "CIFAR net, built from one seed (they differ only in where BN and ReLU sit), at initialisation on one batch, "
+    "then trained on the same batches at 32×32 pictures."
+))
+preactivation_study(seed, lr)

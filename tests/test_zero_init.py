@@ -15,7 +15,7 @@ from explorer.model.spec import ResNetSpec
 from explorer.studies.degradation import degradation_models
 from explorer.studies.training import SUMMARY_WINDOW, TrainingRun, task_specs, train_models
 from explorer.studies.class_time import estimate_text
-from explorer.studies.zero_init import block_statistics, twin_init, twins
+from explorer.studies.zero_init import block_statistics, twin_init, twins, zero_init_targets, zero_target_text
 from tests.conftest import open_app
 from tests.test_class_time import made_up_cost
 
@@ -33,16 +33,79 @@ def made_up_costs(monkeypatch: pytest.MonkeyPatch):
     step_cost.clear()
 
 
+def _small(name: str, **changes: object) -> ResNetSpec:
+    """A two-stage, narrow version of preset ``name`` (its block kind kept): quick to build and run."""
+    return PRESETS[name].with_changes(stages=(2, 2), stage_planes=(8, 16), **changes)
+
+
+SMALL_FAMILY = {  # one of each block kind: pre-activation (basic, bottleneck), gated, ResNeSt, Res2Net
+    "resnetv2_50": _small("resnetv2_50", stem_width=16), "resnetv2_18": _small("resnetv2_18", stem_width=16),
+    "seresnet50": _small("seresnet50", stem_width=16), "seresnet18": _small("seresnet18", stem_width=16),
+    "ecaresnet50d": _small("ecaresnet50d", stem_width=16), "resnest14d": _small("resnest14d", stem_width=16),
+    "res2net50_26w_4s": _small("res2net50_26w_4s", stem_width=16),
+    "cifar_preact_resnet164": PRESETS["cifar_preact_resnet164"].with_changes(stages=(2, 2, 2)),
+}
+
+
 @pytest.mark.parametrize(("spec", "size"), [
     (cifar_resnet(20), 32), (PRESETS["resnet18"], 64), (PRESETS["resnet50"], 64), (cifar_resnet(20, shortcut="B"), 32),
     (ResNetSpec(stages=(2, 2), stem="cifar", stem_width=16, stage_planes=(16, 32), stride_style="caffe"), 32),
-])
+    *((spec, 32) for spec in SMALL_FAMILY.values()),
+], ids=lambda value: getattr(value, "name", str(value)))
 def test_every_block_without_projection_is_exactly_the_identity(spec: ResNetSpec, size: int) -> None:
+    """For every block kind: with the flag a block's output is exactly its shortcut's alone (its input,
+    where it has no projection; relu(shortcut) after a post-activation block's add), without it never."""
     study = twin_init(spec, seed=3, batch_size=4, input_size=size)
+    assert any(not on.projection for on in study.on)
     for on, off in zip(study.on, study.off):
         assert on.identity == (not on.projection), on.name
+        assert on.shortcut_only and not off.shortcut_only, on.name
         assert not off.identity, off.name
         assert (on.branch_ratio == 0.0) and off.branch_ratio > 0, on.name
+
+
+def test_a_projection_block_outputs_its_shortcut_alone_in_a_plain_forward() -> None:
+    """What `shortcut_only` means, checked by hand: relu(downsample(x)) for a post-activation block,
+    downsample(relu(bn1(x))) for a pre-activation one (nothing after its add)."""
+    with torch.no_grad():
+        post = build_model(SMALL_FAMILY["seresnet50"].with_changes(zero_init_residual=True), seed=0).train().layer2[0]
+        x = torch.relu(torch.randn(4, 32, 8, 8))  # layer1's output: 4 x 8 channels
+        assert torch.equal(post(x.clone()), torch.relu(post.downsample(x)))
+        pre = build_model(SMALL_FAMILY["resnetv2_50"].with_changes(zero_init_residual=True), seed=0).train().layer2[0]
+        y = torch.randn(4, 32, 8, 8)
+        expected = pre.downsample(pre.relu(pre.bn1(y.clone())))
+        assert torch.equal(pre(y.clone()), expected)
+        off = build_model(SMALL_FAMILY["resnetv2_50"], seed=0).train().layer2[0]
+        assert not torch.equal(off(y.clone()), off.downsample(off.relu(off.bn1(y.clone()))))
+
+
+@pytest.mark.parametrize(("name", "parameter", "kind", "gate"), [
+    ("resnetv2_50", "conv3.weight", "PreActBottleneck", None), ("resnetv2_18", "conv2.weight", "PreActBasicBlock", None),
+    ("seresnet50", "bn3.weight", "SpecBottleneck", "SqueezeExcitation"),
+    ("seresnet18", "bn2.weight", "SpecBasicBlock", "SqueezeExcitation"),
+    ("ecaresnet50d", "bn3.weight", "SpecBottleneck", "EfficientChannelAttention"),
+    ("resnest14d", "bn3.weight", "SplitAttentionBottleneck", None),
+    ("res2net50_26w_4s", "bn3.weight", "Res2NetBottleneck", None),
+    ("cifar_preact_resnet164", "conv3.weight", "PreActBottleneck", None),
+])
+def test_the_zeroed_parameter_of_each_block_kind(name: str, parameter: str, kind: str, gate: str | None) -> None:
+    """`zero_init_targets` names what the flag really zeroes: that parameter is all zeros in every block
+    with the flag, and in none without it."""
+    spec = SMALL_FAMILY[name]
+    (target,) = zero_init_targets(spec)
+    assert (target.parameter, target.block_kind, target.gate) == (parameter, kind, gate)
+    assert target.blocks == tuple(f"layer{s + 1}.{b}" for s, count in enumerate(spec.stages) for b in range(count))
+    on = build_model(spec.with_changes(zero_init_residual=True), seed=0)
+    off = build_model(spec.with_changes(zero_init_residual=False), seed=0)
+    for block in target.blocks:
+        assert not on.get_parameter(f"{block}.{parameter}").any(), block
+        assert off.get_parameter(f"{block}.{parameter}").any(), block
+    text = zero_target_text(target)
+    assert text.startswith(f"`{target.blocks[0]}.{parameter}` … `{target.blocks[-1]}.{parameter}` "
+                           f"({len(target.blocks)} × `{kind}`): ")
+    assert ("γ of the branch's last BatchNorm" in text) == parameter.startswith("bn")
+    assert ("a pre-activation block ends in a conv" in text) == parameter.startswith("conv")
+    assert (f"{gate} gate" in text) == (gate is not None)
 
 
 def test_identity_means_equal_tensors_in_a_plain_forward() -> None:

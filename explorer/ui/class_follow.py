@@ -27,7 +27,7 @@ FOLLOWED: dict[str, tuple[str, ...]] = {
                 r"cmp_[ab]_(weights_kind|weights_name|seed|rf_stage|rf_row_\w+|rf_column_\w+)"),
     "feature_maps": (r"fm_(image_source|sample|weights_kind|weights_name|seed|detail|layer|scale|which|topk|page|channel)",
                      r"fm_rf(_stage|_row_\w+|_column_\w+)?"),
-    "zero_init": (r"zi_(steps|batch|size|lr|seed|shallow|deep|deg_steps|deg_batch)",),
+    "zero_init": (r"zi_(steps|batch|size|lr|seed|shallow|deep|deg_steps|deg_batch|pre_depth|pre_steps|pre_batch)",),
     "predict": (r"pr_(samples|compare|stage)", r"pr(_b)?_(weights_kind|weights_name|seed|\d+_cam)"),
 }
 # Per page: the model pickers whose spec tokens travel (`picker.model_picker`'s prefixes).

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the studies' code loads on the zero_init page only
 
     from explorer.studies.training import LayerGradient
     from explorer.studies.class_time import StepCost
+    from explorer.studies.preactivation import ActivationStudy
     from explorer.studies.zero_init import TwinInit
 
 PRIVATE_MODELS = "private_models"  # this session's checkpoint models (a `BytesBoundedCache`)
@@ -177,6 +178,14 @@ def plain_vs_residual_gradients(spec: ResNetSpec, seed: int, batch: int) -> dict
     from explorer.studies.degradation import initial_gradients
 
     return initial_gradients(spec, seed, batch)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def post_vs_pre_activation(spec: ResNetSpec, seed: int, batch: int) -> ActivationStudy:
+    """`preactivation.activation_study`, shared by sessions that ask for the same depth and batch."""
+    from explorer.studies.preactivation import activation_study
+
+    return activation_study(spec, seed, batch)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
