@@ -163,7 +163,18 @@ run_training("zi_deg", degradation_run, _("Train the four networks"),
 @page_fragment
 def preactivation_study(seed: int, lr: float) -> None:
     """He et al. 2016b: post- against pre-activation blocks at one CIFAR depth, at initialisation and
-    trained. A fragment: a change of its depth or settings reruns only this part."""
+    trained. A fragment inside an expander, computed only while it is open (two deep nets' passes and
+    timed steps would otherwise slow every visit); a change of its depth or settings reruns only this part."""
+    expander = st.expander(_("Post- against pre-activation: signal and gradient through depth, and training"),
+                           key="zi_pre_open", on_change="rerun")
+    if not expander.open:
+        return
+    with expander:
+        preactivation_parts(seed, lr)
+
+
+def preactivation_parts(seed: int, lr: float) -> None:
+    """The study's settings, its charts at initialisation and its class-shared training run."""
     columns = st.columns(3, vertical_alignment="bottom")
     valid_choice("zi_pre_depth", PREACT_DEPTHS, DEFAULT_PREACT_DEPTH)
     depth = columns[0].selectbox(_("Depth"), PREACT_DEPTHS, key="zi_pre_depth",

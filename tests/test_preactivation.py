@@ -142,7 +142,7 @@ def open_zero_init(model: str, **state: object):
 ])
 @pytest.mark.usefixtures("made_up_costs")
 def test_the_page_opens_for_the_family_and_names_what_is_zeroed(model: str, zeroed: str) -> None:
-    at = open_zero_init(model, zi_pre_depth=20)
+    at = open_zero_init(model, zi_pre_depth=20, zi_pre_open=True)
     (listing,) = [m.value for m in at.markdown if "the flag zeroes:" in m.value]
     assert zeroed in listing
     identity = next(d.value for d in at.dataframe if "identity, flag on" in d.value.columns)
@@ -154,7 +154,7 @@ def test_the_page_opens_for_the_family_and_names_what_is_zeroed(model: str, zero
 @pytest.mark.usefixtures("made_up_costs")
 def test_the_pre_activation_study_on_the_page_trains_and_refuses_what_does_not_fit(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    at = open_zero_init("cifar_resnet20", zi_pre_depth=20)
+    at = open_zero_init("cifar_resnet20", zi_pre_depth=20, zi_pre_open=True)
     at.number_input(key="zi_pre_steps").set_value(3).run()
     at.number_input(key="zi_pre_batch").set_value(8).run()
     charts = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}

@@ -35,7 +35,7 @@ from explorer.studies.zero_init import record_blocks, residual_blocks
 # paper), bottlenecks (9n + 2) for 164 and 1001 (Table 3, Fig. 1 and 6).
 PREACT_DEPTHS = (20, 56, 110, 164, 1001)
 BOTTLENECK_DEPTHS = (164, 1001)
-DEFAULT_PREACT_DEPTH = 164
+DEFAULT_PREACT_DEPTH = 110  # the paper's Table 1 depth; 164 and 1001 a choice away (their passes take longer)
 # How the study labels the two versions of a depth. They key class-shared results, so they stay
 # English; a page shows them through `_()`.
 POST_LABEL, PRE_LABEL = N_("post-activation-{depth}"), N_("pre-activation-{depth}")
