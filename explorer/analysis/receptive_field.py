@@ -5,7 +5,9 @@ depends on at all. It is found here by walking the real module tree backward: ea
 pool maps a set of output indices to the input indices its windows touch (kernel, stride,
 padding, dilation), clipped to the tensor (padding is no pixel), and a residual block takes
 the union of its main path and its shortcut (identity, projection, avg-pool projection or
-zero-pad). Rows and columns are walked apart, as every layer is separable in this sense.
+zero-pad); Res2Net's channel groups are paths of their own, joined the same way. Channel gates
+(SE, ECA, split attention's weights) pool the whole map: as in the layer table, they are no
+part of the window, which follows the feature maps' path. Rows and columns are walked apart, as every layer is separable in this sense.
 Sets of indices, not intervals, are carried, so the box is exact by construction even where
 a strided 1x1 conv or a dilated conv reads only every other pixel. Without clipping, the box's side is the layer table's receptive field and
 neighbouring positions move by its jump (Araujo et al. 2019,
@@ -26,9 +28,11 @@ from functools import lru_cache
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import SqueezeExcitation
 
 from explorer.analysis.anatomy import LayerTable
 from explorer.analysis.memory_needs import LOWER_SIZE, reserved, size_text
+from explorer.model.blocks import EfficientChannelAttention, Res2NetBottleneck, SplitAttention
 from explorer.model.build import ZeroPadShortcut, build_model
 from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
@@ -98,7 +102,8 @@ class _Window:
 
 @dataclass(frozen=True)
 class _Branches:
-    """A residual block: paths from one input to one sum (an empty path is the identity)."""
+    """Paths from one input to one sum or concatenation (an empty path is the identity): a residual block,
+    or Res2Net's channel groups."""
 
     paths: tuple[tuple[_Step, ...], ...]
 
@@ -129,31 +134,75 @@ def _sources(steps: Sequence[_Step], outputs: np.ndarray, side: int, clip: bool)
     return outputs
 
 
-def _steps(module: nn.Module, axis: int) -> tuple[_Step, ...]:
-    """What ``module`` does to indices along ``axis`` (0: rows, 1: columns), in execution order."""
-    if hasattr(module, "downsample"):  # torchvision's BasicBlock / Bottleneck and ours
-        main = tuple(step for name, child in module.named_children() if name != "downsample"
-                     for step in _steps(child, axis))  # registration order is execution order
-        if not getattr(module, "residual", True):  # a plain block: no shortcut branch
-            return main
-        shortcut = () if module.downsample is None else _steps(module.downsample, axis)
-        return (_Branches((main, shortcut)),)
-    if isinstance(module, ZeroPadShortcut):
-        return (_Window(1, module.stride, 0, 1, False),)
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        def at_axis(value) -> int:
-            return value if isinstance(value, int) else value[axis]
+def _window(module: nn.Module, axis: int) -> _Window:
+    """A conv or pool's window along ``axis``."""
+    def at_axis(value) -> int:
+        return value if isinstance(value, int) else value[axis]
 
-        return (_Window(at_axis(module.kernel_size), at_axis(module.stride), at_axis(module.padding),
-                        at_axis(getattr(module, "dilation", 1)), getattr(module, "ceil_mode", False)),)
-    return tuple(step for child in module.children() for step in _steps(child, axis))
+    return _Window(at_axis(module.kernel_size), at_axis(module.stride), at_axis(module.padding),
+                   at_axis(getattr(module, "dilation", 1)), getattr(module, "ceil_mode", False))
+
+
+def _res2_steps(block: Res2NetBottleneck, axis: int) -> tuple[_Step, ...]:
+    """Res2Net's middle: each channel group's paths, joined by the concatenation.
+
+    In a block that keeps its shape, group i > 0 adds the previous group's output before its
+    3x3, so its output reads the 3x3s i, i-1 … 0 in a chain (and the shorter chains); the last
+    group passes through. A block that strides (``is_first``) runs each 3x3 on its own group
+    and pools the last group (``pool``), side by side.
+    """
+    convs = [_window(conv, axis) for conv in block.convs]
+    if block.is_first:
+        paths = [(conv,) for conv in convs] + ([(_window(block.pool, axis),)] if block.pool is not None else [])
+    else:
+        # Group i's output: conv_i after the sum of group i's input and group i-1's output.
+        paths = [tuple(convs[start:i + 1]) for i in range(len(convs)) for start in range(i + 1)]
+        if block.scales > 1:
+            paths.append(())  # the last group, untouched
+    paths.sort(key=len, reverse=True)  # `_Branches.out_side` follows the first path: any has the same side
+    return (_Branches(tuple(paths)),)
+
+
+def _steps(module: nn.Module, axis: int) -> tuple[_Step, ...]:
+    """What ``module`` does to indices along ``axis`` (0: rows, 1: columns), in execution order.
+
+    Channel gates (SE, ECA, split attention's weights) pool the whole map into one number per
+    channel and scale the map with it: by the layer table's convention they are no part of the
+    window (`anatomy`), so they add no step. BN and ReLU are pointwise: no step either.
+    """
+    if isinstance(module, (SqueezeExcitation, EfficientChannelAttention)):
+        return ()
+    if isinstance(module, SplitAttention):  # the radix groups' 3x3 is the path; the rest computes the weights
+        return _steps(module.conv, axis)
+    if isinstance(module, Res2NetBottleneck):
+        main = (*_steps(module.conv1, axis), *_res2_steps(module, axis), *_steps(module.conv3, axis))
+    elif hasattr(module, "downsample"):  # every other block: registration order is execution order
+        main = tuple(step for name, child in module.named_children() if name != "downsample"
+                     for step in _steps(child, axis))
+    elif isinstance(module, ZeroPadShortcut):
+        return (_Window(1, module.stride, 0, 1, False),)
+    elif isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        return (_window(module, axis),)
+    else:
+        return tuple(step for child in module.children() for step in _steps(child, axis))
+    if not getattr(module, "residual", True):  # a plain block: no shortcut branch
+        return main
+    # A pre-activation block's shortcut reads the input after BN-ReLU: pointwise, the same indices.
+    shortcut = () if module.downsample is None else _steps(module.downsample, axis)
+    return (_Branches((main, shortcut)),)
+
+
+def stem_modules(model: nn.Module) -> tuple[nn.Module, ...]:
+    """The stem's modules in execution order: conv1, bn1 and relu (none in a pre-activation net), maxpool."""
+    return tuple(m for m in (model.conv1, getattr(model, "bn1", None), getattr(model, "relu", None), model.maxpool)
+                 if m is not None)
 
 
 @lru_cache(maxsize=64)
 def _stage_steps(spec: ResNetSpec, axis: int) -> dict[str, tuple[_Step, ...]]:
     """Every stage's index maps along ``axis``: "stem" (conv1 … maxpool), "layer1" …"""
     model = build_model(spec, "meta")  # module geometry only: no weights, nothing shared
-    stem = tuple(step for child in (model.conv1, model.bn1, model.relu, model.maxpool) for step in _steps(child, axis))
+    stem = tuple(step for child in stem_modules(model) for step in _steps(child, axis))
     return {STEM: stem, **{name: _steps(model.get_submodule(name), axis) for name in model.stage_names}}
 
 
@@ -239,7 +288,8 @@ def _check_position(position: Sequence[int], stage: str, rows: int, columns: int
 
 def _stage_outputs(view: nn.Module, x: torch.Tensor, last: str) -> dict[str, torch.Tensor]:
     """The outputs of "stem", "layer1" … up to ``last``, of a forward that stops there."""
-    x = view.maxpool(view.relu(view.bn1(view.conv1(x))))  # (1, stem_width, h, w)
+    for module in stem_modules(view):
+        x = module(x)  # (1, stem_width, h, w) after the maxpool
     outputs = {STEM: x}
     for name in view.stage_names:
         if last in outputs:
@@ -284,7 +334,9 @@ def effective_receptive_field(model: nn.Module, spec: ResNetSpec, stage: str, im
     The absolute gradient of the sum over channels of ``stage``'s output at ``position``
     (row, column; default the map's centre) with respect to ``image`` (C, H, W), summed over
     the input channels, divided by its maximum (Luo et al. 2016,
-    https://arxiv.org/abs/1701.04128). It is zero outside `theoretical_receptive_field`.
+    https://arxiv.org/abs/1701.04128). It is zero outside `theoretical_receptive_field`, except
+    in a net with channel gates (SE, ECA, split attention), whose global pools let every pixel
+    move the gate a little: the window follows the feature maps' path, not the gates.
     Runs on a private view of ``model`` in eval mode (the shared model gets no hooks and no
     gradients), in the model's dtype.
     """
