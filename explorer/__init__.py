@@ -78,6 +78,8 @@ _API: dict[str, str] = {
     "explain_difference": "analysis.compare", "image_through": "analysis.compare",
     "latency_lines": "analysis.compare", "speed_table": "analysis.compare", "stages_table": "analysis.compare",
     "totals_table": "analysis.compare",
+    # analysis.gates, analysis.table_notes
+    "gate_cost_lines": "analysis.gates", "gate_costs": "analysis.gates", "table_notes": "analysis.table_notes",
     # analysis.conventions
     "counts_table": "analysis.conventions", "layer_type_text": "analysis.conventions",
     "TOOLS": "analysis.conventions",
