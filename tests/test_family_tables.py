@@ -199,3 +199,62 @@ def test_the_layer_level_kinds_cover_gates_only_at_the_layer_level() -> None:
     table = layer_table(PRESETS["seresnet50"], 224)
     assert {r.kind for r in table.rows_at(Level.LAYERS)} == set(RowKind)
     assert RowKind.GATE not in {r.kind for r in table.rows_at(Level.BLOCKS)}
+
+
+# ---- compare: where the difference goes ------------------------------------------------------
+
+
+def test_pre_activation_moves_the_bn_parameters_and_says_where() -> None:
+    from explorer.analysis.family_diff import bn_params_by_place, preact_lines
+
+    v1, v2 = layer_table(PRESETS["resnet50"], 224), layer_table(PRESETS["resnetv2_50"], 224)
+    outs, ins = (256, 512, 1024, 2048), (64, 256, 512, 1024)  # a stage's output, its first block's input
+    change = {
+        "stem": -2 * 64,  # no BN-ReLU after the 7x7
+        "blocks": -2 * sum(o - i for o, i in zip(outs, ins)),  # first blocks normalize their input, not their output
+        "shortcuts": -2 * sum(outs),  # the projections lose their BN
+        "head": 2 * 2048,  # final_bn
+    }
+    places_v1, places_v2 = bn_params_by_place(v1), bn_params_by_place(v2)
+    assert {p: places_v2[p] - places_v1[p] for p in change} == change
+    assert sum(change.values()) == v2.totals.params - v1.totals.params == -7_680
+    (line,) = preact_lines(v1, v2)
+    assert "-7,680 parameters against **resnet50**, -7,680 of them BN: stem -128, blocks -3,968, shortcuts -7,680, " \
+           "head +4,096" in line
+    assert preact_lines(v1, v1) == [] and preact_lines(v2, v2) == []
+    assert "**resnet50** has +7,680 parameters against **resnetv2_50**" in preact_lines(v2, v1)[0]
+
+
+def test_the_gate_line_names_what_the_gate_adds_and_where() -> None:
+    from explorer.analysis.family_diff import family_lines, gate_lines
+
+    base, se = layer_table(PRESETS["resnet50"], 224), layer_table(PRESETS["seresnet50"], 224)
+    gate_params = 28_088_024 - 25_557_032  # timm's seresnet50 less torchvision's resnet50
+    (line,) = family_lines(base, se)  # the same blocks otherwise: one sentence
+    share = 100 * gate_params / 25_557_032
+    assert f"**seresnet50**'s SE gates (16) add {gate_params:,} parameters (+{share:.3g}% on resnet50)" in line
+    assert "2.51 M MACs (+0.0615%)" in line and "62% of those parameters in **layer4**" in line
+    assert "11.04 M elementwise operations" in line  # 5,519,360 pooling adds + as many multiplies
+    (dropped,) = gate_lines(se, base)
+    assert dropped.startswith("**resnet50** has no SE gates") and f"{gate_params:,} parameters" in dropped
+
+
+def test_what_replaces_the_3x3_is_named_with_its_parameters_and_macs() -> None:
+    from explorer.analysis.family_diff import middle_lines, middle_rows
+
+    base, split, res2 = (layer_table(PRESETS[n], 224) for n in ("resnet50", "resnest50d", "res2net50_26w_4s"))
+    widths = (64, 128, 256, 512)
+    conv3x3 = sum(b * (9 * w * w + 2 * w) for w, b in zip(widths, BLOCKS))  # conv2 + bn2
+    assert sum(r.params for r in middle_rows(base)) == conv3x3
+    gate = sum(b * (w * max(32, w // 2) + 3 * max(32, w // 2) + max(32, w // 2) * 2 * w + 2 * w)
+               for w, b in zip(widths, BLOCKS))
+    radix_convs = sum(b * (2 * w * (w // 2) * 9 + 2 * 2 * w) for w, b in zip(widths, BLOCKS))  # conv (g2) + bn0
+    assert sum(r.params for r in middle_rows(split)) == radix_convs + gate
+    (line,) = middle_lines(base, split)
+    assert "**resnest50d** has split attention (radix 2" in line and "one 3x3 conv" in line
+    assert f"{radix_convs + gate - conv3x3:+,} parameters" in line
+    res2_widths = (26, 52, 104, 208)  # 26 × planes / 64
+    res2_params = sum(b * 3 * (9 * w * w + 2 * w) for w, b in zip(res2_widths, BLOCKS))
+    assert sum(r.params for r in middle_rows(res2)) == res2_params
+    assert "Res2Net's 3 3x3 convs on 4 channel groups" in middle_lines(base, res2)[0]
+    assert middle_lines(base, layer_table(PRESETS["seresnet50"], 224)) == []

@@ -114,7 +114,7 @@ def _cost(kind: GateKind, groups: list[list[LayerRow]], radix: int) -> GateCost:
 
 
 _KIND_WORDS = {GateKind.SE: N_("SE gates"), GateKind.ECA: N_("ECA gates"),
-               GateKind.SPLIT: N_("Split-attention gates")}
+               GateKind.SPLIT: N_("split-attention gates")}
 
 
 # How a gate's parameters grow with its channels C, in a sentence shown through _().
@@ -125,8 +125,13 @@ _GROWTH = {
 }
 
 
+def gate_growth(kind: GateKind) -> str:
+    """How a gate's parameters grow with the channels it gates, a sentence in the reader's language."""
+    return _(_GROWTH[kind])
+
+
 def gate_words(kind: GateKind) -> str:
-    """ "SE gates", "ECA gates", "Split-attention gates", in the reader's language."""
+    """ "SE gates", "ECA gates", "split-attention gates", in the reader's language."""
     return _(_KIND_WORDS[kind])
 
 
@@ -148,5 +153,5 @@ def gate_cost_lines(table: LayerTable) -> list[str]:
             params_share=cost.params / totals.params, macs=human_count(cost.macs), macs_share=cost.macs / totals.macs,
             pooled=human_count(cost.pooled), multiplies=human_count(cost.multiplies), joining=joining,
             squashed=human_count(cost.squashed), bytes=human_bytes(cost.activation_bytes), stage=top.stage,
-            stage_share=top.params / cost.params if cost.params else 0, growth=_(_GROWTH[cost.kind])))
+            stage_share=top.params / cost.params if cost.params else 0, growth=gate_growth(cost.kind)))
     return lines
