@@ -88,3 +88,10 @@ def test_a_link_with_c_opens_the_three_model_compare() -> None:
     at = open_app("compare", a="resnet18", b="resnet50", c="seresnet50")
     assert at.toggle(key="cmp_third").value
     assert "C: seresnet50" in at.dataframe[0].value.columns
+
+
+def test_the_three_model_compare_speaks_chinese() -> None:
+    at = open_app("compare", a="resnet50", b="seresnet50", c="resnetv2_50", lang="zh")
+    text = _compare_text(at)
+    assert "SE 门控" in text and "预激活" in text and "C: resnetv2_50" in at.dataframe[0].value.columns
+    assert at.toggle(key="cmp_third").label == "加入第三个模型（C）"

@@ -258,3 +258,25 @@ def test_what_replaces_the_3x3_is_named_with_its_parameters_and_macs() -> None:
     assert sum(r.params for r in middle_rows(res2)) == res2_params
     assert "Res2Net's 3 3x3 convs on 4 channel groups" in middle_lines(base, res2)[0]
     assert middle_lines(base, layer_table(PRESETS["seresnet50"], 224)) == []
+
+
+def test_a_gate_rows_field_is_the_whole_map_and_the_path_keeps_its_own() -> None:
+    se, base = layer_table(PRESETS["seresnet50"], 224), layer_table(PRESETS["resnet50"], 224)
+    rows = {r.name: r for r in se.rows}
+    before = rows["layer1.0.bn3"]  # the map the gate pools: 56×56, at the path's field
+    pool = rows["layer1.0.se.avgpool"]
+    assert pool.in_shape == (256, 56, 56)
+    assert pool.rf_size == before.rf_size + 55 * before.rf_jump  # every position of the map, one jump apart
+    assert all(r.rf_size == pool.rf_size for r in se.rows if r.name.startswith("layer1.0.se."))
+    # The blocks' fields are resnet50's: the gates never widen the path.
+    assert [b.rf_size for b in se.blocks] == [b.rf_size for b in base.blocks]
+
+
+def test_the_handout_says_what_the_gate_adds() -> None:
+    from explorer.analysis.family_diff import family_lines
+    from explorer.figures.handout import comparison_html
+
+    base, se = layer_table(PRESETS["resnet50"], 224), layer_table(PRESETS["seresnet50"], 224)
+    (line,) = family_lines(base, se)
+    page = comparison_html(base, se)
+    assert "2,530,992 parameters" in line and "2,530,992 parameters" in page
