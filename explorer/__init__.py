@@ -75,9 +75,12 @@ _API: dict[str, str] = {
     "accuracy_lines": "analysis.compare", "accuracy_table": "analysis.compare",
     "aligned_stages": "analysis.compare", "anatomy_table": "analysis.compare", "block_words": "analysis.compare",
     "chart_highlights": "analysis.compare",
-    "explain_difference": "analysis.compare", "image_through": "analysis.compare",
+    "explain_difference": "analysis.compare", "stages_table_of": "analysis.compare",
+    "family_lines": "analysis.family_diff", "image_through": "analysis.compare",
     "latency_lines": "analysis.compare", "speed_table": "analysis.compare", "stages_table": "analysis.compare",
     "totals_table": "analysis.compare",
+    # analysis.gates, analysis.table_notes
+    "gate_cost_lines": "analysis.gates", "gate_costs": "analysis.gates", "table_notes": "analysis.table_notes",
     # analysis.conventions
     "counts_table": "analysis.conventions", "layer_type_text": "analysis.conventions",
     "TOOLS": "analysis.conventions",
@@ -156,7 +159,7 @@ _API: dict[str, str] = {
     # figures.architecture
     "architecture_diagram": "figures.architecture", "heat_css": "figures.architecture",
     "latency_chart": "figures.architecture", "shape_flow_chart": "figures.architecture",
-    "stage_bars": "figures.architecture",
+    "stage_bars": "figures.architecture", "stage_bars_of": "figures.compare_bars",
     # figures.class_answers
     "answers_histogram": "figures.class_answers",
     # figures.curves

@@ -9,10 +9,10 @@ import streamlit as st
 from explorer import (
     FOLD_AFTER, FOLD_HEAD, LEVEL_COLUMNS, MAX_BLOCKS, N_, PAGE_ROWS, Column, CostReport, DoesNotFit,
     LayerTable, Level, RowKind, _, architecture_diagram, cost_method_text, cost_notes, cost_table, costs_of,
-    describe_device, format_ms, head_field_note, heat_css, human_bytes, human_count, latency_chart, layer_table,
-    line_key, measure_layer_costs, page_count, paper_figure, timing_text,
-    paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, to_csv, to_png, to_svg,
-    twin_of,
+    describe_device, format_ms, gate_cost_lines, head_field_note, heat_css, human_bytes, human_count, latency_chart,
+    layer_table, line_key, measure_layer_costs, page_count, paper_figure, timing_text,
+    paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, table_notes, to_csv, to_png,
+    to_svg, twin_of,
 )
 from explorer.ui.choices import clamped_number, in_every_language, valid_choice, valid_choices
 from explorer.ui.classroom import page_fragment
@@ -23,11 +23,13 @@ from explorer.ui.tables import display_frame, name_column, number_columns, show_
 # The tabs' labels; st.tabs keeps the shown (translated) label in st.session_state["arch_tab"].
 TABS = (N_("Layer table"), N_("Diagram"), N_("Shape flow"), N_("Paper Table 1"), N_("Counting conventions"),
         N_("Measured cost"))
-KIND_CSS = {RowKind.SHORTCUT: "background-color: #fde3c8", RowKind.DOWNSAMPLING: "background-color: #d6e9f8"}
+KIND_CSS = {RowKind.SHORTCUT: "background-color: #fde3c8", RowKind.DOWNSAMPLING: "background-color: #d6e9f8",
+            RowKind.GATE: "background-color: #dcf2dc"}
 
 
 def highlight(frame, rows):
-    """Shortcut-branch rows orange, rows where the map gets smaller blue (``frame`` row i is ``rows[i]``)."""
+    """Shortcut-branch rows orange, channel-gate rows green, rows where the map gets smaller blue
+    (``frame`` row i is ``rows[i]``)."""
     return frame.style.apply(lambda row: [KIND_CSS.get(rows[row.name].kind, "")] * len(row), axis=1)
 
 
@@ -70,7 +72,11 @@ def layer_table_view(table: LayerTable, report: CostReport | None) -> None:
         first=first + 1, last=first + len(shown), total=len(rows), page=page, pages=pages) if pages > 1 else ""
     st.caption(paging + _(":orange-background[shortcut branch (projection / zero-pad)] · :blue-background[shrinks "
                           "the feature map (stride / pooling)] · MACs count conv and linear multiply-accumulates only; "
-                          "FLOPs = 2 × MACs.") + " " + head_field_note(table))
+                          "FLOPs = 2 × MACs.") + " " + head_field_note(table)
+               + "".join(" " + note for note in table_notes(table)))
+    gates = gate_cost_lines(table)
+    if gates:
+        st.caption(" ".join(gates))
     # A callable is encoded only when the button is clicked; "ignore": a download reruns nothing.
     name = f"{table.spec.name.replace(' ', '_')}_{level.value}_{table.input_size[0]}px.csv"
     st.download_button(_("Download this table as CSV"), lambda: to_csv(rows, LEVEL_COLUMNS[level]), key="arch_csv", file_name=name,
@@ -198,6 +204,9 @@ if conventions_tab.open:
                     + "\n".join("- " + _("**{term}**: {meaning}").format(term=layer_type_text(r.layer_type),
                                                                           meaning=r.explanation)
                                  for r in conventions.rows))
+        gates = gate_cost_lines(table)
+        if gates:
+            st.markdown(_("**What the channel gates cost**") + "\n\n" + "\n".join(f"- {line}" for line in gates))
 
 if cost_tab.open:
     with cost_tab:

@@ -1,5 +1,5 @@
-"""Compare: two ResNets side by side (ResNet-18 vs ResNet-50 by default): where the cost goes and
-what it buys.
+"""Compare: two ResNets side by side (ResNet-18 vs ResNet-50 by default), or three (a toggle adds C):
+where the cost goes and what it buys.
 
 The layer tables and torchvision's published accuracies are cheap and shown at once. The
 measured speed and the same image through both run models, so each is a fragment inside an
@@ -14,9 +14,9 @@ from explorer import (
     CIFAR, IMAGENET, N_, THROUGHPUT_REPEATS, THROUGHPUT_WARMUPS, TRAINING_REPEATS, TRAINING_WARMUPS,
     CaptureTooLarge, DeviceKind, DoesNotFit, ImageError, SourceKind, ZooAxis, _, accuracy_lines, accuracy_table,
     accuracy_vs_cost, aligned_stages, anatomy_table, block_words, chart_highlights, class_names_for, comparison_html,
-    convention_text, describe_device, explain_difference, format_shape, handout_name, image_through, language,
+    convention_text, describe_device, explain_difference, family_lines, format_shape, handout_name, image_through, language,
     latency_lines, measure_speeds, ops_convention, overlay, preprocess, preprocessing_for, published_weights, shown,
-    speed_table, stage_bars, stage_outputs, stages_table, throughput_batches, topk_bars, totals_table, training_lines,
+    speed_table, stage_bars, stage_bars_of, stage_outputs, stages_table, stages_table_of, throughput_batches, topk_bars, totals_table, training_lines,
     training_memory, training_memory_table, training_memory_text, training_speed_table, training_step_batch,
     weights_of,
 )
@@ -168,7 +168,16 @@ left, right = st.columns(2)
 # The picker applies _() to the labels; the links keep their short parameters ?a= and ?b=.
 choice_a = picker.model_picker("cmp_model_a", "resnet18", left, N_("Model A"), with_input_size=False, url_param="a")
 choice_b = picker.model_picker("cmp_model_b", "resnet50", right, N_("Model B"), with_input_size=False, url_param="b")
-if choice_a is None or choice_b is None:
+if "cmp_third" not in st.session_state:  # a link with ?c= opens with the third model
+    st.session_state["cmp_third"] = "c" in st.query_params
+third = st.toggle(_("Add a third model (C)"), key="cmp_third",
+                  help=_("Totals, stages and where the difference goes for A, B and C (A → B, A → C); the training "
+                         "cost, the published accuracy, the downloads and the measured parts compare A and B."))
+choice_c = picker.model_picker("cmp_model_c", "resnetv2_50", st.columns(2)[0], N_("Model C"), with_input_size=False,
+                               url_param="c") if third else None
+if not third:
+    st.query_params.pop("c", None)  # the link people share then holds two models
+if choice_a is None or choice_b is None or (third and choice_c is None):
     st.info(_("Fix the model marked in red to see the comparison."))
     st.stop()
 cifar = choice_a.spec.is_cifar and choice_b.spec.is_cifar
@@ -178,18 +187,28 @@ size = int(st.columns(4)[0].number_input(_("Input size for both (px)"), min_valu
                                         step=16, key="cmp_input"))
 table_a = table_or_error(picker.ModelChoice(choice_a.spec, size), left)
 table_b = table_or_error(picker.ModelChoice(choice_b.spec, size), right)
-if table_a is None or table_b is None:
+table_c = table_or_error(picker.ModelChoice(choice_c.spec, size)) if choice_c is not None else None
+if table_a is None or table_b is None or (third and table_c is None):
     st.stop()
 name_a, name_b = table_a.spec.name, table_b.spec.name
+tables = [table for table in (table_a, table_b, table_c) if table is not None]
 
 st.subheader(_("Where the difference goes"))
-st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, table_b)))
+for other in tables[1:]:
+    if table_c is not None:
+        st.markdown(f"**{name_a} → {other.spec.name}**")
+    st.markdown("\n".join(f"- {line}" for line in explain_difference(table_a, other) + family_lines(table_a, other)))
 
 st.subheader(_("Totals"))
-show_table(totals_table(table_a, table_b))
+show_table(totals_table(table_a, table_b, table_c))
 
 pairs = aligned_stages(table_a, table_b)
-st.plotly_chart(stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
+if table_c is None:
+    st.plotly_chart(stage_bars(pairs, name_a, name_b), key="cmp_bars", width="stretch")
+else:
+    st.plotly_chart(stage_bars_of(tables), key="cmp_bars", width="stretch")
+    st.info(_("Below, the training cost, the published accuracy, the downloads and the measured parts compare A "
+              "and B; the block anatomy and the stages show all three."))
 
 st.subheader(_("Training cost"))
 memory_a, memory_b = training_memory(table_a), training_memory(table_b)
@@ -218,14 +237,14 @@ st.download_button(_("Download the comparison (HTML)"), partial(comparison_html,
                           "own download, once measured below."))
 
 st.subheader(_("Block anatomy"))
-for table in (table_a, table_b):  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
+for table in tables:  # one above the other: side by side, a bottleneck's columns are cut at 1400 px
     spec = table.spec
     st.markdown(_("**{model}** — {blocks}, expansion {expansion}: a block's output has {expansion}× its inner width.")
                 .format(model=spec.name, blocks=block_words(spec.block), expansion=spec.block.expansion))
     show_table(anatomy_table(table))
 
 st.subheader(_("Stages, aligned"))
-show_table(stages_table(pairs))
+show_table(stages_table(pairs) if table_c is None else stages_table_of(tables))
 
 st.subheader(_("Measured, and seen"))
 measured_speed(table_a, table_b, size)

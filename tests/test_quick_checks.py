@@ -11,7 +11,7 @@ import re
 import pytest
 from torch import nn
 
-from explorer.analysis.anatomy import LayerTable, layer_table
+from explorer.analysis.anatomy import HEAD_MODULES, LayerTable, layer_table
 from explorer.analysis.quick_checks import (
     MAX_CHOICES, MAX_TEXT, Question, QuestionKind, available_kinds, explanation_text, kind_label, make_question,
     question_from_dict, question_text, question_to_dict,
@@ -22,7 +22,9 @@ from explorer.model.presets import get_preset
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.i18n import in_language
 
-MODELS = ("resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "cifar_resnet20", "custom")
+MODELS = ("resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "cifar_resnet20", "custom",
+          # the family beyond v1: gate rows, pre-activation's head, split attention, Res2Net's groups
+          "resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s", "cifar_preact_resnet164")
 SEEDS = range(6)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -83,7 +85,7 @@ def expected_answer(q: Question, table: LayerTable, other: LayerTable | None) ->
         held: dict[str, int] = {}
         for row in table.rows:
             part = row.name.split(".")[0] if row.block is None else ".".join(row.name.split(".")[:2])
-            part = "head" if part in ("avgpool", "fc") else part if row.block is not None else "stem"
+            part = "head" if part in HEAD_MODULES else part if row.block is not None else "stem"
             held[part] = held.get(part, 0) + 4 * math.prod(row.out_shape)
         most = max(held.values())
         assert held[q.choices[q.answer]] == most

@@ -10,6 +10,7 @@ from torch import nn
 
 from explorer.model import views as model_views
 from explorer.analysis.anatomy import layer_table
+from explorer.model.blocks import has_gate
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS
 from explorer.analysis.receptive_field import (
@@ -30,7 +31,23 @@ EXACT_SPECS = {
     "caffe stride": ResNetSpec(stages=(1, 2, 1, 1), stride_style="caffe"),
     "plain (no shortcut)": ResNetSpec(stages=(1, 1, 1, 1), block="basic", shortcut="none"),
     "projection everywhere": ResNetSpec(stages=(1, 1, 1, 1), shortcut="C"),
+    # The family beyond v1: the shortcut of a pre-activated input, Res2Net's channel groups (a
+    # chain of 3x3s in blocks that keep their shape, side by side with a pool where they stride).
+    "pre-activation": ResNetSpec(stages=(1, 2, 1, 1), preact=True),
+    "pre-activation basic, CIFAR": ResNetSpec(stages=(2, 1, 1), block="basic", stem="cifar", stage_planes=(16, 32, 64),
+                                              stem_width=16, preact=True, num_classes=10),
+    "res2net": ResNetSpec(stages=(1, 3, 1, 1), middle_conv="res2", width_per_group=26, scales=4),
 }
+# Gated nets: their gates pool the whole map (no part of the window, by the table's convention);
+# with the gates' pooling detached, the path's field is exactly the box.
+GATED_SPECS = {
+    "SE": ResNetSpec(stages=(1, 2, 1, 1), attention="se"),
+    "ECA + deep stem + avg-down": ResNetSpec(stages=(1, 2, 1, 1), attention="eca", stem="deep", avg_down=True),
+    "split attention (avd)": ResNetSpec(stages=(1, 2, 1, 1), middle_conv="split", stem="deep", avg_down=True),
+    "res2net + SE": ResNetSpec(stages=(1, 2, 1, 1), middle_conv="res2", width_per_group=26, scales=4, attention="se"),
+}
+NEW_PRESETS = ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s", "res2net50_26w_8s",
+               "res2next50", "cifar_preact_resnet164", "resnetv2_18"]
 
 
 def test_resnet18_stem_boxes_by_hand() -> None:
@@ -52,7 +69,7 @@ def test_a_non_square_image_has_its_own_rows_and_columns() -> None:
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet50_caffe", "resnet50d", "cifar_resnet20",
-                                  "resnext50_32x4d"])
+                                  "resnext50_32x4d", *NEW_PRESETS])
 def test_unclipped_boxes_have_the_layer_tables_size_and_jump(name: str) -> None:
     spec = PRESETS[name]
     size = spec.natural_input_size
@@ -74,6 +91,22 @@ def test_resnet18_and_resnet50_stage_fields_at_224() -> None:
     sizes = {name: [theoretical_receptive_field(PRESETS[name], stage, (0, 0), 224, clip=False).height
                     for stage in field_stages(PRESETS[name])] for name in ("resnet18", "resnet50")}
     assert sizes == {"resnet18": [11, 43, 99, 211, 435], "resnet50": [11, 35, 91, 267, 427]}
+
+
+def test_res2net_stage_fields_by_hand() -> None:
+    """res2net50_26w_4s at 224: a stage's first block convolves its groups side by side (one 3x3
+    step), the others chain three 3x3s (each group adds the previous one's output)."""
+    spec = PRESETS["res2net50_26w_4s"]
+    sizes, rf, jump = [], 11, 4  # the stem: 7x7/2 and 3x3/2 max pool
+    sizes.append(rf)
+    for blocks, stride in zip(spec.stages, (1, 2, 2, 2)):
+        rf += 2 * jump  # the first block: one 3x3 (or the 3x3 pool) on each group, with the stride
+        jump *= stride
+        rf += (blocks - 1) * 3 * 2 * jump  # the others: three 3x3s in a chain
+        sizes.append(rf)
+    assert sizes == [11, 67, 219, 715, 1131]
+    assert [theoretical_receptive_field(spec, stage, (0, 0), 224, clip=False).height
+            for stage in field_stages(spec)] == sizes
 
 
 @pytest.mark.parametrize(("stage", "position", "message"), [
@@ -145,10 +178,32 @@ def box_mask(box: InputBox, size: int) -> np.ndarray:
     return mask
 
 
-@pytest.mark.usefixtures("average_pooled_views")
-@pytest.mark.parametrize("name", EXACT_SPECS)
+class _DetachedPool(nn.AdaptiveAvgPool2d):
+    """A gate's global pool that passes no gradient: the gate scales the map, but the map does not move it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.detach())
+
+
+@pytest.fixture
+def detached_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Views whose channel gates' pools are detached (see `_DetachedPool`), on top of `average_pooled_views`."""
+    build = model_views.build_model
+
+    def with_detached_gates(spec: ResNetSpec, device="cpu", seed=None) -> nn.Module:
+        model = build(spec, device, seed)
+        for module in model.modules():
+            if has_gate(module):
+                module.avgpool = _DetachedPool(1)
+        return model
+
+    monkeypatch.setattr(model_views, "build_model", with_detached_gates)
+
+
+@pytest.mark.usefixtures("average_pooled_views", "detached_gates")
+@pytest.mark.parametrize("name", [*EXACT_SPECS, *GATED_SPECS])
 def test_where_nothing_cancels_the_effective_field_fills_exactly_the_box(name: str) -> None:
-    spec = EXACT_SPECS[name]
+    spec = {**EXACT_SPECS, **GATED_SPECS}[name]
     size = 32 if spec.is_cifar else 96
     requests = []
     for stage in field_stages(spec):
@@ -160,6 +215,17 @@ def test_where_nothing_cancels_the_effective_field_fills_exactly_the_box(name: s
         box = theoretical_receptive_field(spec, found.stage, found.position, size)
         assert found.effective.shape == (size, size) and found.effective.max() == 1.0
         assert np.array_equal(found.effective > 0, box_mask(box, size)), (found.stage, found.position, box)
+
+
+@pytest.mark.usefixtures("average_pooled_views")
+@pytest.mark.parametrize("name", GATED_SPECS)
+def test_a_gates_global_pool_reaches_past_the_box(name: str) -> None:
+    """The convention, shown: through its gates' pools every pixel moves an output a little, so the
+    effective field of a gated net is not zero outside the path's box."""
+    spec = GATED_SPECS[name]
+    field = effective_receptive_field(positive_model(spec), spec, "layer1", positive_image(96), (0, 0))
+    box = theoretical_receptive_field(spec, "layer1", (0, 0), 96)
+    assert box.height < 96 and field[~box_mask(box, 96)].max() > 0
 
 
 @pytest.mark.usefixtures("average_pooled_views")
@@ -250,3 +316,17 @@ def test_the_head_note_adds_up_to_the_head_rows_receptive_field(name: str, size,
     rf, jump = table.totals.rf_size, table.totals.output_stride
     assert fc.type == "Linear" and fc.rf_size == rf + (side - 1) * jump  # the global pool spans every position
     assert f"{rf} + ({side} − 1) × {jump} = {fc.rf_size} px" in head_field_note(table)
+
+
+@pytest.mark.parametrize("name", ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s",
+                                  "cifar_preact_resnet164"])
+def test_the_effective_field_runs_for_every_block_kind(name: str) -> None:
+    spec = PRESETS[name]
+    size = 32 if spec.is_cifar else 64
+    model = build_model(spec, seed=0)
+    image = torch.randn(3, size, size, generator=torch.Generator().manual_seed(0))
+    fields = stage_centre_fields(model, spec, image)
+    table = layer_table(spec, size)
+    assert [f.stage for f in fields] == list(field_stages(spec))
+    assert [f.window_size for f in fields] == [s.rf_size for s in table.stages if s.name != "head"]
+    assert all(f.effective.shape == (size, size) and f.effective.max() == 1.0 for f in fields)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from explorer.model.blocks import gate_module_names, has_gate
+from explorer.analysis.block_summary import branch_summary, shortcut_kind
 from explorer.analysis.layer_math import macs_of, pair, receptive_field_after
 from explorer.model.build import build_model, is_block
 from explorer.runtime.i18n import N_, _
@@ -50,9 +51,10 @@ _LEVEL_LABELS = {Level.LAYERS: N_("leaf layers"), Level.BLOCKS: N_("blocks"), Le
 
 
 class RowKind(enum.Enum):
-    """What a row is, for colouring tables: part of a shortcut, a resolution drop, or neither."""
+    """What a row is, for colouring tables: part of a shortcut, a channel gate, a resolution drop, or neither."""
 
     SHORTCUT = "shortcut"  # a projection / zero-pad layer, or a block with such a shortcut
+    GATE = "gate"  # a layer that only computes a channel gate (SE, ECA, split attention's weights)
     DOWNSAMPLING = "downsampling"  # the feature map gets smaller here
     OTHER = "other"  # neither
 
@@ -84,6 +86,7 @@ class LayerRow:
     rf_size: int  # receptive field side, input pixels
     rf_jump: int  # input pixels between neighbouring outputs (the cumulative stride)
     activation_bytes: int  # the output tensor of one image in float32
+    gate: bool = False  # computes a channel gate: pools the whole map, its outputs are one number per channel
 
     @property
     def flops(self) -> int:
@@ -104,6 +107,8 @@ class LayerRow:
     def kind(self) -> RowKind:
         if self.downsample:
             return RowKind.SHORTCUT
+        if self.gate:
+            return RowKind.GATE
         return RowKind.DOWNSAMPLING if self.reduces_resolution else RowKind.OTHER
 
 
@@ -281,6 +286,7 @@ class _Recorder:
             rf_size=rf[0],
             rf_jump=rf[1],
             activation_bytes=(out.numel() // out.shape[0]) * FP32_BYTES,
+            gate=name in self.gates,
         ))
 
 
@@ -305,27 +311,6 @@ def _leaf_rows(spec: ResNetSpec, input_size: tuple[int, int]) -> list[LayerRow]:
     with torch.no_grad():
         model(x)
     return recorder.rows
-
-
-def _shortcut_kind(rows: Sequence[LayerRow], plain: bool) -> ShortcutKind:
-    """A block's shortcut, from the layers of its shortcut branch (none: the identity)."""
-    if plain:
-        return ShortcutKind.NONE
-    types = {r.type for r in rows if r.downsample}
-    if not types:
-        return ShortcutKind.IDENTITY
-    if "ZeroPadShortcut" in types:
-        return ShortcutKind.ZERO_PAD
-    return ShortcutKind.AVG_PROJECTION if "AvgPool2d" in types else ShortcutKind.PROJECTION
-
-
-def _conv_summary(rows: Sequence[LayerRow]) -> str:
-    parts = []
-    for r in rows:
-        if r.type == "Conv2d" and not r.downsample:
-            groups = f",g{r.groups}" if r.groups and r.groups > 1 else ""
-            parts.append(f"{r.kernel[0]}x{r.kernel[1]},{r.out_shape[0]}{groups}")
-    return " → ".join(parts)
 
 
 def _side_ratio(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
@@ -365,8 +350,8 @@ def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
             stage=stage,
             block=block,
             stride=_side_ratio(members[0].in_shape, members[-1].out_shape),
-            shortcut=None if block is None else _shortcut_kind(members, plain),
-            convs=_conv_summary(members),  # it leaves the shortcut's conv out itself
+            shortcut=None if block is None else shortcut_kind(members, plain),
+            convs=branch_summary(members),  # it leaves the shortcut's conv out itself
             **_rollup(members),
         ))
     return tuple(blocks)

@@ -279,12 +279,20 @@ def latency_lines(a: ThroughputReport, b: ThroughputReport) -> list[str]:
 # ---- the page's tables, as rows (labels in the reader's language) ----------------------
 
 
-def totals_table(a: LayerTable, b: LayerTable) -> RowsTable:
-    """Each total of A and B, their difference and their ratio."""
-    columns = ("", f"A: {a.spec.name}", f"B: {b.spec.name}", "B − A", "B / A")
+def _ratio(d: TotalsDiff) -> str:
+    return f"{d.ratio:.2f}×" if d.ratio is not None else "–"
+
+
+def totals_table(a: LayerTable, b: LayerTable, c: LayerTable | None = None) -> RowsTable:
+    """Each total of A and B (and C), the differences from A and the ratios to A."""
+    if c is None:
+        columns = ("", f"A: {a.spec.name}", f"B: {b.spec.name}", "B − A", "B / A")
+        return RowsTable(columns, tuple(dict(zip(columns, (d.label, d.a, d.b, d.difference, _ratio(d))))
+                                        for d in totals_diff(a, b)))
+    columns = ("", f"A: {a.spec.name}", f"B: {b.spec.name}", f"C: {c.spec.name}", "B − A", "C − A", "B / A", "C / A")
     return RowsTable(columns, tuple(dict(zip(columns, (
-        d.label, d.a, d.b, d.difference, f"{d.ratio:.2f}×" if d.ratio is not None else "–")))
-        for d in totals_diff(a, b)))
+        ab.label, ab.a, ab.b, ac.b, ab.difference, ac.difference, _ratio(ab), _ratio(ac))))
+        for ab, ac in zip(totals_diff(a, b), totals_diff(a, c))))
 
 
 def accuracy_table(published: dict[str, Sequence[PublishedWeights]]) -> RowsTable | None:
@@ -312,6 +320,24 @@ def stages_table(pairs: Sequence[StagePair]) -> RowsTable:
         p.name, p.a_blocks, format_shape(p.a_out) if p.a_out else "–", p.b_blocks,
         format_shape(p.b_out) if p.b_out else "–", p.a_params, p.b_params, p.a_macs, p.b_macs, p.b_macs - p.a_macs)))
         for p in pairs))
+
+
+def stages_table_of(tables: Sequence[LayerTable]) -> RowsTable:
+    """The stages of two or three models side by side (A, B, C), matched by name: blocks, output, params, MACs."""
+    labels = "ABC"[:len(tables)]
+    by_name = [{s.name: s for s in t.stages} for t in tables]
+    names = list(dict.fromkeys(name for stages in by_name for name in stages))
+    names.sort(key=lambda n: (n != "stem", n == "head"))  # stem first, head last, as `aligned_stages`
+    columns = (_("stage"), *(_("{model} blocks").format(model=m) for m in labels),
+               *(_("{model} out").format(model=m) for m in labels), *(_("{model} params").format(model=m) for m in labels),
+               *(_("{model} MACs").format(model=m) for m in labels))
+    rows = []
+    for name in names:
+        found = [stages.get(name) for stages in by_name]
+        rows.append(dict(zip(columns, (
+            name, *(s.blocks if s else None for s in found), *(format_shape(s.out_shape) if s else "–" for s in found),
+            *(s.params if s else 0 for s in found), *(s.macs if s else 0 for s in found)))))
+    return RowsTable(columns, tuple(rows))
 
 
 def speed_table(a: ThroughputReport, b: ThroughputReport) -> RowsTable:

@@ -28,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from explorer.analysis.anatomy import LayerTable, is_leaf_layer
+from explorer.analysis.gates import gate_costs
 from explorer.model.build import build_model
 from explorer.analysis.table_format import RowsTable
 from explorer.runtime.i18n import N_, _
@@ -40,7 +41,10 @@ TOOLS = {
     "flop_counter": (N_("FlopCounterMode FLOPs"), N_("2 × conv and matmul MACs (FLOPs, not MACs); nothing else")),
 }
 RESIDUAL_ADD = N_("residual add")  # a row's layer type: show it through _()
-_FLOP_OPS = {"aten.convolution": "Conv2d", "aten.addmm": "Linear", "aten.mm": "Linear"}
+GATE_MULTIPLY = N_("gate multiply")  # likewise: a channel gate's map × gate, no module of its own
+_PSEUDO_TYPES = (RESIDUAL_ADD, GATE_MULTIPLY)
+CONV1D_OP = "aten.convolution (1-D)"  # ECA's conv across channels, apart from the 2-D convs
+_FLOP_OPS = {"aten.convolution": "Conv2d", CONV1D_OP: "Conv1d", "aten.addmm": "Linear", "aten.mm": "Linear"}
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,15 @@ class CountRow:
     outputs: int = 0  # output elements of this type's layers, one image
     bn_params: int = 0  # BN affine parameters of the whole model
     adds: int = 0  # residual additions of the whole model, one image
+    conv_biases: int = 0  # biases of this type's convs (the gates' 1x1 convs have them)
+    gates: int = 0  # channel gates of the whole model
+    pooled: int = 0  # AdaptiveAvgPool2d: elements the global pools add up, one image
+    multiplies: int = 0  # gate multiply: map × gate elements, one image
 
     @property
     def explanation(self) -> str:
         """Why the tools' counts of this layer type differ."""
-        return _explain(self.layer_type, self.thop, self.outputs, self.bn_params, self.adds)
+        return _explain(self)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,10 @@ class _FlopCounter(TorchDispatchMode):
         out = func(*args, **kwargs)
         packet = func._overloadpacket
         if packet in flop_registry:
-            self.counts[str(packet)] += int(flop_registry[packet](*args, **kwargs, out_val=out))
+            op = str(packet)
+            if op == "aten.convolution" and args[1].dim() == 3:  # the weight of a Conv1d: (C_out, C_in, k)
+                op = CONV1D_OP
+            self.counts[op] += int(flop_registry[packet](*args, **kwargs, out_val=out))
         return out
 
 
@@ -132,23 +143,37 @@ def _flop_counter_by_type(table: LayerTable, x: torch.Tensor) -> Counter:
     return counts
 
 
-def _explain(layer_type: str, thop_ops: int, outputs: int, bn_params: int, adds: int) -> str:
-    per_output = thop_ops / outputs if outputs else 0
+def _explain(row: CountRow) -> str:
+    layer_type = row.layer_type
+    per_output = row.thop / row.outputs if row.outputs else 0
     if layer_type == "BatchNorm2d":
         return _("Not a multiply-accumulate layer (foldable into the conv at inference): explorer and "
                  "FlopCounterMode count 0. torchinfo counts its {bn_params:,} affine parameters once "
                  "(not per pixel); thop counts {per_output:g} ops per output element.").format(
-            bn_params=bn_params, per_output=per_output)
+            bn_params=row.bn_params, per_output=per_output)
     if layer_type == "AvgPool2d":
-        return _("The avg-down shortcut's pooling: thop counts {per_output:g} ops per output element, "
-                 "the others 0.").format(per_output=per_output)
+        return _("Average pools in the path (the avg-down shortcut, ResNeSt's strided pool, Res2Net's pooled "
+                 "group): thop counts the window's adds and one divide per output element (k·k + 1), "
+                 "the others 0.")
+    if layer_type == "AdaptiveAvgPool2d" and row.gates:
+        return _("Global average pools: the head's and the {gates} channel gates' ({pooled:,} elements added up). "
+                 "thop counts each window's adds and one divide per output value (H·W + 1), the others 0: "
+                 "MACs leave pooling out.").format(gates=row.gates, pooled=row.pooled)
     if layer_type == "AdaptiveAvgPool2d":
         return _("Global average pool: thop counts {per_output:g} ops per output value "
                  "(the window's adds and one divide), the others 0.").format(per_output=per_output)
     if layer_type == RESIDUAL_ADD:
         return _("{adds:,} additions (every element of every block's output, out += identity). No "
                  "tool counts them: the add is not a module (thop, torchinfo) nor a conv/matmul "
-                 "(FlopCounterMode).").format(adds=adds)
+                 "(FlopCounterMode).").format(adds=row.adds)
+    if layer_type == GATE_MULTIPLY:
+        return _("{multiplies:,} multiplications: each gated map times its gate, one per element (radix groups "
+                 "each for split attention). No tool counts them: like the residual add, the multiply is no "
+                 "module and no conv/matmul.").format(multiplies=row.multiplies)
+    if layer_type == "Conv2d" and row.conv_biases:
+        return _("Everyone counts k x k x C_in/groups multiply-accumulates per output value; FlopCounterMode "
+                 "reports them as FLOPs (x2). The gates' 1x1 convs have biases: torchinfo adds one per bias "
+                 "({biases:,}), the others leave them out.").format(biases=row.conv_biases)
     return _(_FIXED_EXPLANATIONS[layer_type]) if layer_type in _FIXED_EXPLANATIONS else ""
 
 
@@ -160,6 +185,11 @@ _FIXED_EXPLANATIONS = {
     "ReLU": N_("A comparison, not arithmetic: 0 everywhere."),
     "MaxPool2d": N_("Comparisons: 0 everywhere."),
     "ZeroPadShortcut": N_("Option A shortcut: slicing and zero padding, no arithmetic: 0 everywhere."),
+    "Conv1d": N_("ECA's 1-D conv across the pooled channels: k multiply-accumulates per channel. Everyone counts "
+                 "them; FlopCounterMode as FLOPs (x2)."),
+    "Sigmoid": N_("The gate's squashing of one pooled value per channel: no tool counts it (elementwise, like ReLU)."),
+    "RadixSoftmax": N_("Split attention's softmax across the radix groups of each channel: no tool counts it "
+                       "(elementwise, like ReLU)."),
 }
 
 
@@ -173,12 +203,17 @@ def count_conventions(table: LayerTable) -> Conventions:
     }
     ours: Counter = Counter()
     outputs: Counter = Counter()
+    pooled: Counter = Counter()
     bn_params = 0
     for row in table.rows:
         ours[row.type] += row.macs
         outputs[row.type] += math.prod(row.out_shape)
+        pooled[row.type] += math.prod(row.in_shape)
         bn_params += row.params if row.type == "BatchNorm2d" else 0
     adds = sum(math.prod(b.out_shape) for b in table.blocks if b.block is not None)
+    biases = _conv_biases(table)
+    costs = gate_costs(table)
+    gates = sum(c.gates for c in costs)
     rows = [
         CountRow(
             layer_type=layer_type,
@@ -189,16 +224,31 @@ def count_conventions(table: LayerTable) -> Conventions:
             outputs=outputs[layer_type],
             bn_params=bn_params,
             adds=adds,
+            conv_biases=biases[layer_type],
+            gates=gates,
+            pooled=pooled[layer_type],
         )
         for layer_type in dict.fromkeys(row.type for row in table.rows)
     ]
     rows.append(CountRow(RESIDUAL_ADD, 0, 0, 0, 0, adds=adds))
+    if costs:
+        rows.append(CountRow(GATE_MULTIPLY, 0, 0, 0, 0, gates=gates, multiplies=sum(c.multiplies for c in costs)))
     return Conventions(rows=tuple(rows))
 
 
+def _conv_biases(table: LayerTable) -> Counter:
+    """Conv biases per layer type (torchvision's convs have none; the gates' 1x1 convs do)."""
+    model = build_model(table.spec, "meta")
+    counts: Counter = Counter()
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)) and module.bias is not None:
+            counts[type(module).__name__] += module.bias.numel()
+    return counts
+
+
 def layer_type_text(layer_type: str) -> str:
-    """A layer type as people read it: a class name, or "residual add" in their language."""
-    return _(RESIDUAL_ADD) if layer_type == RESIDUAL_ADD else layer_type
+    """A layer type as people read it: a class name, or "residual add" / "gate multiply" in their language."""
+    return _(layer_type) if layer_type in _PSEUDO_TYPES else layer_type
 
 
 def counts_table(conventions: Conventions) -> RowsTable:

@@ -133,7 +133,8 @@ def _input(table: LayerTable) -> str:
 
 
 def _convs(table: LayerTable) -> list[LayerRow]:
-    return [row for row in table.rows if row.type == "Conv2d" and row.call == 0]
+    """The convs of the feature maps' path: a gate's 1x1 convs work on one number per channel and have biases."""
+    return [row for row in table.rows if row.type == "Conv2d" and row.call == 0 and not row.gate]
 
 
 def _output_shape(table: LayerTable) -> Iterator[_Option]:
@@ -236,7 +237,7 @@ def _stage_rf(table: LayerTable) -> Iterator[_Option]:
         last = max(r.index for r in table.rows if r.stage == stage.name)
         # The field with the jump forgotten: kernels added up as if every stride were 1.
         unscaled = 1 + sum((r.kernel[0] - 1) * (r.dilation or (1, 1))[0] for r in table.rows[:last + 1]
-                           if r.kernel is not None and not r.downsample)
+                           if r.kernel is not None and not r.downsample and not r.gate)
         mistakes = [
             stages[index - 1].rf_size if index else None,  # the stage before
             stages[index + 1].rf_size if index + 1 < len(stages) else None,  # the stage after

@@ -1,12 +1,14 @@
 """Receptive fields: the input box an output position can see, and the part of it that counts.
 
 The *theoretical* receptive field of one output position is the set of input pixels it
-depends on at all. It is found here by walking the real module tree backward: each conv or
-pool maps a set of output indices to the input indices its windows touch (kernel, stride,
-padding, dilation), clipped to the tensor (padding is no pixel), and a residual block takes
-the union of its main path and its shortcut (identity, projection, avg-pool projection or
-zero-pad). Rows and columns are walked apart, as every layer is separable in this sense.
-Sets of indices, not intervals, are carried, so the box is exact by construction even where
+depends on at all. It is found here by walking the real module tree backward as index maps
+(`index_maps`): each conv or pool maps a set of output indices to the input indices its
+windows touch, clipped to the tensor (padding is no pixel), and a residual block takes the
+union of its main path and its shortcut (identity, projection, avg-pool projection or
+zero-pad); Res2Net's channel groups are paths of their own, joined the same way. Channel gates
+(SE, ECA, split attention's weights) pool the whole map: as in the layer table, they are no
+part of the window, which follows the feature maps' path. Rows and columns are walked apart,
+as every layer is separable in this sense. Sets of indices, not intervals, are carried, so the box is exact by construction even where
 a strided 1x1 conv or a dilated conv reads only every other pixel. Without clipping, the box's side is the layer table's receptive field and
 neighbouring positions move by its jump (Araujo et al. 2019,
 https://distill.pub/2019/computing-receptive-fields/).
@@ -18,7 +20,6 @@ respect to the image. It is much smaller than the theoretical one and roughly Ga
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +30,8 @@ from torch import nn
 
 from explorer.analysis.anatomy import LayerTable
 from explorer.analysis.memory_needs import LOWER_SIZE, reserved, size_text
-from explorer.model.build import ZeroPadShortcut, build_model
+from explorer.analysis.index_maps import Step, module_steps, out_side, sources, stem_modules
+from explorer.model.build import build_model
 from explorer.runtime.i18n import _
 from explorer.model.views import leased_view
 from explorer.model.spec import ResNetSpec, check_input_size
@@ -66,95 +68,12 @@ class InputBox:
         return (self.top + self.bottom) / 2, (self.left + self.right) / 2
 
 
-# ---- the module tree as index maps, one axis at a time ------------------------------------
-
-
-@dataclass(frozen=True)
-class _Window:
-    """A conv or pool along one axis: output i reads inputs i*stride - padding + dilation*m, m < kernel."""
-
-    kernel: int
-    stride: int
-    padding: int
-    dilation: int
-    ceil_mode: bool
-
-    def out_side(self, side: int) -> int:
-        """Output length for an input of ``side`` (PyTorch's formula, ``ceil_mode`` included)."""
-        span = side + 2 * self.padding - self.dilation * (self.kernel - 1) - 1
-        if not self.ceil_mode:
-            return span // self.stride + 1
-        out = math.ceil(span / self.stride) + 1
-        return out - 1 if (out - 1) * self.stride >= side + self.padding else out
-
-    def sources(self, outputs: np.ndarray, side: int, clip: bool) -> np.ndarray:
-        """The input indices the ``outputs`` read; with ``clip``, only those inside ``side``."""
-        taps = self.dilation * np.arange(self.kernel)
-        inputs = (outputs[:, None] * self.stride - self.padding + taps[None, :]).ravel()
-        if clip:
-            inputs = inputs[(inputs >= 0) & (inputs < side)]
-        return np.unique(inputs)
-
-
-@dataclass(frozen=True)
-class _Branches:
-    """A residual block: paths from one input to one sum (an empty path is the identity)."""
-
-    paths: tuple[tuple[_Step, ...], ...]
-
-    def out_side(self, side: int) -> int:
-        return _out_side(self.paths[0], side)
-
-    def sources(self, outputs: np.ndarray, side: int, clip: bool) -> np.ndarray:
-        return np.unique(np.concatenate([_sources(path, outputs, side, clip) for path in self.paths]))
-
-
-_Step = _Window | _Branches
-
-
-def _out_side(steps: Sequence[_Step], side: int) -> int:
-    for step in steps:
-        side = step.out_side(side)
-    return side
-
-
-def _sources(steps: Sequence[_Step], outputs: np.ndarray, side: int, clip: bool) -> np.ndarray:
-    """Input indices of ``steps`` (run on an input of ``side``) that reach ``outputs``."""
-    sides = []
-    for step in steps:
-        sides.append(side)
-        side = step.out_side(side)
-    for step, in_side in zip(reversed(steps), reversed(sides)):
-        outputs = step.sources(outputs, in_side, clip)
-    return outputs
-
-
-def _steps(module: nn.Module, axis: int) -> tuple[_Step, ...]:
-    """What ``module`` does to indices along ``axis`` (0: rows, 1: columns), in execution order."""
-    if hasattr(module, "downsample"):  # torchvision's BasicBlock / Bottleneck and ours
-        main = tuple(step for name, child in module.named_children() if name != "downsample"
-                     for step in _steps(child, axis))  # registration order is execution order
-        if not getattr(module, "residual", True):  # a plain block: no shortcut branch
-            return main
-        shortcut = () if module.downsample is None else _steps(module.downsample, axis)
-        return (_Branches((main, shortcut)),)
-    if isinstance(module, ZeroPadShortcut):
-        return (_Window(1, module.stride, 0, 1, False),)
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        def at_axis(value) -> int:
-            return value if isinstance(value, int) else value[axis]
-
-        return (_Window(at_axis(module.kernel_size), at_axis(module.stride), at_axis(module.padding),
-                        at_axis(getattr(module, "dilation", 1)), getattr(module, "ceil_mode", False)),)
-    return tuple(step for child in module.children() for step in _steps(child, axis))
-
-
 @lru_cache(maxsize=64)
-def _stage_steps(spec: ResNetSpec, axis: int) -> dict[str, tuple[_Step, ...]]:
+def _stage_steps(spec: ResNetSpec, axis: int) -> dict[str, tuple[Step, ...]]:
     """Every stage's index maps along ``axis``: "stem" (conv1 … maxpool), "layer1" …"""
     model = build_model(spec, "meta")  # module geometry only: no weights, nothing shared
-    stem = tuple(step for child in (model.conv1, model.bn1, model.relu, model.maxpool) for step in _steps(child, axis))
-    return {STEM: stem, **{name: _steps(model.get_submodule(name), axis) for name in model.stage_names}}
+    stem = tuple(step for child in stem_modules(model) for step in module_steps(child, axis))
+    return {STEM: stem, **{name: module_steps(model.get_submodule(name), axis) for name in model.stage_names}}
 
 
 def field_stages(spec: ResNetSpec) -> tuple[str, ...]:
@@ -169,9 +88,9 @@ def _check_stage(spec: ResNetSpec, stage: str) -> None:
             stage=stage, model=spec.name, stages=", ".join(names)))
 
 
-def _up_to(spec: ResNetSpec, stage: str, axis: int) -> tuple[_Step, ...]:
+def _up_to(spec: ResNetSpec, stage: str, axis: int) -> tuple[Step, ...]:
     """The index maps from the image to the output of ``stage``."""
-    steps: list[_Step] = []
+    steps: list[Step] = []
     for name, stage_steps in _stage_steps(spec, axis).items():
         steps += stage_steps
         if name == stage:
@@ -183,7 +102,7 @@ def stage_map_size(spec: ResNetSpec, stage: str, input_size: int | tuple[int, in
     """(rows, columns) of ``stage``'s output for an image of ``input_size`` pixels."""
     _check_stage(spec, stage)
     size = check_input_size(spec, input_size)
-    rows, columns = (_out_side(_up_to(spec, stage, axis), size[axis]) for axis in (0, 1))
+    rows, columns = (out_side(_up_to(spec, stage, axis), size[axis]) for axis in (0, 1))
     return rows, columns
 
 
@@ -199,7 +118,7 @@ def theoretical_receptive_field(spec: ResNetSpec, stage: str, position: tuple[in
     row, column = _check_position(position, stage, *stage_map_size(spec, stage, size))
     spans = []
     for axis, index in ((0, row), (1, column)):
-        pixels = _sources(_up_to(spec, stage, axis), np.array([index]), size[axis], clip)
+        pixels = sources(_up_to(spec, stage, axis), np.array([index]), size[axis], clip)
         spans.append((int(pixels.min()), int(pixels.max())))
     (top, bottom), (left, right) = spans
     return InputBox(top, left, bottom, right)
@@ -239,7 +158,8 @@ def _check_position(position: Sequence[int], stage: str, rows: int, columns: int
 
 def _stage_outputs(view: nn.Module, x: torch.Tensor, last: str) -> dict[str, torch.Tensor]:
     """The outputs of "stem", "layer1" … up to ``last``, of a forward that stops there."""
-    x = view.maxpool(view.relu(view.bn1(view.conv1(x))))  # (1, stem_width, h, w)
+    for module in stem_modules(view):
+        x = module(x)  # (1, stem_width, h, w) after the maxpool
     outputs = {STEM: x}
     for name in view.stage_names:
         if last in outputs:
@@ -284,7 +204,9 @@ def effective_receptive_field(model: nn.Module, spec: ResNetSpec, stage: str, im
     The absolute gradient of the sum over channels of ``stage``'s output at ``position``
     (row, column; default the map's centre) with respect to ``image`` (C, H, W), summed over
     the input channels, divided by its maximum (Luo et al. 2016,
-    https://arxiv.org/abs/1701.04128). It is zero outside `theoretical_receptive_field`.
+    https://arxiv.org/abs/1701.04128). It is zero outside `theoretical_receptive_field`, except
+    in a net with channel gates (SE, ECA, split attention), whose global pools let every pixel
+    move the gate a little: the window follows the feature maps' path, not the gates.
     Runs on a private view of ``model`` in eval mode (the shared model gets no hooks and no
     gradients), in the model's dtype.
     """

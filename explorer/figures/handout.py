@@ -22,6 +22,7 @@ from explorer.analysis.compare import (
     accuracy_lines, accuracy_table, aligned_stages, chart_highlights, explain_difference, latency_lines, speed_table,
     totals_table,
 )
+from explorer.analysis.family_diff import family_lines
 from explorer.analysis.table_format import RowsTable
 from explorer.analysis.training_cost import (
     MeasuredSpeeds, training_lines, training_memory, training_memory_table, training_memory_text,
@@ -115,7 +116,7 @@ def _comparison_html(table_a: LayerTable, table_b: LayerTable, speeds: MeasuredS
     parts = [f"<h1>{html.escape(title)}</h1>",
              _paragraph(_("A: **{name_a}** · B: **{name_b}** · input {height}×{width} px · made with ResNet "
                           "Explorer").format(name_a=name_a, name_b=name_b, height=height, width=width), "note"),
-             _heading(_("Where the difference goes")), _list(explain_difference(table_a, table_b)),
+             _heading(_("Where the difference goes")), _list(explain_difference(table_a, table_b) + family_lines(table_a, table_b)),
              _heading(_("Totals")), table_html(totals_table(table_a, table_b)),
              _figure(stage_bars(aligned_stages(table_a, table_b), name_a, name_b), with_library=True)]
 

@@ -23,7 +23,7 @@ from explorer.ui.choices import adopt
 FOLLOWED: dict[str, tuple[str, ...]] = {
     "home": (),
     "architecture": (r"arch_(level|stage_filter|page|diagram_style|figure_twin|figure_slide|figure_fold|batch|tab)",),
-    "compare": (r"cmp_(input|zoo_x|image_open|image_source|sample|rf)",
+    "compare": (r"cmp_(input|zoo_x|image_open|image_source|sample|rf|third)",
                 r"cmp_[ab]_(weights_kind|weights_name|seed|rf_stage|rf_row_\w+|rf_column_\w+)"),
     "feature_maps": (r"fm_(image_source|sample|weights_kind|weights_name|seed|detail|layer|scale|which|topk|page|channel)",
                      r"fm_rf(_stage|_row_\w+|_column_\w+)?"),
@@ -32,7 +32,7 @@ FOLLOWED: dict[str, tuple[str, ...]] = {
 }
 # Per page: the model pickers whose spec tokens travel (`picker.model_picker`'s prefixes).
 PICKERS: dict[str, tuple[str, ...]] = {
-    "compare": ("cmp_model_a", "cmp_model_b"),
+    "compare": ("cmp_model_a", "cmp_model_b", "cmp_model_c"),
     "predict": ("model", "pr_model_b"),
 }
 DEFAULT_PICKERS = ("model",)
