@@ -170,45 +170,42 @@ def preactivation_study(seed: int, lr: float) -> None:
     if not expander.open:
         return
     with expander:
-        preactivation_parts(seed, lr)
-
-
-def preactivation_parts(seed: int, lr: float) -> None:
-    """The study's settings, its charts at initialisation and its class-shared training run."""
-    columns = st.columns(3, vertical_alignment="bottom")
-    valid_choice("zi_pre_depth", PREACT_DEPTHS, DEFAULT_PREACT_DEPTH)
-    depth = columns[0].selectbox(_("Depth"), PREACT_DEPTHS, key="zi_pre_depth",
-                                 help=_("Basic blocks up to 110 layers, bottlenecks at 164 and 1001, as in the paper."))
-    spec = preact_spec(depth)
-    models = activation_twins(spec)
-    costs = study_costs(models)
-    seed_settings("zi_pre", fitting_settings(costs, training_sizes(spec)), basis=depth, fields=("steps", "batch"))
-    pre_steps = int(columns[1].number_input(_("Training steps"), 1, 2000, key="zi_pre_steps"))
-    pre_batch = int(columns[2].number_input(_("Batch size"), 2, 256, key="zi_pre_batch"))
-    shown = {POST_LABEL.format(depth=depth): _(POST_LABEL).format(depth=depth),
-             PRE_LABEL.format(depth=depth): _(PRE_LABEL).format(depth=depth)}
-    colours = series_colours(list(shown.values()))  # one colour per net in the gradient and training charts
-    try:
-        with st.spinner(_("One forward and backward pass through both versions of {model}…").format(model=spec.name)):
-            study = post_vs_pre_activation(spec, seed, pre_batch)
-    except DoesNotFit as error:
-        st.error(str(error))
-    else:
-        blocks = [b.name for b in next(iter(study.signals.values()))]
-        st.plotly_chart(lines(blocks, signal_series(study.signals, shown), _("Signal through depth: mean square per block at initialisation "
-                                                "(log scale)"), _("mean square"), log=True),
-                        key="zi_pre_signal", width="stretch")
-        st.caption(signal_text(study.signals, shown))
-        layer_names, norms = aligned_gradients(study.gradients)
-        st.plotly_chart(lines(layer_names, {shown[label]: values for label, values in norms.items()},
-                              _("Gradient norm per layer at initialisation, depth {depth} (log scale)").format(
-                                  depth=depth), "‖∇W‖", log=True, colours=colours),
-                        key="zi_pre_gradients", width="stretch")
-        st.caption(gradient_text(study.gradients, shown))
-    run = TrainingRun.of(models, pre_steps, pre_batch, lr, seed, spec.natural_input_size)
-    run_training("zi_pre", run, _("Train both networks"),
-                 _("post- vs pre-activation at depth {depth}").format(depth=depth),
-                 estimate_text(costs, run) if costs else None, shown, colours)
+        columns = st.columns(3, vertical_alignment="bottom")
+        valid_choice("zi_pre_depth", PREACT_DEPTHS, DEFAULT_PREACT_DEPTH)
+        depth = columns[0].selectbox(_("Depth"), PREACT_DEPTHS, key="zi_pre_depth",
+                                     help=_("Basic blocks up to 110 layers, bottlenecks at 164 and 1001, as in the "
+                                            "paper."))
+        spec = preact_spec(depth)
+        models = activation_twins(spec)
+        costs = study_costs(models)
+        seed_settings("zi_pre", fitting_settings(costs, training_sizes(spec)), basis=depth, fields=("steps", "batch"))
+        pre_steps = int(columns[1].number_input(_("Training steps"), 1, 2000, key="zi_pre_steps"))
+        pre_batch = int(columns[2].number_input(_("Batch size"), 2, 256, key="zi_pre_batch"))
+        shown = {POST_LABEL.format(depth=depth): _(POST_LABEL).format(depth=depth),
+                 PRE_LABEL.format(depth=depth): _(PRE_LABEL).format(depth=depth)}
+        colours = series_colours(list(shown.values()))  # one colour per net in the gradient and training charts
+        try:
+            with st.spinner(_("One forward and backward pass through both versions of {model}…").format(
+                    model=spec.name)):
+                study = post_vs_pre_activation(spec, seed, pre_batch)
+        except DoesNotFit as error:
+            st.error(str(error))
+        else:
+            blocks = [b.name for b in next(iter(study.signals.values()))]
+            title = _("Signal through depth: mean square per block at initialisation (log scale)")
+            st.plotly_chart(lines(blocks, signal_series(study.signals, shown), title, _("mean square"), log=True),
+                            key="zi_pre_signal", width="stretch")
+            st.caption(signal_text(study.signals, shown))
+            layer_names, norms = aligned_gradients(study.gradients)
+            st.plotly_chart(lines(layer_names, {shown[label]: values for label, values in norms.items()},
+                                  _("Gradient norm per layer at initialisation, depth {depth} (log scale)").format(
+                                      depth=depth), "‖∇W‖", log=True, colours=colours),
+                            key="zi_pre_gradients", width="stretch")
+            st.caption(gradient_text(study.gradients, shown))
+        run = TrainingRun.of(models, pre_steps, pre_batch, lr, seed, spec.natural_input_size)
+        run_training("zi_pre", run, _("Train both networks"),
+                     _("post- vs pre-activation at depth {depth}").format(depth=depth),
+                     estimate_text(costs, run) if costs else None, shown, colours)
 
 
 st.subheader(_("Pre-activation: the block of ResNet v2"))
