@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer import _
 from explorer.ui import picker
-from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
+from explorer.ui.lesson import FAMILY_LESSON, LESSON, PAGE_SUMMARIES
 
 st.title(_("ResNet Explorer"))
 st.markdown(_(
@@ -31,6 +31,11 @@ with lesson:
     st.markdown(_("ResNet-50 costs 2.25× the MACs of ResNet-18: where does that go, and what does it buy? "
                   "Each step opens its page with the right model chosen."))
     for number, step in enumerate(LESSON, start=1):
+        st.page_link(pages[step.page], label=f"**{number}. {_(step.label)}**", query_params=step.query_params)
+        st.caption(_(step.look_for))
+    st.subheader(_("Then: beyond the 2015 block"))
+    st.markdown(_("Pre-activation (ResNet v2) and squeeze-and-excitation gates: what they change, what they cost."))
+    for number, step in enumerate(FAMILY_LESSON, start=1):
         st.page_link(pages[step.page], label=f"**{number}. {_(step.label)}**", query_params=step.query_params)
         st.caption(_(step.look_for))
 st.markdown(_(

@@ -12,7 +12,7 @@ from streamlit.testing.v1.element_tree import Widget
 
 from explorer.ui import picker
 from explorer.analysis.anatomy import layer_table
-from explorer.ui.lesson import LESSON, PAGE_SUMMARIES
+from explorer.ui.lesson import FAMILY_LESSON, LESSON, PAGE_SUMMARIES
 from explorer.model.presets import PRESETS
 from explorer.model.spec import ResNetSpec
 from explorer.model.token import spec_from_token
@@ -287,22 +287,26 @@ def test_home_lists_every_page_and_links_the_lesson_in_order() -> None:
     url_path = {name: name.replace("_", "-") for name in picker.pages()}  # as pages() names the addresses
     lesson = [(link.page, link.label, link.query_string) for link in links if link.query_string]
     assert lesson == [(url_path[step.page], f"**{number}. {step.label}**", urlencode(step.query_params))
-                      for number, step in enumerate(LESSON, start=1)]
+                      for steps in (LESSON, FAMILY_LESSON) for number, step in enumerate(steps, start=1)]
     assert [step.page for step in LESSON] == ["architecture", "compare", "feature_maps", "zero_init", "predict"]
 
 
 # A picker's URL parameter and the prefix of its widgets' keys (the page's prefix, then the picker's).
-PICKER_KEY_PREFIX = {"model": "model", "a": "cmp_model_a", "b": "cmp_model_b", "pr_b": "pr_model_b"}
+PICKER_KEY_PREFIX = {"model": "model", "a": "cmp_model_a", "b": "cmp_model_b", "c": "cmp_model_c",
+                     "pr_b": "pr_model_b"}
 
 
 @pytest.mark.usefixtures("offline")
-@pytest.mark.parametrize("step", LESSON, ids=lambda step: step.page)
+@pytest.mark.parametrize("step", [*LESSON, *FAMILY_LESSON],
+                         ids=[*(f"v1-{step.page}" for step in LESSON), *(f"family-{step.page}" for step in FAMILY_LESSON)])
 def test_a_lesson_link_opens_its_page_on_its_models_over_the_sessions_choice(step) -> None:
     at = open_app(step.page)
     for param, _ in step.models:  # the student had picked other models there
+        if param == "c":
+            at.toggle(key="cmp_third").set_value(True).run()
         at.selectbox(key=f"{PICKER_KEY_PREFIX[param]}_preset").select("resnet34").run()
     at.switch_page("../pages/home.py").run()
-    number = LESSON.index(step)
+    number = [*LESSON, *FAMILY_LESSON].index(step)
     link = [link.proto for link in at.get("page_link") if link.query_string][number]
     for key, value in parse_qsl(link.query_string):
         at.query_params[key] = value

@@ -1,4 +1,4 @@
-"""The ResNet-18 vs ResNet-50 lesson: the pages in teaching order, each opened on its model.
+"""The lessons: ResNet-18 vs ResNet-50, then beyond the 2015 block; the pages in teaching order, each on its model.
 
 Home turns these into numbered links. Their addresses hold the same URL tokens the model
 picker writes (``?model=resnet18``; Compare's ``?a=…&b=…``), so a step opens its page with
@@ -72,4 +72,21 @@ LESSON = (
     LessonStep("predict", N_("Predict with ResNet-50"), N_(
         "Look for its top-5 on your own photo, then the same photo through ResNet-18 (Compare models)."),
         (("model", "resnet50"),)),
+)
+
+# The second lesson: what came after the 2015 block (He et al. 2016b's pre-activation, Hu et al.'s SE gate).
+FAMILY_LESSON = (
+    LessonStep("compare", N_("ResNet-50 against SE-ResNet-50 and ResNetV2-50"), N_(
+        "Look for what the SE gates cost (about 10 % more parameters, well under 1 % more MACs, most of both in "
+        "layer4) and what pre-activation moves (a few thousand BN parameters, nothing else)."),
+        (("a", "resnet50"), ("b", "seresnet50"), ("c", "resnetv2_50"))),
+    LessonStep("architecture", N_("ResNetV2-50, drawn as the paper draws it"), N_(
+        "In the diagram and Figure 3, look for BN-ReLU before each conv, nothing after the add, and the one BN-ReLU "
+        "before the pool."), (("model", "resnetv2_50"),)),
+    LessonStep("feature_maps", N_("One photo through SE-ResNet-50"), N_(
+        "Choose a block and look at its gate: one number per channel, between 0 and 1, that rescales the residual "
+        "branch before the add."), (("model", "seresnet50"),)),
+    LessonStep("zero_init", N_("Pre-activation through depth"), N_(
+        "Look for what zero_init_residual zeroes in a pre-activation block (a conv's weight: no BN ends the branch), "
+        "then open the post- against pre-activation study."), (("model", "resnetv2_50"),)),
 )
