@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis.anatomy import LayerRow, LayerTable
-from explorer.analysis.block_parts import BlockParts, Gate, GateKind
+from explorer.analysis.block_parts import BlockParts, Gate, GateKind, block_parts
+from explorer.model.kinds import MiddleConv
+from explorer.runtime.i18n import _
 
 _BOX_TYPES = {"Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear"}
 
@@ -129,3 +131,27 @@ def outer_steps(table: LayerTable, rows: list[LayerRow]) -> tuple[Step, ...]:
 def step_texts(steps: tuple[Step, ...]) -> list[str]:
     """Every trunk box's text (gates apart: they have their own width)."""
     return [s.text for s in steps if isinstance(s, BoxStep)]
+
+
+def figure_notes(table: LayerTable) -> list[str]:
+    """What the figures draw for this model beyond the paper's blocks, in the reader's language: a
+    sentence each for pre-activation, a channel gate, split attention and Res2Net's hierarchy."""
+    spec, notes = table.spec, []
+    gates = {parts.gate.short for parts in block_parts(table).values() if parts.gate is not None}
+    if spec.preact:
+        notes.append(_("Pre-activation: each block runs BN, ReLU, conv in that order, and nothing follows the add, "
+                       "so the identity shortcut carries x untouched; one BN, ReLU comes before the pool."))
+    if spec.middle_conv is MiddleConv.SPLIT:
+        notes.append(_("Split attention: the 3x3 makes {radix} groups of channels; the side branch gives each group a "
+                       "weight per channel (a softmax across the groups) and Σ adds the groups with them.").format(
+            radix=spec.radix))
+    elif gates:
+        notes.append(_("The channel gate ({gates}) is a side branch: it pools the residual branch to one number per "
+                       "channel, squeezes and excites it, and × multiplies each channel by its sigmoid (0 to 1) "
+                       "before the add.").format(gates=", ".join(sorted(gates))))
+    if spec.middle_conv is MiddleConv.RES2:
+        notes.append(_("Res2Net: the first 1x1's output is cut into {scales} channel groups x1 … x{scales}; each 3x3 "
+                       "also takes the previous one's output (x2 + y1), so later groups see larger windows (a block that "
+                       "strides or projects convolves them side by side), and the groups are concatenated for the "
+                       "last 1x1.").format(scales=spec.scales))
+    return notes
