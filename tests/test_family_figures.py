@@ -3,6 +3,7 @@ ResNeSt's radix groups and Res2Net's hierarchy, in the block diagram and the pap
 
 from __future__ import annotations
 
+import base64
 import io
 import xml.etree.ElementTree as ET
 
@@ -18,6 +19,7 @@ from explorer.figures.paper.primitives import FONT, GATE_FILL, PaperFigure, Role
 from explorer.figures.paper.svg import to_svg
 from explorer.model.blocks import EfficientChannelAttention
 from explorer.model.presets import PRESETS
+from tests.conftest import open_app, open_tab
 
 SVG = "{http://www.w3.org/2000/svg}"
 FAMILY = ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s", "cifar_preact_resnet164",
@@ -201,3 +203,25 @@ def test_block_parts_find_the_gate_rows() -> None:
     assert [r.name for r in parts.gate.rows] == ["layer1.0.se.avgpool", "layer1.0.se.conv", "layer1.0.se.scale_activation"]
     assert not any(".se." in r.name for r in parts.branch) and all(not r.downsample for r in parts.branch)
     assert block_parts(table_of("resnet50"))["layer1.0"].gate is None
+
+
+@pytest.mark.parametrize(("name", "note"), [
+    ("resnetv2_50", "Pre-activation: each block runs BN, ReLU, conv in that order"),
+    ("seresnet50", "The channel gate SE (r=16) is a side branch"),
+    ("ecaresnet50d", "The channel gate ECA (k=5, k=7) is a side branch"),
+    ("resnest50d", "Split attention: the 3x3 makes 2 groups of channels"),
+    ("res2net50_26w_4s", "Res2Net: the first 1x1's output is cut into 4 channel groups x1 … x4"),
+])
+def test_the_architecture_pages_diagram_and_figure_3_open_and_explain(name: str, note: str) -> None:
+    at = open_tab(open_app("architecture", model=name), "Diagram")
+    assert not at.exception, at.exception
+    assert any(note in c.value for c in at.caption)
+    chart = next(c for c in at.get("plotly_chart") if c.key == "arch_diagram")
+    assert chart.proto.spec
+    at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
+    assert not at.exception, at.exception
+    assert any(note in c.value for c in at.caption)
+    url = at.get("image")[0].proto.imgs[0].url
+    shown = base64.b64decode(url.split(",", 1)[1]).decode()
+    gates = len(paper_figure(table_of(name)).nodes)
+    assert len(list(ET.fromstring(shown).iter(f"{SVG}circle"))) == gates

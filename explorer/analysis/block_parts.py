@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.model.blocks import SplitAttention
 from explorer.model.kinds import Attention, MiddleConv
-from explorer.runtime.i18n import N_, _
 
 
 class GateKind(str, enum.Enum):
@@ -64,23 +63,6 @@ class Gate:
         if self.kind is GateKind.SE:
             return f"SE, r={self.pooled / self.squeezed:g}"
         return f"split attention, {self.pooled}→{self.squeezed}→{self.weights}"
-
-    @property
-    def meaning(self) -> str:
-        """What the gate does, in the reader's language."""
-        return _(_MEANINGS[self.kind])
-
-
-_MEANINGS = {
-    GateKind.SE: N_("SE gate: global average pool, a 1x1 squeeze and excite (reduction r), a sigmoid; the result "
-                    "(one number in (0, 1) per channel) multiplies each channel of the residual branch before the add."),
-    GateKind.ECA: N_("ECA gate: global average pool, a 1-D conv across neighbouring channels (kernel k), a sigmoid; "
-                     "the result (one number in (0, 1) per channel) multiplies each channel of the residual branch "
-                     "before the add."),
-    GateKind.SPLIT: N_("Split attention: the radix groups of the 3x3 are summed and pooled, two 1x1 convs give each "
-                       "group a weight per channel (a softmax across the groups), and the groups are added with those "
-                       "weights."),
-}
 
 
 @dataclass(frozen=True)

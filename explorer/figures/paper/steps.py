@@ -137,7 +137,12 @@ def figure_notes(table: LayerTable) -> list[str]:
     """What the figures draw for this model beyond the paper's blocks, in the reader's language: a
     sentence each for pre-activation, a channel gate, split attention and Res2Net's hierarchy."""
     spec, notes = table.spec, []
-    gates = {parts.gate.short for parts in block_parts(table).values() if parts.gate is not None}
+    sizes: dict[str, set[str]] = {}  # "SE": {"r=8", "r=16"}: a gate's kind and the sizes it takes in this net
+    for parts in block_parts(table).values():
+        if parts.gate is not None:
+            kind, _comma, size = parts.gate.short.partition(", ")
+            sizes.setdefault(kind, set()).add(size)
+    gates = [f"{kind} ({', '.join(sorted(found, key=lambda s: (len(s), s)))})" for kind, found in sizes.items()]
     if spec.preact:
         notes.append(_("Pre-activation: each block runs BN, ReLU, conv in that order, and nothing follows the add, "
                        "so the identity shortcut carries x untouched; one BN, ReLU comes before the pool."))
@@ -146,9 +151,9 @@ def figure_notes(table: LayerTable) -> list[str]:
                        "weight per channel (a softmax across the groups) and Σ adds the groups with them.").format(
             radix=spec.radix))
     elif gates:
-        notes.append(_("The channel gate ({gates}) is a side branch: it pools the residual branch to one number per "
-                       "channel, squeezes and excites it, and × multiplies each channel by its sigmoid (0 to 1) "
-                       "before the add.").format(gates=", ".join(sorted(gates))))
+        notes.append(_("The channel gate {gates} is a side branch: it pools the residual branch to one number per "
+                       "channel, turns them into a weight in (0, 1) per channel, and × multiplies each channel by its "
+                       "weight before the add.").format(gates="; ".join(gates)))
     if spec.middle_conv is MiddleConv.RES2:
         notes.append(_("Res2Net: the first 1x1's output is cut into {scales} channel groups x1 … x{scales}; each 3x3 "
                        "also takes the previous one's output (x2 + y1), so later groups see larger windows (a block that "
