@@ -162,10 +162,11 @@ def channel_values(values: np.ndarray, selected: int | None, title: str) -> go.F
             "marker": {"color": colours, "line": {"width": 0}},
             "hovertemplate": _("channel") + " %{x}: %{y:.4f}<extra></extra>"}
     layout = {"height": 300, "margin": {"l": 10, "r": 10, "t": 50, "b": 40}, "bargap": 0,
-              "xaxis": {"title": {"text": _("channel")}}, "yaxis": {"range": [0, 1]} if bounded else {},
+              "xaxis": {"title": {"text": _("channel")}, "automargin": True},
+              "yaxis": {"range": [0, 1], "automargin": True} if bounded else {"automargin": True},
               "title": {"text": title, "font": {"size": 13}}}
     if selected is not None and 0 <= selected < len(values):
         layout["annotations"] = [{"x": selected, "y": float(values[selected]), "text": f"c{selected}: {values[selected]:.3f}",
-                                  "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -30,
-                                  "font": {"color": "#e74c3c"}}]
+                                  "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -30, "arrowcolor": "#e74c3c",
+                                  "bgcolor": "rgba(255,255,255,0.85)", "font": {"color": "#e74c3c"}}]
     return unchecked_figure([bars], layout)
