@@ -64,10 +64,10 @@ _API: dict[str, str] = {
     "capture_activations": "analysis.activations", "capture_budget": "analysis.activations",
     "capture_bytes": "analysis.activations", "capture_points": "analysis.activations",
     "CaptureKey": "analysis.activations", "CaptureTooLarge": "analysis.activations",
-    "CHANNELS_PER_PAGE": "analysis.activations", "ColourScale": "analysis.activations",
+    "CHANNELS_PER_PAGE": "analysis.activations", "ColourScale": "analysis.colour_scale",
     "file_stem": "analysis.activations", "first_conv_filters": "analysis.activations",
     "residual_parts": "analysis.activations", "TOP_K_DEFAULT": "analysis.activations",
-    "value_range": "analysis.activations",
+    "value_range": "analysis.colour_scale",
     # analysis.anatomy
     "layer_table": "analysis.anatomy", "LayerTable": "analysis.anatomy", "Level": "analysis.anatomy",
     "RowKind": "analysis.anatomy",
@@ -167,11 +167,13 @@ _API: dict[str, str] = {
     # figures.handout
     "comparison_html": "figures.handout", "handout_name": "figures.handout",
     # figures.maps
-    "channel_grid": "figures.maps", "channel_zoom": "figures.maps", "depth_statistics": "figures.maps",
+    "channel_grid": "figures.maps", "channel_values": "figures.maps", "channel_zoom": "figures.maps", "depth_statistics": "figures.maps",
     "side_by_side": "figures.maps", "stage_outputs": "figures.maps",
     # figures.paper.arrange
     "FOLD_AFTER": "figures.paper.arrange", "FOLD_HEAD": "figures.paper.arrange",
     "paper_figure": "figures.paper.arrange",
+    # figures.paper.steps
+    "figure_notes": "figures.paper.steps",
     # figures.paper.png
     "png_size": "figures.paper.png", "to_png": "figures.paper.png",
     # figures.paper.svg

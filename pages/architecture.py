@@ -9,8 +9,8 @@ import streamlit as st
 from explorer import (
     FOLD_AFTER, FOLD_HEAD, LEVEL_COLUMNS, MAX_BLOCKS, N_, PAGE_ROWS, Column, CostReport, DoesNotFit,
     LayerTable, Level, RowKind, _, architecture_diagram, cost_method_text, cost_notes, cost_table, costs_of,
-    describe_device, format_ms, gate_cost_lines, head_field_note, heat_css, human_bytes, human_count, latency_chart,
-    layer_table, line_key, measure_layer_costs, page_count, paper_figure, timing_text,
+    describe_device, figure_notes, format_ms, gate_cost_lines, head_field_note, heat_css, human_bytes, human_count,
+    latency_chart, layer_table, line_key, measure_layer_costs, page_count, paper_figure, timing_text,
     paper_table1_rows, screen_columns, screen_records, shape_flow_chart, spec_to_token, table_notes, to_csv, to_png,
     to_svg, twin_of,
 )
@@ -115,7 +115,7 @@ def diagram_view(table: LayerTable) -> None:
         st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out); **/2** where a "
                      "layer halves the map, and the output shape (H×W×C) after each stage.")
                    + (" " + _("Each shortcut is an arc beside its block: {shortcuts}.").format(shortcuts=drawn)
-                      if drawn else ""))
+                      if drawn else "") + "".join(" " + note for note in figure_notes(table)))
         st.image(svg, width="content")
         return
     event = st.plotly_chart(architecture_diagram(table), key="arch_diagram", on_select="rerun",
@@ -130,7 +130,7 @@ def diagram_view(table: LayerTable) -> None:
     else:
         drawn = line_key(block.shortcut for block in table.blocks)
         st.caption((_("Shortcuts: {shortcuts}.").format(shortcuts=drawn) + " " if drawn else "")
-                   + _("Click a block to list its layers."))
+                   + "".join(note + " " for note in figure_notes(table)) + _("Click a block to list its layers."))
 
 
 st.title(_("Architecture"))

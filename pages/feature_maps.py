@@ -14,7 +14,7 @@ from explorer import (
     AUGMENT_POLICIES, CHANNELS_PER_PAGE, N_, TOP_K_DEFAULT, CaptureKey, CaptureTooLarge, ColourScale, DoesNotFit,
     ImageError, SourceKind, _,
     augmentation_samples, capture_activations, capture_budget, capture_bytes, capture_points, channel_grid,
-    channel_zoom, denormalize, depth_statistics, file_stem, filter_tiles, first_conv_filters, overlay, preprocess,
+    channel_values, channel_zoom, denormalize, depth_statistics, file_stem, filter_tiles, first_conv_filters, overlay, preprocess,
     preprocessing_for, residual_parts, side_by_side, value_range, viridis_png,
 )
 from explorer.ui import picker
@@ -78,29 +78,35 @@ def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None
                    label_visibility="collapsed", width="stretch")
     row.button(_("next ▶"), key="fm_next", on_click=step, args=(1,), width="content")
     maps = selected.maps  # (C, H, W)
-
-    c1, c2, c3 = st.columns([2, 2, 3])
-    scale_labels = {scale: scale.label for scale in ColourScale}  # the language's: re-sent when it changes
-    valid_choice("fm_scale", list(ColourScale), label=scale_labels.get)
-    scale = ColourScale(c1.radio(_("Colour scale"), list(ColourScale), key="fm_scale", format_func=scale_labels.get,
-                                 help=_("CNN Explainer's choice: per channel, layer or globally.")))
-    choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
-    valid_choice("fm_which", CHANNEL_CHOICES, label=choice_labels.get)
-    which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)
-    if which == "top-k by mean":
-        most = min(CHANNELS_PER_PAGE, selected.channels)
-        clamped_number("fm_topk", 1, most, min(TOP_K_DEFAULT, most))
-        k = c3.slider("k", 1, most, key="fm_topk") if most > 1 else 1  # a slider needs two values
-        channels = list(selected.top_channels(k))
+    if selected.point.is_vector:  # a gate's numbers, (C, 1, 1): one bar each, never a grid of 1x1 maps
+        st.plotly_chart(channel_values(maps[:, 0, 0], None, selected.point.label), key="fm_values", width="stretch")
+        st.caption(_("One number per channel (the map is 1×1): the gate pools the whole map before it weighs the "
+                     "channels."))
+        channels, colours = [0], None
     else:
-        pages = selected.page_count
-        page_label = _("Page (of {pages}, {per_page} channels each)").format(pages=pages, per_page=CHANNELS_PER_PAGE)
-        clamped_number("fm_page", 1, pages, 1)
-        page = c3.number_input(page_label, 1, pages, key="fm_page")
-        channels = list(selected.channel_page(page))
-    colour_range = value_range(layers, selected, scale)
-    st.plotly_chart(channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
-                    width="stretch")
+        c1, c2, c3 = st.columns([2, 2, 3])
+        scale_labels = {scale: scale.label for scale in ColourScale}  # the language's: re-sent when it changes
+        valid_choice("fm_scale", list(ColourScale), label=scale_labels.get)
+        scale = ColourScale(c1.radio(_("Colour scale"), list(ColourScale), key="fm_scale", format_func=scale_labels.get,
+                                     help=_("CNN Explainer's choice: per channel, layer or globally.")))
+        choice_labels = {choice: _(choice) for choice in CHANNEL_CHOICES}
+        valid_choice("fm_which", CHANNEL_CHOICES, label=choice_labels.get)
+        which = c2.radio(_("Channels"), CHANNEL_CHOICES, key="fm_which", format_func=choice_labels.get)
+        if which == "top-k by mean":
+            most = min(CHANNELS_PER_PAGE, selected.channels)
+            clamped_number("fm_topk", 1, most, min(TOP_K_DEFAULT, most))
+            k = c3.slider("k", 1, most, key="fm_topk") if most > 1 else 1  # a slider needs two values
+            channels = list(selected.top_channels(k))
+        else:
+            pages = selected.page_count
+            page_label = _("Page (of {pages}, {per_page} channels each)").format(pages=pages, per_page=CHANNELS_PER_PAGE)
+            clamped_number("fm_page", 1, pages, 1)
+            page = c3.number_input(page_label, 1, pages, key="fm_page")
+            channels = list(selected.channel_page(page))
+        colour_range = value_range(layers, selected, scale)
+        st.plotly_chart(channel_grid(maps, channels, scale, colour_range, selected.point.label), key="fm_grid",
+                        width="stretch")
+        colours = (scale, colour_range)
     # Each number as wide as it needs; a narrow window wraps them onto a second row rather than cut one.
     m = st.container(horizontal=True, gap="medium")
     m.metric(_("Mean"), f"{selected.mean:.3f}", width="content")
@@ -113,8 +119,9 @@ def layer_browser(spec, activations, cropped, detail: bool, capture_key) -> None
     # The files are made when a button is clicked, not on every layer shown; a click reruns nothing.
     safe_name = file_stem(spec, selected.point)
     d1, d2 = st.columns(2)
-    d1.download_button(_("Download these maps (PNG)"), partial(viridis_png, maps[channels], scale, colour_range),
-                       file_name=f"{safe_name}.png", mime="image/png", key="fm_png", on_click="ignore")
+    if colours is not None:  # a gate's numbers are no picture
+        d1.download_button(_("Download these maps (PNG)"), partial(viridis_png, maps[channels], *colours),
+                           file_name=f"{safe_name}.png", mime="image/png", key="fm_png", on_click="ignore")
     d2.download_button(_("Download the layer's tensor (.pt)"), selected.pt_bytes, file_name=f"{safe_name}.pt",
                        mime="application/octet-stream", key="fm_pt", on_click="ignore")
 
@@ -142,13 +149,25 @@ def one_channel(selected, first_channel: int, cropped, parts, capture_key) -> No
     channels = list(range(maps.shape[0]))
     valid_choice("fm_channel", channels, first_channel, context=(capture_key, selected.point.key))
     channel = st.selectbox(_("Channel"), channels, key="fm_channel")
-    z1, z2 = st.columns(2)
-    z1.plotly_chart(channel_zoom(maps[channel], _("{layer}, channel {channel}").format(
-        layer=selected.point.key, channel=channel)), key="fm_zoom", width="stretch")
-    z2.image(overlay(cropped, maps[channel]), width="stretch",
-             caption=_("channel {channel} over the input").format(channel=channel))
+    if selected.point.is_vector:  # one number, no map to zoom into
+        st.metric(_("{layer}, channel {channel}").format(layer=selected.point.key, channel=channel),
+                  f"{maps[channel, 0, 0]:.4f}")
+    else:
+        z1, z2 = st.columns(2)
+        z1.plotly_chart(channel_zoom(maps[channel], _("{layer}, channel {channel}").format(
+            layer=selected.point.key, channel=channel)), key="fm_zoom", width="stretch")
+        z2.image(overlay(cropped, maps[channel]), width="stretch",
+                 caption=_("channel {channel} over the input").format(channel=channel))
     if parts is None:
         return
+    channel = min(channel, parts.output.channels - 1)  # a layer inside the block may be narrower than its output
+    if parts.gate is not None:
+        gate = parts.gate.maps[:, 0, 0]  # (C,): the sigmoid's output, one number in (0, 1) per channel
+        st.subheader(_("The {gate} gate of {block}").format(gate=parts.gate.point.kind, block=parts.output.point.block_name))
+        st.plotly_chart(channel_values(gate, channel, parts.gate.point.label), key="fm_gate", width="stretch")
+        st.caption(_("One number in (0, 1) per channel, computed from this picture: the gate rescales each channel "
+                     "of the residual branch before the add. Channel {channel} is multiplied by {value:.3f}; the "
+                     "residual branch F(x) below is already gated.").format(channel=channel, value=gate[channel]))
     block = selected.point.block_name
     if parts.shortcut is None:
         st.subheader(_("{block} is a plain block").format(block=block))
@@ -157,10 +176,11 @@ def one_channel(selected, first_channel: int, cropped, parts, capture_key) -> No
     else:
         st.subheader(_("What makes {block} a residual block").format(block=block))
         style = parts.kind.style
+        output = parts.output.point.output_text
         st.caption(_("The block outputs {output}, where {formula} is its {shortcut}. Same channel, one colour range "
-                     "for the three maps.").format(output=parts.kind.output, formula=style.formula,
-                                                  shortcut=_(style.legend)))
-        titles = (_("shortcut {formula}").format(formula=style.formula), _("residual branch F(x)"), parts.kind.output)
+                     "for the three maps.").format(output=output, formula=style.formula, shortcut=_(style.legend))
+                   + (" " + _("Pre-activation: nothing follows the add, no ReLU.") if parts.output.point.preact else ""))
+        titles = (_("shortcut {formula}").format(formula=style.formula), _("residual branch F(x)"), output)
     st.plotly_chart(side_by_side([part.maps[channel] for part in parts.all], titles, parts.channel_range(channel),
                                         _("{layer}, channel {channel}").format(layer=block, channel=channel)),
                     key="fm_parts", width="stretch")

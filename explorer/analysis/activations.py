@@ -13,7 +13,6 @@ residual parts, downloads, the first conv's filters), as plain functions of the 
 
 from __future__ import annotations
 
-import enum
 import io
 import math
 import os
@@ -27,10 +26,12 @@ import torch
 from torch import nn
 
 from explorer.analysis.anatomy import layer_table
+from explorer.analysis.colour_scale import ColourScale, value_range  # noqa: F401  (the browsing API, re-exported)
 from explorer.analysis.memory_needs import LOWER_SIZE, memory_need, size_text
 from explorer.analysis.shortcuts import ShortcutKind
+from explorer.model.blocks import gate_module_names
 from explorer.model.build import build_model, residual_branch_end
-from explorer.runtime.i18n import N_, _
+from explorer.runtime.i18n import _
 from explorer.runtime.memory import RESERVATIONS
 from explorer.data.images import Preprocessing
 from explorer.model.views import leased_view
@@ -43,7 +44,7 @@ FP16_MAX = 65504.0
 DEFAULT_BUDGET_MB = 1024
 CHANNELS_PER_PAGE = 64  # one page of the channel grid: 8 x 8 tiles
 TOP_K_DEFAULT = 16  # channels shown first: two rows of the grid
-SHORTCUT, BRANCH = "shortcut", "residual branch F(x)"  # the roles of a block's residual parts
+SHORTCUT, BRANCH, GATE = "shortcut", "residual branch F(x)", "gate"  # the roles of a block's residual parts
 
 
 def capture_budget() -> int:
@@ -83,6 +84,21 @@ class CapturePoint:
     # What `label` names besides the role: the module type of a "layer" ("Conv2d"), the shortcut
     # of a SHORTCUT or a "block output" ("identity", "projection", …; "none" in a plain block).
     kind: str = ""
+    preact: bool = False  # a pre-activation block's output: x + F(x), no ReLU after the add
+    gate: bool = False  # computes a gate's numbers (C, 1, 1) on a side branch, not a map of the block's path
+
+    @property
+    def output_text(self) -> str:
+        """What a block output is: "relu(x + F(x))", or "x + F(x)" for a pre-activation block."""
+        kind = ShortcutKind(self.kind)
+        return f"{kind.style.formula} + F(x)" if self.preact and kind.style else kind.output
+
+    @property
+    def is_vector(self) -> bool:
+        """One number per channel (a gate's pooled or squeezed values, (C, 1, 1)): drawn as bars, not maps.
+
+        A map that is 1×1 because the input is small stays a map."""
+        return self.gate or self.role == GATE
 
     @property
     def label(self) -> str:
@@ -103,8 +119,11 @@ class CapturePoint:
                                                                     shape=shape)
         if self.role == BRANCH:
             return _("{block} · residual branch F(x) · {shape}").format(block=self.block_name, shape=shape)
-        return _("{block} · block output {output} · {shape}").format(block=self.block_name,
-                                                                    output=ShortcutKind(self.kind).output, shape=shape)
+        if self.role == GATE:
+            return _("{block} · {gate} gate, one value per channel · {channels}").format(
+                block=self.block_name, gate=self.kind, channels=self.shape[0])
+        return _("{block} · block output {output} · {shape}").format(block=self.block_name, output=self.output_text,
+                                                                    shape=shape)
 
     @property
     def bytes(self) -> int:
@@ -117,8 +136,8 @@ class CapturePoint:
 
     @property
     def is_residual_part(self) -> bool:
-        """A block's shortcut or residual branch: shown beside its block, not listed as a layer."""
-        return self.role in (SHORTCUT, BRANCH)
+        """A block's shortcut, residual branch or gate: shown beside its block, not listed as a layer."""
+        return self.role in (SHORTCUT, BRANCH, GATE)
 
 
 @dataclass(frozen=True)
@@ -190,14 +209,17 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
                    residual_parts: bool = False) -> tuple[CapturePoint, ...]:
     """What can be captured, in execution order.
 
-    Always the stem's output and every block's output (after the final ReLU). ``detail``
-    adds every conv/BN/ReLU call inside the blocks; ``residual_parts`` adds each block's
-    shortcut and residual branch F(x) (the last BN, before the add).
+    Always the stem's output, every block's output (after the final ReLU) and a pre-activation
+    net's final BN-ReLU. ``detail`` adds every conv/BN/ReLU call inside the blocks, a gate's
+    rows as (C, 1, 1) (ECA's 1-D conv too) and the final BN; ``residual_parts`` adds each block's
+    shortcut, residual branch F(x) (the last BN or, in a gated block, the gate's product, before
+    the add) and an SE/ECA gate's values (`GATE`, one per channel).
     """
     table = layer_table(spec, input_size)
     stem = next(s for s in table.stages if s.name == "stem")
     points = [CapturePoint("stem", spec.stage_names[0], 0, True, "stem", "stem", None, stem.out_shape)]
     model = build_model(spec, "meta")
+    gates = gate_module_names(model)
     for block_row in table.blocks:
         if block_row.block is None:
             continue
@@ -206,10 +228,11 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
         where = dict(stage=block_row.stage, block=block_row.block)
         if detail:
             for row in table.rows:
-                if row.stage == block_row.stage and row.block == block_row.block and len(row.out_shape) == 3:
+                if row.stage == block_row.stage and row.block == block_row.block and len(row.out_shape) in (2, 3):
                     key = row.name if row.call == 0 else f"{row.name}_{row.call}"
+                    shape = row.out_shape if len(row.out_shape) == 3 else (row.out_shape[-1], 1, 1)  # ECA: (1, C)
                     points.append(CapturePoint(key, row.name, row.call, False, "layer", **where,
-                                               shape=row.out_shape, kind=row.type))
+                                               shape=shape, kind=row.type, gate=row.name in gates))
         if residual_parts and block_row.shortcut is not ShortcutKind.NONE:  # a plain block has no shortcut to show
             points.append(
                 CapturePoint(f"{name}:shortcut", f"{name}.downsample" if block.downsample is not None else name, 0,
@@ -218,8 +241,15 @@ def capture_points(spec: ResNetSpec, input_size: int | tuple[int, int], detail: 
         if residual_parts:
             points.append(CapturePoint(f"{name}:branch", f"{name}.{residual_branch_end(block)}", 0, False, BRANCH, **where,
                                        shape=block_row.out_shape))
+        gate = getattr(block, "se", None)
+        if residual_parts and gate is not None:  # SE's and ECA's sigmoid: the numbers that scale F(x)'s channels
+            points.append(CapturePoint(f"{name}:gate", f"{name}.se.scale_activation", 0, False, GATE, **where,
+                                       shape=(block_row.out_shape[0], 1, 1), kind=spec.attention.name))
         points.append(CapturePoint(name, name, 0, False, "block output", **where, shape=block_row.out_shape,
-                                   kind=block_row.shortcut.value))
+                                   kind=block_row.shortcut.value, preact=spec.preact))
+    for row in table.rows:  # a pre-activation net's final BN and ReLU, on the main path before the pool
+        if row.name in ("final_bn", "final_relu") and (detail or row.name == "final_relu"):
+            points.append(CapturePoint(row.name, row.name, 0, False, "layer", "head", None, row.out_shape, row.type))
     return tuple(points)
 
 
@@ -289,7 +319,10 @@ def _capture(model: nn.Module, spec: ResNetSpec, image: torch.Tensor, points: Se
                 calls[key] = call + 1
                 for point in by_module[key]:
                     if point.call == call:  # copied now: later in-place ops would change it
-                        captured[point.key] = Activation(point, copy_of(args[0] if pre else out))
+                        value = args[0] if pre else out
+                        if value.dim() != 4:  # ECA's 1-D conv: (N, 1, C) as (N, C, 1, 1)
+                            value = value.reshape(value.shape[0], *point.shape)
+                        captured[point.key] = Activation(point, copy_of(value))
             return hook
 
         try:
@@ -318,49 +351,18 @@ class CaptureKey:
     detail: bool  # every conv/BN/ReLU call too, not only the main path
 
 
-class ColourScale(str, enum.Enum):
-    """How a grid of maps is coloured; the value is what the page's radio keeps in its state."""
-
-    PER_CHANNEL = "per channel"  # each channel stretched to its own min–max
-    PER_LAYER = "per layer"  # one range for all channels of the layer
-    GLOBAL = "global"  # one range for every captured layer
-
-    @property
-    def label(self) -> str:
-        """The mode's name, in the reader's language."""
-        return _(_SCALE_WORDS[self][0])
-
-    @property
-    def meaning(self) -> str:
-        """What the mode does, in the reader's language."""
-        return _(_SCALE_WORDS[self][1])
-
-
-_SCALE_WORDS = {
-    ColourScale.PER_CHANNEL: (N_("per channel"), N_("each channel stretched to its own min–max")),
-    ColourScale.PER_LAYER: (N_("per layer"), N_("one range for all channels of this layer")),
-    ColourScale.GLOBAL: (N_("global"), N_("one range for every captured layer")),
-}
-
-
-def value_range(activations: Sequence[Activation], selected: Activation, scale: ColourScale) -> tuple[float, float]:
-    """The colour range of a grid: every captured layer's for the global scale, else the
-    selected layer's (a grid coloured per channel stretches each channel to its own range anyway)."""
-    if scale is ColourScale.GLOBAL:
-        return min(a.minimum for a in activations), max(a.maximum for a in activations)
-    return selected.minimum, selected.maximum
-
-
 @dataclass(frozen=True)
 class ResidualParts:
     """One block's shortcut x, residual branch F(x) and output relu(x + F(x)), from one forward pass.
 
-    A plain block (shortcut "none") has no shortcut: its output is relu(F(x)).
+    A plain block (shortcut "none") has no shortcut: its output is relu(F(x)). A gated block's
+    F(x) is the gated branch, and ``gate`` holds the gate's values (C, 1, 1).
     """
 
     shortcut: Activation | None
     branch: Activation
     output: Activation
+    gate: Activation | None = None
 
     @property
     def all(self) -> tuple[Activation, ...]:
@@ -383,7 +385,8 @@ def residual_parts(activations: Sequence[Activation], block: str) -> ResidualPar
     by_key = {a.point.key: a for a in activations}
     if f"{block}:branch" not in by_key or block not in by_key:
         raise ValueError(_("The capture holds no residual parts of a block named {block!r}.").format(block=block))
-    return ResidualParts(by_key.get(f"{block}:shortcut"), by_key[f"{block}:branch"], by_key[block])
+    return ResidualParts(by_key.get(f"{block}:shortcut"), by_key[f"{block}:branch"], by_key[block],
+                         by_key.get(f"{block}:gate"))
 
 
 def file_stem(spec: ResNetSpec, point: CapturePoint) -> str:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
+from explorer.analysis.block_parts import BlockParts, block_parts, gate_rows_text
 from explorer.analysis.compare import StagePair
 from explorer.analysis.profiling import CostReport
 from explorer.analysis.shortcuts import ShortcutKind
@@ -22,7 +23,13 @@ MAX_BLOCKS_SHOWN = 7
 HEAD_BLOCKS_SHOWN = 4
 
 
-def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
+GATE_INK, GATE_FILL = "#a04000", "#fff4e6"  # a gate's side branch, as in the paper figure
+
+
+def _hover(block: BlockRow, rows: Sequence[LayerRow], parts: BlockParts | None = None) -> str:
+    gate = parts.gate if parts is not None else None
+    if gate is not None:
+        rows = [r for r in rows if r not in gate.rows]
     cost = {"stride": block.stride, "params": block.params, "macs": block.macs}
     lines = [
         f"<b>{block.name}</b>: {format_shape(block.in_shape, '×')} → {format_shape(block.out_shape, '×')}",
@@ -33,7 +40,55 @@ def _hover(block: BlockRow, rows: Sequence[LayerRow]) -> str:
     lines += [f"{r.name} ({r.type}) → {format_shape(r.out_shape, '×')}" for r in rows[:14]]
     if len(rows) > 14:
         lines.append(_("… {count} more layers").format(count=len(rows) - 14))
+    if gate is not None:  # every row of the gate, however long the block
+        lines.append(_("<b>{gate}</b>: side branch, multiplies the residual branch before the add").format(
+            gate=gate.short) if gate.rows[-1].type != "RadixSoftmax"
+            else _("<b>{gate}</b>: side branch, weighs the radix groups of the 3x3").format(gate=gate.short))
+        lines += gate_rows_text(gate.rows)
     return "<br>".join(lines)
+
+
+def _conv_text(row: LayerRow) -> str:
+    groups = f",g{row.groups}" if row.groups and row.groups > 1 else ""
+    return f"{row.kernel[0]}x{row.kernel[1]},{row.out_shape[0]}{groups}"
+
+
+def branch_lines(block: BlockRow, parts: BlockParts | None) -> list[str]:
+    """The residual branch's convs, one a line ("1x1,64", "3x3,64"), as the diagram writes them in a block.
+
+    Pre-activation convs read "BN-ReLU-3x3,64"; ResNeSt's 3x3 "3x3,2×64" (radix groups);
+    Res2Net's 3x3s "3x3,26 ×3 hier." (``scales`` - 1 convs in a hierarchy); a gate's 1x1s are not
+    on the branch (the gate is drawn beside it). Other blocks keep their row's ``convs``.
+    """
+    if parts is None or not (parts.gate or parts.preact or parts.radix > 1 or parts.scales > 1):
+        return block.convs.split(" → ") if block.convs else []
+    convs = [r for r in parts.branch if r.type == "Conv2d"]
+    if parts.scales > 1:
+        middle = [r for r in convs if ".convs." in r.name]
+        return [_conv_text(convs[0]), f"{_conv_text(middle[0])} ×{len(middle)} hier.", _conv_text(convs[-1])]
+    lines = []
+    for row in convs:
+        if parts.radix > 1 and row.name.endswith(".conv2.conv"):
+            lines.append(f"3x3,{parts.radix}×{row.out_shape[0] // parts.radix}")
+        else:
+            lines.append(("BN-ReLU-" if parts.preact else "") + _conv_text(row))
+    return lines
+
+
+def _gate_tab(figure: go.Figure, parts: BlockParts, x1: float, y0: float, y1: float) -> None:
+    """The block's gate as a tab on its right: a side branch, framed apart from the trunk's convs."""
+    gate = parts.gate
+    left = x1 - 0.24
+    figure.add_shape(type="rect", x0=left, x1=x1 - 0.03, y0=y0 + 0.1, y1=y1 - 0.1, fillcolor=GATE_FILL,
+                     line={"color": GATE_INK, "width": 1, "dash": "dot"})
+    split = gate.rows[-1].type == "RadixSoftmax"
+    name, _comma, size = gate.short.partition(", ")
+    name, size = ("split<br>attn", f"r={parts.radix}") if split else (name, size)
+    symbol = "Σ" if split else "×"
+    for y_line in (y1 - 0.22, y0 + 0.22):  # out of the trunk into the gate, and back
+        figure.add_shape(type="line", x0=left - 0.05, x1=left, y0=y_line, y1=y_line, line={"color": GATE_INK, "width": 1})
+    figure.add_annotation(x=left + 0.105, y=(y0 + y1) / 2, text=f"<b>{name}</b><br>{size}<br>{symbol}", showarrow=False,
+                          font={"size": 9, "color": GATE_INK})
 
 
 def _visible_blocks(blocks: Sequence[BlockRow]) -> list[BlockRow | int]:
@@ -51,6 +106,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
     rows_by_block: dict[str, list[LayerRow]] = {}
     for row in table.rows:
         rows_by_block.setdefault(row.block_name, []).append(row)
+    parts_of = block_parts(table)
     columns = [(s.name, [b for b in table.blocks if b.stage == s.name]) for s in table.stages]
     width, height, gap = 0.78, 0.84, 0.25
     centres_x, centres_y, hovers, names = [], [], [], []
@@ -72,14 +128,20 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
                 continue
             figure.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, fillcolor=colour,
                              line={"color": "#34495e", "width": 1})
-            label = "<br>".join(block.convs.split(" → ")) if block.convs else ""
+            parts = parts_of.get(block.name)
+            label = "<br>".join(branch_lines(block, parts))
             if block.block is None and stage_name == "head":
                 label = _("avg pool<br>fc {classes}").format(classes=table.spec.num_classes)
+                if any(r.name == "final_bn" for r in rows_by_block[block.name]):  # pre-activation: BN-ReLU before the pool
+                    label = "BN-ReLU<br>" + label
             elif block.block is None:
                 pooled = any(r.type == "MaxPool2d" for r in rows_by_block[block.name])
                 label = label + ("<br>" + _("max pool") if pooled else "")
-            figure.add_annotation(x=x, y=y, text=f"<b>{block.name}</b><br>{label}", showarrow=False,
-                                  font={"size": 11, "color": "#1f2d3d"})
+            gated = parts is not None and parts.gate is not None
+            figure.add_annotation(x=x - 0.11 if gated else x, y=y, text=f"<b>{block.name}</b><br>{label}",
+                                  showarrow=False, font={"size": 10 if gated else 11, "color": "#1f2d3d"})
+            if gated:
+                _gate_tab(figure, parts, x1, y0, y1)
             style = block.shortcut.style if block.shortcut else None
             if style is not None:  # a plain net's blocks have no line
                 side = x1 + 0.06
@@ -92,7 +154,7 @@ def architecture_diagram(table: LayerTable) -> go.Figure:
                 shown_styles.add(block.shortcut)
             centres_x.append(x)
             centres_y.append(y)
-            hovers.append(_hover(block, rows_by_block[block.name]))
+            hovers.append(_hover(block, rows_by_block[block.name], parts))
             names.append(block.name)
     figure.add_trace(go.Scatter(
         x=centres_x, y=centres_y, mode="markers", marker={"size": 40, "opacity": 0, "symbol": "square"},

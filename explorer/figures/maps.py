@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.analysis.activations import ColourScale
+from explorer.analysis.colour_scale import ColourScale
 from explorer.figures.layout import unchecked_figure
 from explorer.runtime.i18n import N_, _
 
@@ -146,3 +146,27 @@ def stage_outputs(maps: Sequence[np.ndarray], titles: Sequence[str], title: str)
     figure = side_by_side(maps, titles, (0.0, 1.0), title)
     figure.update_layout(height=80 + 760 // max(len(maps), 1))  # a map is about 760 px / n wide at 1400 px
     return figure
+
+
+def channel_values(values: np.ndarray, selected: int | None, title: str) -> go.Figure:
+    """One bar per channel (values: (C,), a gate's numbers), the ``selected`` channel in red.
+
+    A gate is C numbers, not C maps of 1x1: a bar each shows them all. Sigmoid outputs keep
+    the full 0–1 axis, so a gate near 1 (the channel passes) and near 0 (it is shut) read as such.
+    """
+    colours = ["#2980b9"] * len(values)
+    if selected is not None and 0 <= selected < len(values):
+        colours[selected] = "#e74c3c"
+    bounded = len(values) and 0.0 <= float(values.min()) and float(values.max()) <= 1.0
+    bars = {"type": "bar", "x": list(range(len(values))), "y": values.tolist(),
+            "marker": {"color": colours, "line": {"width": 0}},
+            "hovertemplate": _("channel") + " %{x}: %{y:.4f}<extra></extra>"}
+    layout = {"height": 300, "margin": {"l": 10, "r": 10, "t": 50, "b": 40}, "bargap": 0,
+              "xaxis": {"title": {"text": _("channel")}, "automargin": True},
+              "yaxis": {"range": [0, 1], "automargin": True} if bounded else {"automargin": True},
+              "title": {"text": title, "font": {"size": 13}}}
+    if selected is not None and 0 <= selected < len(values):
+        layout["annotations"] = [{"x": selected, "y": float(values[selected]), "text": f"c{selected}: {values[selected]:.3f}",
+                                  "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -30, "arrowcolor": "#e74c3c",
+                                  "bgcolor": "rgba(255,255,255,0.85)", "font": {"color": "#e74c3c"}}]
+    return unchecked_figure([bars], layout)

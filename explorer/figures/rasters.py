@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from plotly.colors import sample_colorscale
 
-from explorer.analysis.activations import ColourScale
+from explorer.analysis.colour_scale import ColourScale
 from explorer.analysis.receptive_field import InputBox
 from explorer.figures.maps import mosaic, scaled_maps
 

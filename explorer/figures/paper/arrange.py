@@ -6,10 +6,14 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
+from explorer.analysis.anatomy import BlockRow, LayerTable
+from explorer.analysis.block_parts import block_parts
 from explorer.analysis.shortcuts import SHORTCUT_STYLES, drawn_kinds
 from explorer.analysis.table_format import folded
-from explorer.figures.paper.primitives import FONT, SMALL, Arc, Box, Fold, Label, Line, PaperFigure, Role
+from explorer.figures.paper.primitives import (
+    FONT, GATE_FILL, SMALL, Arc, Box, Fold, Label, Line, Node, PaperFigure, Panel, Role,
+)
+from explorer.figures.paper.steps import BoxStep, GateStep, Step, block_steps, outer_steps, step_texts
 from explorer.model.kinds import Shortcut
 from explorer.runtime.i18n import _
 
@@ -30,34 +34,22 @@ PANEL_SPACE = 56  # between the residual net and its plain twin
 TOP, TITLE_HEIGHT, INPUT_HEIGHT = 16, 30, 30
 MARGIN = 16
 LEGEND_ROW = 22
+GATE_TITLE = 18  # a gate branch's name above its boxes
+GATE_SPACE = 18  # between a gate branch's boxes and the trunk's
 
 # A pastel per stage, as the paper colours its stages; stem and head in grey.
 STAGE_FILLS = ("#e4dcf2", "#d9ecd5", "#f6dada", "#d7e6f5", "#fbebcf", "#d6f0ef", "#eee2d6", "#e6e6e6")
 STEM_HEAD_FILL = "#eeeeee"
 
-_BOX_TYPES = {"Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear"}
-
-
-def layer_text(row: LayerRow) -> str:
-    """The paper's text for one layer: "7x7 conv, 64, /2", "pool, /2", "avg pool", "fc 1000"."""
-    if row.type == "Conv2d":
-        parts = [f"{row.kernel[0]}x{row.kernel[1]} conv", str(row.out_shape[0])]
-        if row.groups > 1:
-            parts.append(f"{row.groups} groups")
-        if row.dilation[0] > 1:
-            parts.append(f"dilation {row.dilation[0]}")
-    elif row.type == "Linear":
-        return f"fc {row.out_shape[0]}"
-    else:
-        parts = ["pool" if row.type == "MaxPool2d" else "avg pool"]
-    if row.reduces_resolution and row.stride is not None:
-        parts.append(f"/{row.stride[0]}")
-    return ", ".join(parts)
-
-
 def _shape_text(shape: tuple[int, ...]) -> str:
     channels, height, width = shape
     return f"{height}×{width}×{channels}"
+
+
+def _step_height(step: Step) -> float:
+    if isinstance(step, BoxStep):
+        return BOX_HEIGHT
+    return GATE_TITLE + len(step.texts) * (BOX_HEIGHT + GAP) - GAP
 
 
 @dataclass(frozen=True)
@@ -65,29 +57,30 @@ class _Stage:
     """One stage's part of the column: its blocks in order, an int standing for folded blocks."""
 
     name: str
-    items: tuple[tuple[BlockRow, tuple[LayerRow, ...]] | int, ...]
+    items: tuple[tuple[BlockRow, tuple[Step, ...]] | int, ...]
     out_shape: tuple[int, ...]
     fill: str
 
     @property
     def height(self) -> float:
-        """Pixels from the stage's first box to the next stage's: boxes, folds, gaps and the shape label."""
-        boxes = sum(len(item[1]) for item in self.items if not isinstance(item, int))
+        """Pixels from the stage's first box to the next stage's: boxes, gates, folds, gaps and the shape label."""
+        steps = [step for item in self.items if not isinstance(item, int) for step in item[1]]
         folds = sum(1 for item in self.items if isinstance(item, int))
-        return boxes * BOX_HEIGHT + folds * FOLD_HEIGHT + GAP * (boxes + folds - 1) + STAGE_GAP
+        return (sum(_step_height(s) for s in steps) + folds * FOLD_HEIGHT + GAP * (len(steps) + folds - 1)
+                + STAGE_GAP)
 
 
 def _stages(table: LayerTable, fold_after: int) -> list[_Stage]:
-    """The column's stages with the boxes of every shown block; stages longer than ``fold_after`` fold."""
-    boxed: dict[str, list[LayerRow]] = {}
+    """The column's stages with the steps of every shown block; stages longer than ``fold_after`` fold."""
+    rows_by_block: dict[str, list] = {}
     for row in table.rows:
-        if row.type in _BOX_TYPES and not row.downsample:
-            boxed.setdefault(row.block_name, []).append(row)
+        rows_by_block.setdefault(row.block_name, []).append(row)
+    parts = block_parts(table)
     stages = []
     residual = 0
     for stage in table.stages:
-        blocks = folded([(b, tuple(boxed.get(b.name, ()))) for b in table.blocks if b.stage == stage.name],
-                        fold_after, FOLD_HEAD)
+        blocks = folded([(b, block_steps(parts[b.name]) if b.name in parts else outer_steps(table, rows_by_block[b.name]))
+                         for b in table.blocks if b.stage == stage.name], fold_after, FOLD_HEAD)
         if stage.name in ("stem", "head"):
             fill = STEM_HEAD_FILL
         else:
@@ -124,17 +117,55 @@ class _Drawing:
     folds: list[Fold]
     labels: list[Label]
     lines: list[Line]
+    panels: list[Panel]
+    nodes: list[Node]
 
 
-def _place_column(stages: Sequence[_Stage], x: float, y: float, box_width: float, incoming: str,
+@dataclass(frozen=True)
+class _Widths:
+    """The column's widths: the trunk's boxes, and the gate branches' boxes left of them (0: no gates)."""
+
+    box: float
+    gate: float
+
+    @property
+    def gate_room(self) -> float:
+        return self.gate + GATE_SPACE if self.gate else 0.0
+
+
+def _place_gate(step: GateStep, trunk: float, left: float, y: float, block: str, widths: _Widths,
+                drawing: _Drawing) -> float:
+    """A gate's side branch from y down: its frame, name and boxes left of the trunk, the line that
+    leaves the trunk into its first box, and the node where its last box rejoins the trunk. Returns the node's bottom."""
+    gate_left = left - GATE_SPACE - widths.gate
+    centre = gate_left + widths.gate / 2
+    height = _step_height(step)
+    drawing.panels.append(Panel(gate_left - 6, y - 4, widths.gate + 12, height + 8, block))
+    drawing.labels.append(Label(centre, y + GATE_TITLE / 2 - 2, step.title, Role.GATE))
+    top = y + GATE_TITLE
+    for index, (text, layer) in enumerate(zip(step.texts, step.layers)):
+        box_y = top + index * (BOX_HEIGHT + GAP)
+        if index:
+            drawing.lines.append(Line(centre, box_y - GAP, centre, box_y, gate=True))
+        drawing.boxes.append(Box(gate_left, box_y, widths.gate, BOX_HEIGHT, text, layer, block, GATE_FILL, gate=True))
+    first_mid, last_mid = top + BOX_HEIGHT / 2, top + (len(step.texts) - 1) * (BOX_HEIGHT + GAP) + BOX_HEIGHT / 2
+    node = Node(trunk, last_mid, step.symbol, block)
+    drawing.lines.append(Line(trunk, first_mid, gate_left + widths.gate, first_mid, gate=True))  # into the gate
+    drawing.lines.append(Line(gate_left + widths.gate, last_mid, trunk - node.radius, last_mid, gate=True))  # back
+    drawing.nodes.append(node)
+    return last_mid + node.radius
+
+
+def _place_column(stages: Sequence[_Stage], x: float, y: float, widths: _Widths, incoming: str,
                   drawing: _Drawing) -> float:
-    """Draw consecutive stages top-down from (x, y), the trunk at ``x + SHAPE_MARGIN + box_width / 2``.
+    """Draw consecutive stages top-down from (x, y), the trunk at ``x + SHAPE_MARGIN + box_width / 2``
+    (gate branches, if any, take their room left of the trunk's boxes).
 
     ``incoming`` heads the column: the image's shape, or the shape a continued column takes
     in. Returns the y below the column's last label.
     """
-    left = x + SHAPE_MARGIN
-    trunk = left + box_width / 2
+    left = x + SHAPE_MARGIN + widths.gate_room
+    trunk = left + widths.box / 2
     drawing.labels.append(Label(trunk, y + INPUT_HEIGHT / 2 - 4, incoming, Role.INPUT))
     y += INPUT_HEIGHT
     previous_bottom: float | None = None
@@ -143,22 +174,29 @@ def _place_column(stages: Sequence[_Stage], x: float, y: float, box_width: float
             if isinstance(item, int):
                 if previous_bottom is not None:
                     drawing.lines.append(Line(trunk, previous_bottom, trunk, y))
-                drawing.folds.append(Fold(left, y, box_width, FOLD_HEIGHT, stage.name, item))
+                drawing.folds.append(Fold(left, y, widths.box, FOLD_HEIGHT, stage.name, item))
                 y += FOLD_HEIGHT + GAP
                 previous_bottom = y - GAP
                 continue
-            block, rows = item
+            block, steps = item
             block_top = y
-            for row in rows:
+            for step in steps:
+                if isinstance(step, GateStep):  # the trunk runs down beside the gate, into its node
+                    bottom = _place_gate(step, trunk, left, y, block.name, widths, drawing)
+                    node = drawing.nodes[-1]
+                    drawing.lines.append(Line(trunk, previous_bottom, trunk, node.y - node.radius))
+                    y += _step_height(step) + GAP
+                    previous_bottom = bottom
+                    continue
                 if previous_bottom is not None:
                     drawing.lines.append(Line(trunk, previous_bottom, trunk, y))
-                drawing.boxes.append(Box(left, y, box_width, BOX_HEIGHT, layer_text(row), row.name, block.name,
+                drawing.boxes.append(Box(left, y, widths.box, BOX_HEIGHT, step.text, step.layer, block.name,
                                          stage.fill))
                 y += BOX_HEIGHT + GAP
                 previous_bottom = y - GAP
             if block.shortcut is not None and block.shortcut.style is not None:  # a plain block: no arc
-                drawing.arcs.append(Arc(trunk, left + box_width + ARC_REACH, block_top - GAP / 2,
-                                        previous_bottom + GAP / 2, block.shortcut, block.name))
+                drawing.arcs.append(Arc(trunk, left + widths.box + ARC_REACH, block_top - GAP / 2,
+                                        max(previous_bottom, y - GAP) + GAP / 2, block.shortcut, block.name))
         y += STAGE_GAP - GAP
         if stage.name != "head":
             drawing.labels.append(Label(left - 10, y - STAGE_GAP / 2, _shape_text(stage.out_shape), Role.SHAPE,
@@ -166,28 +204,34 @@ def _place_column(stages: Sequence[_Stage], x: float, y: float, box_width: float
     return y
 
 
-def _column_width(box_width: float) -> float:
-    return SHAPE_MARGIN + box_width + ARC_REACH + 8
+def _column_width(widths: _Widths) -> float:
+    return SHAPE_MARGIN + widths.gate_room + widths.box + ARC_REACH + 8
 
 
 def _layout(tables: Sequence[LayerTable], fold_after: int, columns: int, name: str) -> PaperFigure:
     per_table = [_stages(t, fold_after) for t in tables]
-    texts = [layer_text(row) for stages in per_table for s in stages for item in s.items
-             if not isinstance(item, int) for row in item[1]]
-    box_width = max(150.0, max(_text_width(t) for t in texts) + 24)
-    drawing = _Drawing([], [], [], [], [])
-    column_width = _column_width(box_width)
+    steps = [step for stages in per_table for s in stages for item in s.items if not isinstance(item, int)
+             for step in item[1]]
+    gates = [step for step in steps if isinstance(step, GateStep)]
+    gate_texts = [t for g in gates for t in g.texts]
+    widths = _Widths(max(150.0, max(_text_width(t) for t in step_texts(tuple(steps))) + 24),
+                     max([_text_width(t) + 24 for t in gate_texts] + [_text_width(g.title, SMALL) + 12 for g in gates],
+                         default=0.0))
+    box_width = widths.box
+    drawing = _Drawing([], [], [], [], [], [], [])
+    column_width = _column_width(widths)
     panel_width = columns * column_width + (columns - 1) * COLUMN_SPACE
     bottom = 0.0
     for panel, (table, stages) in enumerate(zip(tables, per_table)):
         x0 = MARGIN + panel * (panel_width + PANEL_SPACE)
-        title_x = x0 + (panel_width + SHAPE_MARGIN) / 2 if columns > 1 else x0 + SHAPE_MARGIN + box_width / 2
+        title_x = (x0 + (panel_width + SHAPE_MARGIN) / 2 if columns > 1
+                   else x0 + SHAPE_MARGIN + widths.gate_room + box_width / 2)
         drawing.labels.append(Label(title_x, TOP + TITLE_HEIGHT / 2, table.spec.name, Role.TITLE))
         runs = _split([s.height for s in stages], columns)
         for column, (a, b) in enumerate(runs):
             x = x0 + column * (column_width + COLUMN_SPACE)
             incoming = f"image, {_shape_text(table.rows[0].in_shape)}" if a == 0 else _shape_text(stages[a - 1].out_shape)
-            end = _place_column(stages[a:b], x, TOP + TITLE_HEIGHT, box_width, incoming, drawing)
+            end = _place_column(stages[a:b], x, TOP + TITLE_HEIGHT, widths, incoming, drawing)
             bottom = max(bottom, end)
     kinds = drawn_kinds(arc.kind for arc in drawing.arcs)
     y = bottom + LEGEND_ROW / 2
@@ -199,7 +243,7 @@ def _layout(tables: Sequence[LayerTable], fold_after: int, columns: int, name: s
     width = MARGIN * 2 + max(len(tables) * panel_width + (len(tables) - 1) * PANEL_SPACE, legend_width)
     height = y - LEGEND_ROW + 16 + MARGIN if kinds else bottom + MARGIN
     return PaperFigure(width, height, tuple(drawing.boxes), tuple(drawing.arcs), tuple(drawing.folds),
-                       tuple(drawing.labels), tuple(drawing.lines), name)
+                       tuple(drawing.labels), tuple(drawing.lines), name, tuple(drawing.panels), tuple(drawing.nodes))
 
 
 def slide_scale(figure: PaperFigure) -> float:

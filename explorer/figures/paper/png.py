@@ -10,7 +10,9 @@ import struct
 from collections.abc import Sequence
 from functools import lru_cache
 
-from explorer.figures.paper.primitives import FONT, INK, LABEL_FONTS, MUTED, SMALL, PaperFigure, arrowhead
+from explorer.figures.paper.primitives import (
+    FONT, GATE_INK, INK, LABEL_FONTS, MUTED, SMALL, PANEL_DASHES, PaperFigure, arrowhead,
+)
 
 PNG_SCALE = 2  # twice the SVG's pixels: sharp on a projector
 
@@ -71,6 +73,10 @@ def to_png(figure: PaperFigure, scale: int = PNG_SCALE) -> bytes:
     def px(points):
         return [(x * scale, y * scale) for x, y in points]
 
+    for panel in figure.panels:  # under everything: a gate branch's frame, dashed by hand
+        x0, y0, x1, y1 = panel.x, panel.y, panel.x + panel.width, panel.y + panel.height
+        for piece in _dashed(px([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]), [d * scale for d in PANEL_DASHES]):
+            draw.line(piece, fill=GATE_INK, width=scale)
     for arc in figure.arcs:
         curve = arc.curve
         for piece in _dashed(px(_cubic(curve)), [d * scale for d in arc.dashes]):
@@ -81,12 +87,18 @@ def to_png(figure: PaperFigure, scale: int = PNG_SCALE) -> bytes:
         for piece in _dashed(ends, [d * scale for d in line.dashes]):
             draw.line(piece, fill=line.colour, width=round(1.4 * scale))
         if line.arrow:
-            draw.polygon(px(arrowhead((line.x1, line.y1), (line.x0, line.y0), 5)), fill=INK)
+            draw.polygon(px(arrowhead((line.x1, line.y1), (line.x0, line.y0), 5)), fill=line.colour)
     for box in figure.boxes:
         draw.rounded_rectangle(px([(box.x, box.y), (box.x + box.width, box.y + box.height)]), radius=5 * scale,
                                fill=box.fill, outline=INK, width=scale)
         draw.text(((box.x + box.width / 2) * scale, (box.y + box.height / 2) * scale), box.text, fill=INK,
                   font=_font(FONT * scale), anchor="mm")
+    for node in figure.nodes:
+        r = node.radius
+        draw.ellipse(px([(node.x - r, node.y - r), (node.x + r, node.y + r)]), fill="white", outline=GATE_INK,
+                     width=round(1.4 * scale))
+        draw.text((node.x * scale, node.y * scale), node.symbol, fill=GATE_INK, font=_font(FONT * scale, True),
+                  anchor="mm")
     for fold in figure.folds:
         draw.text(((fold.x + fold.width / 2) * scale, (fold.y + fold.height / 2) * scale), fold.text, fill=MUTED,
                   font=_font(SMALL * scale), anchor="mm")

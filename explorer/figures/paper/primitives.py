@@ -15,8 +15,10 @@ from explorer.analysis.shortcuts import ShortcutKind
 FONT, SMALL, TITLE_FONT = 13, 12, 15
 INK = "#1f2d3d"
 MUTED = "#55606e"
+GATE_INK, GATE_FILL = "#a04000", "#fff4e6"  # a gate's side branch: its line, label and boxes
 # On/off lengths in pixels of each of `ShortcutStyle.dash`'s named lines; empty: solid.
 DASHES = {"solid": (), "dash": (7, 4), "dashdot": (9, 3, 2, 3), "dot": (2, 3)}
+PANEL_DASHES = (4, 3)  # a gate branch's frame
 
 
 class Role(enum.Enum):
@@ -26,10 +28,12 @@ class Role(enum.Enum):
     INPUT = "input"  # what enters a column: the image, or the map a continued column takes in
     SHAPE = "shape"  # a stage's output shape, left of the column where the stage ends
     LEGEND = "legend"
+    GATE = "gate"  # a gate branch's name over its boxes: "SE, r=16"
 
 
 LABEL_FONTS = {Role.TITLE: (TITLE_FONT, "bold", INK), Role.INPUT: (SMALL, "normal", MUTED),
-               Role.SHAPE: (SMALL, "normal", MUTED), Role.LEGEND: (SMALL, "normal", INK)}
+               Role.SHAPE: (SMALL, "normal", MUTED), Role.LEGEND: (SMALL, "normal", INK),
+               Role.GATE: (SMALL, "bold", GATE_INK)}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Box:
     layer: str  # qualified module name, e.g. "layer2.0.conv1"
     block: str  # the `BlockRow` it belongs to: "layer2.0", or "stem" / "head"
     fill: str
+    gate: bool = False  # a box of a gate's side branch
 
     @property
     def halves(self) -> bool:
@@ -106,6 +111,28 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """The dashed frame around a gate's side branch (its boxes and its name)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    block: str
+
+
+@dataclass(frozen=True)
+class Node:
+    """Where a gate's branch rejoins the trunk: "×" multiplies each channel, "Σ" adds weighted groups."""
+
+    x: float  # centre
+    y: float
+    symbol: str
+    block: str
+    radius: float = 9.0
+
+
+@dataclass(frozen=True)
 class Line:
     """A straight line: the flow arrow between boxes, or a legend sample of a shortcut kind."""
 
@@ -114,14 +141,18 @@ class Line:
     x1: float
     y1: float
     kind: ShortcutKind | None = None  # the legend sample's kind; None: the flow arrow
+    gate: bool = False  # a piece of a gate's side branch, drawn in `GATE_INK`
+    head: bool = True  # a flow line ends in an arrowhead unless it only turns a corner
 
     @property
     def arrow(self) -> bool:
         """An arrowhead at (x1, y1): the flow arrow has one, a legend sample none."""
-        return self.kind is None
+        return self.kind is None and self.head
 
     @property
     def colour(self) -> str:
+        if self.gate:
+            return GATE_INK
         return INK if self.kind is None else self.kind.style.colour
 
     @property
@@ -141,6 +172,8 @@ class PaperFigure:
     labels: tuple[Label, ...]
     lines: tuple[Line, ...]
     name: str  # for file names: "resnet34", or "resnet34_with_plain_twin"
+    panels: tuple[Panel, ...] = ()  # gate branches' frames
+    nodes: tuple[Node, ...] = ()  # where gate branches rejoin the trunk
 
     def labels_of(self, role: Role) -> tuple[Label, ...]:
         return tuple(label for label in self.labels if label.role is role)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from explorer.figures.paper.primitives import FONT, INK, LABEL_FONTS, MUTED, SMALL, PaperFigure, arrowhead
+from explorer.figures.paper.primitives import (
+    FONT, GATE_INK, INK, LABEL_FONTS, MUTED, SMALL, PANEL_DASHES, PaperFigure, arrowhead,
+)
 
 FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
 
@@ -33,6 +35,9 @@ def to_svg(figure: PaperFigure) -> str:
         f"<title>{escape(figure.name)}: architecture in the style of He et al. 2016, Figure 3</title>",
         '<rect width="100%" height="100%" fill="white"/>',
     ]
+    for panel in figure.panels:  # under everything: a gate branch's frame
+        out.append(f'<rect x="{panel.x:.1f}" y="{panel.y:.1f}" width="{panel.width:.1f}" height="{panel.height:.1f}" '
+                   f'rx="7" fill="none" stroke="{GATE_INK}" stroke-width="1"{_dash(PANEL_DASHES)}/>')
     for arc in figure.arcs:
         (x0, y0), c1, c2, end = arc.curve
         out.append(f'<path d="M {x0:.1f} {y0:.1f} C {c1[0]:.1f} {c1[1]:.1f} {c2[0]:.1f} {c2[1]:.1f} {end[0]:.1f} '
@@ -43,11 +48,15 @@ def to_svg(figure: PaperFigure) -> str:
                    f'stroke="{line.colour}" stroke-width="1.4"{_dash(line.dashes)}/>')
         if line.arrow:
             out.append(f'<polygon points="{_svg_points(arrowhead((line.x1, line.y1), (line.x0, line.y0), 5))}" '
-                       f'fill="{INK}"/>')
+                       f'fill="{line.colour}"/>')
     for box in figure.boxes:
         out.append(f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{box.height:.1f}" '
                    f'rx="5" fill="{box.fill}" stroke="{INK}" stroke-width="1"/>')
         out.append(_svg_text(box.x + box.width / 2, box.y + box.height / 2, box.text, FONT))
+    for node in figure.nodes:
+        out.append(f'<circle cx="{node.x:.1f}" cy="{node.y:.1f}" r="{node.radius:.1f}" fill="white" '
+                   f'stroke="{GATE_INK}" stroke-width="1.4"/>')
+        out.append(_svg_text(node.x, node.y, node.symbol, FONT, "bold", GATE_INK))
     for fold in figure.folds:
         out.append(_svg_text(fold.x + fold.width / 2, fold.y + fold.height / 2, fold.text, SMALL, "normal", MUTED))
     for label in figure.labels:
