@@ -33,10 +33,10 @@ bench: setup
 
 # The README's screenshots: the browser tests take them, this copies the ones the READMEs show.
 SHOTS := home architecture architecture-diagram compare compare-what-it-buys compare-same-image feature-maps \
-	receptive-field predict zero-init class-teacher class-student
+	receptive-field predict zero-init class-teacher class-student compare-family figure3-se
 ZH_SHOTS := home architecture compare feature-maps zero-init predict
 screenshots: setup
-	$(BIN)/python -m pytest tests/test_browser.py tests/test_browser_layout.py tests/test_browser_class.py -q
+	$(BIN)/python -m pytest tests/test_browser.py tests/test_browser_layout.py tests/test_browser_class.py tests/test_browser_family.py -q
 	mkdir -p assets/zh assets/screens
 	for shot in $(SHOTS); do cp test-artifacts/$$shot.png assets/$$shot.png; done
 	for shot in $(ZH_SHOTS); do cp test-artifacts/zh-1400-$$shot.png assets/zh/$$shot.png; done

@@ -59,6 +59,14 @@ def test_comparison_numbers_come_from_the_tables() -> None:
     text = " ".join(explain_difference(a, b))
     assert "2.25× the MACs" in text and "**layer3**" in text and "46%" in text
     assert "513,000 vs 2,049,000 parameters" in text
+    assert "**layer4**: 8.39 M → 14.96 M" in text  # rounded where the change shows
+
+
+def test_a_change_too_small_to_show_rounded_is_written_exactly() -> None:
+    a, b = layer_table(PRESETS["resnet50"], 224), layer_table(PRESETS["resnetv2_50"], 224)
+    text = " ".join(explain_difference(a, b))
+    layer4 = next(s for s in aligned_stages(a, b) if s.name == "layer4")
+    assert f"**layer4**: {layer4.a_params:,} → {layer4.b_params:,}" in text
 
 
 def test_the_compare_tables_hold_the_comparisons_numbers() -> None:

@@ -98,6 +98,12 @@ def _times(b: float, a: float) -> str:
     return _("{ratio:.2f}×").format(ratio=b / a) if a else "∞×"
 
 
+def _change(before: int, after: int) -> str:
+    """ "14.96 M → 16.54 M", or the exact counts where rounding would show no change."""
+    rounded = human_count(before), human_count(after)
+    return f"{before:,} → {after:,}" if rounded[0] == rounded[1] else f"{rounded[0]} → {rounded[1]}"
+
+
 # A block type in a sentence ("uses basic blocks"), in the reader's language through _().
 BLOCK_WORDS = {Block.BASIC: N_("basic blocks"), Block.BOTTLENECK: N_("bottleneck blocks")}
 
@@ -124,15 +130,15 @@ def explain_difference(a: LayerTable, b: LayerTable) -> list[str]:
     if macs_delta:
         top = max(pairs, key=lambda p: abs(p.b_macs - p.a_macs))
         lines.append(_(
-            "The largest change in MACs is in **{stage}**: {macs_a} → {macs_b} ({share:.0%} of the whole "
+            "The largest change in MACs is in **{stage}**: {macs} ({share:.0%} of the whole "
             "difference), with {blocks_a} → {blocks_b} blocks.").format(
-            stage=top.name, macs_a=human_count(top.a_macs), macs_b=human_count(top.b_macs),
+            stage=top.name, macs=_change(top.a_macs, top.b_macs),
             share=(top.b_macs - top.a_macs) / macs_delta, blocks_a=top.a_blocks or 0, blocks_b=top.b_blocks or 0))
     params_delta = tb.params - ta.params
     if params_delta:
         top = max(pairs, key=lambda p: abs(p.b_params - p.a_params))
-        lines.append(_("Most of the parameter change is in **{stage}**: {params_a} → {params_b} ({share:.0%} of it).")
-                     .format(stage=top.name, params_a=human_count(top.a_params), params_b=human_count(top.b_params),
+        lines.append(_("Most of the parameter change is in **{stage}**: {params} ({share:.0%} of it).")
+                     .format(stage=top.name, params=_change(top.a_params, top.b_params),
                              share=(top.b_params - top.a_params) / params_delta))
     if a.spec.block is not b.spec.block:
         first_a = next(x for x in a.blocks if x.block is not None)

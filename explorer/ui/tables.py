@@ -48,19 +48,26 @@ def display_frame(rows: list[dict[str, object]], columns: list[str]):
 
 
 def number_columns(frame) -> dict[str, object]:
-    """Column config that shows integer columns with thousands separators."""
+    """Column config that shows integer columns with thousands separators, each wide enough for its
+    longest number and its heading (Streamlit sizes a column by its first rows, so a long negative
+    difference further down would lose its sign)."""
     return {
-        name: st.column_config.NumberColumn(format="localized")
+        name: st.column_config.NumberColumn(format="localized", width=_text_width(
+            [str(name), *(f"{value:,}" for value in frame[name] if value == value)], 7.0, 20))  # == itself: not NaN
         for name, dtype in frame.dtypes.items()
         if dtype.kind in "iuf"
     }
 
 
+def _text_width(texts: Iterable[str], per_character: float = 7.5, padding: int = 28) -> int:
+    """Pixels a column needs for the longest of ``texts`` in the table's font, with its padding."""
+    return int(per_character * max((len(text) for text in texts), default=4)) + padding
+
+
 def name_column(names: Iterable[str]):
     """A pinned column as wide as the longest name, so that no layer name is cut (Streamlit
     sizes a column by its first rows; ``layer1.0.downsample.0`` comes later)."""
-    longest = max((len(name) for name in names), default=4)
-    return st.column_config.TextColumn(pinned=True, width=int(7.5 * longest) + 28)
+    return st.column_config.TextColumn(pinned=True, width=_text_width(names))
 
 
 def show_table(table: RowsTable, box=None) -> None:
