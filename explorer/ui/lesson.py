@@ -76,14 +76,14 @@ LESSON = (
 
 # The second lesson: what came after the 2015 block (He et al. 2016b's pre-activation, Hu et al.'s SE gate).
 FAMILY_LESSON = (
-    LessonStep("compare", N_("ResNet-50 against SE-ResNet-50 and ResNetV2-50"), N_(
+    LessonStep("compare", N_("Three ResNet-50s side by side"), N_(
         "Look for what the SE gates cost (about 10 % more parameters, well under 1 % more MACs, most of both in "
         "layer4) and what pre-activation moves (a few thousand BN parameters, nothing else)."),
         (("a", "resnet50"), ("b", "seresnet50"), ("c", "resnetv2_50"))),
-    LessonStep("architecture", N_("ResNetV2-50, drawn as the paper draws it"), N_(
+    LessonStep("architecture", N_("Pre-activation, drawn"), N_(
         "In the diagram and Figure 3, look for BN-ReLU before each conv, nothing after the add, and the one BN-ReLU "
         "before the pool."), (("model", "resnetv2_50"),)),
-    LessonStep("feature_maps", N_("One photo through SE-ResNet-50"), N_(
+    LessonStep("feature_maps", N_("SE gates on one photo"), N_(
         "Choose a block and look at its gate: one number per channel, between 0 and 1, that rescales the residual "
         "branch before the add."), (("model", "seresnet50"),)),
     LessonStep("zero_init", N_("Pre-activation through depth"), N_(
