@@ -58,3 +58,14 @@ def test_own_changes_are_the_values_that_differ_while_a_missing_widget_is_none()
     assert own_changes(before, followed_values("feature_maps", {"fm_layer": "layer1.0", "fm_channel": 3})) == []
     assert own_changes(before, followed_values("feature_maps", {"fm_layer": "layer2.0", "fm_channel": 3,
                                                                 "fm_rf": False})) == ["fm_layer"]
+
+
+def test_compare_sends_the_third_model_and_zero_init_the_pre_activation_study() -> None:
+    compare = current_view("compare", {"cmp_model_a_token": "resnet50", "cmp_model_b_token": "seresnet50",
+                                       "cmp_model_c_token": "resnetv2_50", "cmp_third": True})
+    assert compare["values"] == {"cmp_model_a_token": "resnet50", "cmp_model_b_token": "seresnet50",
+                                 "cmp_model_c_token": "resnetv2_50", "cmp_third": True}
+    zero_init = current_view("zero_init", {"model_token": "cifar_resnet20", "zi_pre_depth": 164, "zi_pre_steps": 20,
+                                           "zi_pre_batch": 16, "zi_pre_train": True})
+    assert zero_init["values"] == {"model_token": "cifar_resnet20", "zi_pre_depth": 164, "zi_pre_steps": 20,
+                                   "zi_pre_batch": 16}

@@ -225,3 +225,10 @@ def test_the_architecture_pages_diagram_and_figure_3_open_and_explain(name: str,
     shown = base64.b64decode(url.split(",", 1)[1]).decode()
     gates = len(paper_figure(table_of(name)).nodes)
     assert len(list(ET.fromstring(shown).iter(f"{SVG}circle"))) == gates
+
+
+def test_a_radix_1_split_attention_gate_is_a_sigmoid() -> None:
+    """With one group there is nothing to share a softmax with: the gate's last step is a sigmoid (`RadixSoftmax`)."""
+    figure = paper_figure(layer_table(PRESETS["resnest50d"].with_changes(radix=1), 224))
+    assert block_texts(figure, "layer1.0", gate=True) == ["sum groups, avg pool", "fc 32, BN, ReLU", "fc 64, sigmoid"]
+    assert figure.labels_of(Role.GATE)[0].text == "split attention, radix 1"

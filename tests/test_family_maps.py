@@ -91,6 +91,9 @@ def test_channel_values_draw_a_bar_per_channel_with_the_chosen_one_marked() -> N
     assert [c for c in bars.marker.color].count("#e74c3c") == 1 and bars.marker.color[3] == "#e74c3c"
     assert figure.layout.yaxis.range == (0, 1) and figure.layout.annotations[0].text == f"c3: {values[3]:.3f}"
     assert "#e74c3c" not in channel_values(values, None, "gate").data[0].marker.color
+    # Numbers outside 0–1 (a gate's fc1, before its ReLU) keep an axis that shows them all.
+    unbounded = channel_values(torch.tensor([-0.5, 2.0, 0.3]).numpy(), 1, "fc1")
+    assert unbounded.layout.yaxis.range is None and list(unbounded.data[0].y) == pytest.approx([-0.5, 2.0, 0.3])
 
 
 # ---- the page -------------------------------------------------------------------------------

@@ -280,3 +280,21 @@ def test_the_handout_says_what_the_gate_adds() -> None:
     (line,) = family_lines(base, se)
     page = comparison_html(base, se)
     assert "2,530,992 parameters" in line and "2,530,992 parameters" in page
+
+
+def test_split_attention_gates_of_radix_4_join_four_groups_twice() -> None:
+    (two,) = gate_costs(layer_table(PRESETS["resnest50d"], 224))
+    (four,) = gate_costs(layer_table(PRESETS["resnest50d"].with_changes(radix=4), 224))
+    assert four.pooled == two.pooled == 1_906_688  # the pool takes the groups' sum: C·H·W either way
+    assert four.multiplies == 4 * four.pooled  # each of the 4 groups times its weights
+    assert four.joining_adds == 2 * 3 * four.pooled == 11_440_128  # 3 adds per element before the pool and after
+    assert four.squashed == 4 * sum(p * b for p, b in zip((64, 128, 256, 512), BLOCKS))
+
+
+def test_an_eca_gates_1d_conv_keeps_the_pools_field() -> None:
+    """ECA's Conv1d runs across the channels, not the picture: its row's field is its pool's."""
+    rows = {r.name: r for r in layer_table(PRESETS["ecaresnet50d"], 224).rows}
+    pool = rows["layer1.0.se.avgpool"]
+    assert pool.rf_size == rows["layer1.0.bn3"].rf_size + 55 * rows["layer1.0.bn3"].rf_jump
+    assert [(r.rf_size, r.rf_jump) for n, r in rows.items() if n.startswith("layer1.0.se.")] == [
+        (pool.rf_size, pool.rf_jump)] * 3

@@ -185,3 +185,12 @@ def test_a_field_that_means_nothing_keeps_its_default_so_one_network_is_one_spec
     assert ResNetSpec(radix=4, scales=8, attention_reduction=4) == ResNetSpec()
     assert ResNetSpec(middle_conv="split", radix=4).radix == 4
     assert ResNetSpec(attention="eca", attention_reduction=4) == ResNetSpec(attention="eca")
+
+
+def test_family_spec_names_say_the_variant_and_its_size() -> None:
+    assert PRESETS["seresnet50"].with_changes(attention_reduction=8).name == "resnet50 se-r8"
+    assert PRESETS["seresnet50"].with_changes(attention_reduction=4).name == "resnet50 se-r4"
+    assert PRESETS["resnest50d"].with_changes(radix=4).name == "resnet50 deep-stem avg-down split-attention-r4"
+    assert PRESETS["res2net50_26w_4s"].with_changes(scales=3).name == "resnet50 26w res2-3s"
+    assert ResNetSpec(attention="eca").name == "resnet50 eca"
+    assert ResNetSpec(preact=True, zero_init_residual=True).name == "resnet50 preact zero-init"

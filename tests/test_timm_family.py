@@ -72,6 +72,8 @@ def test_custom_depths_equal_timms_model_with_those_stage_counts(name: str, dept
      "block_args": {"radix": 4, "avd": True, "avd_first": False}}),
     ("seresnet50", {"attention_reduction": 8}, {"block_args": {"attn_layer": partial(SEModule, rd_ratio=1 / 8)}}),
     ("seresnet18", {"attention_reduction": 4}, {"block_args": {"attn_layer": partial(SEModule, rd_ratio=1 / 4)}}),
+    # 256 / 13 = 19.7 rounds down to 16 (timm's SEModule: round_limit 0), not up to 24.
+    ("seresnet50", {"attention_reduction": 13}, {"block_args": {"attn_layer": partial(SEModule, rd_ratio=1 / 13)}}),
     ("resnest50d", {"radix": 4}, {"block_args": {"radix": 4, "avd": True, "avd_first": False}}),
     ("res2net50_26w_4s", {"scales": 6}, {"block_args": {"scale": 6}}),
     ("res2net50_26w_4s", {"width_per_group": 48}, {"base_width": 48}),
@@ -123,3 +125,27 @@ def test_a_resnetv2_checkpoint_says_its_names_were_read_as_ours() -> None:
     assert checkpoint.state_dict["fc.weight"].shape == (1000, 512)
     assert checkpoint.num_classes == 1000
     assert any("ResNetV2" in note for note in checkpoint.notes)
+
+
+@pytest.mark.parametrize("spec", [
+    PRESETS["resnest50d"].with_changes(groups=2, width_per_group=40, radix=4),
+    PRESETS["resnest50d"].with_changes(radix=4), PRESETS["res2net50_26w_4s"].with_changes(scales=6),
+    PRESETS["res2next50"], PRESETS["seresnet50"].with_changes(attention_reduction=8), PRESETS["seresnext101_32x8d"],
+    PRESETS["ecaresnet101d"], PRESETS["cifar_preact_resnet164"], PRESETS["resnetv2_18"],
+], ids=lambda spec: spec.name)
+def test_the_family_spec_is_guessed_from_its_state_dict(spec) -> None:
+    """A grouped ResNeSt's radix is the 3x3's outputs / the gate's input / the gate's groups."""
+    assert guess_spec(build_model(spec, "meta").state_dict()) == spec
+
+
+@pytest.mark.parametrize(("radix", "groups"), [(1, 1), (1, 3), (2, 3), (4, 1)])
+def test_the_radix_softmax_is_timms_and_a_sigmoid_for_radix_1(radix: int, groups: int) -> None:
+    from timm.layers.split_attn import RadixSoftmax as TimmRadixSoftmax
+
+    from explorer.model.blocks import RadixSoftmax
+
+    x = torch.randn(2, 12, 1, 1, generator=torch.Generator().manual_seed(0))
+    got = RadixSoftmax(radix, groups)(x)
+    torch.testing.assert_close(got, TimmRadixSoftmax(radix, groups)(x).reshape(2, -1, 1, 1))
+    if radix == 1:
+        torch.testing.assert_close(got, x.sigmoid())
