@@ -12,6 +12,7 @@ from explorer.model import views as model_views
 from explorer.analysis.anatomy import layer_table
 from explorer.model.blocks import has_gate
 from explorer.model.build import build_model
+from explorer.model.token import spec_from_token
 from explorer.model.presets import PRESETS
 from explorer.analysis.receptive_field import (
     head_field_note,
@@ -68,10 +69,16 @@ def test_a_non_square_image_has_its_own_rows_and_columns() -> None:
     assert box == InputBox(0, 10 * 8 - 49, 49, 10 * 8 + 49)  # layer2: rf 99 (±49), jump 8
 
 
+# Variants no preset has, where a block's path and its rows part ways: a pre-activation block whose
+# last rows are its gate's, and Res2Net's joined groups after dilated convs.
+VARIANT_TOKENS = ["resnetv2_50;attention=se", "resnetv2_18;attention=eca", "res2net50_26w_4s;dilate=0,1,1",
+                  "res2net50_14w_8s;shortcut=C;dilate=0,0,1"]
+
+
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet50_caffe", "resnet50d", "cifar_resnet20",
-                                  "resnext50_32x4d", *NEW_PRESETS])
+                                  "resnext50_32x4d", *NEW_PRESETS, *VARIANT_TOKENS])
 def test_unclipped_boxes_have_the_layer_tables_size_and_jump(name: str) -> None:
-    spec = PRESETS[name]
+    spec = spec_from_token(name)
     size = spec.natural_input_size
     table = layer_table(spec, size)
     for stage in field_stages(spec):

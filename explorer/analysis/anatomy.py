@@ -230,7 +230,9 @@ class _Recorder:
     Receptive fields follow the feature maps' path. A channel gate (SE, ECA, split
     attention's weights) pools the whole map into one number per channel: its rows show
     that window, but the block's output keeps the path's receptive field (the column's
-    convention, said in the table's caption), so the gate never sets ``last_rf``.
+    convention, said in the table's caption), so the gate never sets ``last_rf``. A map the
+    hooks never saw (a sum or a concat of a block's branches, as Res2Net joins its groups) has the
+    widest field of that block's path so far.
     """
 
     def __init__(self, model: nn.Module, stage_names: Sequence[str]) -> None:
@@ -241,12 +243,16 @@ class _Recorder:
         self.rf: dict[int, tuple[int, int]] = {}
         self.alive: list[torch.Tensor] = []
         self.last_rf = (1, 1)
+        self.block_widest: tuple[int, int] | None = None  # the widest path field in the current block
         self.names = {module: name for name, module in model.named_modules()}
         self.gates = gate_module_names(model)
 
     def seed(self, x: torch.Tensor) -> None:
         self.rf[_storage(x)] = (1, 1)
         self.alive.append(x)
+
+    def block_start(self, module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        self.block_widest = None
 
     def path_hook(self, module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         """After a gated module or a block: its output map has the path's receptive field so far."""
@@ -259,10 +265,11 @@ class _Recorder:
         call = self.calls.get(name, 0)
         self.calls[name] = call + 1
         in_side = x.shape[2] if x.dim() == 4 else 1
-        rf = receptive_field_after(module, self.rf.get(_storage(x), self.last_rf), in_side)
+        rf = receptive_field_after(module, self.rf.get(_storage(x), self.block_widest or self.last_rf), in_side)
         self.rf[_storage(out)] = rf
         if name not in self.gates:
             self.last_rf = rf
+            self.block_widest = max(self.block_widest or rf, rf)
         self.alive.append(out)
         stage, block = _locate(name, self.stage_names)
         conv = isinstance(module, (nn.Conv2d, nn.Conv1d))
@@ -302,6 +309,8 @@ def _leaf_rows(spec: ResNetSpec, input_size: tuple[int, int]) -> list[LayerRow]:
             module.register_forward_hook(recorder.hook)
         elif is_block(module) or has_gate(module):
             module.register_forward_hook(recorder.path_hook)
+        if is_block(module):
+            module.register_forward_pre_hook(recorder.block_start)
         if isinstance(module, nn.BatchNorm2d):
             # BN keeps the shape, and on meta tensors it runs a Python decomposition that
             # costs half the table's time; this model is private, so skip its arithmetic.
@@ -327,16 +336,22 @@ def _grouped(rows: Sequence[LayerRow], key) -> dict[str, list[LayerRow]]:
     return groups
 
 
+def _last_map(members: Sequence[LayerRow]) -> LayerRow:
+    """The last row on the feature maps' path: a pre-activation block with a gate ends in gate rows."""
+    return next(r for r in reversed(members) if not r.gate)
+
+
 def _rollup(members: Sequence[LayerRow]) -> dict[str, object]:
     """What a block row and a stage row both sum up from their leaf rows."""
+    last = _last_map(members)
     return dict(
         in_shape=members[0].in_shape,
-        out_shape=members[-1].out_shape,
+        out_shape=last.out_shape,
         params=sum(r.params for r in members),
         macs=sum(r.macs for r in members),
         activation_bytes=sum(r.activation_bytes for r in members),
-        rf_size=members[-1].rf_size,
-        rf_jump=members[-1].rf_jump,
+        rf_size=last.rf_size,
+        rf_jump=last.rf_jump,
         layers=len(members),
     )
 
@@ -349,7 +364,7 @@ def _block_rows(rows: Sequence[LayerRow], plain: bool) -> tuple[BlockRow, ...]:
             name=name,
             stage=stage,
             block=block,
-            stride=_side_ratio(members[0].in_shape, members[-1].out_shape),
+            stride=_side_ratio(members[0].in_shape, _last_map(members).out_shape),
             shortcut=None if block is None else shortcut_kind(members, plain),
             convs=branch_summary(members),  # it leaves the shortcut's conv out itself
             **_rollup(members),
