@@ -132,6 +132,10 @@ def test_a_resnetv2_checkpoint_says_its_names_were_read_as_ours() -> None:
     PRESETS["resnest50d"].with_changes(radix=4), PRESETS["res2net50_26w_4s"].with_changes(scales=6),
     PRESETS["res2next50"], PRESETS["seresnet50"].with_changes(attention_reduction=8), PRESETS["seresnext101_32x8d"],
     PRESETS["ecaresnet101d"], PRESETS["cifar_preact_resnet164"], PRESETS["resnetv2_18"],
+    # Narrow gates round alike (64 channels: r = 8, 16, 32 all squeeze to 8): every gate decides.
+    PRESETS["seresnet18"].with_changes(attention_reduction=8), PRESETS["seresnet50"].with_changes(attention_reduction=13),
+    # One block a stage: B and C hold the same tensors but where a block keeps its shape.
+    PRESETS["resnest14d"], PRESETS["resnet18"].with_changes(stages=(1, 1, 1, 1), shortcut="C"),
 ], ids=lambda spec: spec.name)
 def test_the_family_spec_is_guessed_from_its_state_dict(spec) -> None:
     """A grouped ResNeSt's radix is the 3x3's outputs / the gate's input / the gate's groups."""

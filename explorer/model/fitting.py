@@ -57,7 +57,11 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         # A pre-activation shortcut is one conv either way (only its stride differs, which a state dict does not
         # hold): timm pairs the deep stem with avg-down there (resnetv2_50d), so that is the guess.
         avg_down = avg_down or (preact and stem is Stem.DEEP)
-        shortcut = Shortcut.C if len(projected) == sum(stages) else Shortcut.B if projected else Shortcut.A
+        # Option C projects a block that keeps its shape too: one that is not the first of its stage. With one
+        # block a stage, B and C hold the same tensors, and B (the published nets') is the guess.
+        keeps_shape = any(not p.endswith(".0") for p in projected) or (f"{first}" in projected
+                                                                        and stem_width == stage_out[0])
+        shortcut = Shortcut.C if keeps_shape else Shortcut.B if projected else Shortcut.A
         spec = ResNetSpec(
             stages=tuple(stages), block=block, stage_planes=planes, **grouping, **variant,
             stem=stem, stem_width=stem_width, avg_down=avg_down, shortcut=shortcut, preact=preact,
@@ -79,14 +83,22 @@ def _variant(state: Mapping[str, torch.Tensor], first: str) -> dict[str, object]
         variant.update(middle_conv=MiddleConv.RES2,
                        scales=state[f"{first}.conv1.weight"].shape[0] // state[f"{first}.convs.0.weight"].shape[0])
     if f"{first}.se.fc1.weight" in state:
-        squeezed, channels = state[f"{first}.se.fc1.weight"].shape[:2]
-        # timm rounds the squeeze up to 8 channels, so 16 (SENet's) is tried before the plain ratio.
-        senet = make_divisible(channels / 16, 8, round_limit=0.0) == squeezed
-        reduction = 16 if senet else max(1, round(channels / squeezed))
-        variant.update(attention=Attention.SE, attention_reduction=reduction)
+        variant.update(attention=Attention.SE, attention_reduction=_se_reduction(state))
     elif f"{first}.se.conv.weight" in state:
         variant.update(attention=Attention.ECA)
     return variant
+
+
+def _se_reduction(state: Mapping[str, torch.Tensor]) -> int:
+    """The SE reduction that squeezes every gate of ``state`` to its size, as timm rounds (to 8 channels).
+
+    In a narrow block several reductions round alike (64 channels: 8, 16 and 32 all give 8), so
+    every gate is checked: SENet's 16 first, then the ratios of the widest gates.
+    """
+    gates = sorted((tuple(state[k].shape[:2]) for k in state if k.endswith(".se.fc1.weight")), key=lambda g: -g[1])
+    ratios = [16, *(max(1, round(channels / squeezed)) for squeezed, channels in gates)]
+    return next((r for r in ratios if all(make_divisible(c / r, 8, round_limit=0.0) == s for s, c in gates)),
+                ratios[1])
 
 
 def _groups(weight: torch.Tensor, in_channels: int) -> int:
