@@ -9,21 +9,12 @@ rows are named as `blocks.gate_module_names` names them (``<block>.se.*``, and t
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
-from explorer.model.blocks import SplitAttention
-from explorer.model.kinds import Attention, MiddleConv
-
-
-class GateKind(str, enum.Enum):
-    """Which gate a block computes on a side branch; the value is its name in every language."""
-
-    SE = "SE"  # squeeze-and-excitation (Hu et al. 2018)
-    ECA = "ECA"  # efficient channel attention (Wang et al. 2020)
-    SPLIT = "split attention"  # ResNeSt's softmax over the radix groups (Zhang et al. 2022)
+from explorer.analysis.gates import GateKind, gate_kind
+from explorer.model.kinds import MiddleConv
 
 
 @dataclass(frozen=True)
@@ -76,19 +67,6 @@ class BlockParts:
     preact: bool  # BN-ReLU before each conv, nothing after the add
     radix: int  # ResNeSt's groups of 3x3 convs (1: none)
     scales: int  # Res2Net's channel scales (1: none)
-
-
-def gate_kind(table: LayerTable, row: LayerRow) -> GateKind | None:
-    """The gate ``row`` computes part of, or None for a row of the block's feature-map path."""
-    spec = table.spec
-    if row.block is None:
-        return None
-    parent, _dot, child = row.name.rpartition(".")
-    if spec.attention is not Attention.NONE and parent == f"{row.block_name}.se":
-        return GateKind.SE if spec.attention is Attention.SE else GateKind.ECA
-    if spec.middle_conv is MiddleConv.SPLIT and parent == f"{row.block_name}.conv2" and child in SplitAttention.GATE:
-        return GateKind.SPLIT
-    return None
 
 
 def block_parts(table: LayerTable) -> dict[str, BlockParts]:

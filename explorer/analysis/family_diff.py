@@ -73,12 +73,14 @@ def _gate_line(name_a: str, name_b: str, a: LayerTable, cost: GateCost, added: b
         params=f"{cost.params:,}", params_share=_share(cost.params, a.totals.params),
         macs=human_count(cost.macs), macs_share=_share(cost.macs, a.totals.macs), stage=top.stage,
         stage_share=top.params / cost.params if cost.params else 0, elementwise=human_count(cost.uncounted),
-        bytes=human_bytes(cost.activation_bytes), growth=gate_growth(cost.kind))
+        bytes=human_bytes(cost.activation_bytes), growth=gate_growth(cost.kind),
+        which=_("pooling, the gate multiply, the adds joining the radix groups") if cost.joining_adds
+        else _("pooling, the gate multiply"))
     if added:
         return _("**{name_b}**'s {gates} ({count}) add {params} parameters ({params_share} on {name_a}) and {macs} MACs "
                  "({macs_share}), {stage_share:.0%} of those parameters in **{stage}**: {growth} Beside them, "
-                 "{elementwise} elementwise operations the MACs leave out (pooling, "
-                 "the gate multiply) and {bytes} more activations per image.").format(**figures)
+                 "{elementwise} elementwise operations the MACs leave out ({which}) and {bytes} more activations per "
+                 "image.").format(**figures)
     return _("**{name_b}** has no {gates}: {name_a}'s {count} hold {params} parameters and {macs} MACs, "
              "{stage_share:.0%} of the parameters in **{stage}**, plus {elementwise} uncounted elementwise operations "
              "and {bytes} of activations per image.").format(**figures)

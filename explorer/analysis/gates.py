@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from explorer.analysis.anatomy import LayerRow, LayerTable
 from explorer.analysis.table_format import human_bytes, human_count
+from explorer.model.blocks import SplitAttention
+from explorer.model.kinds import Attention, MiddleConv
 from explorer.runtime.i18n import N_, _
 
 
 class GateKind(str, enum.Enum):
-    """Which gate: its name is the same in every language (the papers' own)."""
+    """Which gate a block computes on a side branch; the value is its name in every language (the papers' own)."""
 
-    SE = "SE"  # squeeze-excitation: pool, 1x1 conv down, ReLU, 1x1 conv up, sigmoid
+    SE = "SE"  # squeeze-and-excitation: pool, 1x1 conv down, ReLU, 1x1 conv up, sigmoid
     ECA = "ECA"  # pool, one 1-D conv across the channels, sigmoid
     SPLIT = "split attention"  # pool the radix groups' sum, 1x1 down, BN-ReLU, 1x1 up, softmax over the radix
 
@@ -72,10 +73,17 @@ def _gate_of(row: LayerRow) -> str:
     return row.name.rsplit(".", 1)[0]
 
 
-def _kind(members: Sequence[LayerRow]) -> GateKind:
-    if not _gate_of(members[0]).endswith(".se"):
+def gate_kind(table: LayerTable, row: LayerRow) -> GateKind | None:
+    """The gate ``row`` computes part of, or None for a row of the block's feature-map path."""
+    spec = table.spec
+    if row.block is None:
+        return None
+    parent, _dot, child = row.name.rpartition(".")
+    if spec.attention is not Attention.NONE and parent == f"{row.block_name}.se":
+        return GateKind.SE if spec.attention is Attention.SE else GateKind.ECA
+    if spec.middle_conv is MiddleConv.SPLIT and parent == f"{row.block_name}.conv2" and child in SplitAttention.GATE:
         return GateKind.SPLIT
-    return GateKind.ECA if any(r.type == "Conv1d" for r in members) else GateKind.SE
+    return None
 
 
 def gate_costs(table: LayerTable) -> tuple[GateCost, ...]:
@@ -86,7 +94,7 @@ def gate_costs(table: LayerTable) -> tuple[GateCost, ...]:
             gates.setdefault(_gate_of(row), []).append(row)
     by_kind: dict[GateKind, list[list[LayerRow]]] = {}
     for members in gates.values():
-        by_kind.setdefault(_kind(members), []).append(members)
+        by_kind.setdefault(gate_kind(table, members[0]), []).append(members)
     return tuple(_cost(kind, groups, table.spec.radix) for kind, groups in by_kind.items())
 
 
