@@ -80,6 +80,16 @@ def gate_module_names(model: nn.Module) -> frozenset[str]:
     return frozenset(names)
 
 
+def _gate_add_relu(block: nn.Module, x: Tensor, out: Tensor) -> Tensor:
+    """The end of a post-activation block: the gate on F(x) if any, the shortcut added (in place, as
+    torchvision adds) unless the block is plain, then the ReLU."""
+    if getattr(block, "se", None) is not None:
+        out = block.se(out)
+    if block.residual:
+        out += x if block.downsample is None else block.downsample(x)
+    return block.relu(out)
+
+
 class SpecBasicBlock(BasicBlock):
     """torchvision's BasicBlock, optionally without its shortcut (``residual=False``) or with a gate ``se``."""
 
@@ -93,11 +103,7 @@ class SpecBasicBlock(BasicBlock):
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        if self.se is not None:
-            out = self.se(out)
-        if self.residual:
-            out += x if self.downsample is None else self.downsample(x)  # in place, as torchvision adds
-        return self.relu(out)
+        return _gate_add_relu(self, x, out)
 
 
 class SpecBottleneck(Bottleneck):
@@ -122,11 +128,7 @@ class SpecBottleneck(Bottleneck):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        if self.se is not None:
-            out = self.se(out)
-        if self.residual:
-            out += x if self.downsample is None else self.downsample(x)  # in place, as torchvision adds
-        return self.relu(out)
+        return _gate_add_relu(self, x, out)
 
 
 class PreActBasicBlock(nn.Module):
@@ -275,9 +277,7 @@ class SplitAttentionBottleneck(nn.Module):
         if self.avd_last is not None:
             out = self.avd_last(out)
         out = self.bn3(self.conv3(out))
-        if self.residual:
-            out += x if self.downsample is None else self.downsample(x)  # in place, as torchvision adds
-        return self.relu(out)
+        return _gate_add_relu(self, x, out)
 
 
 class Res2NetBottleneck(nn.Module):
@@ -324,11 +324,7 @@ class Res2NetBottleneck(nn.Module):
         if self.scales > 1:
             outs.append(pieces[-1] if self.pool is None else self.pool(pieces[-1]))
         out = self.bn3(self.conv3(torch.cat(outs, dim=1)))
-        if self.se is not None:
-            out = self.se(out)
-        if self.residual:
-            out += x if self.downsample is None else self.downsample(x)  # in place, as torchvision adds
-        return self.relu(out)
+        return _gate_add_relu(self, x, out)
 
 
 # Every residual block class a built model may hold.
