@@ -131,6 +131,14 @@ class SpecBottleneck(Bottleneck):
         return _gate_add_relu(self, x, out)
 
 
+def _gate_add(block: nn.Module, shortcut: Tensor, out: Tensor) -> Tensor:
+    """The end of a pre-activation block: the gate on F(x) if any, then the add, and nothing after it."""
+    if block.se is not None:
+        out = block.se(out)
+    out += shortcut
+    return out
+
+
 class PreActBasicBlock(nn.Module):
     """BN-ReLU-conv3x3 twice, then the add: nothing touches the sum (timm's ``PreActBasic``).
 
@@ -156,10 +164,7 @@ class PreActBasicBlock(nn.Module):
         preact = self.relu(self.bn1(x))
         shortcut = x if self.downsample is None else self.downsample(preact)
         out = self.conv2(self.relu(self.bn2(self.conv1(preact))))
-        if self.se is not None:
-            out = self.se(out)
-        out += shortcut
-        return out
+        return _gate_add(self, shortcut, out)
 
 
 class PreActBottleneck(nn.Module):
@@ -189,10 +194,7 @@ class PreActBottleneck(nn.Module):
         out = self.conv1(preact)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        if self.se is not None:
-            out = self.se(out)
-        out += shortcut
-        return out
+        return _gate_add(self, shortcut, out)
 
 
 class RadixSoftmax(nn.Module):

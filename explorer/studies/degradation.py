@@ -10,11 +10,10 @@ task, from one seed, on the same batches.
 from __future__ import annotations
 
 from explorer.runtime.i18n import N_
-from explorer.data.shapes import task_batch
 from explorer.model.kinds import Shortcut
 from explorer.model.spec import ResNetSpec
 from explorer.studies.training import (
-    LayerGradient, check_training_memory, gradient_norms, training_memory, with_task_head,
+    LayerGradient, gradient_norms, training_memory, twins_batch, with_task_head,
 )
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110)  # the CIFAR ResNets of section 4.2 (6n + 2)
@@ -47,12 +46,8 @@ def initial_gradients(spec: ResNetSpec, seed: int, batch_size: int) -> dict[str,
     a CIFAR net), with the head the training runs give it (`with_task_head`); both nets see
     the same batch.
     """
-    spec = with_task_head(spec)
-    models = degradation_models(spec)
-    size = spec.natural_input_size
-    for model_spec in models.values():
-        check_training_memory(model_spec, size, batch_size)
-    inputs, labels = task_batch(batch_size, size, spec.num_classes, seed)
+    models = degradation_models(with_task_head(spec))
+    inputs, labels, size = twins_batch(models, seed, batch_size)
     gradients = {}
     for label, model_spec in models.items():  # one at a time, each holding its memory while it runs
         with training_memory(model_spec, size, batch_size):

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer.data.shapes import task_batch
 from explorer.model.build import build_model
 from explorer.model.kinds import Block, Shortcut
 from explorer.model.presets import cifar_resnet
 from explorer.model.spec import ResNetSpec
 from explorer.runtime.i18n import N_, _
 from explorer.studies.training import (
-    LayerGradient, check_training_memory, gradient_norms, training_memory, with_task_head,
+    LayerGradient, gradient_norms, training_memory, twins_batch, with_task_head,
 )
 from explorer.studies.zero_init import record_blocks, residual_blocks
 
@@ -94,12 +93,8 @@ def activation_study(spec: ResNetSpec, seed: int, batch_size: int) -> Activation
     before anything is built when either would not fit (a training step's memory: the
     backward pass keeps every activation); each holds its memory while it runs, one at a time.
     """
-    spec = with_task_head(spec)
-    models = activation_twins(spec)
-    size = spec.natural_input_size
-    for model_spec in models.values():
-        check_training_memory(model_spec, size, batch_size)
-    inputs, labels = task_batch(batch_size, size, spec.num_classes, seed)
+    models = activation_twins(with_task_head(spec))
+    inputs, labels, size = twins_batch(models, seed, batch_size)
     signals, gradients = {}, {}
     for label, model_spec in models.items():
         with training_memory(model_spec, size, batch_size):

@@ -179,6 +179,18 @@ def check_training_memory(spec: ResNetSpec, input_size: int, batch_size: int) ->
                       batch=batch_size, params=3.0, activations=2.0)
 
 
+def twins_batch(models: dict[str, ResNetSpec], seed: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """One batch of the shapes task for a study of twins at their own input size (32 px for CIFAR nets),
+    after every twin's training memory is checked (`DoesNotFit` before anything is built): the inputs,
+    the labels and that size."""
+    spec = next(iter(models.values()))
+    size = spec.natural_input_size
+    for model_spec in models.values():
+        check_training_memory(model_spec, size, batch_size)
+    inputs, labels = task_batch(batch_size, size, spec.num_classes, seed)
+    return inputs, labels, size
+
+
 def _training_what(spec: ResNetSpec, input_size: int, batch_size: int) -> str:
     return _("Training {name} at {size}x{size} with batch {batch}").format(name=spec.name, size=input_size,
                                                                             batch=batch_size)
