@@ -149,7 +149,8 @@ _API: dict[str, str] = {
     "DEFAULT_PREACT_DEPTH": "studies.preactivation", "gradient_text": "studies.preactivation",
     "POST_LABEL": "studies.preactivation", "PRE_LABEL": "studies.preactivation",
     "PREACT_DEPTHS": "studies.preactivation", "preact_spec": "studies.preactivation",
-    "signal_series": "studies.preactivation", "signal_text": "studies.preactivation",
+    "signal_series": "studies.preactivation", "signal_styles": "studies.preactivation",
+    "signal_text": "studies.preactivation",
     # studies.zero_init
     "FLAG_OFF": "studies.zero_init", "FLAG_ON": "studies.zero_init", "identity_rows": "studies.zero_init",
     "INIT_BATCH": "studies.zero_init",

@@ -112,8 +112,11 @@ def diagram_view(table: LayerTable) -> None:
         buttons.download_button(_("Download PNG"), lambda: to_png(figure), key="arch_figure_png",
                                 file_name=f"{figure.name}_fig3.png", mime="image/png", on_click="ignore")
         drawn = line_key(arc.kind for arc in figure.arcs)  # every kind drawn, in its line
-        st.caption(_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out); **/2** where a "
-                     "layer halves the map, and the output shape (H×W×C) after each stage.")
+        st.caption((_("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU written before each "
+                      "conv: pre-activation); **/2** where a layer halves the map, and the output shape (H×W×C) after "
+                      "each stage.") if table.spec.preact else
+                    _("As in He et al. 2016, Fig. 3: the layers in one column (BN and ReLU left out); **/2** where a "
+                      "layer halves the map, and the output shape (H×W×C) after each stage."))
                    + (" " + _("Each shortcut is an arc beside its block: {shortcuts}.").format(shortcuts=drawn)
                       if drawn else "") + "".join(" " + note for note in figure_notes(table)))
         st.image(svg, width="content")

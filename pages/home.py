@@ -16,8 +16,8 @@ st.markdown(_(
     "x + F(x). Because a block can fall back to the identity, networks of 50, 152 or even 1,000 "
     "layers still train, where the same network without shortcuts gets *worse* as it gets "
     "deeper (He et al. 2016, [arXiv:1512.03385](https://arxiv.org/abs/1512.03385)). "
-    "Every model here is built live from torchvision's own ResNet classes, so the numbers you "
-    "read are the numbers of the real thing."
+    "Every model here is built live from torchvision's own ResNet classes (and, beyond the 2015 block, small "
+    "classes that timm's checkpoints load into), so the numbers you read are the numbers of the real thing."
 ))
 pages = picker.pages()
 guide, lesson = st.columns(2, gap="large")
@@ -40,7 +40,7 @@ with lesson:
         st.caption(_(step.look_for))
 st.markdown(_(
     "Pick a model in the sidebar — a preset or **custom…** to change depth, block type, width, stem, "
-    "stride placement, shortcuts or dilation. The choice stays with you across pages and is kept in "
+    "stride placement, shortcuts, dilation, pre-activation, channel attention or the bottleneck's 3x3. The choice stays with you across pages and is kept in "
     "the page address, so you can share a link to exactly this model."
 ))
 st.info(_("Models run on the server's GPU when it has one (CUDA or Apple MPS), otherwise on its CPU: everything "

@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import (
     DEFAULT_DEEP, DEFAULT_PREACT_DEPTH, DEFAULT_SHALLOW, POST_LABEL, PRE_LABEL, PREACT_DEPTHS, activation_twins,
-    aligned_gradients, gradient_text, preact_spec, signal_series, signal_text, FLAG_OFF, FLAG_ON, INIT_BATCH, PAPER_DEPTHS, PLAIN_LABEL, DoesNotFit, Shortcut,
+    aligned_gradients, gradient_text, preact_spec, signal_series, signal_styles, signal_text, FLAG_OFF, FLAG_ON, INIT_BATCH, PAPER_DEPTHS, PLAIN_LABEL, DoesNotFit, Shortcut,
     TrainingRun, _, cifar_resnet, degradation_models, estimate_text, fitting_settings, identity_rows, lines,
     series_colours, silenced_gradients_text, summary_text, task_classes, training_curves, training_sizes, twins,
     zero_init_targets, zero_target_text,
@@ -193,7 +193,9 @@ def preactivation_study(seed: int, lr: float) -> None:
         else:
             blocks = [b.name for b in next(iter(study.signals.values()))]
             title = _("Signal through depth: mean square per block at initialisation (log scale)")
-            st.plotly_chart(lines(blocks, signal_series(study.signals, shown), title, _("mean square"), log=True),
+            signal_colours, signal_dashes = signal_styles(colours)
+            st.plotly_chart(lines(blocks, signal_series(study.signals, shown), title, _("mean square"), log=True,
+                                  colours=signal_colours, dashes=signal_dashes),
                             key="zi_pre_signal", width="stretch")
             st.caption(signal_text(study.signals, shown))
             layer_names, norms = aligned_gradients(study.gradients)

@@ -120,7 +120,7 @@ def test_the_diagram_draws_each_shortcut_kind_in_its_style(spec, kinds: set[Shor
 
 def test_the_shortcut_key_lists_every_kind_drawn_in_its_line_and_speaks_chinese() -> None:
     kinds = [b.shortcut for b in layer_table(PRESETS["resnet50d"], 224).blocks]
-    assert line_key(kinds) == ("solid: identity shortcut · dashed: projection shortcut (1x1 conv + BN) · "
+    assert line_key(kinds) == ("solid: identity shortcut · dashed: projection shortcut (1x1 conv, then BN unless pre-activation) · "
                                "dash-dotted: avg-pool + 1x1 projection (V1d)")
     assert line_key([None, ShortcutKind.NONE]) == ""
     with in_language("zh"):

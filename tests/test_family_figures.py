@@ -194,6 +194,7 @@ def test_block_diagram_writes_the_pre_activation_order_res2net_scales_and_radix(
     assert label("resnetv2_50", "head") == "<b>head</b><br>BN-ReLU<br>avg pool<br>fc 1000"
     assert label("resnet50", "head") == "<b>head</b><br>avg pool<br>fc 1000"
     assert label("res2net50_26w_4s", "layer1.1") == "<b>layer1.1</b><br>1x1,104<br>3x3,26 ×3 hier.<br>1x1,256"
+    assert label("res2net50_26w_4s", "layer2.0") == "<b>layer2.0</b><br>1x1,208<br>3x3,52 ×3 ∥ + avg<br>1x1,512"
     assert label("resnest50d", "layer1.1") == "<b>layer1.1</b><br>1x1,64<br>3x3,2×64<br>1x1,256"
 
 

@@ -86,7 +86,7 @@ def test_browsing_moves_through_the_layers_and_shows_the_residual_parts() -> Non
     (parts,) = [c for c in at.get("plotly_chart") if c.key == "fm_parts"]  # a projection block: W_s·x, not x
     titles = [a["text"] for a in json.loads(parts.proto.spec)["layout"]["annotations"]]
     assert titles == ["shortcut W_s·x", "residual branch F(x)", "relu(W_s·x + F(x))"]
-    assert any("relu(W_s·x + F(x)), where W_s·x is its projection shortcut (1x1 conv + BN)" in c.value for c in at.caption)
+    assert any("relu(W_s·x + F(x)), where W_s·x is its projection shortcut (1x1 conv, then BN unless pre-activation)" in c.value for c in at.caption)
     at.button(key="fm_prev").click().run()
     assert at.selectbox(key="fm_layer").value == "layer1.1"
     for scale in ("per layer", "global"):

@@ -312,7 +312,7 @@ def test_chart_texts_follow_the_language() -> None:
 
     english = texts()
     assert english["diagram"][0] == "resnet50: stem → stages → head (hover or click a block)"
-    assert "projection shortcut (1x1 conv + BN)" in english["diagram"]
+    assert "projection shortcut (1x1 conv, then BN unless pre-activation)" in english["diagram"]
     assert english["flow"] == ["Shape flow: the channels double each time the map halves",
                                "block output (execution order)", "channels", "height (px)"]
     assert english["bars"] == ["Parameters (M)", "MACs, conv+linear (G)", "Activation memory (MiB, fp32, 1 image)"]

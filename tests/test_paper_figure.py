@@ -244,5 +244,5 @@ def test_the_diagram_captions_name_every_shortcut_kind_drawn() -> None:
     assert any("dash-dotted: avg-pool + 1x1 projection (V1d). Click a block" in c.value for c in at.caption)
     at.radio(key="arch_diagram_style").set_value("Paper style (Figure 3)").run()
     assert not at.exception
-    assert any("arc beside its block: solid: identity shortcut · dashed: projection shortcut (1x1 conv + BN) · "
+    assert any("arc beside its block: solid: identity shortcut · dashed: projection shortcut (1x1 conv, then BN unless pre-activation) · "
                "dash-dotted: avg-pool + 1x1 projection (V1d)." in c.value for c in at.caption)

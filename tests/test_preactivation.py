@@ -179,3 +179,12 @@ def test_the_pre_activation_study_on_the_page_trains_and_refuses_what_does_not_f
     at.selectbox(key="zi_pre_depth").set_value(1001).run()
     assert not at.exception
     assert any("cifar_resnet1001" in e.value and "needs about" in e.value for e in at.error)
+
+
+def test_the_signal_chart_keeps_each_nets_colour_and_dots_its_branch() -> None:
+    from explorer.studies.preactivation import signal_styles
+
+    colours, dashes = signal_styles({"post-activation-20": "#111111", "pre-activation-20": "#222222"})
+    assert colours == {"post-activation-20: block output": "#111111", "post-activation-20: branch F(x)": "#111111",
+                       "pre-activation-20: block output": "#222222", "pre-activation-20: branch F(x)": "#222222"}
+    assert dashes == {"post-activation-20: branch F(x)": "dot", "pre-activation-20: branch F(x)": "dot"}

@@ -47,14 +47,14 @@ class ShortcutStyle:
     colour: str  # "#rrggbb"
     dash: str  # plotly's dash name: "solid", "dash", "dashdot" or "dot"
     line: str  # the dash in words, for captions: "solid", "dashed" …
-    legend: str  # "projection shortcut (1x1 conv + BN)"
+    legend: str  # "identity shortcut"
     word: str  # a table cell: "projection"
     formula: str  # what the shortcut adds to F(x), in the paper's notation (eq. 2: W_s·x); the same in every language
 
 
 SHORTCUT_STYLES = {
     ShortcutKind.IDENTITY: ShortcutStyle("#2c3e50", "solid", N_("solid"), N_("identity shortcut"), N_("identity"), "x"),
-    ShortcutKind.PROJECTION: ShortcutStyle("#d35400", "dash", N_("dashed"), N_("projection shortcut (1x1 conv + BN)"),
+    ShortcutKind.PROJECTION: ShortcutStyle("#d35400", "dash", N_("dashed"), N_("projection shortcut (1x1 conv, then BN unless pre-activation)"),
                                            N_("projection"), "W_s·x"),
     ShortcutKind.AVG_PROJECTION: ShortcutStyle("#8e44ad", "dashdot", N_("dash-dotted"),
                                                N_("avg-pool + 1x1 projection (V1d)"), N_("avg-pool projection"),
@@ -71,7 +71,7 @@ def drawn_kinds(kinds: Iterable[ShortcutKind | None]) -> tuple[ShortcutKind, ...
 
 
 def line_key(kinds: Iterable[ShortcutKind | None]) -> str:
-    """"solid: identity shortcut · dashed: projection shortcut (1x1 conv + BN)" for the kinds that
+    """"solid: identity shortcut · dashed: projection shortcut (1x1 conv, …)" for the kinds that
     occur, in the reader's language: a caption under a drawing of them."""
     return " · ".join(_("{line}: {legend}").format(line=_(SHORTCUT_STYLES[kind].line),
                                                    legend=_(SHORTCUT_STYLES[kind].legend))

@@ -57,7 +57,8 @@ def branch_lines(block: BlockRow, parts: BlockParts | None) -> list[str]:
     """The residual branch's convs, one a line ("1x1,64", "3x3,64"), as the diagram writes them in a block.
 
     Pre-activation convs read "BN-ReLU-3x3,64"; ResNeSt's 3x3 "3x3,2×64" (radix groups);
-    Res2Net's 3x3s "3x3,26 ×3 hier." (``scales`` - 1 convs in a hierarchy); a gate's 1x1s are not
+    Res2Net's 3x3s "3x3,26 ×3 hier." (``scales`` - 1 convs in a hierarchy; "∥ + avg" side by side, with the
+    pooled last group, where the block strides or projects); a gate's 1x1s are not
     on the branch (the gate is drawn beside it). Other blocks keep their row's ``convs``.
     """
     if parts is None or not (parts.gate or parts.preact or parts.radix > 1 or parts.scales > 1):
@@ -65,7 +66,9 @@ def branch_lines(block: BlockRow, parts: BlockParts | None) -> list[str]:
     convs = [r for r in parts.branch if r.type == "Conv2d"]
     if parts.scales > 1:
         middle = [r for r in convs if ".convs." in r.name]
-        return [_conv_text(convs[0]), f"{_conv_text(middle[0])} ×{len(middle)} hier.", _conv_text(convs[-1])]
+        side_by_side = any(r.name.endswith(".pool") for r in parts.branch)  # a block that strides or projects
+        how = "∥ + avg" if side_by_side else "hier."
+        return [_conv_text(convs[0]), f"{_conv_text(middle[0])} ×{len(middle)} {how}", _conv_text(convs[-1])]
     lines = []
     for row in convs:
         if parts.radix > 1 and row.name.endswith(".conv2.conv"):
@@ -83,7 +86,7 @@ def _gate_tab(figure: go.Figure, parts: BlockParts, x1: float, y0: float, y1: fl
                      line={"color": GATE_INK, "width": 1, "dash": "dot"})
     split = gate.rows[-1].type == "RadixSoftmax"
     name, _comma, size = gate.short.partition(", ")
-    name, size = ("split<br>attn", f"r={parts.radix}") if split else (name, size)
+    name, size = ("split<br>attn", f"radix {parts.radix}") if split else (name, size)
     symbol = "Σ" if split else "×"
     for y_line in (y1 - 0.22, y0 + 0.22):  # out of the trunk into the gate, and back
         figure.add_shape(type="line", x0=left - 0.05, x1=left, y0=y_line, y1=y_line, line={"color": GATE_INK, "width": 1})

@@ -20,11 +20,13 @@ def series_colours(names: Sequence[str]) -> dict[str, str]:
 
 
 def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_title: str, log: bool = False,
-          colours: dict[str, str] | None = None, title_width: int = 60) -> go.Figure:
+          colours: dict[str, str] | None = None, title_width: int = 60,
+          dashes: dict[str, str] | None = None) -> go.Figure:
     """One line per series over named points (blocks or layers); zeros are not drawn on a log axis.
 
     ``colours`` (`series_colours`) gives a series the colour it has in the page's other charts;
-    by default the series take `LINE_COLOURS` in order. The title wraps at ``title_width``
+    by default the series take `LINE_COLOURS` in order; ``dashes`` (plotly's dash names) tells apart
+    two series of one colour (one network's outputs and branches). The title wraps at ``title_width``
     characters (`wrapped_title`): about 40 for a chart in half a page 1024 px wide.
     """
     colours = colours or series_colours(list(series))
@@ -32,7 +34,8 @@ def lines(x: Sequence[str], series: dict[str, Sequence[float]], title: str, y_ti
     for name, values in series.items():
         colour = colours[name]
         y = [v if not (log and v <= 0) else None for v in values]
-        figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line={"color": colour},
+        line = {"color": colour, "dash": (dashes or {}).get(name, "solid")}
+        figure.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=name, line=line,
                                     marker={"size": 5}, connectgaps=False))
     figure.update_yaxes(title_text=y_title)
     if log:

@@ -121,7 +121,8 @@ class ResNetSpec:
         "instead of striding (segmentation backbones); on the command line one flag per stage, e.g. F,T,T.")))
     # Start each residual branch's last BN at gamma = 0 so every block starts as identity.
     zero_init_residual: bool = field(default=False, metadata=switch(
-        "zero_init_residual", N_("Start each residual branch's last BN at γ = 0, so every block starts as identity.")))
+        "zero_init_residual", N_("Zero the end of each residual branch (its last BN's γ; a pre-activation block's last "
+        "conv), so every block starts as identity.")))
     # Size of the classifier (``fc``).
     num_classes: int = field(default=1000, metadata=number(
         N_("Classes"), N_("Outputs of the classifier (fc): 1000 for ImageNet, 10 for CIFAR-10."), 100_000))

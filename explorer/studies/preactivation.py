@@ -109,10 +109,25 @@ def signal_series(signals: dict[str, Sequence[BlockSignal]], shown: dict[str, st
     shown = shown or {}
     series = {}
     for label, blocks in signals.items():
-        net = shown.get(label, label)
-        series[_("{net}: block output").format(net=net)] = [b.output_square for b in blocks]
-        series[_("{net}: branch F(x)").format(net=net)] = [b.branch_square for b in blocks]
+        output, branch = _signal_names(shown.get(label, label))
+        series[output] = [b.output_square for b in blocks]
+        series[branch] = [b.branch_square for b in blocks]
     return series
+
+
+def _signal_names(net: str) -> tuple[str, str]:
+    return _("{net}: block output").format(net=net), _("{net}: branch F(x)").format(net=net)
+
+
+def signal_styles(net_colours: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Colours and dashes of the signal chart's lines: each net in its colour from the page's other
+    charts (``net_colours``, by its shown name), its branch dotted beside its solid block outputs."""
+    colours, dashes = {}, {}
+    for net, colour in net_colours.items():
+        output, branch = _signal_names(net)
+        colours |= {output: colour, branch: colour}
+        dashes[branch] = "dot"
+    return colours, dashes
 
 
 def _number(value: float) -> str:
