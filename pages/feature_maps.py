@@ -164,7 +164,8 @@ def one_channel(selected, first_channel: int, cropped, parts, capture_key) -> No
     if parts.gate is not None:
         gate = parts.gate.maps[:, 0, 0]  # (C,): the sigmoid's output, one number in (0, 1) per channel
         st.subheader(_("The {gate} gate of {block}").format(gate=parts.gate.point.kind, block=parts.output.point.block_name))
-        st.plotly_chart(channel_values(gate, channel, parts.gate.point.label), key="fm_gate", width="stretch")
+        if (parts.gate.point.module, parts.gate.point.call) != (selected.point.module, selected.point.call):
+            st.plotly_chart(channel_values(gate, channel, parts.gate.point.label), key="fm_gate", width="stretch")
         st.caption(_("One number in (0, 1) per channel, computed from this picture: the gate rescales each channel "
                      "of the residual branch before the add. Channel {channel} is multiplied by {value:.3f}; the "
                      "residual branch F(x) below is already gated.").format(channel=channel, value=gate[channel]))

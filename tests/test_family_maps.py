@@ -142,6 +142,8 @@ def test_the_page_browses_every_row_kind(name: str, inner: list[str]) -> None:
                                                         "layer1.0.conv2.rsoftmax"}
         assert ("fm_values" in chart_keys(at)) is vector and ("fm_grid" in chart_keys(at)) is not vector, key
         assert ("fm_zoom" in chart_keys(at)) is not vector
+        if key == "layer1.0.se.scale_activation":  # the gate itself: its bars once, not again as the block's gate
+            assert "fm_gate" not in chart_keys(at)
 
 
 def test_a_map_that_is_1x1_at_a_small_input_stays_a_map() -> None:
