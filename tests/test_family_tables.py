@@ -219,10 +219,10 @@ def test_pre_activation_moves_the_bn_parameters_and_says_where() -> None:
     assert {p: places_v2[p] - places_v1[p] for p in change} == change
     assert sum(change.values()) == v2.totals.params - v1.totals.params == -7_680
     (line,) = preact_lines(v1, v2)
-    assert "-7,680 parameters against **resnet50**, -7,680 of them BN: stem -128, blocks -3,968, shortcuts -7,680, " \
-           "head +4,096" in line
+    assert "differs from **resnet50** by -7,680 parameters, -7,680 of them BN: stem -128, blocks -3,968, " \
+           "shortcuts -7,680, head +4,096" in line
     assert preact_lines(v1, v1) == [] and preact_lines(v2, v2) == []
-    assert "**resnet50** has +7,680 parameters against **resnetv2_50**" in preact_lines(v2, v1)[0]
+    assert "**resnet50** differs from **resnetv2_50** by +7,680 parameters" in preact_lines(v2, v1)[0]
 
 
 def test_the_gate_line_names_what_the_gate_adds_and_where() -> None:

@@ -108,7 +108,7 @@ def preact_lines(a: LayerTable, b: LayerTable) -> list[str]:
     return [_(
         "Pre-activation (**{preact}**) moves BN before each conv: a block runs BN-ReLU on its input and leaves the "
         "sum alone, the stem has no BN-ReLU, the projection shortcuts no BN, and one BN (final_bn) normalizes the last "
-        "stage before the pool. **{name_b}** has {params:+,} parameters against **{name_a}**, {bn:+,} of them BN: "
+        "stage before the pool. **{name_b}** differs from **{name_a}** by {params:+,} parameters, {bn:+,} of them BN: "
         "{moved}. A stage's first block normalizes its input (the previous stage's channels) instead of its output, "
         "and {other} normalizes each shortcut's projection as well.").format(
         preact=preact.spec.name, name_a=a.spec.name, name_b=b.spec.name,

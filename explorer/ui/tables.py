@@ -70,8 +70,14 @@ def name_column(names: Iterable[str]):
     return st.column_config.TextColumn(pinned=True, width=_text_width(names))
 
 
+SHOWN_ROWS = 20  # a short table's rows all show; a longer one scrolls
+
+
 def show_table(table: RowsTable, box=None) -> None:
     """``table`` as an st.dataframe: integers with thousands separators, its decimal columns fixed."""
     frame = display_frame(list(table.rows), list(table.columns))
     places = {name: st.column_config.NumberColumn(format=f"%.{count}f") for name, count in table.decimals.items()}
-    (box or st).dataframe(frame, hide_index=True, width="stretch", column_config={**number_columns(frame), **places})
+    # Every row in sight up to `SHOWN_ROWS` (Streamlit's own height stops at 10: a total row below them hid).
+    height = 35 * (min(len(frame), SHOWN_ROWS) + 1) + 3
+    (box or st).dataframe(frame, hide_index=True, width="stretch", height=height,
+                          column_config={**number_columns(frame), **places})
