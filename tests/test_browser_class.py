@@ -73,9 +73,19 @@ def follows(student, teacher) -> None:
     expect()(chosen(student, "model_preset")).to_have_value(model(teacher), timeout=WAIT_MS)
 
 
-def pick_model(page, name: str) -> None:
-    page.locator(".st-key-model_preset").click()
-    page.get_by_role("option", name=name, exact=True).click()
+def pick_model(page, name: str, tries: int = 3) -> None:
+    """Choose a preset as a person would: open the list, type the name, take the match. The list has
+    48 presets, and a rerun of the page's timed panel can redraw it under a click, so a pick that did
+    not take is tried again (a person would click again too)."""
+    for _ in range(tries):
+        page.locator(".st-key-model_preset").click()
+        page.keyboard.type(name)
+        page.get_by_role("option", name=name, exact=True).click()
+        try:
+            expect()(chosen(page, "model_preset")).to_have_value(name, timeout=15_000)
+            return
+        except AssertionError:
+            page.keyboard.press("Escape")
     expect()(chosen(page, "model_preset")).to_have_value(name, timeout=WAIT_MS)
 
 
