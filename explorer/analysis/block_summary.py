@@ -40,17 +40,21 @@ def shortcut_kind(rows: Sequence[LayerRow], plain: bool) -> ShortcutKind:
     return ShortcutKind.AVG_PROJECTION if "AvgPool2d" in types else ShortcutKind.PROJECTION
 
 
-def _conv(row: LayerRow) -> str:
-    groups = f",g{row.groups}" if row.groups and row.groups > 1 else ""
-    return f"{row.kernel[0]}x{row.kernel[1]},{row.out_shape[0]}{groups}"
+def _groups(row: LayerRow) -> str:
+    """ ",g32" for a grouped conv, "" for a plain one."""
+    return f",g{row.groups}" if row.groups and row.groups > 1 else ""
+
+
+def conv_text(row: LayerRow) -> str:
+    """A conv row in a few characters: kernel, output channels, groups ("3x3,128,g32")."""
+    return f"{row.kernel[0]}x{row.kernel[1]},{row.out_shape[0]}{_groups(row)}"
 
 
 def _res2(convs: Sequence[LayerRow], pooled: bool) -> str:
     """Res2Net's middle: ``scales × width`` channel groups and how their 3x3s are joined."""
     first = convs[0]
     scales = len(convs) + 1 if len(convs) > 1 or pooled else 1
-    groups = f",g{first.groups}" if first.groups and first.groups > 1 else ""
-    kernel = f"{first.kernel[0]}x{first.kernel[1]}{groups}"
+    kernel = f"{first.kernel[0]}x{first.kernel[1]}{_groups(first)}"
     if pooled:
         return f"Res2[{scales}×{first.out_shape[0]}: {len(convs)} × {kernel} {SIDE_BY_SIDE} avg]"
     return f"Res2[{scales}×{first.out_shape[0]}: {len(convs)} × {kernel} {CHAIN}]"
@@ -76,13 +80,13 @@ def branch_summary(rows: Sequence[LayerRow]) -> str:
         elif local == "pool" and res2:
             res2_pooled = True
         elif local == "conv2.conv":  # ResNeSt's radix groups
-            parts.append(f"SplitAttn({_conv(row)})")
+            parts.append(f"SplitAttn({conv_text(row)})")
         elif local == "avd_last":
             parts.append(f"avg{row.kernel[0]}x{row.kernel[1]}/{row.stride[0]}")
         elif row.type == "Conv2d":
             if res2:
                 parts.append(_res2(res2, res2_pooled))
                 res2 = []
-            parts.append(_conv(row))
+            parts.append(conv_text(row))
     gate = (" + ECA" if "Conv1d" in gate_types else " + SE") if gate_types else ""
     return " → ".join(parts) + gate

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from explorer.analysis.anatomy import BlockRow, LayerRow, LayerTable
 from explorer.analysis.block_parts import BlockParts, block_parts, gate_rows_text
+from explorer.analysis.block_summary import conv_text
 from explorer.analysis.compare import StagePair
 from explorer.analysis.profiling import CostReport
 from explorer.analysis.shortcuts import ShortcutKind
@@ -48,11 +49,6 @@ def _hover(block: BlockRow, rows: Sequence[LayerRow], parts: BlockParts | None =
     return "<br>".join(lines)
 
 
-def _conv_text(row: LayerRow) -> str:
-    groups = f",g{row.groups}" if row.groups and row.groups > 1 else ""
-    return f"{row.kernel[0]}x{row.kernel[1]},{row.out_shape[0]}{groups}"
-
-
 def branch_lines(block: BlockRow, parts: BlockParts | None) -> list[str]:
     """The residual branch's convs, one a line ("1x1,64", "3x3,64"), as the diagram writes them in a block.
 
@@ -68,13 +64,13 @@ def branch_lines(block: BlockRow, parts: BlockParts | None) -> list[str]:
         middle = [r for r in convs if ".convs." in r.name]
         side_by_side = any(r.name.endswith(".pool") for r in parts.branch)  # a block that strides or projects
         how = "∥ + avg" if side_by_side else "hier."
-        return [_conv_text(convs[0]), f"{_conv_text(middle[0])} ×{len(middle)} {how}", _conv_text(convs[-1])]
+        return [conv_text(convs[0]), f"{conv_text(middle[0])} ×{len(middle)} {how}", conv_text(convs[-1])]
     lines = []
     for row in convs:
         if parts.radix > 1 and row.name.endswith(".conv2.conv"):
             lines.append(f"3x3,{parts.radix}×{row.out_shape[0] // parts.radix}")
         else:
-            lines.append(("BN-ReLU-" if parts.preact else "") + _conv_text(row))
+            lines.append(("BN-ReLU-" if parts.preact else "") + conv_text(row))
     return lines
 
 
