@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 from explorer.analysis.activations import (
-    CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, ColourScale, capture_activations, capture_bytes,
-    capture_points, file_stem, first_conv_filters, residual_parts, value_range,
+    CHANNELS_PER_PAGE, Activation, CaptureKey, CapturePoint, CaptureTooLarge, capture_activations, capture_bytes,
+    capture_points, file_stem, first_conv_filters, residual_parts,
 )
+from explorer.analysis.colour_scale import ColourScale, value_range
 from explorer.analysis.anatomy import layer_table
 from explorer.model.build import build_model
 from explorer.figures.maps import channel_grid, channel_zoom, depth_statistics, side_by_side

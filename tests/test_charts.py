@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from explorer.analysis.activations import ColourScale
+from explorer.analysis.colour_scale import ColourScale
 from explorer.analysis.anatomy import layer_table
 from explorer.analysis.compare import aligned_stages
 from explorer.analysis.profiling import CostReport, LayerCost

@@ -356,7 +356,7 @@ def test_receptive_field_widgets_follow_the_model_and_the_map_size() -> None:
 def test_after_a_switch_of_language_every_choice_is_shown_in_it() -> None:
     """The browser keeps a radio's or selectbox's label until sent another: after a switch of
     language it found no option with the old label and showed none chosen."""
-    from explorer.analysis.activations import ColourScale
+    from explorer.analysis.colour_scale import ColourScale
     from explorer.runtime.i18n import _, in_language
 
     at = open_page()

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from explorer.analysis.anatomy import layer_table
-from explorer.analysis.colour_scale import ColourScale, value_range  # noqa: F401  (the browsing API, re-exported)
 from explorer.analysis.memory_needs import LOWER_SIZE, memory_need, size_text
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.model.blocks import gate_module_names

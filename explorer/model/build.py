@@ -20,11 +20,11 @@ torchvision lacks are small additions that keep torchvision's names:
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from collections import OrderedDict
-
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3
 
 from explorer.model.blocks import (BLOCK_TYPES, EfficientChannelAttention, GateFactory, PreActBasicBlock,
