@@ -43,7 +43,7 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         variant = _variant(state, first)
         grouping = {}  # basic blocks have no grouped or widened conv to see
         if block is Block.BOTTLENECK:
-            grouping = _grouping(state, first, planes[0], variant.get("middle_conv"), variant.get("scales", 1))
+            grouping = _grouping(state, first, planes[0], variant.get("middle_conv"))
         if "conv1.0.weight" in state:
             stem, stem_width = Stem.DEEP, state["conv1.6.weight"].shape[0]
         elif state["conv1.weight"].shape[-1] == 3:
@@ -59,7 +59,7 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         avg_down = avg_down or (preact and stem is Stem.DEEP)
         # Option C projects a block that keeps its shape too: one that is not the first of its stage. With one
         # block a stage, B and C hold the same tensors, and B (the published nets') is the guess.
-        keeps_shape = any(not p.endswith(".0") for p in projected) or (f"{first}" in projected
+        keeps_shape = any(not p.endswith(".0") for p in projected) or (first in projected
                                                                         and stem_width == stage_out[0])
         shortcut = Shortcut.C if keeps_shape else Shortcut.B if projected else Shortcut.A
         spec = ResNetSpec(
@@ -106,7 +106,7 @@ def _groups(weight: torch.Tensor, in_channels: int) -> int:
     return max(1, in_channels // weight.shape[1])
 
 
-def _grouping(state: Mapping[str, torch.Tensor], first: str, planes: int, middle: object, scales: int) -> dict[str, int]:
+def _grouping(state: Mapping[str, torch.Tensor], first: str, planes: int, middle: object) -> dict[str, int]:
     """``groups`` and ``width_per_group`` of a bottleneck, read from its 3x3 conv(s)."""
     if middle is MiddleConv.SPLIT:
         weight = state[f"{first}.conv2.conv.weight"]
@@ -115,7 +115,6 @@ def _grouping(state: Mapping[str, torch.Tensor], first: str, planes: int, middle
     elif middle is MiddleConv.RES2:
         weight = state[f"{first}.convs.0.weight"]
         width, groups = weight.shape[0], weight.shape[0] // weight.shape[1]
-        return {"groups": groups, "width_per_group": width // groups * 64 // planes}
     else:
         width, per_group = state[f"{first}.conv2.weight"].shape[:2]  # (width, width/groups, 3, 3)
         groups = width // per_group
