@@ -17,6 +17,7 @@ step of training; the models are thrown away afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -108,6 +109,7 @@ class ZeroTarget:
         return self.parameter.startswith("bn")
 
 
+@lru_cache(maxsize=64)  # frozen data of a spec, read on every run of the page
 def zero_init_targets(spec: ResNetSpec) -> tuple[ZeroTarget, ...]:
     """For each kind of block in ``spec``'s model (class, zeroed parameter, gate), what
     `zero_init_target` zeroes and in which blocks (a meta model: no weights made)."""
