@@ -15,7 +15,8 @@ from explorer.analysis.compare import StagePair
 from explorer.analysis.profiling import CostReport
 from explorer.analysis.shortcuts import ShortcutKind
 from explorer.analysis.table_format import cell_word, folded, format_shape
-from explorer.figures.layout import LEGEND_AT_FOOT, wrapped_title
+from explorer.figures.compare_bars import COLOURS, stage_bars_figure
+from explorer.figures.layout import LEGEND_AT_FOOT
 from explorer.runtime.i18n import _
 
 STAGE_COLOURS = ("#dbe9f6", "#dff2e1", "#fdf0d5", "#f7dede", "#e8e1f5", "#d9f1f1", "#f1e4d8", "#e6e6e6")
@@ -190,32 +191,12 @@ def shape_flow_chart(table: LayerTable) -> go.Figure:
     return figure
 
 
-STAGE_BAR_TITLE_WIDTH = 20  # characters per line of a subplot's title: three fit side by side in a 520 px column
-
-
 def stage_bars(pairs: Sequence[StagePair], name_a: str, name_b: str) -> go.Figure:
-    """Per-stage params, MACs and activation memory of two models, grouped bars.
-
-    The three subplot titles wrap at `STAGE_BAR_TITLE_WIDTH` characters in a small font, so that
-    they stay apart in a column of 520 px (a 1024 px window with the sidebar open).
-    """
-    titles = (_("Parameters (M)"), _("MACs, conv+linear (G)"), _("Activation memory (MiB, fp32, 1 image)"))
-    figure = make_subplots(rows=1, cols=3, subplot_titles=[wrapped_title(t, STAGE_BAR_TITLE_WIDTH) for t in titles])
-    figure.update_annotations(font={"size": 12})  # the subplot titles: plotly draws them at 16 px
-    stages = [p.name for p in pairs]
-    metrics = (
-        (lambda p: (p.a_params / 1e6, p.b_params / 1e6)),
-        (lambda p: (p.a_macs / 1e9, p.b_macs / 1e9)),
-        (lambda p: (p.a_activation_bytes / 2**20, p.b_activation_bytes / 2**20)),
-    )
-    for col, metric in enumerate(metrics, start=1):
-        values = [metric(p) for p in pairs]
-        for index, (name, colour) in enumerate(((name_a, "#3498db"), (name_b, "#e67e22"))):
-            figure.add_trace(go.Bar(x=stages, y=[v[index] for v in values], name=name, marker_color=colour,
-                                    showlegend=col == 1, legendgroup=name), row=1, col=col)
-    figure.update_layout(barmode="group", height=400, margin={"l": 10, "r": 10, "t": 70, "b": 40},
-                         legend=LEGEND_AT_FOOT)
-    return figure
+    """Per-stage params, MACs and activation memory of two models (`aligned_stages`), grouped bars."""
+    return stage_bars_figure([p.name for p in pairs], [
+        (name_a, COLOURS[0], [(p.a_params, p.a_macs, p.a_activation_bytes) for p in pairs]),
+        (name_b, COLOURS[1], [(p.b_params, p.b_macs, p.b_activation_bytes) for p in pairs]),
+    ])
 
 
 def latency_chart(report: CostReport, top: int = 20) -> go.Figure:
