@@ -328,12 +328,18 @@ def stages_table(pairs: Sequence[StagePair]) -> RowsTable:
         for p in pairs))
 
 
+def matched_stage_names(tables: Sequence[LayerTable]) -> list[str]:
+    """Every stage name of ``tables``, once: the stem first, the head last, as `aligned_stages` orders them."""
+    names = list(dict.fromkeys(s.name for t in tables for s in t.stages))
+    names.sort(key=lambda n: (n != "stem", n == "head"))
+    return names
+
+
 def stages_table_of(tables: Sequence[LayerTable]) -> RowsTable:
     """The stages of two or three models side by side (A, B, C), matched by name: blocks, output, params, MACs."""
     labels = "ABC"[:len(tables)]
     by_name = [{s.name: s for s in t.stages} for t in tables]
-    names = list(dict.fromkeys(name for stages in by_name for name in stages))
-    names.sort(key=lambda n: (n != "stem", n == "head"))  # stem first, head last, as `aligned_stages`
+    names = matched_stage_names(tables)
     columns = (_("stage"), *(_("{model} blocks").format(model=m) for m in labels),
                *(_("{model} out").format(model=m) for m in labels), *(_("{model} params").format(model=m) for m in labels),
                *(_("{model} MACs").format(model=m) for m in labels))

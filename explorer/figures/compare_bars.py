@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.analysis.anatomy import LayerTable
+from explorer.analysis.compare import matched_stage_names
 from explorer.figures.layout import LEGEND_AT_FOOT, wrapped_title
 from explorer.runtime.i18n import _
 
@@ -38,8 +39,7 @@ def stage_bars_figure(stages: Sequence[str], series: Sequence[Series]) -> go.Fig
 
 def stage_bars_of(tables: Sequence[LayerTable]) -> go.Figure:
     """`stage_bars_figure` of two or three models ("A: resnet50" …), their stages matched by name."""
-    names = list(dict.fromkeys(s.name for t in tables for s in t.stages))
-    names.sort(key=lambda n: (n != "stem", n == "head"))
+    names = matched_stage_names(tables)
     series = []
     for label, table, colour in zip("ABC", tables, COLOURS):
         stages = {s.name: s for s in table.stages}
