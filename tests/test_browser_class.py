@@ -73,6 +73,15 @@ def follows(student, teacher) -> None:
     expect()(chosen(student, "model_preset")).to_have_value(model(teacher), timeout=WAIT_MS)
 
 
+def next_layer(page) -> None:
+    """Click "next" and wait for the next layer: a page that has not yet heard of the click still
+    reads as settled, with the layer it had before."""
+    before = layer(page)
+    click(page, "fm_next")
+    expect()(chosen(page, "fm_layer")).not_to_have_value(before, timeout=WAIT_MS)
+    settle(page)
+
+
 def pick_model(page, name: str, tries: int = 3) -> None:
     """Choose a preset as a person would: open the list, type the name, take the match. The list has
     48 presets, and a rerun of the page's timed panel can redraw it under a click, so a pick that did
@@ -102,8 +111,7 @@ def lead_a_class(browser, teacher_url: str, student_urls: list[str], artifacts_d
 
         pick_model(teacher, "cifar_resnet32")
         settle(teacher)
-        click(teacher, "fm_next")
-        settle(teacher)
+        next_layer(teacher)
         for student in students:
             follows(student, teacher)
         assert model(students[0]) == "cifar_resnet32"
@@ -113,8 +121,7 @@ def lead_a_class(browser, teacher_url: str, student_urls: list[str], artifacts_d
         click(leaver, "class_leave")
         expect()(leaver.locator(".st-key-class-on-own")).to_be_visible(timeout=WAIT_MS)
         left_at = layer(leaver)
-        click(teacher, "fm_next")
-        settle(teacher)
+        next_layer(teacher)
         for student in others:
             follows(student, teacher)
         settle(leaver)
