@@ -13,7 +13,7 @@ from explorer.analysis.anatomy import Level, layer_table
 from explorer.figures.zoo import ZooAxis
 from explorer.model.presets import PRESETS
 from explorer.runtime.i18n import _, in_language
-from tests.conftest import APP, REPO_ROOT, open_app, open_tab, sent_to_browser
+from tests.conftest import APP, REPO_ROOT, open_app, open_tab, sent_to_browser, shown
 
 
 def test_plain_checkout_really_lacks_the_installed_package(plain_checkout_python: str, tmp_path: Path) -> None:
@@ -88,6 +88,31 @@ def test_the_model_pickers_per_stage_fields_follow_the_stage_count() -> None:
     at.radio(key="lang").set_value("zh").run()  # "custom…" is said anew, in Chinese
     with in_language("zh"):
         assert sent_to_browser(at, "model_preset") == _("custom…") != "custom…"
+
+
+def test_a_bad_entry_in_the_custom_picker_leaves_every_other_box_drawn() -> None:
+    """A box left out of one run comes back in the browser at its own default (the input size
+    read 1, the planes were emptied) while the page went on with the session's value: under an
+    error the picker still draws every box, holding what was typed."""
+    at = open_app("architecture", model="resnet18", model_input="64")
+    at.selectbox(key="model_preset").select("custom…").run()
+    at.text_input(key="model_planes").input("32,64,128,256").run()
+    at.text_input(key="model_stages").input("2,2,x").run()
+    assert [shown(e.value) for e in at.error] == ["This combination cannot be built: Blocks per stage: '2,2,x' is not a "
+                                                  "list of whole numbers separated by commas, like 3,4,6,3."]
+    assert at.text_input(key="model_planes").value == "32,64,128,256"
+    assert at.number_input(key="model_input").value == 64 and at.multiselect(key="model_dilate").value == []
+    at.text_input(key="model_stages").input("2,2,2,2").run()
+    assert not at.error
+    choice = at.session_state["sidebar_choice"]
+    assert choice.spec.stage_planes == (32, 64, 128, 256) and choice.input_size == 64
+    # Sized by depth, a combination that cannot be built still draws the depth and the later boxes.
+    at.radio(key="model_by").set_value("depth").run()
+    at.checkbox(key="model_preact").check().run()
+    at.radio(key="model_shortcut").set_value("none").run()
+    assert len(at.error) == 1 and "shortcut" in shown(at.error[0].value)
+    assert at.number_input(key="model_depth").value == 18 and at.number_input(key="model_input").value == 64
+    assert at.text_input(key="model_planes").value == "32,64,128,256"
 
 
 def test_zero_init_keeps_its_input_size_above_the_stride_and_the_deep_net_deeper() -> None:

@@ -188,6 +188,35 @@ def test_broken_links_and_absurd_specs_leave_the_server_serving(browser, app_url
     page.close()
 
 
+def test_a_custom_model_fixed_after_an_error_shows_what_the_page_uses(browser, app_url: str,
+                                                                     artifacts_dir: Path) -> None:
+    """A box that one run leaves out comes back in the browser at its own default: after a typo
+    in the blocks was fixed, the input size read 1 and the typed planes were gone, while the
+    page went on at 224 with those planes."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/architecture?model=resnet18", artifacts_dir, "custom-picker")
+    page.locator(".st-key-model_preset").click()
+    page.keyboard.type("custom")  # the list draws only the entries in view
+    page.get_by_role("option", name="custom…").click()
+    planes = page.get_by_role("textbox", name="Planes per stage")
+    planes.fill("32,64,128,256")
+    planes.press("Enter")
+    page.wait_for_url("**stage_planes*", timeout=120_000)  # the picker wrote the new model to the address
+    blocks = page.get_by_role("textbox", name="Blocks per stage")
+    blocks.fill("2,2,x")
+    blocks.press("Enter")
+    assert visible(page, "This combination cannot be built")
+    blocks.fill("2,2,2,2")
+    blocks.press("Enter")
+    expect(page.get_by_text("This combination cannot be built")).to_have_count(0, timeout=120_000)
+    settle(page)
+    # What the browser shows is what the server computes with (the picker writes that to the address).
+    assert page.locator(".st-key-model_input input").input_value() == "224" and "model_input=224" in page.url
+    assert planes.input_value() == "32,64,128,256" and "stage_planes%3D32%2C64%2C128%2C256" in page.url
+    page.close()
+
+
 def test_the_lesson_path_opens_each_step_on_its_model(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/?model=resnet34", artifacts_dir, "lesson-home")
     page.get_by_text("1. ResNet-18, layer by layer").click()  # client-side navigation, as a student clicks

@@ -118,7 +118,8 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
     (`spec_for_depth`, as ``--depth`` does) or as blocks per stage; then the per-stage fields,
     whose widgets need the stage count. A field that means nothing for the values above it
     (`FieldInfo.shown_if`: groups for basic blocks, SE's reduction without SE) is hidden and
-    keeps `ResNetSpec`'s default.
+    keeps `ResNetSpec`'s default. Every widget is drawn even after a bad one: a widget left out
+    of one run comes back in the browser at its default, not at what the reader had typed.
     """
     keys = {name: f"{prefix}_{info.flag}" for name, info in SPEC_FIELDS.items()}
     for name, info in SPEC_FIELDS.items():
@@ -126,32 +127,53 @@ def _custom_spec(prefix: str, base: ResNetSpec, box) -> ResNetSpec:
     _default(f"{prefix}_by", "stage counts")
     _default(f"{prefix}_depth", base.depth)
 
+    errors: list[str] = []
     values: dict[str, object] = {}
     for name, info in SPEC_FIELDS.items():
         if name == "stages" or info.per_stage or not _shown(info, values):
             continue
-        values[name] = _field_widget(box, keys[name], info, len(base.stages))
+        values[name] = _drawn_field(box, keys[name], info, len(base.stages), getattr(base, name), errors)
     # Labels translated now, not in format_func: AppTest formats options outside the session.
     size_by = {value: _(value) for value in (N_("depth"), N_("stage counts"))}
     valid_choice(f"{prefix}_by", list(size_by), label=size_by.get)
     by = box.radio(_("Size by"), list(size_by), key=f"{prefix}_by", horizontal=True, format_func=size_by.get)
+    stages, stages_known = base.stages, not errors  # a depth needs the fields above it; counts need their text
     if by == "depth":
         depth = box.number_input(_("Depth"), min_value=4, max_value=6002, step=1, key=f"{prefix}_depth",
                                  help=_("Weighted layers: stem + convs in blocks + fc. Three equal stages with a "
                                         "CIFAR stem, else four in the paper's proportions."))
-        stages = spec_for_depth(ResNetSpec(**values), int(depth)).stages
-        box.caption(_("→ stages {stages}").format(stages=", ".join(map(str, stages))))
+        try:
+            if stages_known:
+                stages = spec_for_depth(ResNetSpec(**values), int(depth)).stages
+                box.caption(_("→ stages {stages}").format(stages=", ".join(map(str, stages))))
+        except ValueError as error:
+            errors.append(str(error))
+            stages_known = False
     else:
-        stages = _field_widget(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages))
+        before = len(errors)
+        stages = _drawn_field(box, keys["stages"], SPEC_FIELDS["stages"], len(base.stages), base.stages, errors)
+        stages_known = len(errors) == before
     for name, info in SPEC_FIELDS.items():
         if info.per_stage:
-            if info.widget is Widget.INTS and not _fits_stages(info, st.session_state[keys[name]], len(stages)):
+            if (info.widget is Widget.INTS and stages_known
+                    and not _fits_stages(info, st.session_state[keys[name]], len(stages))):
                 # Typed for another stage count: back to the default (planes doubling from 64), in the box too.
                 st.session_state[keys[name]] = info.format(())
                 box.caption(_("{field}: back to the default, to match the {count} stages.").format(
                     field=_(info.label), count=len(stages)))
-            values[name] = _field_widget(box, keys[name], info, len(stages))
+            values[name] = _drawn_field(box, keys[name], info, len(stages), getattr(base, name), errors)
+    if errors:
+        raise ValueError(errors[0])
     return ResNetSpec(stages=stages, **values)
+
+
+def _drawn_field(box, key: str, info: FieldInfo, num_stages: int, fallback: object, errors: list[str]) -> object:
+    """`_field_widget`'s value, or ``fallback`` with the reason added to ``errors`` when its text is bad."""
+    try:
+        return _field_widget(box, key, info, num_stages)
+    except ValueError as error:
+        errors.append(str(error))
+        return fallback
 
 
 def _fits_stages(info: FieldInfo, text: str, count: int) -> bool:
@@ -236,21 +258,28 @@ def model_picker(prefix: str, default: str, box=None, label: str = N_("Model"), 
         spec = _custom_spec(prefix, base, box.expander(_("Custom architecture"), expanded=True)) if choice == CUSTOM else PRESETS[choice]
     except ValueError as error:
         box.error(_("This combination cannot be built: {error}").format(error=inert_error(error)))
-        return None
-    st.session_state[token_key] = spec_to_token(spec)
-    _to_address(param, st.session_state[token_key])
-    size = spec.natural_input_size
-    if with_input_size:
-        linked_size = _from_link(f"{param}_input") or ""
-        # ASCII digits only: "²" and "٣" are str.isdigit() too, and int() of 5,000 digits raises.
-        if re.fullmatch(r"[0-9]{1,5}", linked_size) and 1 <= int(linked_size) <= MAX_INPUT_SIZE:
-            st.session_state[size_key] = int(linked_size)
-        elif size_key not in st.session_state:
-            st.session_state[size_key] = size
-        size = int(box.number_input(_("Input size (px)"), min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=size_key,
-                                    help=_("Side of the square input image. ImageNet models use 224, CIFAR ones 32.")))
-        _to_address(f"{param}_input", str(size))
-    return ModelChoice(spec, size)
+        spec = None
+    else:
+        st.session_state[token_key] = spec_to_token(spec)
+        _to_address(param, st.session_state[token_key])
+    size = (spec or base).natural_input_size
+    if with_input_size:  # drawn under an error too, so that it keeps its value in the browser
+        size = _input_size(box, f"{param}_input", size_key, size)
+    return None if spec is None else ModelChoice(spec, size)
+
+
+def _input_size(box, param: str, key: str, natural: int) -> int:
+    """The input size box: a link's size wins, then the session's, then the model's ``natural`` one."""
+    linked = _from_link(param) or ""
+    # ASCII digits only: "²" and "٣" are str.isdigit() too, and int() of 5,000 digits raises.
+    if re.fullmatch(r"[0-9]{1,5}", linked) and 1 <= int(linked) <= MAX_INPUT_SIZE:
+        st.session_state[key] = int(linked)
+    elif key not in st.session_state:
+        st.session_state[key] = natural
+    size = int(box.number_input(_("Input size (px)"), min_value=1, max_value=MAX_INPUT_SIZE, step=16, key=key,
+                                help=_("Side of the square input image. ImageNet models use 224, CIFAR ones 32.")))
+    _to_address(param, str(size))
+    return size
 
 
 def choose_model(prefix: str, spec: ResNetSpec) -> None:
