@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,13 +23,14 @@ use_cpu_threads()  # before any page loads torch: OpenMP and torch read these on
 import streamlit as st  # noqa: E402
 
 from explorer import _  # noqa: E402
-from explorer.ui import class_follow, classroom, picker  # noqa: E402
+from explorer.ui import choices, class_follow, classroom, picker  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
 # The language first: the page titles in the navigation (drawn above it) are already in it.
 picker.language_switch()
 page = st.navigation(list(picker.pages().values()))
 page_name = class_follow.page_name(page)
+choices.whole_run_started(partial(class_follow.is_setting, page_name))  # after a run that stopped early
 # Class mode first: a student's page and model follow the teacher's before the pickers run.
 classroom.class_sidebar()
 classroom.before_page(page_name)
@@ -56,3 +58,4 @@ if classroom.membership() is not None:  # the class's live panel over the page; 
     class_panel()
 page.run()
 classroom.after_page(page_name)
+choices.whole_run_ended()

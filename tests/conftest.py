@@ -286,7 +286,7 @@ def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Callable[[
     return captured
 
 
-WIDGET_KINDS = ("selectbox", "radio", "multiselect", "number_input", "slider", "text_input")
+WIDGET_KINDS = ("selectbox", "radio", "multiselect", "number_input", "slider", "text_input", "checkbox", "toggle")
 
 
 def sent_to_browser(at, key: str) -> object:
@@ -296,7 +296,7 @@ def sent_to_browser(at, key: str) -> object:
     a value (Streamlit's ``useBasicWidgetState``: the widget manager's value first, the
     proto's only with ``set_value``). So once what the widget depends on has changed, this is
     what the student reads: a label for a selectbox or radio, labels for a multiselect, a
-    number for a number_input or slider, the text of a text_input.
+    number for a number_input or slider, the text of a text_input, a checkbox's or toggle's bool.
     """
     (widget,) = [w for kind in WIDGET_KINDS for w in at.get(kind) if w.key == key]
     proto = widget.proto

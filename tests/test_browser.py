@@ -217,6 +217,32 @@ def test_a_custom_model_fixed_after_an_error_shows_what_the_page_uses(browser, a
     page.close()
 
 
+def test_after_a_run_that_stopped_early_the_layer_list_shows_the_layer_drawn(browser, app_url: str,
+                                                                             artifacts_dir: Path) -> None:
+    """Upload chosen and nothing uploaded: the page stops above the layer browser. Back on the
+    sample, Streamlit drew the list anew at its first layer while the maps were still layer1.2's."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/feature-maps?model=cifar_resnet20&model_input=32", artifacts_dir,
+                     "feature-maps-stop")
+    layer = page.locator('.st-key-fm_layer[data-stale="false"] input')
+    for _ in range(3):
+        before = layer.input_value()
+        page.locator(".st-key-fm_next button").click()
+        expect(layer).not_to_have_value(before, timeout=120_000)
+        settle(page)
+    shown = layer.input_value()
+    assert shown.startswith("layer1.2 ")
+    page.locator(".st-key-fm_image_source").get_by_text("upload").click()
+    expect(page.locator(".st-key-fm_layer")).to_have_count(0, timeout=120_000)
+    page.locator(".st-key-fm_image_source").get_by_text("sample").click()
+    page.locator(".st-key-fm_grid .main-svg").first.wait_for(timeout=120_000)
+    settle(page)
+    assert layer.input_value() == shown
+    assert page.locator(".st-key-fm_grid .gtitle").first.text_content().startswith(shown)
+    page.close()
+
+
 def test_the_lesson_path_opens_each_step_on_its_model(browser, app_url: str, artifacts_dir: Path) -> None:
     page = open_page(browser, f"{app_url}/?model=resnet34", artifacts_dir, "lesson-home")
     page.get_by_text("1. ResNet-18, layer by layer").click()  # client-side navigation, as a student clicks

@@ -317,6 +317,29 @@ def test_the_layer_box_shows_the_layer_drawn_when_the_layers_change() -> None:
     assert chart_title(at, "fm_grid").startswith("stem · output · 16×")
 
 
+def test_after_a_run_that_stopped_early_every_box_shows_the_value_the_page_uses() -> None:
+    """Upload chosen, nothing uploaded yet: the page stops above the layer browser. Back on the
+    sample, the browser drew the boxes anew at their defaults (the first layer, no detail), while
+    the page showed layer1.2 with the inner layers: so every kept value is sent with its box again."""
+    at = open_page("cifar_resnet20", "32")
+    at.toggle(key="fm_detail").set_value(True).run()
+    at.selectbox(key="fm_layer").set_value("layer1.2").run()
+    at.radio(key="fm_scale").set_value(at.radio(key="fm_scale").options[1]).run()
+    at.session_state["fm_augment"] = True  # the augmentation preview, open: its policy is no class setting
+    at.run()
+    at.selectbox(key="fm_policy").set_value("AugMix").run()
+    at.radio(key="fm_image_source").set_value("upload").run()
+    assert not at.exception and [w for w in at.selectbox if w.key == "fm_layer"] == []  # stopped above it
+    at.radio(key="fm_image_source").set_value("sample").run()
+    assert not at.exception and chart_title(at, "fm_grid").startswith("layer1.2 · block output")
+    label = at.selectbox(key="fm_layer").format_func("layer1.2")
+    assert sent_to_browser(at, "fm_layer") == label
+    assert sent_to_browser(at, "fm_detail") is True and sent_to_browser(at, "fm_policy") == "AugMix"
+    assert sent_to_browser(at, "fm_scale") == at.radio(key="fm_scale").format_func(at.radio(key="fm_scale").value)
+    at.button(key="fm_next").click().run()  # a whole run that reached the end: nothing is sent again
+    assert sent_to_browser(at, "fm_detail") is None and sent_to_browser(at, "fm_policy") is None
+
+
 def test_top_k_and_the_page_stay_in_the_layers_range() -> None:
     at = open_page("cifar_resnet20", "32")  # 16, 32 and 64 channels in its three stages
     at.selectbox(key="fm_layer").set_value("layer3.0").run()

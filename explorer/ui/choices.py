@@ -13,6 +13,9 @@ state and returns it, so the page uses what the widget shows. Two things go stal
   then showed no option chosen) or a widget drawn again after a run that did not draw it
   would read one value while the page uses another. Setting the state sends the value: it is
   set whenever its label differs from the one last sent.
+
+`app.py` calls `whole_run_started` and `whole_run_ended` around every whole run: after a run
+that stopped early, every kept value is sent again.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from explorer.runtime.i18n import LANGUAGES, _, in_language
 T = TypeVar("T")
 SENT = "widget_labels"  # session state: per widget key, (context, label) the browser was last sent or shown
 ADOPTED = "adopted_widget_values"  # session state: the keys whose value came from outside the page
+RUN_OPEN = "whole_run_open"  # session state: a whole run began and has not reached the page's end
 _NOTHING = object()
+_RESEND = object()  # a label no widget shows: its value is sent again
 
 
 def adopt(key: str, value: object) -> None:
@@ -66,6 +71,25 @@ def _kept(key: str, context: Hashable) -> object:
     if sent is not None and sent[0] != context:
         return _NOTHING
     return st.session_state.get(key, _NOTHING)
+
+
+def whole_run_started(is_setting: Callable[[str], bool]) -> None:
+    """Call first in every whole run. After one that ended early (`st.stop`: no picture yet, a
+    refusal), the widgets it did not draw come back in the browser at their own defaults, while
+    the session kept their values: Streamlit sends a value only with a widget whose state the
+    script set. So each kept setting (``is_setting``) is set again, and each value these
+    functions keep is sent again."""
+    if st.session_state.get(RUN_OPEN):
+        for key in [key for key in st.session_state if isinstance(key, str) and is_setting(key)]:
+            st.session_state[key] = st.session_state[key]
+        sent = st.session_state.get(SENT, {})
+        st.session_state[SENT] = {key: (context, _RESEND) for key, (context, _label) in sent.items()}
+    st.session_state[RUN_OPEN] = True
+
+
+def whole_run_ended() -> None:
+    """Call last in every whole run that reaches the page's end."""
+    st.session_state[RUN_OPEN] = False
 
 
 def valid_choice(key: str, options: Iterable[T], default: T | None = None, *, label: Callable[[T], str] = str,

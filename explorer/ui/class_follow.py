@@ -59,6 +59,12 @@ def _plain(value: object) -> object | None:
     return None
 
 
+def is_setting(page: str, key: object) -> bool:
+    """Whether ``key`` holds one of ``page``'s settings: a followed widget or a widget of its model pickers."""
+    return _followed(page, key) or (isinstance(key, str) and key.startswith(
+        tuple(f"{prefix}_" for prefix in PICKERS.get(page, DEFAULT_PICKERS))))
+
+
 def current_view(page: str, state: Mapping) -> dict:
     """The view a teacher's session shows now: the page, its pickers' tokens (and the sidebar's
     input size), its followed widgets; ``own`` names what came from an upload and stays."""
