@@ -20,8 +20,8 @@ from explorer.analysis.gates import GateKind, gate_cost_lines, gate_costs
 from explorer.model.build import build_model
 from explorer.model.presets import PRESETS
 
-FAMILY = ["resnet50", "resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s",
-          "cifar_preact_resnet164"]
+FAMILY = ["resnet50", "resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "resnest50d_4s2x40d",
+          "res2net50_26w_4s", "cifar_preact_resnet164"]
 SIDES = (56, 28, 14, 7)  # each stage's output side at 224 px
 BLOCKS = (3, 4, 6, 3)  # ResNet-50's blocks per stage
 
@@ -64,6 +64,8 @@ def test_nets_without_gates_have_no_gate_rows(name: str) -> None:
     ("resnest50d", {"layer1.0": "1x1,64 → SplitAttn(3x3,128,g2) → 1x1,256",
                     "layer2.0": "1x1,128 → SplitAttn(3x3,256,g2) → avg3x3/2 → 1x1,512",
                     "layer2.1": "1x1,128 → SplitAttn(3x3,256,g2) → 1x1,512"}),
+    ("resnest50d_4s2x40d", {"layer2.0": "1x1,160 → avg3x3/2 → SplitAttn(3x3,640,g8) → 1x1,512",
+                            "layer1.0": "1x1,80 → SplitAttn(3x3,320,g8) → 1x1,256"}),
     ("res2net50_26w_4s", {"layer1.0": "1x1,104 → Res2[4×26: 3 × 3x3 ∥ avg] → 1x1,256",
                           "layer1.1": "1x1,104 → Res2[4×26: 3 × 3x3 ⇢] → 1x1,256",
                           "layer4.0": "1x1,832 → Res2[4×208: 3 × 3x3 ∥ avg] → 1x1,2048"}),

@@ -45,10 +45,12 @@ GATED_SPECS = {
     "SE": ResNetSpec(stages=(1, 2, 1, 1), attention="se"),
     "ECA + deep stem + avg-down": ResNetSpec(stages=(1, 2, 1, 1), attention="eca", stem="deep", avg_down=True),
     "split attention (avd)": ResNetSpec(stages=(1, 2, 1, 1), middle_conv="split", stem="deep", avg_down=True),
+    "split attention, pool first": ResNetSpec(stages=(1, 2, 1, 1), middle_conv="split", radix=4, stem="deep",
+                                              avg_down=True, avd_first=True),
     "res2net + SE": ResNetSpec(stages=(1, 2, 1, 1), middle_conv="res2", width_per_group=26, scales=4, attention="se"),
 }
 NEW_PRESETS = ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s", "res2net50_26w_8s",
-               "res2next50", "cifar_preact_resnet164", "resnetv2_18"]
+               "res2next50", "cifar_preact_resnet164", "resnetv2_18", "resnest50d_4s2x40d"]
 
 
 def test_resnet18_stem_boxes_by_hand() -> None:

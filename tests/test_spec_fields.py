@@ -35,6 +35,7 @@ EXAMPLES: dict[str, tuple[str, Any]] = {
     "in_channels": ("resnet50", 1),
     "middle_conv": ("resnet50", MiddleConv.RES2),
     "radix": ("resnest50d", 4),
+    "avd_first": ("resnest50d", True),
     "scales": ("res2net50_26w_4s", 6),
     "attention": ("resnet50", Attention.ECA),
     "attention_reduction": ("seresnet50", 8),
@@ -143,7 +144,7 @@ def picker_spec(preset: str, changes: dict[str, Any], depth: int | None = None) 
     pytest.param("resnet18", {"block": Block.BOTTLENECK, "middle_conv": MiddleConv.RES2, "scales": 6,
                               "width_per_group": 26, "attention": Attention.SE, "attention_reduction": 8}, 101,
                  (3, 4, 23, 3), id="res2net-se-depth-101"),
-    pytest.param("resnet50d", {"middle_conv": MiddleConv.SPLIT, "radix": 4}, 26, (2, 2, 2, 2),
+    pytest.param("resnet50d", {"middle_conv": MiddleConv.SPLIT, "radix": 4, "avd_first": True}, 26, (2, 2, 2, 2),
                  id="resnest-radix-4-depth-26"),
 ])
 def test_the_picker_and_the_command_line_make_the_same_spec(

@@ -27,7 +27,7 @@ from explorer.model.spec import spec_for_depth
 NAMED = ["resnetv2_50", "resnetv2_101", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnest50d",
          "res2net50_26w_4s"]
 # Each also loads timm's state dict and gives timm's outputs: the named ones, and one of each other layout.
-LOADED = [*NAMED, "resnetv2_18d", "seresnet18", "res2next50"]
+LOADED = [*NAMED, "resnetv2_18d", "seresnet18", "res2next50", "resnest50d_4s2x40d"]
 
 
 def timm_meta(name: str, **kwargs) -> torch.nn.Module:
@@ -128,7 +128,9 @@ def test_a_resnetv2_checkpoint_says_its_names_were_read_as_ours() -> None:
 
 
 @pytest.mark.parametrize("spec", [
-    PRESETS["resnest50d"].with_changes(groups=2, width_per_group=40, radix=4),
+    # Where the pool sits no tensor shows: these widths are published pooling first, others not.
+    PRESETS["resnest50d_4s2x40d"], PRESETS["resnest50d_1s4x24d"].with_changes(num_classes=10),
+    PRESETS["resnest50d"].with_changes(groups=2, width_per_group=40),
     PRESETS["resnest50d"].with_changes(radix=4), PRESETS["res2net50_26w_4s"].with_changes(scales=6),
     PRESETS["res2next50"], PRESETS["seresnet50"].with_changes(attention_reduction=8), PRESETS["seresnext101_32x8d"],
     PRESETS["ecaresnet101d"], PRESETS["cifar_preact_resnet164"], PRESETS["resnetv2_18"],

@@ -81,7 +81,7 @@ def branch_summary(rows: Sequence[LayerRow]) -> str:
             res2_pooled = True
         elif local == "conv2.conv":  # ResNeSt's radix groups
             parts.append(f"SplitAttn({conv_text(row)})")
-        elif local == "avd_last":
+        elif local in ("avd_first", "avd_last"):
             parts.append(f"avg{row.kernel[0]}x{row.kernel[1]}/{row.stride[0]}")
         elif row.type == "Conv2d":
             if res2:

@@ -26,7 +26,7 @@ from explorer.runtime.i18n import N_, _
 # Where a BN sits, for the pre-activation sentence: compared in English, shown through _().
 BN_PLACES = {"stem": N_("stem"), "blocks": N_("blocks"), "shortcuts": N_("shortcuts"), "head": N_("head")}
 # A block's middle part (between the two 1x1 convs of a bottleneck), by the names under the block.
-MIDDLE_NAMES = ("conv2", "bn2", "convs.", "bns.", "pool", "avd_last")
+MIDDLE_NAMES = ("conv2", "bn2", "convs.", "bns.", "pool", "avd_first", "avd_last")
 
 
 def bn_params_by_place(table: LayerTable) -> dict[str, int]:

@@ -253,20 +253,23 @@ class SplitAttention(nn.Module):
 
 
 class SplitAttentionBottleneck(nn.Module):
-    """ResNeSt's bottleneck (timm's ``ResNestBottleneck`` with ``avd``): 1x1, split attention, 3x3 avg pool, 1x1."""
+    """ResNeSt's bottleneck (timm's ``ResNestBottleneck`` with ``avd``): 1x1, split attention, 3x3 avg pool, 1x1;
+    with ``avd_first`` the pool comes before the split attention."""
 
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1, *, radix: int = 2, residual: bool = True,
-                 **_: object) -> None:
+                 groups: int = 1, base_width: int = 64, dilation: int = 1, *, radix: int = 2, avd_first: bool = False,
+                 residual: bool = True, **_: object) -> None:
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
+        # timm's "avd": the stride moves from the 3x3 to an average pool before or after it.
+        # Registered in execution order (the receptive field walks children in this order).
+        self.avd_first = nn.AvgPool2d(3, stride, padding=1) if stride > 1 and avd_first else None
         self.conv2 = SplitAttention(width, 1, dilation, groups, radix)
-        # timm's "avd": the stride moves from the 3x3 to an average pool after it.
-        self.avd_last = nn.AvgPool2d(3, stride, padding=1) if stride > 1 else None
+        self.avd_last = nn.AvgPool2d(3, stride, padding=1) if stride > 1 and not avd_first else None
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
@@ -275,7 +278,10 @@ class SplitAttentionBottleneck(nn.Module):
         self.residual = residual
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.conv2(self.relu(self.bn1(self.conv1(x))))
+        out = self.relu(self.bn1(self.conv1(x)))
+        if self.avd_first is not None:
+            out = self.avd_first(out)
+        out = self.conv2(out)
         if self.avd_last is not None:
             out = self.avd_last(out)
         out = self.bn3(self.conv3(out))

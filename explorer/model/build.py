@@ -121,7 +121,7 @@ def _block_options(spec: ResNetSpec, block_cls: type[nn.Module]) -> dict[str, ob
     if block_cls in (BasicBlock, Bottleneck):
         return {}
     return dict(stride_on_1x1=spec.stride_style is StrideStyle.CAFFE, residual=spec.shortcut is not Shortcut.NONE,
-                gate=_gate(spec), radix=spec.radix, scales=spec.scales)
+                gate=_gate(spec), radix=spec.radix, avd_first=spec.avd_first, scales=spec.scales)
 
 
 def _stage(spec: ResNetSpec, stage: int) -> nn.Sequential:

@@ -148,8 +148,8 @@ def number(label: str, help: str, maximum: int, shown_if: tuple[str, str] | None
     return {_INFO: info}
 
 
-def switch(label: str, help: str) -> dict[str, FieldInfo]:
-    return {_INFO: FieldInfo(label, help, Widget.CHECKBOX, _parse_flag, _format_flag)}
+def switch(label: str, help: str, shown_if: tuple[str, str] | None = None) -> dict[str, FieldInfo]:
+    return {_INFO: FieldInfo(label, help, Widget.CHECKBOX, _parse_flag, _format_flag, shown_if=shown_if)}
 
 
 def ints(label: str, help: str, maximum: int, flag: str = "", per_stage: bool = False) -> dict[str, FieldInfo]:

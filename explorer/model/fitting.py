@@ -23,7 +23,7 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
     """The ResNet a state dict looks like, or None.
 
     It sets only the fields the tensors show; the others (where the stride sits, dilation,
-    zero-init: the same tensors either way) keep `ResNetSpec`'s defaults.
+    zero-init: the same tensors either way) keep `ResNetSpec`'s defaults, or a published net's.
     """
     try:
         stages: list[int] = []  # blocks per stage: one more than the highest block index under each "layerN."
@@ -69,7 +69,17 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         )
     except (KeyError, IndexError, ValueError, TypeError, RuntimeError, ZeroDivisionError):
         return None
-    return spec
+    return _published_pooling(spec)
+
+
+def _published_pooling(spec: ResNetSpec) -> ResNetSpec:
+    """Where a striding split-attention block pools (before or after its 3x3) no tensor shows: where
+    ResNeSt's published net of these widths pools first (resnest50d_4s2x40d), that is the guess."""
+    if spec.middle_conv is not MiddleConv.SPLIT:
+        return spec
+    first = spec.with_changes(avd_first=True)
+    published = first.with_changes(num_classes=first.family.num_classes).preset is not None
+    return first if published else spec
 
 
 def _variant(state: Mapping[str, torch.Tensor], first: str) -> dict[str, object]:

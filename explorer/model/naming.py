@@ -38,7 +38,7 @@ def generated_name(spec: ResNetSpec) -> str:
     if spec.preact:
         parts.append("preact")
     if spec.middle_conv is MiddleConv.SPLIT:
-        parts.append(f"split-attention-r{spec.radix}")
+        parts.append(f"split-attention-r{spec.radix}" + ("-pool-first" if spec.avd_first else ""))
     elif spec.middle_conv is MiddleConv.RES2:
         parts.append(f"res2-{spec.scales}s")
     if spec.attention is Attention.SE:

@@ -65,6 +65,10 @@ PRESET_ROWS: dict[str, dict[str, Any]] = {
     "resnest50d": dict(stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),  # 27,483,240
     "resnest101e": dict(stages=(3, 4, 23, 3), stem=Stem.DEEP, stem_width=128, avg_down=True,
                         middle_conv=MiddleConv.SPLIT),
+    "resnest50d_4s2x40d": dict(stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT, radix=4, groups=2,
+                               width_per_group=40, avd_first=True),  # 30,417,592
+    "resnest50d_1s4x24d": dict(stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT, radix=1, groups=4,
+                               width_per_group=24, avd_first=True),  # 25,677,000
     "res2net50_26w_4s": dict(middle_conv=MiddleConv.RES2, width_per_group=26),  # 25,699,120
     "res2net50_26w_6s": dict(middle_conv=MiddleConv.RES2, width_per_group=26, scales=6),
     "res2net50_26w_8s": dict(middle_conv=MiddleConv.RES2, width_per_group=26, scales=8),

@@ -38,7 +38,8 @@ from explorer.runtime.i18n import N_, _
 _BOTTLENECK = ("block", Block.BOTTLENECK.value)
 # A field that means nothing unless another has a value, and its default there: kept at the
 # default, so that two specs of one network are equal (and one preset, one link).
-_UNUSED_UNLESS = {"radix": ("middle_conv", MiddleConv.SPLIT), "scales": ("middle_conv", MiddleConv.RES2),
+_UNUSED_UNLESS = {"radix": ("middle_conv", MiddleConv.SPLIT), "avd_first": ("middle_conv", MiddleConv.SPLIT),
+                  "scales": ("middle_conv", MiddleConv.RES2),
                   "attention_reduction": ("attention", Attention.SE)}
 
 
@@ -67,7 +68,7 @@ class ResNetSpec:
         N_("Width/group"), N_("64 = plain ResNet; 4 with 32 groups = ResNeXt 32x4d; 128 = Wide ResNet-2; 26 = Res2Net 26w."), 1024,
         shown_if=_BOTTLENECK))
     # What sits between a bottleneck's 1x1 convs: torchvision's 3x3, ResNeSt's split
-    # attention (with timm's "avd": the stride moves to a 3x3 average pool after it) or
+    # attention (with timm's "avd": the stride moves to a 3x3 average pool beside it) or
     # Res2Net's hierarchy of 3x3 convs over ``scales`` channel groups.
     middle_conv: MiddleConv = field(default=MiddleConv.CONV, metadata=choice(
         MiddleConv, N_("Bottleneck 3x3"), N_("conv: one 3x3 (ResNet, ResNeXt). split: split attention over radix "
@@ -76,6 +77,12 @@ class ResNetSpec:
     radix: int = field(default=2, metadata=number(
         N_("Radix"), N_("Groups of 3x3 convs that split attention weighs per channel (2 in resnest50d)."), 16,
         shown_if=("middle_conv", MiddleConv.SPLIT.value)))
+    # timm's "avd_first": a striding split-attention block average-pools before its 3x3, not
+    # after it (ResNeSt's 4s2x40d and 1s4x24d ablations), so the 3x3 runs on the smaller map.
+    avd_first: bool = field(default=False, metadata=switch(
+        N_("Pool before the 3x3 (avd_first)"), N_("Where a split-attention block that strides puts its 3x3 average "
+        "pool: before the 3x3 (resnest50d_4s2x40d), or after it (resnest50d). Before, the 3x3 runs on the smaller "
+        "map: fewer MACs, the same parameters."), shown_if=("middle_conv", MiddleConv.SPLIT.value)))
     # Res2Net's scale: the block's width is split into this many groups of ``width_per_group``.
     scales: int = field(default=4, metadata=number(
         N_("Scales"), N_("Channel groups of Res2Net's 3x3 hierarchy (4 in res2net50_26w_4s)."), 16,
