@@ -50,7 +50,8 @@ GATED_SPECS = {
     "res2net + SE": ResNetSpec(stages=(1, 2, 1, 1), middle_conv="res2", width_per_group=26, scales=4, attention="se"),
 }
 NEW_PRESETS = ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s", "res2net50_26w_8s",
-               "res2next50", "cifar_preact_resnet164", "resnetv2_18", "resnest50d_4s2x40d"]
+               "res2next50", "cifar_preact_resnet164", "resnetv2_18", "resnest50d_4s2x40d",
+               "resnet26t"]
 
 
 def test_resnet18_stem_boxes_by_hand() -> None:

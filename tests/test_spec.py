@@ -175,6 +175,7 @@ def test_malformed_input_sizes_are_refused(size: object) -> None:
     ({"middle_conv": "res2", "stride_style": "caffe"}, "stride_style=pytorch"),
     ({"middle_conv": "split", "radix": 3}, "must divide evenly"),
     ({"middle_conv": "split", "groups": 3, "width_per_group": 8}, "must divide evenly"),
+    ({"stem": "tiered", "stem_width": 7}, "use stem_width >= 8"),
 ])
 def test_impossible_variants_are_refused_in_words(changes: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):

@@ -144,6 +144,8 @@ def picker_spec(preset: str, changes: dict[str, Any], depth: int | None = None) 
     pytest.param("resnet18", {"block": Block.BOTTLENECK, "middle_conv": MiddleConv.RES2, "scales": 6,
                               "width_per_group": 26, "attention": Attention.SE, "attention_reduction": 8}, 101,
                  (3, 4, 23, 3), id="res2net-se-depth-101"),
+    pytest.param("resnet50", {"stem": Stem.TIERED, "avg_down": True, "attention": Attention.ECA}, 26, (2, 2, 2, 2),
+                 id="tiered-eca-depth-26"),
     pytest.param("resnet50d", {"middle_conv": MiddleConv.SPLIT, "radix": 4, "avd_first": True}, 26, (2, 2, 2, 2),
                  id="resnest-radix-4-depth-26"),
 ])

@@ -27,7 +27,7 @@ from explorer.model.spec import spec_for_depth
 NAMED = ["resnetv2_50", "resnetv2_101", "seresnet50", "seresnext50_32x4d", "ecaresnet50d", "resnest50d",
          "res2net50_26w_4s"]
 # Each also loads timm's state dict and gives timm's outputs: the named ones, and one of each other layout.
-LOADED = [*NAMED, "resnetv2_18d", "seresnet18", "res2next50", "resnest50d_4s2x40d"]
+LOADED = [*NAMED, "resnetv2_18d", "seresnet18", "res2next50", "resnest50d_4s2x40d", "seresnext26t_32x4d"]
 
 
 def timm_meta(name: str, **kwargs) -> torch.nn.Module:
@@ -138,6 +138,8 @@ def test_a_resnetv2_checkpoint_says_its_names_were_read_as_ours() -> None:
     PRESETS["seresnet18"].with_changes(attention_reduction=8), PRESETS["seresnet50"].with_changes(attention_reduction=13),
     # One block a stage: B and C hold the same tensors but where a block keeps its shape.
     PRESETS["resnest14d"], PRESETS["resnet18"].with_changes(stages=(1, 1, 1, 1), shortcut="C"),
+    # A tiered stem: its first conv narrower than its second.
+    PRESETS["resnet10t"], PRESETS["ecaresnet26t"].with_changes(stem_width=128, in_channels=1),
 ], ids=lambda spec: spec.name)
 def test_the_family_spec_is_guessed_from_its_state_dict(spec) -> None:
     """A grouped ResNeSt's radix is the 3x3's outputs / the gate's input / the gate's groups."""

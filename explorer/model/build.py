@@ -56,15 +56,16 @@ class ZeroPadShortcut(nn.Module):
 
 
 def _stem_conv(spec: ResNetSpec) -> nn.Module:
-    """``conv1``: 7x7/2 (ImageNet), three 3x3 convs (deep) or 3x3/1 (CIFAR)."""
+    """``conv1``: 7x7/2 (ImageNet), three 3x3 convs (deep, tiered: timm's widths) or 3x3/1 (CIFAR)."""
     if spec.stem is Stem.IMAGENET:
         return nn.Conv2d(spec.in_channels, spec.stem_width, kernel_size=7, stride=2, padding=3, bias=False)
     if spec.stem is Stem.CIFAR:
         return conv3x3(spec.in_channels, spec.stem_width)
     half = spec.stem_width // 2
+    first = 3 * (half // 4) if spec.stem is Stem.TIERED else half
     return nn.Sequential(
-        conv3x3(spec.in_channels, half, stride=2), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
-        conv3x3(half, half), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+        conv3x3(spec.in_channels, first, stride=2), nn.BatchNorm2d(first), nn.ReLU(inplace=True),
+        conv3x3(first, half), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
         conv3x3(half, spec.stem_width),
     )
 

@@ -44,13 +44,14 @@ def guess_spec(state: Mapping[str, torch.Tensor]) -> ResNetSpec | None:
         grouping = {}  # basic blocks have no grouped or widened conv to see
         if block is Block.BOTTLENECK:
             grouping = _grouping(state, first, planes[0], variant.get("middle_conv"))
-        if "conv1.0.weight" in state:
-            stem, stem_width = Stem.DEEP, state["conv1.6.weight"].shape[0]
+        if "conv1.0.weight" in state:  # tiered: the first conv narrower than the second
+            narrower = state["conv1.0.weight"].shape[0] < state["conv1.3.weight"].shape[0]
+            stem, stem_width = Stem.TIERED if narrower else Stem.DEEP, state["conv1.6.weight"].shape[0]
         elif state["conv1.weight"].shape[-1] == 3:
             stem, stem_width = Stem.CIFAR, state["conv1.weight"].shape[0]
         else:
             stem, stem_width = Stem.IMAGENET, state["conv1.weight"].shape[0]
-        in_channels = state["conv1.0.weight" if stem is Stem.DEEP else "conv1.weight"].shape[1]
+        in_channels = state["conv1.0.weight" if "conv1.0.weight" in state else "conv1.weight"].shape[1]
         projected = [f"{name}.{b}" for name, n in zip(names, stages) for b in range(n)
                      if any(k.startswith(f"{name}.{b}.downsample.") for k in state)]
         avg_down = any(f"{p}.downsample.1.weight" in state and state[f"{p}.downsample.1.weight"].dim() == 4 for p in projected)

@@ -34,6 +34,7 @@ class Stem(str, enum.Enum):
 
     IMAGENET = "imagenet"  # 7x7/2 conv + 3x3/2 max pool: total stride 4
     DEEP = "deep"  # three 3x3 convs (first stride 2) + 3x3/2 max pool (mmcls V1c, timm "c")
+    TIERED = "tiered"  # the same with widths 3/8, 1/2 and all of stem_width: 24, 32, 64 (timm's "t" nets)
     CIFAR = "cifar"  # one 3x3/1 conv, no pool (He et al. 2016, section 4.2)
 
 

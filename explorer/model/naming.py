@@ -29,8 +29,8 @@ def generated_name(spec: ResNetSpec) -> str:
             parts.append(f"{spec.groups}x{spec.width_per_group}d")
         else:
             parts.append(f"{spec.width_per_group}w" if width % 64 else f"wide{width // 64}")
-    if spec.stem is Stem.DEEP:
-        parts.append("deep-stem")
+    if spec.stem in (Stem.DEEP, Stem.TIERED):
+        parts.append(f"{spec.stem.value}-stem")
     if spec.avg_down:
         parts.append("avg-down")
     if spec.stride_style is StrideStyle.CAFFE and spec.block is Block.BOTTLENECK:

@@ -60,6 +60,15 @@ PRESET_ROWS: dict[str, dict[str, Any]] = {
     "seresnext101_32x8d": dict(stages=(3, 4, 23, 3), groups=32, width_per_group=8, attention=Attention.SE),
     "ecaresnet50d": dict(stem=Stem.DEEP, avg_down=True, attention=Attention.ECA),  # 25,576,350
     "ecaresnet101d": dict(stages=(3, 4, 23, 3), stem=Stem.DEEP, avg_down=True, attention=Attention.ECA),
+    # timm's "t" nets: the D tweaks with a tiered stem (24, 32, 64 channels).
+    "resnet10t": dict(stages=(1, 1, 1, 1), block=Block.BASIC, stem=Stem.TIERED, avg_down=True),
+    "resnet14t": dict(stages=(1, 1, 1, 1), stem=Stem.TIERED, avg_down=True),
+    "resnet26t": dict(stages=(2, 2, 2, 2), stem=Stem.TIERED, avg_down=True),
+    "resnet50t": dict(stem=Stem.TIERED, avg_down=True),
+    "ecaresnet26t": dict(stages=(2, 2, 2, 2), stem=Stem.TIERED, avg_down=True, attention=Attention.ECA),
+    "ecaresnet50t": dict(stem=Stem.TIERED, avg_down=True, attention=Attention.ECA),
+    "seresnext26t_32x4d": dict(stages=(2, 2, 2, 2), groups=32, width_per_group=4, stem=Stem.TIERED, avg_down=True,
+                               attention=Attention.SE),
     "resnest14d": dict(stages=(1, 1, 1, 1), stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),
     "resnest26d": dict(stages=(2, 2, 2, 2), stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),
     "resnest50d": dict(stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.SPLIT),  # 27,483,240

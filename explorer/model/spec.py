@@ -97,7 +97,8 @@ class ResNetSpec:
         "SENet."), 1024, shown_if=("attention", Attention.SE.value)))
     # Stem layout; CIFAR nets use a 3x3 stride-1 conv and no max pool.
     stem: Stem = field(default=Stem.IMAGENET, metadata=choice(
-        Stem, N_("Stem"), N_("imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). cifar: one 3x3/1, no pool.")))
+        Stem, N_("Stem"), N_("imagenet: 7x7/2 + max pool. deep: three 3x3 convs (ResNet-C/D). tiered: the same, "
+        "widening 24 → 32 → 64 (timm's resnet50t). cifar: one 3x3/1, no pool.")))
     # Channels out of the stem (torchvision's fixed ``inplanes = 64``; 16 for CIFAR).
     stem_width: int = field(default=64, metadata=number(
         N_("Stem width"), N_("Channels out of the stem: 64 for ImageNet ResNets, 16 for CIFAR ones."), 1024))
@@ -182,6 +183,8 @@ class ResNetSpec:
                     check_range(name, value, info.maximum)
         if self.stem is Stem.DEEP and self.stem_width < 2:
             raise ValueError(_("A deep stem halves stem_width in its first two convs: use stem_width >= 2."))
+        if self.stem is Stem.TIERED and self.stem_width < 8:
+            raise ValueError(_("A tiered stem's first conv has 3/8 of stem_width: use stem_width >= 8."))
         if self.block is Block.BASIC:
             if self.groups != 1 or self.width_per_group != 64:
                 raise ValueError(_(

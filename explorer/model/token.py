@@ -27,6 +27,7 @@ _TOKEN_BASES = {
     (Stem.CIFAR, Block.BOTTLENECK): "cifar_resnet20",
     (Stem.IMAGENET, Block.BASIC): "resnet18",
     (Stem.DEEP, Block.BASIC): "resnet18",
+    (Stem.TIERED, Block.BASIC): "resnet18",
 }
 
 
