@@ -21,6 +21,7 @@ from explorer import use_cpu_threads  # noqa: E402
 use_cpu_threads()  # before any page loads torch: OpenMP and torch read these once, as they load
 
 import streamlit as st  # noqa: E402
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException  # noqa: E402
 
 from explorer import _  # noqa: E402
 from explorer.ui import choices, class_follow, classroom, picker  # noqa: E402
@@ -30,7 +31,7 @@ st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide"
 picker.language_switch()
 page = st.navigation(list(picker.pages().values()))
 page_name = class_follow.page_name(page)
-choices.whole_run_started(partial(class_follow.is_setting, page_name))  # after a run that stopped early
+whole_run = choices.whole_run_started(partial(class_follow.is_setting, page_name))
 # Class mode first: a student's page and model follow the teacher's before the pickers run.
 classroom.class_sidebar()
 classroom.before_page(page_name)
@@ -56,6 +57,9 @@ if classroom.membership() is not None:  # the class's live panel over the page; 
     from explorer.ui.class_panel import class_panel
 
     class_panel()
-page.run()
+try:
+    page.run()
+except (StopException, Exception):  # st.stop, or an error: the widgets not drawn stay, which the browser drops
+    whole_run.stopped = True
+    raise
 classroom.after_page(page_name)
-choices.whole_run_ended()

@@ -10,6 +10,8 @@ import pytest
 from tests.browser_pages import SETTLED, settle
 from tests.live_server import CHROMIUM, running_app
 
+SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
+
 pytestmark = pytest.mark.browser
 
 if CHROMIUM is None:
@@ -240,6 +242,33 @@ def test_after_a_run_that_stopped_early_the_layer_list_shows_the_layer_drawn(bro
     settle(page)
     assert layer.input_value() == shown
     assert page.locator(".st-key-fm_grid .gtitle").first.text_content().startswith(shown)
+    page.close()
+
+
+def test_an_upload_the_page_stopped_above_is_gone_from_the_box_and_the_page(browser, app_url: str,
+                                                                             artifacts_dir: Path) -> None:
+    """A typo in the sidebar's model stops the page above the upload box; once fixed, the box came
+    back empty while the page still drew the uploaded picture, until some later click dropped it."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/feature-maps?model=cifar_resnet20&model_input=32", artifacts_dir,
+                     "feature-maps-upload-stop")
+    page.locator(".st-key-fm_image_source").get_by_text("upload").click()
+    page.locator('.st-key-fm_upload input[type="file"]').set_input_files(str(SAMPLES / "chelsea.jpg"))
+    assert visible(page, "chelsea.jpg: JPEG")
+    page.locator(".st-key-model_preset").click()
+    page.keyboard.type("custom")
+    page.get_by_role("option", name="custom…").click()
+    blocks = page.get_by_role("textbox", name="Blocks per stage")
+    blocks.fill("3,3,x")
+    blocks.press("Enter")
+    assert visible(page, "Fix the model in the sidebar")
+    blocks.fill("3,3,3")
+    blocks.press("Enter")
+    assert visible(page, "Choose an image file, or switch back to a sample.")
+    settle(page)
+    assert page.locator('.st-key-fm_upload [data-testid="stFileChip"]').count() == 0
+    assert page.get_by_text("chelsea.jpg: JPEG").count() == 0
     page.close()
 
 

@@ -340,6 +340,23 @@ def test_after_a_run_that_stopped_early_every_box_shows_the_value_the_page_uses(
     assert sent_to_browser(at, "fm_detail") is None and sent_to_browser(at, "fm_policy") is None
 
 
+def test_an_upload_the_page_stopped_above_is_forgotten_as_the_browser_forgets_it() -> None:
+    """No script can send an upload back to its box: after a run that stopped above the box, the
+    browser showed it empty while the page went on with the picture, until a later run dropped it."""
+    at = open_page("cifar_resnet20", "32")
+    at.radio(key="fm_image_source").set_value("upload").run()
+    at.file_uploader(key="fm_upload").upload("kept.jpg", corpus.exif_rotated_jpeg()).run()
+    assert any("kept.jpg" in shown(c.value) for c in at.caption)
+    at.selectbox(key="model_preset").select("custom…").run()
+    at.text_input(key="model_stages").input("3,3,x").run()  # the page stops at once: "fix the model"
+    assert not at.exception and [w for w in at.file_uploader if w.key == "fm_upload"] == []
+    at.text_input(key="model_stages").input("3,3,3").run()
+    assert not at.exception and not any("kept.jpg" in shown(c.value) for c in at.caption)
+    assert [w for w in at.selectbox if w.key == "fm_layer"] == []  # no picture: nothing captured
+    at.file_uploader(key="fm_upload").upload("again.jpg", corpus.exif_rotated_jpeg()).run()
+    assert any("again.jpg" in shown(c.value) for c in at.caption) and not at.exception
+
+
 def test_top_k_and_the_page_stay_in_the_layers_range() -> None:
     at = open_page("cifar_resnet20", "32")  # 16, 32 and 64 channels in its three stages
     at.selectbox(key="fm_layer").set_value("layer3.0").run()

@@ -14,13 +14,14 @@ state and returns it, so the page uses what the widget shows. Two things go stal
   would read one value while the page uses another. Setting the state sends the value: it is
   set whenever its label differs from the one last sent.
 
-`app.py` calls `whole_run_started` and `whole_run_ended` around every whole run: after a run
-that stopped early, every kept value is sent again.
+`app.py` calls `whole_run_started` first in every whole run and marks one that ends early: after
+such a run, every kept value is sent again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import streamlit as st
@@ -30,7 +31,7 @@ from explorer.runtime.i18n import LANGUAGES, _, in_language
 T = TypeVar("T")
 SENT = "widget_labels"  # session state: per widget key, (context, label) the browser was last sent or shown
 ADOPTED = "adopted_widget_values"  # session state: the keys whose value came from outside the page
-RUN_OPEN = "whole_run_open"  # session state: a whole run began and has not reached the page's end
+WHOLE_RUN = "whole_run"  # session state: this session's `WholeRun`
 _NOTHING = object()
 _RESEND = object()  # a label no widget shows: its value is sent again
 
@@ -73,23 +74,43 @@ def _kept(key: str, context: Hashable) -> object:
     return st.session_state.get(key, _NOTHING)
 
 
-def whole_run_started(is_setting: Callable[[str], bool]) -> None:
-    """Call first in every whole run. After one that ended early (`st.stop`: no picture yet, a
-    refusal), the widgets it did not draw come back in the browser at their own defaults, while
-    the session kept their values: Streamlit sends a value only with a widget whose state the
-    script set. So each kept setting (``is_setting``) is set again, and each value these
-    functions keep is sent again."""
-    if st.session_state.get(RUN_OPEN):
+@dataclass
+class WholeRun:
+    """This session's marks of its whole runs. Mutable on purpose: after `st.stop` no st call
+    works, session state included, so the run's end is marked on this object itself."""
+
+    stopped: bool = False  # the last whole run ended early: st.stop, or an error
+    uploaders: set[str] = field(default_factory=set)  # every file uploader's key
+    drawn: set[str] = field(default_factory=set)  # the uploaders drawn since this whole run began
+
+
+def whole_run_started(is_setting: Callable[[str], bool]) -> WholeRun:
+    """Call first in every whole run; set ``stopped`` on what it returns where the run ends early.
+
+    After such a run the widgets it did not draw come back in the browser at their own defaults,
+    while the session kept their values: Streamlit sends a value only with a widget whose state
+    the script set (a run interrupted by a newer one is no such end). So each kept setting
+    (``is_setting``) is set again, each value these functions keep is sent again, and an upload,
+    which no script can send, is forgotten where the browser forgot it.
+    """
+    run = st.session_state.setdefault(WHOLE_RUN, WholeRun())
+    if run.stopped:
         for key in [key for key in st.session_state if isinstance(key, str) and is_setting(key)]:
             st.session_state[key] = st.session_state[key]
         sent = st.session_state.get(SENT, {})
         st.session_state[SENT] = {key: (context, _RESEND) for key, (context, _label) in sent.items()}
-    st.session_state[RUN_OPEN] = True
+        for key in run.uploaders - run.drawn:
+            st.session_state.pop(key, None)
+    run.stopped = False
+    run.drawn.clear()
+    return run
 
 
-def whole_run_ended() -> None:
-    """Call last in every whole run that reaches the page's end."""
-    st.session_state[RUN_OPEN] = False
+def uploader_drawn(key: str) -> None:
+    """Call just before drawing the file uploader ``key``."""
+    run = st.session_state.setdefault(WHOLE_RUN, WholeRun())
+    run.uploaders.add(key)
+    run.drawn.add(key)
 
 
 def valid_choice(key: str, options: Iterable[T], default: T | None = None, *, label: Callable[[T], str] = str,

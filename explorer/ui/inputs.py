@@ -14,7 +14,7 @@ from explorer.model.fitting import fit_head
 from explorer.model.pretrained import available_weights, default_weights
 from explorer.model.sources import ModelSource, SourceKind, weights_source
 from explorer.runtime.i18n import N_, _
-from explorer.ui.choices import valid_choice
+from explorer.ui.choices import uploader_drawn, valid_choice
 from explorer.ui.session_memo import remembered
 from explorer.ui.text import inert, inert_error
 
@@ -32,6 +32,7 @@ def file_upload(box, label: str, key: str, help: str | None = None, multiple: bo
     instructions in the reader's language: a caption with the server's real size limit
     (``server.maxUploadSize``) in place of Streamlit's English one."""
     box.html(_HIDE_SIZE_LINE.format(key=key))  # style only: it takes no room on the page
+    uploader_drawn(key)
     upload = box.file_uploader(label, type=None, key=key, help=help, accept_multiple_files=multiple)
     limit = st.get_option("server.maxUploadSize")
     box.caption((_("Drop files on the box or click its button; up to {size} MB per file.") if multiple else
