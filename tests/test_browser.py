@@ -37,6 +37,20 @@ def open_page(browser, url: str, artifacts_dir: Path, shot: str, width: int = 14
     return page
 
 
+def choose_custom(page) -> None:
+    """Pick "custom…" in the sidebar's model list (it draws only the entries in view: typed, then taken)."""
+    page.locator(".st-key-model_preset").click()
+    page.keyboard.type("custom")
+    page.get_by_role("option", name="custom…").click()
+
+
+def type_blocks(page, text: str) -> None:
+    """Type the custom model's blocks per stage and send them."""
+    blocks = page.get_by_role("textbox", name="Blocks per stage")
+    blocks.fill(text)
+    blocks.press("Enter")
+
+
 def test_a_plain_checkout_serves_a_real_session(browser, plain_checkout_python: str, tmp_path: Path) -> None:
     """`streamlit run` where the package is not installed: a real browser session runs the app's code."""
     log = tmp_path / "server.log"
@@ -198,19 +212,14 @@ def test_a_custom_model_fixed_after_an_error_shows_what_the_page_uses(browser, a
     from playwright.sync_api import expect
 
     page = open_page(browser, f"{app_url}/architecture?model=resnet18", artifacts_dir, "custom-picker")
-    page.locator(".st-key-model_preset").click()
-    page.keyboard.type("custom")  # the list draws only the entries in view
-    page.get_by_role("option", name="custom…").click()
+    choose_custom(page)
     planes = page.get_by_role("textbox", name="Planes per stage")
     planes.fill("32,64,128,256")
     planes.press("Enter")
     page.wait_for_url("**stage_planes*", timeout=120_000)  # the picker wrote the new model to the address
-    blocks = page.get_by_role("textbox", name="Blocks per stage")
-    blocks.fill("2,2,x")
-    blocks.press("Enter")
+    type_blocks(page, "2,2,x")
     assert visible(page, "This combination cannot be built")
-    blocks.fill("2,2,2,2")
-    blocks.press("Enter")
+    type_blocks(page, "2,2,2,2")
     expect(page.get_by_text("This combination cannot be built")).to_have_count(0, timeout=120_000)
     settle(page)
     # What the browser shows is what the server computes with (the picker writes that to the address).
@@ -256,15 +265,10 @@ def test_an_upload_the_page_stopped_above_is_gone_from_the_box_and_the_page(brow
     page.locator(".st-key-fm_image_source").get_by_text("upload").click()
     page.locator('.st-key-fm_upload input[type="file"]').set_input_files(str(SAMPLES / "chelsea.jpg"))
     assert visible(page, "chelsea.jpg: JPEG")
-    page.locator(".st-key-model_preset").click()
-    page.keyboard.type("custom")
-    page.get_by_role("option", name="custom…").click()
-    blocks = page.get_by_role("textbox", name="Blocks per stage")
-    blocks.fill("3,3,x")
-    blocks.press("Enter")
+    choose_custom(page)
+    type_blocks(page, "3,3,x")
     assert visible(page, "Fix the model in the sidebar")
-    blocks.fill("3,3,3")
-    blocks.press("Enter")
+    type_blocks(page, "3,3,3")
     assert visible(page, "Choose an image file, or switch back to a sample.")
     settle(page)
     assert page.locator('.st-key-fm_upload [data-testid="stFileChip"]').count() == 0
