@@ -84,7 +84,7 @@ def next_layer(page) -> None:
 
 def pick_model(page, name: str, tries: int = 3) -> None:
     """Choose a preset as a person would: open the list, type the name, take the match. The list has
-    48 presets, and a rerun of the page's timed panel can redraw it under a click, so a pick that did
+    60 presets, and a rerun of the page's timed panel can redraw it under a click, so a pick that did
     not take is tried again (a person would click again too)."""
     for _ in range(tries):
         page.locator(".st-key-model_preset").click()

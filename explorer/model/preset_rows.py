@@ -57,6 +57,8 @@ PRESET_ROWS: dict[str, dict[str, Any]] = {
     "seresnet101": dict(stages=(3, 4, 23, 3), attention=Attention.SE),  # 49,326,872
     "seresnet152": dict(stages=(3, 8, 36, 3), attention=Attention.SE),  # 66,821,848
     "seresnext50_32x4d": dict(groups=32, width_per_group=4, attention=Attention.SE),  # 27,559,896
+    "seresnext26d_32x4d": dict(stages=(2, 2, 2, 2), groups=32, width_per_group=4, stem=Stem.DEEP, avg_down=True,
+                               attention=Attention.SE),
     "seresnext101_32x8d": dict(stages=(3, 4, 23, 3), groups=32, width_per_group=8, attention=Attention.SE),
     "ecaresnet50d": dict(stem=Stem.DEEP, avg_down=True, attention=Attention.ECA),  # 25,576,350
     "ecaresnet101d": dict(stages=(3, 4, 23, 3), stem=Stem.DEEP, avg_down=True, attention=Attention.ECA),
@@ -84,6 +86,9 @@ PRESET_ROWS: dict[str, dict[str, Any]] = {
     "res2net50_14w_8s": dict(middle_conv=MiddleConv.RES2, width_per_group=14, scales=8),
     "res2net101_26w_4s": dict(stages=(3, 4, 23, 3), middle_conv=MiddleConv.RES2, width_per_group=26),
     "res2next50": dict(middle_conv=MiddleConv.RES2, groups=8, width_per_group=4),
+    "res2net50d": dict(stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.RES2, width_per_group=26),
+    "res2net101d": dict(stages=(3, 4, 23, 3), stem=Stem.DEEP, avg_down=True, middle_conv=MiddleConv.RES2,
+                        width_per_group=26),
     # He et al. 2016b ("Identity Mappings"), section 4.2: pre-activation bottlenecks on CIFAR,
     # projection shortcuts where the shape changes (1.7M and 10.2M in the paper).
     "cifar_preact_resnet164": dict(stages=(18, 18, 18), **{**_CIFAR_ROW, "block": Block.BOTTLENECK,
