@@ -15,8 +15,9 @@ from explorer.model.presets import PRESETS
 from tests.conftest import open_app
 
 PAGES = ("home", "architecture", "compare", "feature_maps", "predict", "zero_init")
-# A pre-activation and a gated model of each family: ImageNet ResNetV2 and SE, CIFAR pre-activation.
-MODELS = ("resnetv2_50", "seresnet50", "cifar_preact_resnet164")
+# A pre-activation and a gated model of each family: ImageNet ResNetV2 and SE, CIFAR pre-activation;
+# and a split-attention net that pools before its 3x3, with a tiered stem's.
+MODELS = ("resnetv2_50", "seresnet50", "cifar_preact_resnet164", "resnest50d_4s2x40d", "resnet50t")
 
 
 @pytest.mark.slow
@@ -29,7 +30,8 @@ def test_every_page_opens_for_the_model(page: str, model: str) -> None:
     assert at.query_params["model"] == model
 
 
-@pytest.mark.parametrize("model", ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s"])
+@pytest.mark.parametrize("model", ["resnetv2_50", "seresnet50", "ecaresnet50d", "resnest50d", "res2net50_26w_4s",
+                                   "resnest50d_4s2x40d", "seresnext26t_32x4d"])
 def test_the_architecture_page_shows_timms_parameter_count(model: str) -> None:
     at = open_app("architecture", model=model)
     params = layer_table(PRESETS[model], 224).totals.params
