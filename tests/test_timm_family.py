@@ -58,7 +58,8 @@ def test_parameters_and_output_shape_equal_timms(name: str) -> None:
 @pytest.mark.parametrize(("name", "depth"), [
     ("resnetv2_50", 26), ("resnetv2_50", 152), ("resnetv2_18", 10), ("seresnet50", 26), ("seresnet18", 34),
     ("seresnext50_32x4d", 101), ("ecaresnet50d", 26), ("resnest50d", 14), ("resnest50d", 200),
-    ("res2net50_26w_4s", 26), ("res2net50_14w_8s", 101),
+    ("res2net50_26w_4s", 26), ("res2net50_14w_8s", 101), ("resnest50d_4s2x40d", 101), ("resnet50t", 101),
+    ("resnet10t", 34), ("seresnext26t_32x4d", 50),
 ])
 def test_custom_depths_equal_timms_model_with_those_stage_counts(name: str, depth: int) -> None:
     spec = spec_for_depth(PRESETS[name], depth)
