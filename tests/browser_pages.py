@@ -1,9 +1,9 @@
 """What the browser tests wait for and check on a page: state, never time.
 
 A page is *settled* when Streamlit says its script is not running, every plotly chart has
-drawn its SVG, every image has loaded and the web fonts are ready: then a screenshot shows
-what a student sees, without a sleep that is too short on a busy machine and too long on
-an idle one.
+drawn its SVG, every table its grid, every image has loaded and the web fonts are ready:
+then a screenshot shows what a student sees, without a sleep that is too short on a busy
+machine and too long on an idle one.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from tests.live_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
-# Streamlit loads its chart library lazily: a chart's box exists before the chart does.
+# Streamlit loads its chart and table libraries lazily: a chart's box exists before the chart
+# does, and a table is a grey skeleton until its grid has loaded and drawn on its canvas.
 _DRAWN = """() => document.fonts.status === 'loaded'
+    && !document.querySelector('[data-testid="stSkeleton"]')
+    && [...document.querySelectorAll('[data-testid="stDataFrame"]')].every(box => box.querySelector('canvas'))
     && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(box => box.querySelector('.main-svg'))
     && [...document.querySelectorAll('[data-testid="stImage"]')].every(box => box.querySelector('img'))
     && [...document.images].every(image => image.complete)"""
