@@ -51,13 +51,14 @@ TORCHVISION_PRESETS: tuple[str, ...] = (
 # The presets beyond torchvision's that timm builds under the same name, with trained weights
 # it publishes (tests/test_timm_family.py checks each against ``timm.create_model(name)``).
 TIMM_PRESETS: tuple[str, ...] = (
-    "resnet50c", "resnet50d", "resnet200", "resnetv2_18", "resnetv2_34", "resnetv2_50", "resnetv2_101", "resnetv2_18d",
-    "resnetv2_34d", "resnetv2_50d", "seresnet18",
-    "seresnet34", "seresnet50", "seresnet101", "seresnet152", "seresnext26d_32x4d", "seresnext50_32x4d", "seresnext101_32x8d",
-    "ecaresnet50d", "ecaresnet101d", "resnet10t", "resnet14t", "resnet26t", "resnet50t", "ecaresnet26t",
-    "ecaresnet50t", "seresnext26t_32x4d", "resnest14d", "resnest26d", "resnest50d", "resnest101e", "resnest50d_4s2x40d",
-    "resnest50d_1s4x24d", "res2net50_26w_4s",
-    "res2net50_26w_6s", "res2net50_26w_8s", "res2net50_14w_8s", "res2net101_26w_4s", "res2next50", "res2net50d", "res2net101d",
+    "resnet50c", "resnet50d", "resnet200",
+    "resnetv2_18", "resnetv2_34", "resnetv2_50", "resnetv2_101", "resnetv2_18d", "resnetv2_34d", "resnetv2_50d",
+    "seresnet18", "seresnet34", "seresnet50", "seresnet101", "seresnet152",
+    "seresnext26d_32x4d", "seresnext50_32x4d", "seresnext101_32x8d", "ecaresnet50d", "ecaresnet101d",
+    "resnet10t", "resnet14t", "resnet26t", "resnet50t", "ecaresnet26t", "ecaresnet50t", "seresnext26t_32x4d",
+    "resnest14d", "resnest26d", "resnest50d", "resnest101e", "resnest50d_4s2x40d", "resnest50d_1s4x24d",
+    "res2net50_26w_4s", "res2net50_26w_6s", "res2net50_26w_8s", "res2net50_14w_8s", "res2net101_26w_4s",
+    "res2next50", "res2net50d", "res2net101d",
 )
 
 
